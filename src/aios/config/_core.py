@@ -1,0 +1,81 @@
+"""Config sections owned by the core: daemon, paths, memory."""
+
+from __future__ import annotations
+
+from attrs import field, frozen, validators
+
+from ._types import Bytes, Seconds
+
+
+@frozen
+class DaemonConfig:
+    """``[daemon]``: the daemon process and its socket."""
+
+    system: bool = False
+    """Run as the system daemon (/etc/aios, /var/lib/aios, /run/aios) instead of the user one."""
+    socket_group: str = "aios"
+    """Group that owns the system socket (mode 0660). Unused by a user daemon (mode 0600)."""
+    allowed_uids: list[int] = field(factory=list)
+    """Extra uids allowed to connect, beside the daemon's own uid (and root)."""
+    allowed_gids: list[int] = field(factory=list)
+    """Gids whose members may connect (the socket group is added for a system daemon)."""
+    autostart: bool = True
+    """Client commands start a user daemon on demand when none answers."""
+    max_line: Bytes = field(default=Bytes(1024 * 1024), validator=validators.ge(1024))
+    """Longest protocol line accepted; longer ones get an error and the connection is closed."""
+    shutdown_grace: Seconds = field(default=Seconds(5.0))
+    """How long in-flight requests may run after SIGTERM before they are cancelled."""
+    watchdog: bool = True
+    """Send WATCHDOG=1 pings when systemd sets WATCHDOG_USEC."""
+    log_level: str = field(
+        default="info", validator=validators.in_(["debug", "info", "warning", "error"])
+    )
+
+
+@frozen
+class PathsConfig:
+    """``[paths]``: every location can be moved (tests move all of them)."""
+
+    state_dir: str | None = None
+    """memory.db and snapshots/. Default: $XDG_STATE_HOME/aios (user) or /var/lib/aios (system)."""
+    runtime_dir: str | None = None
+    """The socket's directory. Default: $XDG_RUNTIME_DIR/aios, /tmp/aios-$UID, or /run/aios."""
+    socket: str | None = None
+    """The socket path itself. Default: <runtime_dir>/aios.sock."""
+    workspace: str | None = None
+    """Default writable directory for tools. Default: ~/aios-workspace."""
+
+
+@frozen
+class TypeRetention:
+    """Cleanup limits for one memory type; None means no limit."""
+
+    max_age: Seconds | None = None
+    max_count: int | None = field(default=None, validator=validators.optional(validators.ge(0)))
+
+
+@frozen
+class MemoryRetention:
+    """``[memory.retention.<type>]``: cleanup per memory type."""
+
+    command: TypeRetention = field(factory=lambda: TypeRetention(Seconds(90 * 86400.0), 200_000))
+    chat: TypeRetention = field(factory=lambda: TypeRetention(Seconds(365 * 86400.0), 100_000))
+    system: TypeRetention = field(factory=lambda: TypeRetention(Seconds(30 * 86400.0), 50_000))
+    snapshot: TypeRetention = field(factory=lambda: TypeRetention(None, None))
+
+
+@frozen
+class MemoryConfig:
+    """``[memory]``: the one shared SQLite database."""
+
+    busy_timeout: Seconds = field(default=Seconds(10.0))
+    """How long a writer waits for another process's lock before failing."""
+    cleanup_interval: Seconds = field(default=Seconds(3600.0))
+    """How often the scheduler applies the retention limits."""
+    retention: MemoryRetention = field(factory=MemoryRetention)
+    search_window: int = field(default=2000, validator=validators.ge(10))
+    """Matches considered for ranking, newest first: bounds search time on very common words."""
+    recall_limit: int = field(default=5, validator=validators.ge(0))
+    """Memories recalled into the agent's system prompt."""
+    readers: int = field(default=4, validator=validators.ge(1))
+    """Read connections in the daemon's pool."""

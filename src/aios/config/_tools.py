@@ -1,0 +1,23 @@
+"""``[tools]`` config section (owned by aios.tools)."""
+
+from __future__ import annotations
+
+from attrs import field, frozen
+
+from ._types import Bytes, Seconds
+
+
+@frozen
+class ToolsConfig:
+    """``[tools]``: the tool registry."""
+
+    disabled: list[str] = field(factory=list)
+    """Tools (built-in or plugin) that are not offered."""
+    plugins: bool = True
+    """Load plugins from the ``aios.tools`` entry-point group."""
+    plugin_timeout: Seconds = field(default=Seconds(60.0))
+    """A plugin call that runs longer is cancelled and fails alone."""
+    read_max: Bytes = field(default=Bytes(1024 * 1024))
+    """Largest file the read tool returns (larger ones are cut with a marker)."""
+    write_max: Bytes = field(default=Bytes(10 * 1024 * 1024))
+    """Largest content the write tool accepts."""
