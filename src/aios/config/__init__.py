@@ -24,6 +24,7 @@ from ._llm import LlmConfig, ProviderConfig, ProviderKind
 from ._loader import (
     DEFAULT_SOURCE,
     KeyPath,
+    describe_type_for_docs,
     env_layers,
     load_layers,
     read_toml,
@@ -71,6 +72,7 @@ __all__ = [
     "TypeRetention",
     "check_file",
     "client_socket_candidates",
+    "describe_type_for_docs",
     "format_duration",
     "format_size",
     "load",

@@ -21,7 +21,7 @@ class DaemonConfig:
     """Gids whose members may connect (the socket group is added for a system daemon)."""
     autostart: bool = True
     """Client commands start a user daemon on demand when none answers."""
-    max_line: Bytes = field(default=Bytes(1024 * 1024), validator=validators.ge(1024))
+    max_line: Bytes = field(default=Bytes(1024 * 1024), validator=validators.ge(Bytes(1024)))
     """Longest protocol line accepted; longer ones get an error and the connection is closed."""
     shutdown_grace: Seconds = field(default=Seconds(5.0))
     """How long in-flight requests may run after SIGTERM before they are cancelled."""

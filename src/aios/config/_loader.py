@@ -327,3 +327,20 @@ def env_value(name: str, environ: Mapping[str, str] | None = None) -> str | None
     env = os.environ if environ is None else environ
     value = env.get(name)
     return value if value else None
+
+
+def describe_type_for_docs(tp: Any) -> str:
+    """A short type name for the generated reference (docs/config.md)."""
+    if tp is Seconds:
+        return "duration"
+    if tp is Bytes:
+        return "size"
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " \\| ".join(f"`{a}`" for a in get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        parts = [describe_type_for_docs(a) for a in get_args(tp) if a is not type(None)]
+        return " or ".join(parts) + (" or unset" if type(None) in get_args(tp) else "")
+    if origin is list:
+        return f"list of {describe_type_for_docs(get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))

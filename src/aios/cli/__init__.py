@@ -1,0 +1,66 @@
+"""The ``aios`` command line.
+
+Only cyclopts is imported here; every command lives in a private module that is imported when
+that command runs, so ``aios status`` pays for neither trio, httpx, apsw nor rich.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+from cyclopts import App, Parameter
+from cyclopts.exceptions import CycloptsError
+
+from aios import __version__
+
+from . import _context
+
+EXIT_CODES = """\
+Exit codes: 0 success; 1 error (one line on stderr says what to fix); 2 usage error;
+3 daemon unreachable and not started. `aios run` exits with the command's own code,
+124 when its timeout killed it and 126 when the policy blocked it or the confirmation was
+denied. `aios policy check` exits 0 whatever it decides."""
+
+app = App(
+    name="aios",
+    help="aios: a language model manages this machine through policy, snapshots and a jail.\n\n"
+    + EXIT_CODES,
+    version=__version__,
+    help_format="markdown",
+)
+
+app.command("aios.cli._status:status", help="Is the daemon running: version, pid, uptime, mode, memory counts.")
+app.command("aios.cli._status:info", help="Host, kernel, paths, sandbox state and model provider.")
+app.command("aios.cli._memory:app", name="memory", help="Search and add to the shared memory.")
+app.command("aios.cli._daemon:app", name="daemon", help="Run, start or stop the daemon.")
+app.command("aios.cli._config:app", name="config", help="Show the merged config with sources, or validate a file.")
+
+
+@app.meta.default
+def _launcher(
+    *tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],
+    socket: Annotated[str | None, Parameter(help="Daemon socket (default: $AIOS_SOCKET, the user socket, then the system one).")] = None,
+    config: Annotated[str | None, Parameter(help="Extra config file, applied after the environment.")] = None,
+    set: Annotated[list[str] | None, Parameter(name="--set", help="Override one config key: --set section.key=value (repeatable).", negative=())] = None,
+    no_autostart: Annotated[bool, Parameter(help="Do not start a daemon when none answers.", negative=())] = False,
+) -> int:
+    """Global options come before the command: aios [--socket P] [--config F] [--set K=V] COMMAND."""
+    _context.configure(socket=socket, config=config, sets=set or [], no_autostart=no_autostart)
+    result = app(tokens, exit_on_error=False, result_action="return_value")
+    return int(result) if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``aios`` script; returns the exit code."""
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = app.meta(tokens, exit_on_error=False, result_action="return_value")
+    except CycloptsError:
+        return _context.EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    return int(code) if isinstance(code, int) and not isinstance(code, bool) else 0

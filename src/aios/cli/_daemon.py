@@ -1,0 +1,92 @@
+"""``aios daemon run|start|stop``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cyclopts import App, Parameter
+
+from . import _context as ctx
+from ._status import JsonFlag
+
+app = App(name="daemon", help="Run, start or stop the aios daemon (aios-runtime).")
+
+
+@app.command
+def run(
+    *,
+    system: Annotated[bool, Parameter(help="Run as the system daemon (/etc/aios, /var/lib/aios, /run/aios).", negative=())] = False,
+) -> int:
+    """Run the daemon in the foreground until SIGTERM or Ctrl-C (exit 0 on a clean stop)."""
+    from aios.daemon import main as daemon_main
+
+    argv = ctx.daemon_args()
+    if ctx.G.socket is not None:
+        argv += ["--socket", str(ctx.G.socket)]
+    if system:
+        argv.append("--system")
+    return daemon_main(argv)
+
+
+def _target() -> object:
+    from aios.client import socket_candidates
+
+    explicit = ctx.resolve_socket()
+    return explicit if explicit is not None else socket_candidates()[0]
+
+
+@app.command
+def start(*, json: JsonFlag = False) -> int:
+    """Start a user daemon in the background; return once it answers."""
+
+    def body() -> int:
+        from pathlib import Path
+
+        from aios.client import Client, log_file_for, start_daemon
+        from aios.errors import DaemonUnreachable
+
+        target = Path(str(_target()))
+        try:
+            with Client.connect(target) as c:
+                pid = c.call("status")["pid"]
+            return ctx.fail(f"a daemon is already running on {target} (pid {pid})")
+        except DaemonUnreachable:
+            pass
+        pid = start_daemon(target, ctx.daemon_args())
+        if json:
+            ctx.print_json({"pid": pid, "socket": str(target), "log": str(log_file_for(target))})
+        else:
+            print(f"aios daemon started (pid {pid}) on {target}; log: {log_file_for(target)}")
+        return 0
+
+    return ctx.run(body)
+
+
+@app.command
+def stop(*, json: JsonFlag = False) -> int:
+    """Ask the running daemon to stop and wait until it has (exit 3 when none runs)."""
+
+    def body() -> int:
+        from pathlib import Path
+
+        from aios.client import Client, socket_candidates, wait_gone
+        from aios.errors import DaemonUnreachable
+
+        explicit = ctx.resolve_socket()
+        for path in [explicit] if explicit is not None else socket_candidates():
+            try:
+                with Client.connect(Path(path)) as c:
+                    pid = c.call("shutdown")["pid"]
+            except DaemonUnreachable:
+                continue
+            stopped = wait_gone(Path(path), pid)
+            if json:
+                ctx.print_json({"stopped": stopped, "pid": pid, "socket": str(path)})
+            elif stopped:
+                print(f"aios daemon stopped (pid {pid})")
+            if not stopped:
+                return ctx.fail(f"the daemon (pid {pid}) did not stop within 15 s")
+            return 0
+        return ctx.fail("the aios daemon is not running", ctx.EXIT_UNREACHABLE)
+
+    return ctx.run(body)

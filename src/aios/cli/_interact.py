@@ -1,0 +1,162 @@
+"""Talking to a person during a request: answering ``confirm`` and showing streamed events.
+
+The daemon sends ``confirm`` as a JSON-RPC request; we answer ``{"approve": bool, "how": ...}``
+where ``how`` is ``"person"`` (asked on a TTY), ``"flag"`` (``--yes``) or ``"no-tty"``. The daemon
+refuses ``"flag"`` approvals in paranoid mode whatever the client says.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+
+def _tty_in() -> TextIO | None:
+    if sys.stdin.isatty():
+        return sys.stdin
+    try:
+        return open("/dev/tty", encoding="utf-8")
+    except OSError:
+        return None
+
+
+class Confirmer:
+    """Answers the daemon's ``confirm`` requests for one CLI invocation."""
+
+    def __init__(self, *, yes: bool, out: TextIO | None = None) -> None:
+        self.yes = yes
+        self.out = out or sys.stderr
+        self.answers: list[dict[str, Any]] = []
+
+    def __call__(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method != "confirm":
+            raise _unknown(method)
+        answer = self._decide(params)
+        self.answers.append({"params": params, **answer})
+        return answer
+
+    def _describe(self, p: dict[str, Any]) -> str:
+        lines = [f"\n  {p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
+        if p.get("reason"):
+            lines.append(f"  why asked: {p['reason']}" + (f" (rule {p['rule']})" if p.get("rule") else ""))
+        if p.get("snapshot"):
+            lines.append("  a snapshot is taken first; you can undo it with 'aios restore <id>'")
+        if p.get("profile") == "host":
+            lines.append("  runs with the host profile: it can change the system")
+        return "\n".join(lines)
+
+    def _decide(self, p: dict[str, Any]) -> dict[str, Any]:
+        if self.yes:
+            print(self._describe(p) + "\n  approved by --yes", file=self.out)
+            return {"approve": True, "how": "flag"}
+        tty = _tty_in()
+        if tty is None:
+            print(self._describe(p) + "\n  denied: no terminal to ask on (use --yes to approve)", file=self.out)
+            return {"approve": False, "how": "no-tty"}
+        try:
+            print(self._describe(p), file=self.out)
+            self.out.write("  run it? [y/N] ")
+            self.out.flush()
+            reply = tty.readline()
+        finally:
+            if tty is not sys.stdin:
+                tty.close()
+        approve = reply.strip().lower() in ("y", "yes")
+        return {"approve": approve, "how": "person"}
+
+
+def _unknown(method: str) -> Exception:
+    from aios.errors import ClientError
+
+    return ClientError(f"this client does not handle {method}")
+
+
+class EventPrinter:
+    """Shows streamed notifications: model text as it arrives, tool calls as they start and end."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, show_output: bool = True) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.show_output = show_output
+        self._midline = False
+        self.snapshots: list[str] = []
+        self.provider: dict[str, Any] | None = None
+
+    def _newline(self) -> None:
+        if self._midline:
+            self.out.write("\n")
+            self._midline = False
+
+    def __call__(self, method: str, params: dict[str, Any]) -> None:
+        handler: Callable[[dict[str, Any]], None] | None = getattr(self, "on_" + method.replace(".", "_"), None)
+        if handler is not None:
+            handler(params)
+
+    def on_chat_delta(self, p: dict[str, Any]) -> None:
+        text = p.get("text", "")
+        if text:
+            self.out.write(text)
+            self.out.flush()
+            self._midline = not text.endswith("\n")
+
+    def on_chat_notice(self, p: dict[str, Any]) -> None:
+        self._newline()
+        print(f"note: {p.get('text', '')}", file=self.err)
+
+    def on_chat_provider(self, p: dict[str, Any]) -> None:
+        self.provider = p
+
+    def on_tool_started(self, p: dict[str, Any]) -> None:
+        self._newline()
+        what = p.get("command") or _short(p.get("arguments"))
+        print(f"▶ {p.get('tool', '?')}: {what}", file=self.err, flush=True)
+
+    def on_tool_output(self, p: dict[str, Any]) -> None:
+        if self.show_output and p.get("text"):
+            stream = self.err if p.get("stream") == "stderr" else self.out
+            stream.write(p["text"])
+            stream.flush()
+
+    def on_snapshot_created(self, p: dict[str, Any]) -> None:
+        self.snapshots.append(p.get("id", ""))
+        print(f"  snapshot {p.get('id')} taken ({p.get('trigger', 'pre-exec')})", file=self.err)
+
+    def on_tool_finished(self, p: dict[str, Any]) -> None:
+        decision = p.get("decision", "")
+        parts = [f"◀ {p.get('tool', '?')}: {decision}"]
+        if p.get("rule"):
+            parts.append(f"rule {p['rule']}")
+        if p.get("exit_code") is not None:
+            parts.append(f"exit {p['exit_code']}")
+        if p.get("snapshot_id"):
+            parts.append(f"snapshot {p['snapshot_id']} (undo: aios restore {p['snapshot_id']})")
+        if p.get("error"):
+            parts.append(str(p["error"]))
+        print(" · ".join(parts), file=self.err, flush=True)
+        excerpt = p.get("excerpt")
+        if excerpt and not self.show_output:
+            print(_indent(excerpt), file=self.err)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _indent(text: str, limit: int = 12) -> str:
+    lines = text.rstrip("\n").splitlines()
+    shown = lines[:limit]
+    more = f"\n  … {len(lines) - limit} more lines" if len(lines) > limit else ""
+    return "\n".join("  " + ln for ln in shown) + more
+
+
+def cwd() -> str:
+    """The directory the request came from (the default workspace for tools)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.path.expanduser("~")

@@ -1,0 +1,32 @@
+"""Rich output for people (imported only by commands that print tables)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
+    t = Table(title=title, show_edge=False, header_style="bold")
+    for col in columns:
+        if col == "id":  # ULIDs are copied into other commands: never fold them
+            t.add_column(col, no_wrap=True, min_width=26)
+        else:
+            t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*[str(c) for c in row])
+    out.print(t)
+
+
+def short_time(iso: str) -> str:
+    return iso.replace("T", " ")[:19] if isinstance(iso, str) else str(iso)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,17 @@
+"""Blocking client for the daemon's socket. Imports neither trio, httpx, apsw nor rich."""
+
+from ._autostart import connect, log_file_for, start_daemon, wait_gone
+from ._client import Client, RemoteError
+from ._locate import autostart_enabled, socket_candidates, user_socket
+
+__all__ = [
+    "Client",
+    "RemoteError",
+    "autostart_enabled",
+    "connect",
+    "log_file_for",
+    "socket_candidates",
+    "start_daemon",
+    "user_socket",
+    "wait_gone",
+]

@@ -1,0 +1,120 @@
+"""Connecting, and starting a user daemon on demand (like tmux) when none answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from aios.errors import ClientError, DaemonUnreachable
+
+from ._client import Client
+from ._locate import autostart_enabled, socket_candidates
+
+START_TIMEOUT_S = 30.0
+
+
+def connect(
+    socket: Path | None = None,
+    *,
+    autostart: bool | None = None,
+    daemon_args: Sequence[str] = (),
+) -> Client:
+    """Connect to the first daemon that answers; start a user daemon when allowed.
+
+    Args:
+        socket: an explicit socket (``--socket``); only that one is tried.
+        autostart: None follows ``daemon.autostart`` (default true).
+        daemon_args: extra ``aios-runtime`` arguments (``--config``, ``--set``) for a start.
+
+    Raises:
+        DaemonUnreachable: nothing answers and no daemon was started.
+    """
+    candidates = [socket] if socket is not None else socket_candidates()
+    for path in candidates:
+        try:
+            return Client.connect(path)
+        except DaemonUnreachable:
+            continue
+    if autostart is None:
+        autostart = autostart_enabled()
+    target = candidates[0]
+    if not autostart:
+        raise DaemonUnreachable(
+            f"the aios daemon is not running (no answer on {target}); start it with "
+            "'aios daemon start'"
+        )
+    start_daemon(target, daemon_args)
+    return Client.connect(target)
+
+
+def log_file_for(socket: Path) -> Path:
+    return socket.parent / "daemon.log"
+
+
+def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float = START_TIMEOUT_S) -> int:
+    """Start ``aios-runtime`` in the background on ``socket``; return its pid once it answers.
+
+    Raises:
+        ClientError: it exited or did not answer in time (with the tail of its log).
+    """
+    socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_path = log_file_for(socket)
+    argv = [sys.executable, "-m", "aios.daemon", "--socket", str(socket), *daemon_args]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise ClientError(
+                f"the daemon exited with code {code} while starting: {_tail(log_path)}"
+            )
+        try:
+            with Client.connect(socket, timeout=1.0) as client:
+                client.call("ping")
+            return proc.pid
+        except (DaemonUnreachable, ClientError):
+            time.sleep(0.05)
+    raise ClientError(
+        f"the daemon did not answer on {socket} within {timeout:.0f} s; see {log_path}"
+    )
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return " | ".join(text[-lines:]) or f"(empty log {path})"
+
+
+def wait_gone(socket: Path, pid: int | None, timeout: float = 15.0) -> bool:
+    """Wait until the daemon on ``socket`` stops answering (and ``pid`` exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = pid is not None and _pid_alive(pid)
+        if not alive and not socket.exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,215 @@
+"""The daemon: its state and its nursery tree.
+
+::
+
+    Daemon.run (trio.run)
+    └── services nursery
+        ├── signal watcher      SIGTERM/SIGINT -> stop
+        ├── scheduler           memory cleanup, hourly snapshots, retention
+        ├── watchdog            WATCHDOG=1 when systemd asks for it
+        └── connections nursery
+            ├── accept loop
+            └── one task per connection ── one task per in-flight request
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from aios import __version__
+from aios.config import Config, LoadedConfig
+from aios.memory import AsyncMemory, default_origin
+
+from . import _systemd
+from ._connection import Connection
+from ._listen import (
+    Authorizer,
+    adopt_listener,
+    bind_listener,
+    peer_cred,
+    prepare_runtime_dir,
+    take_lock,
+)
+from ._registry import Registry
+
+log = logging.getLogger("aios.daemon")
+
+
+class Daemon:
+    """State shared by every connection. Create with a loaded config, then ``await run()``."""
+
+    def __init__(self, loaded: LoadedConfig, registry: Registry) -> None:
+        self.loaded = loaded
+        self.registry = registry
+        self.started_at = time.time()
+        self.stopping = trio.Event()
+        self.in_flight = 0
+        self._drained = trio.Event()
+        self.connections: set[Connection] = set()
+        self.origin = default_origin()
+        self._memory: AsyncMemory | None = None
+        self._services: trio.Nursery | None = None
+        self.extensions: dict[str, Any] = {}
+        """Lazily created subsystems (policy, tools, snapshot store, agent), by name."""
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+    @property
+    def memory(self) -> AsyncMemory:
+        assert self._memory is not None, "memory is opened before the first connection"
+        return self._memory
+
+    @property
+    def services(self) -> trio.Nursery:
+        """The supervisor nursery, for long-lived children (e.g. the embedded model server)."""
+        assert self._services is not None
+        return self._services
+
+    @property
+    def uptime_s(self) -> float:
+        return time.time() - self.started_at
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.in_flight == 0:
+            self._drained.set()
+
+    def request_started(self) -> None:
+        self.in_flight += 1
+
+    def request_finished(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0 and self.stopping.is_set():
+            self._drained.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until SIGTERM/SIGINT or the ``shutdown`` method; clean up; return."""
+        paths = self.loaded.paths
+        cfg = self.config.daemon
+        activated = _systemd.listen_fds()
+        if not activated:
+            prepare_runtime_dir(paths.socket.parent, cfg)
+        lock_fd = None if activated else take_lock(paths.socket)
+        listener: trio.SocketListener | None = None
+        try:
+            paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._memory = await AsyncMemory.open(
+                paths.memory_db,
+                busy_timeout=float(self.config.memory.busy_timeout),
+                readers=self.config.memory.readers,
+            )
+            for hook in self.extensions.get("startup", []):
+                await hook(self)
+            if activated:
+                listener = adopt_listener(activated[0])
+            else:
+                listener = await bind_listener(paths.socket, cfg)
+            await self._serve(listener, task_status)
+        finally:
+            with trio.CancelScope(shield=True):
+                if listener is not None:
+                    await listener.aclose()
+                if not activated:
+                    try:
+                        paths.socket.unlink()
+                    except FileNotFoundError:
+                        pass
+                if self._memory is not None:
+                    with trio.move_on_after(5):
+                        await self._memory.aclose()
+                if lock_fd is not None:
+                    os.close(lock_fd)
+            _systemd.sd_notify("STOPPING=1")
+
+    async def _serve(
+        self, listener: trio.SocketListener, task_status: trio.TaskStatus[Path]
+    ) -> None:
+        from ._scheduler import run_scheduler
+
+        authorizer = Authorizer(self.config.daemon)
+        async with trio.open_nursery() as services:
+            self._services = services
+            services.start_soon(self._watch_signals)
+            services.start_soon(run_scheduler, self)
+            interval = _systemd.watchdog_interval() if self.config.daemon.watchdog else None
+            if interval:
+                services.start_soon(self._watchdog, interval)
+            async with trio.open_nursery() as conns:
+                conns.start_soon(self._accept_loop, listener, authorizer, conns)
+                log.info("aios %s serving on %s (pid %d)", __version__, self.loaded.paths.socket, os.getpid())
+                _systemd.sd_notify(f"READY=1\nSTATUS=serving on {self.loaded.paths.socket}\nMAINPID={os.getpid()}")
+                task_status.started(self.loaded.paths.socket)
+                # Start-up objects live for the daemon's life: keep the collector off them.
+                gc.freeze()
+                await self.stopping.wait()
+                log.info("stopping: no new connections, %d open", len(self.connections))
+                _systemd.sd_notify("STOPPING=1")
+                await listener.aclose()
+                with trio.move_on_after(float(self.config.daemon.shutdown_grace)):
+                    await self._drained.wait()
+                conns.cancel_scope.cancel()
+            services.cancel_scope.cancel()
+
+    async def _accept_loop(
+        self, listener: trio.SocketListener, authorizer: Authorizer, conns: trio.Nursery
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                return
+            except OSError as exc:  # EMFILE and friends: back off, keep serving others
+                log.warning("accept failed: %s", exc)
+                await trio.sleep(0.1)
+                continue
+            conns.start_soon(self._serve_connection, stream, authorizer)
+
+    async def _serve_connection(self, stream: trio.SocketStream, authorizer: Authorizer) -> None:
+        from aios.protocol import PERMISSION_DENIED, ErrorResponse, encode
+
+        peer = peer_cred(stream.socket)
+        if not authorizer.allows(peer):
+            log.warning("refused connection from uid %d gid %d pid %d", peer.uid, peer.gid, peer.pid)
+            with trio.move_on_after(1):
+                try:
+                    await stream.send_all(
+                        encode(
+                            ErrorResponse(
+                                None,
+                                PERMISSION_DENIED,
+                                f"permission denied: uid {peer.uid} may not use this daemon "
+                                "(daemon.allowed_uids / daemon.allowed_gids)",
+                            )
+                        )
+                    )
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
+            await stream.aclose()
+            return
+        conn = Connection(self, stream, peer)
+        self.connections.add(conn)
+        try:
+            await conn.serve()
+        finally:
+            self.connections.discard(conn)
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                log.info("received %s", signal.Signals(signum).name)
+                self.stop()
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            _systemd.sd_notify("WATCHDOG=1")
+            await trio.sleep(interval / 2)

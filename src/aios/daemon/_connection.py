@@ -1,0 +1,221 @@
+"""One client connection: read lines, dispatch requests concurrently, write replies.
+
+Cancellation: a client that goes away (full close, or a failed write) cancels its in-flight
+requests, and with them any running turn or tool. A client that only half-closes (``socat``
+after its input ends) still gets the answers to what it asked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import select
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from aios.errors import INTERNAL_ERROR, AiosError, ClientError, LineTooLong
+from aios.protocol import (
+    ErrorResponse,
+    LineBuffer,
+    MessageError,
+    Notification,
+    Request,
+    Response,
+    encode,
+    fastjson,
+    parse_message,
+)
+
+from ._registry import RequestContext
+
+if TYPE_CHECKING:
+    from ._app import Daemon
+
+log = logging.getLogger("aios.daemon")
+
+MAX_IN_FLIGHT = 64
+RECEIVE_SIZE = 65536
+HANGUP_POLL_S = 0.1
+
+
+@attrs.frozen
+class PeerCred:
+    """Credentials of the process at the other end (SO_PEERCRED)."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+@attrs.define(eq=False)
+class _Pending:
+    event: trio.Event = attrs.field(factory=trio.Event)
+    reply: Response | ErrorResponse | None = None
+
+
+class Connection:
+    """Serves one accepted stream until the client leaves or the daemon stops."""
+
+    def __init__(self, daemon: Daemon, stream: trio.SocketStream, peer: PeerCred) -> None:
+        self.daemon = daemon
+        self.stream = stream
+        self.peer = peer
+        self._buffer = LineBuffer(int(daemon.config.daemon.max_line))
+        self._sending = False
+        self._send_waiters = trio.lowlevel.ParkingLot()
+        self._in_flight = 0
+        self._slots = trio.Semaphore(MAX_IN_FLIGHT)
+        self._pending: dict[str, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._scope: trio.CancelScope | None = None
+
+    async def serve(self) -> None:
+        """Read and dispatch until EOF; then finish (or, on hangup, cancel) what is in flight."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                await self._read_loop(nursery)
+                if self._in_flight and not self._closed:
+                    nursery.start_soon(self._watch_hangup, nursery.cancel_scope)
+        finally:
+            self._closed = True
+            for pending in self._pending.values():
+                pending.event.set()
+            with trio.CancelScope(shield=True):
+                await self.stream.aclose()
+
+    async def _read_loop(self, nursery: trio.Nursery) -> None:
+        while not self._closed:
+            try:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._closed = True
+                nursery.cancel_scope.cancel()
+                return
+            if not data:
+                return
+            try:
+                lines = self._buffer.feed(data)
+            except LineTooLong as exc:
+                await self._send_message(
+                    ErrorResponse(
+                        None,
+                        exc.code,
+                        f"{exc.message} (daemon.max_line); the connection is closed",
+                    )
+                )
+                self._closed = True
+                nursery.cancel_scope.cancel()
+                return
+            for line in lines:
+                await self._dispatch_line(line, nursery)
+
+    async def _dispatch_line(self, line: bytes, nursery: trio.Nursery) -> None:
+        try:
+            message = parse_message(line, fastjson.loads)
+        except MessageError as exc:
+            await self._send_message(ErrorResponse(exc.id, exc.code, exc.message))
+            return
+        if isinstance(message, Request):
+            if self.daemon.registry.is_inline(message.method):
+                # Quick methods that never wait run in the reader task: no task switch.
+                await self._send_message(await self._call(message))
+                return
+            try:
+                self._slots.acquire_nowait()
+            except trio.WouldBlock:
+                await self._slots.acquire()
+            self._in_flight += 1
+            self.daemon.request_started()
+            nursery.start_soon(self._handle_request, message)
+        elif isinstance(message, Notification):
+            # Client notifications carry no reply; none are defined yet, so they are ignored.
+            log.debug("ignored notification %s", message.method)
+        else:
+            key = str(message.id)
+            pending = self._pending.get(key)
+            if pending is not None:
+                pending.reply = message
+                pending.event.set()
+
+    async def _handle_request(self, request: Request) -> None:
+        try:
+            reply = await self._call(request)
+            await self._send_message(reply)
+        finally:
+            self._in_flight -= 1
+            self.daemon.request_finished()
+            self._slots.release()
+
+    async def _call(self, request: Request) -> Response | ErrorResponse:
+        try:
+            method, params = self.daemon.registry.resolve(request.method, request.params)
+            ctx = RequestContext(self.daemon, self, request.id, self.peer)
+            result = await method.handler(ctx, params)
+            return Response(request.id, result)
+        except AiosError as exc:
+            return ErrorResponse.from_exception(request.id, exc)
+        except Exception as exc:  # a bug in one handler fails that call alone
+            log.error("method %s failed:\n%s", request.method, traceback.format_exc())
+            return ErrorResponse(
+                request.id, INTERNAL_ERROR, f"internal error in {request.method}: {exc!r}"
+            )
+
+    async def _watch_hangup(self, scope: trio.CancelScope) -> None:
+        """After EOF: cancel in-flight work if the peer closed fully (POLLHUP), not half."""
+        poller = select.poll()
+        poller.register(self.stream.socket.fileno(), select.POLLHUP)
+        while self._in_flight:
+            if poller.poll(0):
+                log.debug("client %s hung up; cancelling its requests", self.peer.pid)
+                self._closed = True
+                scope.cancel()
+                return
+            await trio.sleep(HANGUP_POLL_S)
+
+    async def _send_message(self, message: Any) -> bool:
+        if self._closed and not isinstance(message, ErrorResponse):
+            return False
+        data = encode(message, fastjson.dumps)
+        try:
+            # A plain flag is the lock while nobody waits; the parking lot only on contention.
+            while self._sending:
+                await self._send_waiters.park()
+            self._sending = True
+            try:
+                await self.stream.send_all(data)
+            finally:
+                self._sending = False
+                if self._send_waiters:
+                    self._send_waiters.unpark()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._closed = True
+            if self._scope is not None:
+                self._scope.cancel()
+            return False
+        return True
+
+    async def notify(self, method: str, params: dict[str, Any]) -> None:
+        await self._send_message(Notification(method, params))
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any:
+        """Ask the client something and wait for the answer (callers bound the wait)."""
+        key = f"aios-{next(self._ids)}"
+        pending = _Pending()
+        self._pending[key] = pending
+        try:
+            if not await self._send_message(Request(key, method, params)):
+                raise ClientError(f"the client went away before answering {method}")
+            await pending.event.wait()
+        finally:
+            self._pending.pop(key, None)
+        reply = pending.reply
+        if reply is None:
+            raise ClientError(f"the client went away before answering {method}")
+        if isinstance(reply, ErrorResponse):
+            raise ClientError(f"the client answered {method} with an error: {reply.message}")
+        return reply.result

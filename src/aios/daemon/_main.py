@@ -1,0 +1,81 @@
+"""``aios-runtime``: the daemon's entry point (also ``aios daemon run``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from aios import __version__
+from aios.config import load
+from aios.errors import AiosError
+
+from ._app import Daemon
+from ._registry import Registry
+
+METHOD_MODULES = ("aios.daemon._methods_core",)
+
+
+def build_registry() -> Registry:
+    reg = Registry()
+    for name in METHOD_MODULES:
+        importlib.import_module(name).register(reg)
+    return reg
+
+
+def install_extensions(daemon: Daemon) -> None:
+    """Let each method module hook scheduler jobs, start-up work and info sections in."""
+    for name in METHOD_MODULES:
+        hook = getattr(importlib.import_module(name), "install", None)
+        if hook is not None:
+            hook(daemon)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aios-runtime",
+        description="The aios daemon: serves JSON-RPC on a Unix socket until SIGTERM/SIGINT.",
+    )
+    p.add_argument("--system", action="store_true", help="run as the system daemon (/etc/aios, /var/lib/aios, /run/aios)")
+    p.add_argument("--config", metavar="FILE", help="an extra config file, applied after the environment")
+    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="sets", help="override one config key, e.g. --set security.mode=paranoid")
+    p.add_argument("--socket", metavar="PATH", help="listen on this socket path (same as --set paths.socket=PATH)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default: daemon.log_level)")
+    p.add_argument("--version", action="version", version=f"aios-runtime {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the daemon in the foreground. Exit 0 on a clean stop, 1 on an error."""
+    args = _parser().parse_args(argv)
+    sets = list(args.sets)
+    if args.socket:
+        sets.append(f"paths.socket={_toml_str(args.socket)}")
+    try:
+        loaded = load(config_file=args.config, sets=sets, system=args.system or None)
+    except AiosError as exc:
+        print(f"aios-runtime: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(
+        level=(args.log_level or loaded.config.daemon.log_level).upper(),
+        format="%(asctime)s aios-runtime[%(process)d] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    daemon = Daemon(loaded, build_registry())
+    install_extensions(daemon)
+    try:
+        trio.run(daemon.run)
+    except AiosError as exc:
+        print(f"aios-runtime: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _toml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,168 @@
+"""Core methods: ping, status, info, config.show, shutdown, memory.*."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+import attrs
+
+from aios import __version__
+from aios.errors import InvalidParams, MemoryStoreError
+from aios.memory import MemoryType, parse_since
+
+from ._registry import NoParams, Registry, RequestContext
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+async def ping(ctx: RequestContext, p: NoParams) -> str:
+    return "pong"
+
+
+async def status(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
+    d = ctx.daemon
+    return {
+        "version": __version__,
+        "pid": os.getpid(),
+        "uptime_s": round(d.uptime_s, 3),
+        "mode": d.config.security.mode,
+        "scope": d.loaded.paths.scope,
+        "socket": str(d.loaded.paths.socket),
+        "clients": len(d.connections),
+        "origin": d.origin,
+        "memory": await d.memory.counts(),
+    }
+
+
+async def info(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
+    d = ctx.daemon
+    uname = os.uname()
+    out: dict[str, Any] = {
+        "version": __version__,
+        "os": _os_name(),
+        "kernel": f"{uname.sysname} {uname.release}",
+        "machine": uname.machine,
+        "hostname": uname.nodename,
+        "origin": d.origin,
+        "python": platform.python_version(),
+        "euid": os.geteuid(),
+        "mode": d.config.security.mode,
+        "paths": d.loaded.paths.to_json(),
+        "config_files": list(d.loaded.files),
+    }
+    for name, provider in d.extensions.get("info", {}).items():
+        out[name] = await provider(d)
+    return out
+
+
+async def config_show(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
+    return ctx.daemon.loaded.to_json()
+
+
+async def shutdown(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
+    ctx.daemon.stop()
+    return {"stopping": True, "pid": os.getpid()}
+
+
+def _types(value: str | list[str] | None) -> list[MemoryType] | None:
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else value
+    try:
+        return [MemoryType.parse(n) for n in names]
+    except ValueError as exc:
+        raise InvalidParams(str(exc)) from exc
+
+
+def _time(value: str | float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise InvalidParams(f"{name}: {exc}") from exc
+
+
+@attrs.frozen
+class SearchParams:
+    query: str = ""
+    type: str | list[str] | None = None
+    since: str | float | None = None
+    until: str | float | None = None
+    origin: str | None = None
+    limit: int = attrs.field(default=20, validator=attrs.validators.and_(attrs.validators.ge(1), attrs.validators.le(1000)))
+
+
+async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, Any]]:
+    types = _types(p.type)
+    since = _time(p.since, "since")
+    until = _time(p.until, "until")
+    mem = ctx.daemon.memory
+    if p.query.strip():
+        hits = await mem.search(
+            p.query, types=types, since=since, until=until, origin=p.origin, limit=p.limit,
+            window=ctx.daemon.config.memory.search_window,
+        )
+        return [h.to_json() for h in hits]
+    recent = await mem.recent(types=types, since=since, origin=p.origin, limit=p.limit)
+    return [dict(m.to_json(), snippet=m.content[:200], score=0.0) for m in recent
+            if until is None or m.created_at <= until]
+
+
+@attrs.frozen
+class AddParams:
+    content: str
+    type: str = "System"
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+
+
+async def memory_add(ctx: RequestContext, p: AddParams) -> dict[str, Any]:
+    (mtype,) = _types(p.type) or [MemoryType.SYSTEM]
+    if not p.content:
+        raise InvalidParams("content must not be empty")
+    meta = dict(p.metadata)
+    meta.setdefault("added_by_uid", ctx.peer.uid)
+    memory = await ctx.daemon.memory.add(mtype, p.content, meta, origin=ctx.daemon.origin)
+    return memory.to_json()
+
+
+@attrs.frozen
+class GetParams:
+    id: str
+
+
+async def memory_get(ctx: RequestContext, p: GetParams) -> dict[str, Any]:
+    memory = await ctx.daemon.memory.get(p.id)
+    if memory is None:
+        raise MemoryStoreError(f"no memory with id {p.id!r}", data={"id": p.id})
+    return memory.to_json()
+
+
+async def methods(ctx: RequestContext, p: NoParams) -> list[dict[str, str]]:
+    return ctx.daemon.registry.describe()
+
+
+def register(reg: Registry) -> None:
+    reg.add("ping", ping, summary="Answer \"pong\".", inline=True)
+    reg.add("status", status, summary="Version, pid, uptime, mode, clients, memory counts.")
+    reg.add("info", info, summary="OS, kernel, paths, sandbox state, configured provider.")
+    reg.add("config.show", config_show, summary="The merged config and where each value came from.")
+    reg.add("shutdown", shutdown, summary="Stop the daemon cleanly after answering.")
+    reg.add("rpc.methods", methods, summary="List every method with a one-line summary.", inline=True)
+    reg.add("memory.search", memory_search, SearchParams, "Search memories (bm25, filters).")
+    reg.add("memory.add", memory_add, AddParams, "Add a memory.")
+    reg.add("memory.get", memory_get, GetParams, "Get one memory by id.")
+
