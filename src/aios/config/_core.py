@@ -73,7 +73,7 @@ class MemoryConfig:
     cleanup_interval: Seconds = field(default=Seconds(3600.0))
     """How often the scheduler applies the retention limits."""
     retention: MemoryRetention = field(factory=MemoryRetention)
-    search_window: int = field(default=2000, validator=validators.ge(10))
+    search_window: int = field(default=200, validator=validators.ge(10))
     """Matches considered for ranking, newest first: bounds search time on very common words."""
     recall_limit: int = field(default=5, validator=validators.ge(0))
     """Memories recalled into the agent's system prompt."""

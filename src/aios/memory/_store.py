@@ -22,12 +22,25 @@ from ulid import ULID
 from aios.config import MemoryRetention
 from aios.errors import MemoryStoreError
 
+from . import _rank
 from ._model import Memory, MemoryType, SearchHit, default_origin
 from ._schema import migrate
 
 _COLUMNS = "id, memory_type, content, metadata, created_at, origin"
 _WORD = re.compile(r"\w", re.UNICODE)
 SNIPPET_START, SNIPPET_END = "\x02", "\x03"
+
+
+def query_pieces(text: str) -> list[tuple[str, bool]]:
+    """Split what a person typed into (piece, is_prefix) pairs that contain a word."""
+    out = []
+    # SQLite reads a query string only up to a NUL byte: a NUL would cut a quoted phrase open.
+    for piece in text.replace("\x00", " ").split():
+        prefix = piece.endswith("*")
+        core = piece.rstrip("*")
+        if _WORD.search(core):
+            out.append((core, prefix))
+    return out
 
 
 def fts_query(text: str, *, any_word: bool = False) -> str | None:
@@ -37,14 +50,7 @@ def fts_query(text: str, *, any_word: bool = False) -> str | None:
     (``AND``, ``NEAR``, ``-``, ``:``, parentheses) is searched for as text. A trailing ``*`` on a
     piece stays a prefix search.
     """
-    parts = []
-    # SQLite reads a query string only up to a NUL byte: a NUL would cut a quoted phrase open.
-    for piece in text.replace("\x00", " ").split():
-        prefix = piece.endswith("*")
-        core = piece.rstrip("*")
-        if not _WORD.search(core):
-            continue
-        parts.append('"' + core.replace('"', '""') + '"' + ("*" if prefix else ""))
+    parts = ['"' + core.replace('"', '""') + '"' + ("*" if prefix else "") for core, prefix in query_pieces(text)]
     if not parts:
         return None
     return (" OR " if any_word else " ").join(parts)
@@ -199,10 +205,10 @@ class MemoryStore:
         until: float | None = None,
         origin: str | None = None,
         limit: int = 20,
-        window: int = 2000,
+        window: int = 200,
         any_word: bool = False,
     ) -> list[SearchHit]:
-        """Best matches first (bm25 among the newest ``window`` matches), with snippets.
+        """Best matches first (BM25 among the newest ``window`` matches), with snippets.
 
         Any text is a valid query; text without words matches nothing.
         """
@@ -210,26 +216,24 @@ class MemoryStore:
         if match is None or limit <= 0:
             return []
         where, args = self._filters(types, since, until, origin)
-        sql = (
-            "SELECT w.score, " + ", ".join("m." + c.strip() for c in _COLUMNS.split(",")) + " FROM ("
-            " SELECT f.rowid AS rid, bm25(memories_fts) AS score FROM memories_fts f"
-            " JOIN memories m ON m.rowid = f.rowid"
-            f" WHERE memories_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?"
-            ") w JOIN memories m ON m.rowid = w.rid ORDER BY w.score, m.rowid DESC LIMIT ?"
-        )
+        cols = ", ".join("m." + c.strip() for c in _COLUMNS.split(","))
         with self._errors("searching"):
-            rows = self._conn.execute(sql, (match, *args, window, limit)).fetchall()
-            hits = []
-            for r in rows:
-                memory = _row(r[1:])
-                snip = self._conn.execute(
-                    "SELECT snippet(memories_fts, 0, ?, ?, '…', 16) FROM memories_fts"
-                    " WHERE memories_fts MATCH ? AND rowid = (SELECT rowid FROM memories WHERE id = ?)",
-                    (SNIPPET_START, SNIPPET_END, match, memory.id),
-                ).fetchall()
-                text = str(snip[0][0]) if snip else memory.content[:200]
-                hits.append(SearchHit(memory, text, float(r[0])))  # type: ignore[arg-type]
-        return hits
+            # Newest matches first: FTS5 walks its index backwards and stops after the window.
+            rows = self._conn.execute(
+                f"SELECT f.rowid, {cols} FROM memories_fts f JOIN memories m ON m.rowid = f.rowid"
+                f" WHERE memories_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
+                (match, *args, window),
+            ).fetchall()
+            if not rows:
+                return []
+            rows = rows[:window]
+        terms = _rank.query_terms(query_pieces(query))
+        scores = _rank.bm25([str(r[3]) for r in rows], terms)
+        ranked = sorted(zip(scores, rows, strict=True), key=lambda sr: (sr[0], -int(sr[1][0])))[:limit]  # type: ignore[arg-type]
+        return [
+            SearchHit(memory, _rank.snippet(memory.content, terms, SNIPPET_START, SNIPPET_END), score)
+            for score, memory in ((score, _row(row[1:])) for score, row in ranked)
+        ]
 
     def recent(
         self,
