@@ -87,8 +87,8 @@ def main() -> None:
             print(f"\n{n:,} memories: inserted at {rate:,.0f} rows/s (10k-row transactions), {path.stat().st_size / 1e6:.0f} MB")
             all_ours: list[float] = []
             for name, queries in classes.items():
-                ours = timed(lambda q: store.search(q, limit=20), queries, 5)
-                base = timed(lambda q: naive(store, q), queries, 5 if name != "very common word" else 2)
+                ours = timed(lambda q, s=store: s.search(q, limit=20), queries, 5)
+                base = timed(lambda q, s=store: naive(s, q), queries, 5 if name != "very common word" else 2)
                 all_ours += ours
                 print(
                     f"search {name:<17} p50 {p50(ours):7.2f} ms  p99 {percentile(ours, 99):7.2f} ms"
