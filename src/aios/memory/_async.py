@@ -85,5 +85,8 @@ class AsyncMemory:
     async def recent(self, **kwargs: Any) -> list[Memory]:
         return await self._read(lambda s: s.recent(**kwargs))
 
+    async def sessions(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        return await self._read(lambda s: s.sessions(limit=limit))
+
     async def counts(self) -> dict[str, int]:
         return await self._read(lambda s: s.counts())

@@ -53,6 +53,10 @@ class Memory:
     created_at: float
     origin: str
 
+    @property
+    def created_iso(self) -> str:
+        return iso(self.created_at)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

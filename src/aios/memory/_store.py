@@ -23,7 +23,7 @@ from aios.config import MemoryRetention
 from aios.errors import MemoryStoreError
 
 from . import _rank
-from ._model import Memory, MemoryType, SearchHit, default_origin
+from ._model import Memory, MemoryType, SearchHit, default_origin, iso
 from ._schema import migrate
 
 _COLUMNS = "id, memory_type, content, metadata, created_at, origin"
@@ -242,10 +242,14 @@ class MemoryStore:
         since: float | None = None,
         until: float | None = None,
         origin: str | None = None,
+        session: str | None = None,
         limit: int = 20,
     ) -> list[Memory]:
-        """Newest first, without a query."""
+        """Newest first, without a query; ``session`` keeps memories whose metadata names it."""
         where, args = self._filters(types, since, until, origin)
+        if session is not None:
+            where += " AND json_extract(m.metadata, '$.session') = ?"
+            args.append(session)
         with self._errors("listing memories"):
             rows = self._conn.execute(
                 f"SELECT {', '.join('m.' + c.strip() for c in _COLUMNS.split(','))} FROM memories m"
@@ -253,6 +257,23 @@ class MemoryStore:
                 (*args, limit),
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def sessions(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        """Chat sessions, newest activity first: id, turns, first and last time, first message."""
+        with self._errors("listing sessions"):
+            rows = self._conn.execute(
+                "SELECT json_extract(metadata, '$.session') AS s, count(*), min(created_at), max(created_at),"
+                " (SELECT content FROM memories f WHERE f.memory_type = 'Chat'"
+                "   AND json_extract(f.metadata, '$.session') = json_extract(m.metadata, '$.session')"
+                "   ORDER BY f.created_at, f.rowid LIMIT 1)"
+                " FROM memories m WHERE memory_type = 'Chat' AND s IS NOT NULL"
+                " GROUP BY s ORDER BY max(created_at) DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            {"session": r[0], "turns": r[1], "started_at": iso(r[2]), "last_at": iso(r[3]), "first": r[4]}  # type: ignore[arg-type]
+            for r in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         """Memories per type (all four keys present)."""

@@ -1,0 +1,147 @@
+"""Putting a path back as a snapshot holds it: stage the whole tree beside it, then swap.
+
+The swap is one ``renameat2(RENAME_EXCHANGE)`` (atomic: a reader sees the old tree or the new
+one, never a mix), falling back to two renames where the kernel or file system lacks it. When
+the path is a mount point (renaming it is impossible), each file is replaced atomically in
+place instead, and the report says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import errno
+import os
+import shutil
+from typing import Any
+
+from ._manifest import Entry
+from ._objects import Objects
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths; False when the kernel or file system cannot."""
+    fn = getattr(_libc, "renameat2", None)
+    if fn is None:
+        return False
+    rc = fn(_AT_FDCWD, a.encode(), _AT_FDCWD, b.encode(), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def _copy_object(objects: Objects, sha: str, dest: str) -> None:
+    shutil.copyfile(objects.path(sha), dest)  # sendfile/copy_file_range: no Python-level loop
+
+
+def _apply_meta(path: str, e: Entry, *, is_link: bool) -> None:
+    for name, value in (e.get("xattrs") or {}).items():
+        try:
+            os.setxattr(path, name, base64.b64decode(value), follow_symlinks=False)
+        except OSError:
+            pass  # e.g. security.* without the capability: content and owner still come back
+    try:
+        os.chown(path, e["uid"], e["gid"], follow_symlinks=False)
+    except PermissionError:
+        pass  # a user daemon restores its own files; ownership is already its own
+    if not is_link:
+        os.chmod(path, e["mode"])
+    os.utime(path, ns=(e["mtime_ns"], e["mtime_ns"]), follow_symlinks=False)
+
+
+def materialize(entries: list[Entry], top: str, dest: str, objects: Objects) -> list[str]:
+    """Build the tree of ``entries`` (rooted at ``top``) at ``dest``; returns skipped paths."""
+    skipped: list[str] = []
+    mapped: dict[str, str] = {}
+
+    def target(path: str) -> str:
+        return dest + path[len(top):]
+
+    dirs: list[tuple[str, Entry]] = []
+    for e in entries:
+        t = target(e["path"])
+        mapped[e["path"]] = t
+        kind = e["type"]
+        if kind == "dir":
+            os.makedirs(t, mode=0o700, exist_ok=True)
+            dirs.append((t, e))
+        elif kind == "symlink":
+            os.symlink(e["target"], t)
+            _apply_meta(t, e, is_link=True)
+        elif kind == "file":
+            if e.get("link") and e["link"] in mapped:
+                os.link(mapped[e["link"]], t)
+                continue
+            _copy_object(objects, e["sha"], t)
+            _apply_meta(t, e, is_link=False)
+        else:
+            skipped.append(e["path"])  # sockets, fifos, devices: recorded, not recreated
+    for t, e in reversed(dirs):  # children first, so their writes do not touch a parent's mtime afterwards
+        _apply_meta(t, e, is_link=False)
+    return skipped
+
+
+def remove(path: str) -> None:
+    if os.path.islink(path) or not os.path.isdir(path):
+        os.unlink(path)
+    else:
+        shutil.rmtree(path)
+
+
+def put_back(entries: list[Entry], top: str, objects: Objects, journal: Any) -> tuple[str, list[str]]:
+    """Restore ``top`` from ``entries``; returns (how, skipped). ``journal`` records stage paths
+    so that a crash mid-way leaves nothing a restart cannot clean up."""
+    parent, name = os.path.split(top.rstrip("/") or "/")
+    stage = os.path.join(parent, f".aios-restore-{os.getpid()}-{name}")
+    if os.path.lexists(stage):
+        remove(stage)
+    journal(stage)
+    skipped = materialize(entries, top, stage, objects)
+    if not os.path.lexists(top):
+        os.rename(stage, top)
+        return "created", skipped
+    try:
+        if exchange(stage, top):
+            remove(stage)  # now holds the old tree
+            return "swapped", skipped
+        old = stage + ".old"
+        os.rename(top, old)
+        os.rename(stage, top)
+        remove(old)
+        return "renamed", skipped
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+    # A mount point: replace what is inside it, each file atomically.
+    sync_into(stage, top)
+    remove(stage)
+    return "in-place", skipped
+
+
+def sync_into(src: str, dst: str) -> None:
+    """Make ``dst`` (a mount point) hold what ``src`` holds, file by file."""
+    keep = set(os.listdir(src))
+    for name in os.listdir(dst):
+        if name not in keep:
+            remove(os.path.join(dst, name))
+    for name in keep:
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if os.path.lexists(d) and exchange(s, d):
+            remove(s)
+        else:
+            if os.path.lexists(d):
+                remove(d)
+            os.rename(s, d)
+    st = os.lstat(src)
+    os.chmod(dst, st.st_mode & 0o7777)
+    try:
+        os.chown(dst, st.st_uid, st.st_gid)
+    except PermissionError:
+        pass

@@ -1,0 +1,430 @@
+"""The snapshot store: ``<state>/snapshots/<ULID>/`` (metadata.json, manifest.json, memory.db,
+packages.txt) plus the shared ``objects/`` directory.
+
+A snapshot is built under ``.tmp-<ULID>`` and renamed into place when complete, so a crash never
+leaves a half snapshot that looks whole (:meth:`SnapshotStore.cleanup_incomplete` removes the
+leftovers at start-up). Writers take an ``fcntl`` lock on ``.lock``, so two daemons (two
+containers sharing the volume) never write at once. Retention never deletes a manual snapshot.
+"""
+
+from __future__ import annotations
+
+import builtins
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+from ulid import ULID
+
+from aios.config import Paths
+from aios.errors import RecoveryError, SnapshotNotFound
+
+from . import _restore
+from ._manifest import Change, Entry, Progress, compare, scan, under
+from ._objects import Objects
+
+TRIGGERS = ("manual", "hourly", "pre-exec", "pre-restore")
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+@attrs.frozen
+class SnapshotInfo:
+    """One snapshot's metadata (``aios snapshots --json`` prints these)."""
+
+    id: str
+    created_at: float
+    trigger: str
+    description: str
+    size_bytes: int
+    """Bytes this snapshot added to the store (new contents, manifest, memory copy)."""
+    origin: str
+    paths: list[str]
+    files: int
+    logical_bytes: int
+    """Total size of the files it captured."""
+    memory: bool
+    packages: int | None
+    link: dict[str, Any] | None
+    skipped: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": _iso(self.created_at),
+            "trigger": self.trigger,
+            "description": self.description,
+            "size_bytes": self.size_bytes,
+            "origin": self.origin,
+            "paths": self.paths,
+            "files": self.files,
+            "logical_bytes": self.logical_bytes,
+            "memory": self.memory,
+            "packages": self.packages,
+            "link": self.link,
+            "skipped": self.skipped[:50],
+        }
+
+@attrs.frozen
+class RestoreReport:
+    id: str
+    dry_run: bool
+    changes: list[Change]
+    restored: list[dict[str, str]]
+    skipped: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "dry_run": self.dry_run,
+            "changes": [c.to_json() for c in self.changes],
+            "restored": self.restored,
+            "skipped": self.skipped,
+        }
+
+def default_paths(paths: Paths, euid: int) -> list[Path]:
+    """What a snapshot captures when ``recovery.paths`` is not set: the aios config directory,
+    and /etc for a root daemon."""
+    out = [paths.config_dir]
+    if euid == 0:
+        out.append(Path("/etc"))
+    return out
+
+def installed_packages() -> str | None:
+    """The installed package list (dpkg, else rpm), or None where neither exists."""
+    for argv in (["dpkg-query", "-W", "-f", "${binary:Package}\t${Version}\n"], ["rpm", "-qa"]):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0:
+            return out.stdout
+    return None
+
+class SnapshotStore:
+    def __init__(self, root: Path, *, origin: str) -> None:
+        self.root = root
+        self.origin = origin
+        self.objects = Objects(root / "objects")
+
+    # -- locking and layout -------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _dir(self, id: str) -> Path:
+        try:
+            ULID.from_str(id)
+        except ValueError as exc:
+            raise SnapshotNotFound(f"{id!r} is not a snapshot id (ids are ULIDs; 'aios snapshots' lists them)", data={"id": id}) from exc
+        d = self.root / id
+        if not (d / "metadata.json").is_file():
+            raise SnapshotNotFound(f"no snapshot {id} ('aios snapshots' lists them)", data={"id": id})
+        return d
+
+    def _manifest(self, id: str) -> builtins.list[Entry]:
+        meta = json.loads((self._dir(id) / "metadata.json").read_text(encoding="utf-8"))
+        try:
+            raw = zlib.decompress(self.objects.get_bytes(meta["manifest"]))
+        except (OSError, KeyError, zlib.error) as exc:
+            raise RecoveryError(f"snapshot {id} is damaged: its manifest cannot be read ({exc})", data={"id": id}) from exc
+        return _loads(raw)
+
+    @staticmethod
+    def _info(meta: dict[str, Any]) -> SnapshotInfo:
+        return SnapshotInfo(
+            id=meta["id"], created_at=meta["created_at"], trigger=meta["trigger"], description=meta.get("description", ""),
+            size_bytes=meta.get("size_bytes", 0), origin=meta.get("origin", ""), paths=meta.get("paths", []),
+            files=meta.get("files", 0), logical_bytes=meta.get("logical_bytes", 0), memory=meta.get("memory", False),
+            packages=meta.get("packages"), link=meta.get("link"), skipped=meta.get("skipped", []),
+        )
+
+    # -- create ---------------------------------------------------------------------------
+    def create(
+        self,
+        paths: Sequence[Path],
+        *,
+        trigger: str,
+        description: str = "",
+        memory_db: Path | None = None,
+        packages: bool = True,
+        progress: Progress | None = None,
+        link: dict[str, Any] | None = None,
+    ) -> SnapshotInfo:
+        """Capture ``paths`` (and a consistent copy of ``memory_db``) as a new snapshot."""
+        if trigger not in TRIGGERS:
+            raise RecoveryError(f"unknown snapshot trigger {trigger!r}")
+        with self._locked():
+            sid = str(ULID())
+            tmp = self.root / f".tmp-{sid}"
+            tmp.mkdir(mode=0o700)
+            try:
+                written = 0
+
+                def store_file(path: str, st: os.stat_result) -> str:
+                    nonlocal written
+                    sha, new = self.objects.put_file(path)
+                    written += new
+                    return sha
+
+                roots = [Path(os.path.abspath(p)) for p in paths]
+                scanned = scan(roots, store_file, cache=self._cache(), progress=progress)
+                # The manifest is an object too: an unchanged tree gives the same bytes, stored once.
+                packed = zlib.compress(_dumps(scanned.entries), 1)
+                manifest_sha, new = self.objects.put_bytes(packed)
+                written += new
+                has_memory = False
+                if memory_db is not None and memory_db.exists():
+                    written += _backup_sqlite(memory_db, tmp / "memory.db")
+                    has_memory = True
+                pkg_count = None
+                if packages:
+                    listing = installed_packages()
+                    if listing is not None:
+                        (tmp / "packages.txt").write_text(listing, encoding="utf-8")
+                        pkg_count = listing.count("\n")
+                meta = {
+                    "id": sid, "created_at": time.time(), "trigger": trigger, "description": description,
+                    "size_bytes": written, "origin": self.origin, "paths": [str(r) for r in roots],
+                    "files": sum(1 for e in scanned.entries if e["type"] == "file"),
+                    "logical_bytes": sum(e.get("size", 0) for e in scanned.entries),
+                    "memory": has_memory, "packages": pkg_count, "link": link, "skipped": scanned.skipped,
+                    "manifest": manifest_sha,
+                }
+                (tmp / "metadata.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+                written += (tmp / "metadata.json").stat().st_size
+                os.rename(tmp, self.root / sid)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return self._info(meta)
+
+    def _cache(self) -> dict[str, tuple[tuple[int, int, int, int], str]]:
+        """Hashes from the newest snapshot, keyed by path, to skip re-reading unchanged files."""
+        newest = self.list()
+        if not newest:
+            return {}
+        try:
+            entries = self._manifest(newest[0].id)
+        except (OSError, ValueError, RecoveryError):
+            return {}
+        return {e["path"]: (tuple(e["_key"]), e["sha"]) for e in entries if "_key" in e and "sha" in e}  # type: ignore[misc]
+
+    # -- read -----------------------------------------------------------------------------
+    def list(self, *, origin: str | None = None, trigger: str | None = None) -> builtins.list[SnapshotInfo]:
+        """Complete snapshots, newest first."""
+        out: builtins.list[SnapshotInfo] = []
+        if not self.root.exists():
+            return out
+        for d in self.root.iterdir():
+            if d.name.startswith(".") or d.name == "objects":
+                continue
+            try:
+                meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            info = self._info(meta)
+            if (origin is None or info.origin == origin) and (trigger is None or info.trigger == trigger):
+                out.append(info)
+        out.sort(key=lambda i: i.id, reverse=True)
+        return out
+
+    def get(self, id: str) -> SnapshotInfo:
+        d = self._dir(id)
+        return self._info(json.loads((d / "metadata.json").read_text(encoding="utf-8")))
+
+    def live_entries(self, paths: Sequence[str]) -> builtins.list[Entry]:
+        """The live state of ``paths`` described like a manifest (contents hashed, not stored)."""
+        import hashlib
+
+        def hash_only(path: str, st: os.stat_result) -> str:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(1024 * 1024):
+                    h.update(chunk)
+            return h.hexdigest()
+
+        return scan([Path(p) for p in paths], hash_only).entries
+
+    def diff(self, id: str, id2: str | None = None) -> builtins.list[Change]:
+        """Changes from snapshot ``id`` to ``id2`` (default: the live files)."""
+        old = self._manifest(id)
+        if id2 is not None:
+            new = self._manifest(id2)
+        else:
+            new = self.live_entries(self.get(id).paths)
+        return compare(old, new)
+
+    # -- restore --------------------------------------------------------------------------
+    def restore(
+        self,
+        id: str,
+        *,
+        paths: Sequence[Path] | None = None,
+        dry_run: bool = False,
+        memory_db: Path | None = None,
+        progress: Progress | None = None,
+    ) -> RestoreReport:
+        """Put ``paths`` (default: every path of the snapshot) back as the snapshot holds them.
+
+        A path equal to ``memory_db`` restores the memory database through SQLite's backup API.
+        """
+        info = self.get(id)
+        entries = self._manifest(id)
+        tops: builtins.list[str] = []
+        want_memory = False
+        for p in paths or [Path(x) for x in info.paths]:
+            ap = os.path.abspath(p)
+            if memory_db is not None and ap == os.path.abspath(memory_db):
+                if not info.memory:
+                    raise RecoveryError(f"snapshot {id} holds no memory database copy")
+                want_memory = True
+                continue
+            if not any(ap == r or ap.startswith(r.rstrip("/") + "/") for r in info.paths):
+                raise RecoveryError(f"{ap} is not in snapshot {id} (it holds {', '.join(info.paths)})")
+            tops.append(ap)
+        changes: builtins.list[Change] = []
+        for top in tops:
+            changes += compare(self.live_entries([top]), under(entries, top))
+        if dry_run:
+            return RestoreReport(id, True, changes, [], [])
+        restored: builtins.list[dict[str, str]] = []
+        skipped: builtins.list[str] = []
+        with self._locked():
+            journal = self.root / ".restore-journal"
+            for i, top in enumerate(tops, 1):
+                sub = under(entries, top)
+                if not sub:
+                    if os.path.lexists(top):
+                        _restore.remove(top)  # it did not exist when the snapshot was taken
+                    restored.append({"path": top, "how": "removed"})
+                    continue
+                with open(journal, "a", encoding="utf-8") as j:
+                    how, skip = _restore.put_back(sub, top, self.objects, lambda s, j=j: (j.write(s + "\n"), j.flush()))
+                restored.append({"path": top, "how": how})
+                skipped += skip
+                if progress is not None:
+                    progress(i, len(tops), top)
+            journal.unlink(missing_ok=True)
+            if want_memory and memory_db is not None:
+                _restore_sqlite(self._dir(id) / "memory.db", memory_db)
+                restored.append({"path": str(memory_db), "how": "sqlite-backup"})
+        return RestoreReport(id, False, changes, restored, skipped)
+
+    # -- delete and retention -----------------------------------------------------------
+    def delete(self, id: str) -> None:
+        d = self._dir(id)
+        with self._locked():
+            shutil.rmtree(d)
+            self._collect()
+
+    def _collect(self) -> int:
+        referenced: set[str] = set()
+        for info in self.list():
+            try:
+                meta = json.loads((self.root / info.id / "metadata.json").read_text(encoding="utf-8"))
+                referenced.add(meta["manifest"])
+                referenced.update(e["sha"] for e in self._manifest(info.id) if "sha" in e)
+            except (OSError, ValueError, KeyError, RecoveryError):
+                continue
+        return self.objects.collect(referenced)
+
+    def apply_retention(self, max_hourly: int, max_pre_exec: int) -> builtins.list[str]:
+        """Delete the oldest automatic snapshots beyond the limits; never a manual one."""
+        removed: builtins.list[str] = []
+        with self._locked():
+            snaps = self.list()
+            hourly = [s for s in snaps if s.trigger == "hourly"]
+            pre = [s for s in snaps if s.trigger in ("pre-exec", "pre-restore")]
+            for s in hourly[max_hourly:] + pre[max_pre_exec:]:
+                shutil.rmtree(self.root / s.id, ignore_errors=True)
+                removed.append(s.id)
+            if removed:
+                self._collect()
+        return removed
+
+    def cleanup_incomplete(self) -> builtins.list[str]:
+        """Remove what a crash left: half-built snapshots and staged restore trees."""
+        removed: builtins.list[str] = []
+        if not self.root.exists():
+            return removed
+        with self._locked():
+            for d in self.root.iterdir():
+                if d.name.startswith(".tmp-"):
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed.append(d.name[5:])
+            journal = self.root / ".restore-journal"
+            if journal.exists():
+                for line in journal.read_text(encoding="utf-8").splitlines():
+                    for stage in (line, line + ".old"):
+                        if stage and os.path.lexists(stage) and ".aios-restore-" in stage:
+                            _restore.remove(stage)
+                journal.unlink()
+        return removed
+
+def _dumps(entries: list[Entry]) -> bytes:
+    """JSON bytes of a manifest; file names that are not UTF-8 (surrogate escapes) need the
+    slower standard encoder."""
+    try:
+        return orjson.dumps(entries)
+    except TypeError:
+        return json.dumps(entries, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def _loads(raw: bytes) -> list[Entry]:
+    try:
+        data: list[Entry] = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = json.loads(raw.decode("utf-8", "surrogatepass"))
+    return data
+
+
+def _backup_sqlite(src: Path, dest: Path) -> int:
+    """A consistent copy of a live WAL database (SQLite's backup API, never a file copy)."""
+    import apsw
+
+    source = apsw.Connection(str(src), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        target = apsw.Connection(str(dest))
+        try:
+            with target.backup("main", source, "main") as b:
+                while not b.done:
+                    b.step(4096)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    return dest.stat().st_size
+
+def _restore_sqlite(copy: Path, live: Path) -> None:
+    import apsw
+
+    source = apsw.Connection(str(copy), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        target = apsw.Connection(str(live))
+        target.set_busy_timeout(10_000)
+        try:
+            with target.backup("main", source, "main") as b:
+                while not b.done:
+                    b.step(4096)
+        finally:
+            target.close()
+    finally:
+        source.close()

@@ -1,0 +1,222 @@
+"""The snapshot store on real files: round trips, dedup, retention, diff, restore, crashes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aios.errors import RecoveryError, SnapshotNotFound
+from aios.memory._store import MemoryStore
+from aios.recovery import SnapshotStore
+
+ROOT = os.geteuid() == 0
+
+
+@pytest.fixture
+def tmp() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="aios-rec-", dir="/tmp"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def make_tree(base: Path) -> Path:
+    t = base / "tree"
+    (t / "sub" / "deep").mkdir(parents=True)
+    (t / "a.txt").write_text("alpha\n")
+    (t / "sub" / "b.conf").write_text("beta=1\n")
+    (t / "sub" / "deep" / "c.bin").write_bytes(bytes(range(256)) * 50)
+    (t / "secret").write_text("s3cret\n")
+    os.chmod(t / "secret", 0o600)
+    os.chmod(t / "sub" / "deep", 0o750)
+    (t / "link").symlink_to("sub/b.conf")
+    os.link(t / "a.txt", t / "hard-a")
+    os.setxattr(t / "a.txt", "user.aios", b"tagged")
+    if ROOT:
+        os.chown(t / "sub" / "b.conf", 1234, 4321)
+    return t
+
+
+def state(t: Path) -> dict[str, tuple[object, ...]]:
+    out: dict[str, tuple[object, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(t):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            content: object
+            if p.is_symlink():
+                content = os.readlink(p)
+            elif p.is_file():
+                content = p.read_bytes()
+            else:
+                content = None
+            x = tuple(sorted(os.listxattr(p, follow_symlinks=False))) if not p.is_symlink() else ()
+            out[str(p.relative_to(t))] = (st.st_mode, st.st_uid, st.st_gid, content, x, st.st_mtime_ns if p.is_file() else 0)
+    return out
+
+
+def test_round_trip_keeps_owners_modes_xattrs_links(tmp: Path) -> None:
+    t = make_tree(tmp)
+    before = state(t)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    info = store.create([t], trigger="manual", description="first", packages=False)
+    # wreck the tree in every way
+    (t / "a.txt").write_text("changed\n")
+    os.chmod(t / "secret", 0o644)
+    (t / "sub" / "b.conf").unlink()
+    (t / "new-file").write_text("added later\n")
+    shutil.rmtree(t / "sub" / "deep")
+    (t / "link").unlink()
+    changes = {c.path.removeprefix(str(t)): c.kind for c in store.diff(info.id)}
+    assert changes["/a.txt"] == "modified"
+    assert changes["/secret"] == "metadata"
+    assert changes["/sub/b.conf"] == "removed"
+    assert changes["/new-file"] == "added"
+    report = store.restore(info.id)
+    assert report.restored == [{"path": str(t), "how": "swapped"}]
+    assert state(t) == before
+    assert os.getxattr(t / "a.txt", "user.aios") == b"tagged"
+    assert os.stat(t / "a.txt").st_ino == os.stat(t / "hard-a").st_ino
+    assert not any(p.name.startswith(".aios-restore") for p in tmp.iterdir())
+
+
+def test_unchanged_tree_costs_next_to_nothing(tmp: Path) -> None:
+    t = make_tree(tmp)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    first = store.create([t], trigger="hourly", packages=False)
+    objects_before = sorted((tmp / "snaps" / "objects").rglob("*"))
+    second = store.create([t], trigger="hourly", packages=False)
+    assert sorted((tmp / "snaps" / "objects").rglob("*")) == objects_before
+    assert second.size_bytes < 4096 < first.logical_bytes
+    assert second.files == first.files
+
+
+def test_retention_never_deletes_manual(tmp: Path) -> None:
+    t = make_tree(tmp)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    manual = store.create([t], trigger="manual", packages=False)
+    hourly = [store.create([t], trigger="hourly", packages=False) for _ in range(4)]
+    pre = [store.create([t], trigger="pre-exec", packages=False) for _ in range(3)]
+    removed = store.apply_retention(2, 1)
+    assert set(removed) == {h.id for h in hourly[:2]} | {p.id for p in pre[:2]}
+    left = {s.id for s in store.list()}
+    assert manual.id in left and hourly[3].id in left and pre[2].id in left
+    assert store.apply_retention(0 + 1, 1) == [hourly[2].id]
+    assert manual.id in {s.id for s in store.list()}
+
+
+def test_deleted_contents_are_freed_but_shared_ones_kept(tmp: Path) -> None:
+    t = make_tree(tmp)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    a = store.create([t], trigger="manual", packages=False)
+    (t / "only-in-b").write_text("unique content for b\n")
+    b = store.create([t], trigger="manual", packages=False)
+    store.delete(b.id)
+    store.restore(a.id)
+    assert (t / "a.txt").read_text() == "alpha\n"
+    assert not (t / "only-in-b").exists()
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "not-a-ulid", "01ARZ3NDEKTSV4RRFFQ69G5FAV"])
+def test_unknown_or_invalid_ids_are_refused(tmp: Path, bad: str) -> None:
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    for op in (store.get, store.delete, lambda i: store.restore(i)):
+        with pytest.raises(SnapshotNotFound):
+            op(bad)
+
+
+def test_restore_of_a_path_outside_the_snapshot_is_refused(tmp: Path) -> None:
+    t = make_tree(tmp)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    info = store.create([t / "sub"], trigger="manual", packages=False)
+    with pytest.raises(RecoveryError, match="not in snapshot"):
+        store.restore(info.id, paths=[t / "a.txt"])
+
+
+def test_restore_one_file_and_dry_run(tmp: Path) -> None:
+    t = make_tree(tmp)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    info = store.create([t], trigger="manual", packages=False)
+    (t / "a.txt").write_text("edited\n")
+    (t / "sub" / "b.conf").write_text("edited too\n")
+    preview = store.restore(info.id, paths=[t / "a.txt"], dry_run=True)
+    assert [c.kind for c in preview.changes] == ["modified"]
+    assert (t / "a.txt").read_text() == "edited\n"
+    store.restore(info.id, paths=[t / "a.txt"])
+    assert (t / "a.txt").read_text() == "alpha\n"
+    assert (t / "sub" / "b.conf").read_text() == "edited too\n"
+
+
+def test_memory_copy_is_consistent_and_restorable(tmp: Path) -> None:
+    db = tmp / "memory.db"
+    mem = MemoryStore.open(db)
+    for i in range(500):
+        mem.add("System", f"event number {i}")
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    info = store.create([], trigger="manual", memory_db=db, packages=False)
+    assert info.memory
+    copy = MemoryStore.open(tmp / "snaps" / info.id / "memory.db")
+    assert copy.counts()["System"] == 500 and copy.integrity_check() == []
+    for i in range(10):
+        mem.add("System", f"later {i}")
+    store.restore(info.id, paths=[db], memory_db=db)
+    assert mem.counts()["System"] == 500
+    assert mem.integrity_check() == []
+
+
+def test_interrupted_snapshot_is_cleaned_up(tmp: Path) -> None:
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    (tmp / "snaps" / ".tmp-01ARZ3NDEKTSV4RRFFQ69G5FAV").mkdir(parents=True)
+    stage = tmp / ".aios-restore-1-x"
+    stage.mkdir()
+    (tmp / "snaps" / ".restore-journal").write_text(f"{stage}\n")
+    assert store.cleanup_incomplete() == ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]
+    assert store.list() == [] and not stage.exists()
+
+
+def _snap(root: str, tree: str, n: int) -> None:
+    store = SnapshotStore(Path(root), origin=f"proc-{os.getpid()}")
+    for _ in range(n):
+        store.create([Path(tree)], trigger="hourly", packages=False)
+
+
+def test_two_processes_snapshot_at_once(tmp: Path) -> None:
+    t = make_tree(tmp)
+    procs = [multiprocessing.get_context("spawn").Process(target=_snap, args=(str(tmp / "snaps"), str(t), 5)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    snaps = SnapshotStore(tmp / "snaps", origin="x").list()
+    assert len(snaps) == 10
+    assert len({s.origin for s in snaps}) == 2
+
+
+def test_odd_names_empty_dirs_and_times_survive(tmp: Path) -> None:
+    t = tmp / "odd"
+    t.mkdir()
+    names = ["with space", "new\nline", "tab\there", "ünïcode", "-dash", "*star?"]
+    for n in names:
+        (t / n).write_text(n)
+    raw = os.fsencode(t) + b"/bad-\xff\xfe-bytes"
+    with open(raw, "wb") as f:
+        f.write(b"latin-1 name")
+    (t / "empty-dir").mkdir()
+    os.utime(t / "with space", ns=(1_000_000_000_123, 1_000_000_000_123))
+    before = state(t)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    info = store.create([t], trigger="manual", packages=False)
+    shutil.rmtree(t)
+    store.restore(info.id)
+    assert state(t) == before
+    assert os.path.exists(raw)
+    assert (t / "empty-dir").is_dir() and not any((t / "empty-dir").iterdir())
+    assert os.stat(t / "with space").st_mtime_ns == 1_000_000_000_123
