@@ -26,6 +26,8 @@ class ProviderConfig:
     temperature: float = 0.2
     structured_output: bool | None = None
     """Force the JSON-schema tool-call mode; None: on for embedded, off otherwise."""
+    answer_after_tool: bool | None = None
+    """Ask for the answer right after the first tool round; None: on for embedded (tiny models loop)."""
     threads: int = field(default=1, validator=validators.ge(1))
     """embedded only: llama-server threads (1 is stable on 2-vCPU machines)."""
     model_path: str | None = None

@@ -1,0 +1,34 @@
+"""Turning a :class:`ProviderChoice` into a provider object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._openai import OpenAIProvider
+from ._select import ProviderChoice
+
+
+def make_provider(choice: ProviderChoice, *, base_url: str | None = None) -> Any:
+    """The provider for ``choice``; ``base_url`` overrides the configured one (the embedded
+    server's private address)."""
+    cfg = choice.config
+    kwargs: dict[str, Any] = {
+        "name": choice.name,
+        "base_url": base_url or cfg.base_url or "",
+        "model": choice.model,
+        "api_key": choice.api_key,
+        "key_env": cfg.api_key_env,
+        "timeout": float(cfg.timeout),
+        "retries": cfg.max_retries,
+        "max_tokens": cfg.max_tokens,
+        "temperature": cfg.temperature,
+        "structured": choice.structured,
+    }
+    if cfg.kind == "anthropic":
+        from ._anthropic import AnthropicProvider
+
+        return AnthropicProvider(**kwargs)
+    provider = OpenAIProvider(**kwargs)
+    if cfg.kind == "embedded":
+        provider.kind = "embedded"
+    return provider

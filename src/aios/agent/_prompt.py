@@ -1,0 +1,75 @@
+"""The system prompt: who the agent is, where it runs, the mode's rules, what it remembers.
+
+Small models (the embedded one, many Ollama models) get the structured reply format spelled out,
+and (:func:`few_shot`) the worked examples closest to the request as earlier turns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from . import _structured
+from ._hints import closest
+from ._messages import Message, ToolCall, ToolSpec
+
+MODE_RULES = {
+    "safe": "Every command is shown to the person for approval; privileged, destructive and system-writing commands are refused.",
+    "normal": "Dangerous commands are refused; privileged and system-changing commands need the person's approval and run after a snapshot.",
+    "paranoid": "Only a short list of read-only commands may run, each approved by the person.",
+    "trusted": "Commands run without restrictions; they are still recorded.",
+}
+
+def recall_block(memories: Sequence[dict[str, Any]]) -> str:
+    """The remembered part of the prompt: each memory with its id, so the model can cite it."""
+    if not memories:
+        return ""
+    lines = ["Things you remember from earlier (cite the id when you use one):"]
+    for m in memories:
+        text = " ".join(str(m.get("content", "")).split())
+        if len(text) > 300:
+            text = text[:297] + "..."
+        lines.append(f"- [{m.get('id')}] ({m.get('type')}, {m.get('created_at')}) {text}")
+    return "\n".join(lines)
+
+
+def system_prompt(
+    *,
+    host: dict[str, Any],
+    mode: str,
+    workspace: str,
+    tools: list[ToolSpec],
+    structured: bool,
+    memories: Sequence[dict[str, Any]] = (),
+) -> str:
+    """Build the system prompt for one turn."""
+    parts = [
+        "You are aios, an assistant that manages this Linux machine for a person. You act only "
+        "through tools; the person sees every call and its result.",
+        f"Machine: {host.get('os', 'Linux')}, kernel {host.get('kernel', '?')}, host {host.get('hostname', '?')}. "
+        f"Workspace (writable, the current directory for commands): {workspace}.",
+        f"Security mode: {mode}. {MODE_RULES.get(mode, '')}",
+        "Use a tool when the request needs facts from this machine; prefer read-only commands. "
+        "Never invent command output. If a command is blocked or denied, say so; do not try to get "
+        "around the policy. Answer briefly, using the tool results.",
+    ]
+    recalled = recall_block(memories)
+    if recalled:
+        parts.append(recalled)
+    if structured:
+        parts.append(_structured.instructions(tools))
+    return "\n\n".join(parts)
+
+
+def few_shot(tools: list[ToolSpec], request: str) -> list[Message]:
+    """Worked examples as earlier turns, for structured mode: the closest ones to ``request``
+    (a small model imitates a turn far better than a description; see evals/admin_requests.py)."""
+    if not any(t.name == "bash" for t in tools):
+        return []
+    out: list[Message] = []
+    for i, (question, command) in enumerate(closest(request)):
+        call = ToolCall(f"example_{i}", "bash", json.dumps({"command": command}))
+        out.append(Message("user", question + "?"))
+        out.append(Message("assistant", "", (call,)))
+    return out
