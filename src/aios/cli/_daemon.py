@@ -90,3 +90,7 @@ def stop(*, json: JsonFlag = False) -> int:
         return ctx.fail("the aios daemon is not running", ctx.EXIT_UNREACHABLE)
 
     return ctx.run(body)
+
+
+app.command("aios.cli._install:install", help="Install the system daemon as a hardened systemd service (root).")
+app.command("aios.cli._install:uninstall", help="Remove the systemd service, sandbox user and group; keep the data.")

@@ -1,0 +1,61 @@
+"""``aios daemon install|uninstall`` into another root file system (never the real one)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import BIN, Env
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installing needs root (CI runs as root)")
+
+
+def fake_root(base: Path) -> Path:
+    root = base / "root"
+    (root / "etc").mkdir(parents=True)
+    for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
+        if Path("/etc", name).exists():
+            shutil.copy2(Path("/etc", name), root / "etc" / name)
+    for name in ("passwd", "group"):  # start without the users and groups aios creates
+        p = root / "etc" / name
+        p.write_text("".join(ln + "\n" for ln in p.read_text().splitlines() if not ln.startswith(("aios:", "aios-sandbox:"))))
+    return root
+
+
+def test_dry_run_changes_nothing(env: Env) -> None:
+    root = fake_root(env.root)
+    before = sorted(str(p) for p in root.rglob("*"))
+    proc = env.cli("daemon", "install", "--root", str(root), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "would socket group: groupadd" in proc.stdout and "would write" in proc.stdout
+    assert sorted(str(p) for p in root.rglob("*")) == before
+
+
+def test_install_then_uninstall_keeps_the_data(env: Env) -> None:
+    root = fake_root(env.root)
+    proc = env.cli("daemon", "install", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert "aios-sandbox:" in (root / "etc" / "passwd").read_text()
+    assert any(ln.startswith("aios:") for ln in (root / "etc" / "group").read_text().splitlines())
+    for d in ("etc/aios", "var/lib/aios"):
+        st = (root / d).stat()
+        assert stat.S_IMODE(st.st_mode) == 0o750 and st.st_uid == 0
+    service = (root / "etc/systemd/system/aios-runtime.service").read_text()
+    assert f"ExecStart={BIN / 'aios-runtime'} --system" in service
+    assert "system = true" in (root / "etc/aios/config.toml").read_text()
+    if shutil.which("systemd-analyze"):
+        verify = subprocess.run(["systemd-analyze", "verify", str(root / "etc/systemd/system/aios-runtime.service")],
+                                capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr
+    (root / "var/lib/aios/memory.db").write_text("data")
+    proc = env.cli("daemon", "uninstall", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert not (root / "etc/systemd/system/aios-runtime.service").exists()
+    assert "aios-sandbox:" not in (root / "etc" / "passwd").read_text()
+    assert (root / "var/lib/aios/memory.db").read_text() == "data"
+    assert (root / "etc/aios/config.toml").exists()
