@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -65,6 +64,8 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
     log_path = log_file_for(socket)
     argv = [sys.executable, "-m", "aios.daemon", "--socket", str(socket), *daemon_args]
     with open(log_path, "ab") as log:
+        import subprocess  # only when a daemon must be started: keeps 'aios status' fast
+
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,

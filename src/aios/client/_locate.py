@@ -9,7 +9,6 @@ the CLI is given ``--config`` or ``--set``, it resolves the socket with the full
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,10 @@ def _expand(path: str, env: Mapping[str, str]) -> Path:
 def _read_paths(file: Path) -> dict[str, Any]:
     try:
         with file.open("rb") as f:
+            import tomllib  # only when a config file exists
+
             data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # TOMLDecodeError is a ValueError
         return {}
     paths = data.get("paths")
     daemon = data.get("daemon")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aios.errors import (
@@ -21,39 +20,66 @@ from aios.errors import (
 Id = int | str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class _Message:
+    """Plain slotted value classes: building four dataclasses costs ~3.5 ms at import, which
+    every ``aios`` command would pay. Treat instances as immutable."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self.__slots__)})"
+
+
+class Request(_Message):
     """A call that expects a response (``id`` present)."""
 
-    id: int | str
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("id", "method", "params")
+    __match_args__ = __slots__
+
+    def __init__(self, id: int | str, method: str, params: dict[str, Any] | None = None) -> None:
+        self.id = id
+        self.method = method
+        self.params: dict[str, Any] = {} if params is None else params
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(_Message):
     """A call without ``id``: no response is sent."""
 
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("method", "params")
+    __match_args__ = __slots__
+
+    def __init__(self, method: str, params: dict[str, Any] | None = None) -> None:
+        self.method = method
+        self.params: dict[str, Any] = {} if params is None else params
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(_Message):
     """A successful result for request ``id``."""
 
-    id: Id
-    result: Any
+    __slots__ = ("id", "result")
+    __match_args__ = __slots__
+
+    def __init__(self, id: Id, result: Any) -> None:
+        self.id = id
+        self.result = result
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorResponse:
+class ErrorResponse(_Message):
     """An error for request ``id`` (``None`` when the id could not be read)."""
 
-    id: Id
-    code: int
-    message: str
-    data: dict[str, Any] | None = None
+    __slots__ = ("id", "code", "message", "data")  # noqa: RUF023 - positional order
+    __match_args__ = __slots__
+
+    def __init__(self, id: Id, code: int, message: str, data: dict[str, Any] | None = None) -> None:
+        self.id = id
+        self.code = code
+        self.message = message
+        self.data = data
 
     @classmethod
     def from_exception(cls, id: Id, exc: AiosError) -> ErrorResponse:
