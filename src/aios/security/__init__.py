@@ -1,0 +1,18 @@
+"""The command and path policy: parses shell, judges every simple command, explains itself.
+
+::
+
+    policy = Policy(config.security, workspace=paths.workspace,
+                    protected_paths=[paths.state_dir, paths.runtime_dir])
+    policy.check_command("sudo rm -rf /").action        # "block"
+    policy.check_path("read", "~/.ssh/id_ed25519").rule  # "path.secret-ssh"
+
+See docs/security.md for the modes and the rules file format.
+"""
+
+from __future__ import annotations
+
+from ._decision import Action, Decision, PathOp
+from ._engine import Policy
+
+__all__ = ["Action", "Decision", "PathOp", "Policy"]

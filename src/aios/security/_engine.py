@@ -1,0 +1,305 @@
+"""The policy: modes turn the findings of ``_judge`` into one decision; file paths too."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aios.errors import ConfigError
+
+from ._decision import Action, Decision, PathOp, action_rank
+from ._judge import MODES, Finding, Judge, _Ctx, _prefix_rule_from_words
+from ._rules import PathMatcher, PathRule, PrefixRule, RuleSet, load_rules, with_readonly
+
+if TYPE_CHECKING:
+    from aios.config import SecurityConfig
+
+_MODES = MODES
+_VERB = {"allow": "allows", "confirm": "asks first", "block": "blocks"}
+_NO_WORKSPACE = "/.aios-no-workspace"
+
+class Policy(Judge):
+    """Decides allow / confirm / block for command lines and file operations.
+
+    Args:
+        config: the ``[security]`` section (mode, regex lists, allow list, rules file).
+        workspace: the directory the model works in; relative paths are judged against it.
+        protected_paths: the daemon's state and runtime directories; treated like secrets.
+        home: the home directory ``~`` stands for (default: the current user's).
+
+    Raises:
+        ConfigError: a rules file or a regex in the config is invalid (names file/key).
+
+    ``check_command`` and ``check_path`` are pure: they read nothing but the policy (and, for
+    ``check_path``, symlinks on the way to the path) and never run anything.
+    """
+
+    def __init__(
+        self,
+        config: SecurityConfig,
+        *,
+        workspace: Path | None = None,
+        protected_paths: Sequence[Path] = (),
+        home: Path | None = None,
+    ) -> None:
+        self._config = config
+        if config.mode not in _MODES:
+            raise ConfigError(f"security.mode: {config.mode!r} is not one of {', '.join(_MODES)}", key="security.mode")
+        self._home = posixpath.normpath(str(home if home is not None else Path.home()))
+        self._workspace = posixpath.normpath(str(workspace)) if workspace is not None else _NO_WORKSPACE
+        self._protected = tuple(posixpath.normpath(str(p)) for p in protected_paths)
+        rules = load_rules(config.rules_file)
+        # security.allow also names plugin tools ("tool:NAME", judged by the tool registry);
+        # only command prefixes replace the built-in read-only set.
+        if config.allow is not None and any(not e.startswith("tool:") for e in config.allow):
+            allow: list[PrefixRule] = []
+            for i, entry in enumerate(config.allow):
+                if entry.startswith("tool:"):
+                    continue
+                try:
+                    words = shlex.split(entry)
+                    allow.append(_prefix_rule_from_words(words, f"config:security.allow[{i}]",
+                                                         "config:security.allow", f"on security.allow: {entry}"))
+                except ValueError as exc:
+                    raise ConfigError(f"security.allow[{i}]: {entry!r} is not a command prefix ({exc})",
+                                      key=f"security.allow[{i}]") from exc
+            rules = with_readonly(rules, allow)
+        self._rules: RuleSet = rules
+        self._grants: tuple[PrefixRule, ...] = ()
+        self._patterns = (
+            self._compile(config.dangerous_patterns, "dangerous_patterns", "block"),
+            self._compile(config.require_confirm, "require_confirm", "confirm"),
+        )
+        self._matcher = PathMatcher.build(self._path_rules(), self._home)
+        real_home = os.path.realpath(self._home)
+        self._matcher_real = (
+            PathMatcher.build(self._path_rules(), real_home) if real_home != self._home else self._matcher
+        )
+
+    @staticmethod
+    def _compile(patterns: Sequence[str], key: str, action: Action) -> tuple[tuple[re.Pattern[str], str, Action], ...]:
+        out = []
+        for i, p in enumerate(patterns):
+            try:
+                out.append((re.compile(p), f"config:security.{key}[{i}]", action))
+            except re.error as exc:
+                raise ConfigError(f"security.{key}[{i}]: {p!r} is not a valid regex: {exc}",
+                                  key=f"security.{key}[{i}]") from exc
+        return tuple(out)
+
+    def _path_rules(self) -> list[PathRule]:
+        out: list[PathRule] = []
+        if self._protected:
+            pats: list[str] = []
+            for p in self._protected:
+                for q in {p, os.path.realpath(p)}:
+                    pats += [q, q.rstrip("/") + "/**"]
+            out.append(PathRule("path.protected", "protected", tuple(pats), "the daemon's state and socket"))
+        for r in self._rules.paths:
+            if r.id == "path.workspace" and r.cls == "workspace":
+                ws = {self._workspace, os.path.realpath(self._workspace)}
+                r = PathRule(r.id, r.cls, tuple(x for w in sorted(ws) for x in (w, w.rstrip("/") + "/**")), r.reason, r.source)
+            out.append(r)
+        return out
+
+    # ---- public API ----------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        """The configured mode."""
+        return self._config.mode
+
+    def with_prefix_grants(self, grants: Sequence[tuple[str, ...]]) -> Policy:
+        """The same policy plus allow rules for prefixes a person typed (``("make", "test")``).
+
+        A grant turns "confirm" into "allow" for commands starting with the prefix, at any
+        wrapper level it matches; it never lifts a block.
+        """
+        new = object.__new__(Policy)
+        new.__dict__.update(self.__dict__)
+        extra = []
+        for i, g in enumerate(grants):
+            words = [w for w in g if w]
+            if not words:
+                continue
+            extra.append(_prefix_rule_from_words(words, f"grant[{len(self._grants) + i}]", "grant",
+                                                 "granted prefix " + shlex.join(words)))
+        new._grants = self._grants + tuple(extra)
+        return new
+
+    def rules(self) -> list[dict[str, object]]:
+        """Every rule in force with where it came from (for ``aios policy rules``)."""
+        out: list[dict[str, object]] = []
+        for r in self._path_rules():
+            out.append({"id": r.id, "kind": "path", "action": _path_action(r.cls), "pattern": list(r.patterns),
+                        "class": r.cls, "reason": r.reason, "source": r.source})
+        for e in self._rules.effects:
+            out.append({"id": e.id, "kind": "effect", "action": e.action,
+                        "match": {"effect": sorted(e.effects), "targets": sorted(e.targets), "recursive": e.recursive},
+                        "reason": e.reason, "source": e.source, "tags": sorted(e.tags)})
+        for p in self._rules.prefixes:
+            out.append({"id": p.id, "kind": "prefix", "action": p.action, "match": _match_json(p),
+                        "reason": p.reason, "source": p.source, "tags": sorted(p.tags)})
+        for p in self._grants:
+            out.append({"id": p.id, "kind": "grant", "action": "allow", "match": _match_json(p),
+                        "reason": p.reason, "source": "grant"})
+        for p in self._rules.readonly:
+            out.append({"id": p.id, "kind": "paranoid-allow", "action": "confirm", "match": _match_json(p),
+                        "reason": "paranoid mode's allow list", "source": p.source})
+        for group in self._patterns:
+            for rx, rid, action in group:
+                out.append({"id": rid, "kind": "pattern", "action": action, "pattern": rx.pattern,
+                            "reason": f"regex from {rid.partition('[')[0]}", "source": rid.partition("[")[0]})
+        return out
+
+    def check_command(self, command: str, *, mode: str | None = None) -> Decision:
+        """Judge one command line (or a short script) without running it."""
+        mode = self._mode(mode)
+        ctx = _Ctx(cwd=self._workspace)
+        try:
+            self._line(command, ctx, 0)
+        except RecursionError:
+            ctx.add(Finding("confirm", "parse.too-deep", "the line nests too deeply to judge", frozenset({"dynamic"})))
+        if ctx.network and ctx.pipe_shell:
+            ctx.add(Finding("block", "net.pipe-shell", "a shell reads its commands from a pipe in a line that also opens "
+                            "a raw network connection (a reverse shell)", frozenset({"dangerous"})))
+        for group in self._patterns:
+            for rx, rid, action in group:
+                if rx.search(command):
+                    tags = frozenset({"dangerous"}) if action == "block" else frozenset()
+                    ctx.add(Finding(action, rid, f"the line matches {rid.removeprefix('config:')} {rx.pattern!r}", tags))
+        return _decide(ctx, mode)
+
+    def check_path(self, op: PathOp, path: str, *, mode: str | None = None) -> Decision:
+        """Judge a file tool's read, write or list of ``path`` (``~`` and relative paths allowed)."""
+        mode = self._mode(mode)
+        if op not in ("read", "write", "list"):
+            raise ValueError(f"op must be read, write or list, not {op!r}")
+        p = self._home + path[1:] if path == "~" or path.startswith("~/") else path
+        if not p.startswith("/"):
+            p = posixpath.join(self._workspace, p)
+        norm = posixpath.normpath(p)
+        real = os.path.realpath(norm)
+        rule, cls = self._classify_abs(norm)
+        rule2, cls2 = self._classify_abs(real, real=True)
+        if _class_rank(cls2) > _class_rank(cls):
+            rule, cls = rule2, cls2
+        rid = rule.id if rule is not None else "path.outside"
+        what = f"{path}" + (f" ({rule.reason})" if rule is not None and rule.reason else "")
+        changes = op == "write" and cls not in ("workspace", "scratch")
+        if mode == "trusted":
+            return Decision("allow", "mode.trusted", f"allows: trusted mode ({op} {what})", (), changes, False)
+        if op in ("read", "list"):
+            if cls in ("secret", "protected", "network"):
+                return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False)
+            return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False)
+        if cls in ("secret", "protected", "network", "critical", "device"):
+            return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False)
+        if cls == "workspace":
+            if mode == "paranoid":
+                return Decision("confirm", "mode.paranoid-write", f"asks first: paranoid mode confirms every write ({what})",
+                                (), False, False)
+            return Decision("allow", rid, f"allows: write inside the workspace ({what})", (), False, False)
+        if mode == "normal":
+            return Decision("confirm", "fs.outside-workspace", f"asks first: write to {what}, outside the workspace "
+                            f"(rule fs.outside-workspace)", (), changes, False)
+        return Decision("block", f"mode.{mode}-write", f"blocks: {mode} mode allows writes only inside the workspace "
+                        f"({what})", (), changes, False)
+
+    def _mode(self, mode: str | None) -> str:
+        m = mode or self._config.mode
+        if m not in _MODES:
+            raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {m!r}")
+        return m
+
+
+def _path_action(cls: str) -> str:
+    if cls in ("secret", "protected", "network", "critical", "device"):
+        return "block"
+    if cls in ("workspace", "scratch"):
+        return "allow"
+    return "confirm"
+
+
+_CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "root", "critical", "device",
+                "network", "secret", "protected")
+
+
+def _class_rank(cls: str) -> int:
+    return _CLASS_ORDER.index(cls) if cls in _CLASS_ORDER else 2
+
+
+def _match_json(p: PrefixRule) -> dict[str, object]:
+    d: dict[str, object] = {"prefix": ["*" if t is None else (t[0] if len(t) == 1 else list(t)) for t in p.match]}
+    for k in ("options", "options_all", "not_options"):
+        v = getattr(p, k)
+        if v:
+            d[k] = sorted(v)
+    for k in ("args_any", "args_any_not"):
+        v = getattr(p, k)
+        if v:
+            d[k] = list(v)
+    if p.operands_max is not None:
+        d["operands_max"] = p.operands_max
+    return d
+
+
+def _decide(ctx: _Ctx, mode: str) -> Decision:
+    """The mode's verdict over all findings of one line."""
+    commands = tuple(ctx.commands)
+    findings = ctx.findings
+    privileged = ctx.privileged
+    changes = ctx.changes_system
+
+    def make(action: Action, rule: str, reason: str) -> Decision:
+        return Decision(action, rule, reason, commands, changes, privileged)
+
+    def worst(fs: Sequence[Finding]) -> Finding | None:
+        best: Finding | None = None
+        for f in fs:
+            if best is None or action_rank(f.action) > action_rank(best.action):
+                best = f
+        return best
+
+    top = worst(findings)
+    if mode == "trusted":
+        note = ""
+        if top is not None and top.action != "allow":
+            note = f"; normal mode {_VERB[top.action].replace('asks first', 'would ask first').replace('blocks', 'would block')}: {top.reason} (rule {top.rule})"
+        return make("allow", "mode.trusted", f"allows: trusted mode{note}")
+    if mode == "normal":
+        if top is None:
+            n = len(commands)
+            return make("allow", "default.allow", f"allows: no rule matched ({n} command{'s' if n != 1 else ''})")
+        return make(top.action, top.rule, f"{_VERB[top.action]}: {top.reason} (rule {top.rule})")
+    if mode == "safe":
+        escalated: list[Finding] = []
+        for f in findings:
+            hard = f.action == "block" or bool(f.tags & {"privileged", "destructive", "system", "dangerous", "secret"})
+            escalated.append(Finding("block" if hard else "confirm", f.rule, f.reason, f.tags))
+        top = worst(escalated)
+        if top is None:
+            return make("confirm", "mode.safe", "asks first: safe mode confirms every command")
+        if top.action == "block":
+            return make("block", top.rule, f"blocks in safe mode: {top.reason} (rule {top.rule})")
+        return make("confirm", top.rule, f"asks first: safe mode confirms every command; {top.reason} (rule {top.rule})")
+    # paranoid
+    for f in findings:
+        if f.action == "block":
+            return make("block", f.rule, f"blocks: {f.reason} (rule {f.rule})")
+    for f in findings:
+        if "dynamic" in f.tags:
+            return make("block", f.rule, f"blocks in paranoid mode: {f.reason} (rule {f.rule})")
+    if ctx.misses:
+        return make("block", "mode.paranoid-block", f"blocks: {ctx.misses[0]!r} is not on the paranoid allow list "
+                    "(security.allow)")
+    for f in findings:
+        if f.action != "allow" and f.tags & {"privileged", "system", "destructive", "secret", "dangerous"}:
+            return make("block", f.rule, f"blocks in paranoid mode: {f.reason} (rule {f.rule})")
+    return make("confirm", "mode.paranoid-allow", "asks first: paranoid mode confirms every command; all of it is on "
+                "the allow list")
