@@ -1,0 +1,535 @@
+"""The jailed runner: :class:`Jail` builds the argv and runs it under trio with limits.
+
+Per command: a wall-clock timeout that SIGKILLs the whole process group and waits until the
+jail's pid namespace is gone (so no descendant survives the call), an output cap per stream that
+keeps the head and drains the rest without storing it, and rlimits (address space, processes,
+file size) put on the sandbox's first process while bwrap holds it before the command starts
+(see :class:`_Gate`). When the daemon runs as root, bwrap is started as the sandbox user, which
+needs to reach the workspace: missing access is granted once, never recursively, with POSIX ACLs
+(see docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import trio
+from attrs import frozen
+
+from ..errors import SandboxError, SandboxUnavailable
+from . import _seccomp
+from ._access import Identity, allowed, reachable
+from ._probe import INSTALL_HINT, cached, probe
+from ._profile import MODES, build_argv, check_workspace
+
+if TYPE_CHECKING:
+    from ..config import SandboxConfig
+
+OnOutput = Callable[[str, bytes], Awaitable[None]]
+
+TIMEOUT_EXIT = 124
+READ_SIZE = 256 * 1024
+PIPE_SIZE = 1024 * 1024
+DRAIN_GRACE = 2.0
+"""After the command exits, how long its pipes may stay open (a trusted-mode straggler)."""
+REAP_GRACE = 10.0
+_F_SETPIPE_SZ = 1031
+
+_granted: set[tuple[str, int, bool]] = set()
+
+
+@frozen
+class JailResult:
+    """What a command did: exit code (124 on timeout, 128+N for signal N) and its output."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+    stdout_truncated: bool
+    stderr_truncated: bool
+    duration_s: float
+    argv: tuple[str, ...]
+
+
+class _Capture:
+    """Keeps the first ``limit`` bytes of a stream and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def feed(self, chunk: bytes | bytearray) -> bytes:
+        room = self.limit - len(self.kept)
+        if room >= len(chunk):
+            self.kept += chunk
+            return bytes(chunk)
+        head = bytes(chunk[: max(room, 0)])
+        self.kept += head
+        self.dropped += len(chunk) - len(head)
+        return head
+
+    def marker(self) -> bytes:
+        lead = b"" if not self.kept or self.kept.endswith(b"\n") else b"\n"
+        return lead + f"[aios: output truncated, {self.dropped} bytes dropped]\n".encode()
+
+    def text(self) -> str:
+        data = bytes(self.kept) + (self.marker() if self.dropped else b"")
+        return data.decode("utf-8", errors="replace")
+
+
+def _limits(config: SandboxConfig) -> list[tuple[int, int]]:
+    """(resource, value) for RLIMIT_AS, RLIMIT_NPROC and RLIMIT_FSIZE, never above our hard limit."""
+    wanted = (
+        (resource.RLIMIT_AS, int(config.memory_limit)),
+        (resource.RLIMIT_NPROC, int(config.max_processes)),
+        (resource.RLIMIT_FSIZE, int(config.max_file_size)),
+    )
+    values: list[tuple[int, int]] = []
+    for which, value in wanted:
+        _soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        values.append((which, value))
+    return values
+
+
+def _setrlimits(limits: Sequence[tuple[int, int]]) -> None:
+    for which, value in limits:
+        resource.setrlimit(which, (value, value))
+
+
+_CAP_SYS_RESOURCE = 24
+_cap_cache: list[bool] = []
+
+
+def _can_prlimit_others() -> bool:
+    """Whether this process holds CAP_SYS_RESOURCE (root in a container may not)."""
+    if not _cap_cache:
+        eff = 0
+        with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    eff = int(line.split()[1], 16)
+        _cap_cache.append(bool(eff >> _CAP_SYS_RESOURCE & 1))
+    return _cap_cache[0]
+
+
+class _Gate:
+    """bwrap's ``--info-fd``/``--block-fd`` pair: the sandbox waits until we let it go.
+
+    bwrap writes the pid of the sandbox's first process (pid 1 of its pid namespace) to the info
+    pipe, then that process waits on the block pipe before it forks and execs the command. In
+    between the runner (1) opens a pidfd on it, so that after a kill it can wait until the whole
+    namespace is gone (the kernel tears a pid namespace down before its init is reported dead),
+    and (2) sets the rlimits on it with prlimit(2), which the command inherits. A preexec
+    function could set them too, but it forces a Python fork-and-callback in the child (about
+    1.3 ms per command here); it is used only where prlimit on the sandbox user's process is not
+    allowed (a root daemon without CAP_SYS_RESOURCE).
+    """
+
+    def __init__(self) -> None:
+        self.info_r, self.info_w = os.pipe()
+        self.block_r, self.block_w = os.pipe()
+        self.pidfd: int | None = None
+
+    def child_fds(self) -> tuple[int, int]:
+        return self.info_w, self.block_r
+
+    def _close(self, name: str) -> None:
+        # Each descriptor is closed exactly once: its number is reused at once by concurrent
+        # runs, and a second close would hit one of theirs.
+        fd = getattr(self, name)
+        if fd is not None and fd >= 0:
+            setattr(self, name, -1)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def close_child_ends(self) -> None:
+        self._close("info_w")
+        self._close("block_r")
+
+    def close(self) -> None:
+        """Close everything. Call only once the process is dead or released: an open gate that
+        is closed lets bwrap go on (without limits)."""
+        for name in ("info_w", "block_r", "info_r", "block_w", "pidfd"):
+            self._close(name)
+
+    async def release(self, limits: Sequence[tuple[int, int]]) -> None:
+        """Wait for the sandbox's pid, apply ``limits`` to it (if any), then let it run."""
+        data = bytearray()
+        stream = trio.lowlevel.FdStream(os.dup(self.info_r))
+        async with stream:
+            while chunk := await stream.receive_some(4096):
+                data += chunk
+        if not data:
+            return  # bwrap failed before making the sandbox; it exits and its stderr says why
+        try:
+            pid = int(json.loads(data)["child-pid"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SandboxError(f"unexpected --info-fd data from bwrap: {bytes(data)!r}") from exc
+        try:
+            self.pidfd = os.pidfd_open(pid)
+            for which, value in limits:
+                resource.prlimit(pid, which, (value, value))
+        except ProcessLookupError:
+            return  # the sandbox is already gone
+        except OSError as exc:
+            raise SandboxError(f"cannot set the jail's resource limits: {exc}") from exc
+        os.write(self.block_w, b"x")
+        self._close("block_w")
+
+    async def wait_gone(self) -> None:
+        """Wait until the sandbox's pid 1, and so every process of its namespace, has exited."""
+        if self.pidfd is not None and self.pidfd >= 0:
+            await trio.lowlevel.wait_readable(self.pidfd)
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def _setfacl(args: list[str]) -> None:
+    try:
+        await trio.run_process(["setfacl", *args], capture_stdout=True, capture_stderr=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise SandboxError(
+            f"cannot give the sandbox user access with `setfacl {' '.join(args)}`: "
+            f"{detail.decode(errors='replace').strip() or exc} (install it with `apt-get install acl`, "
+            "or make the workspace readable and writable by the sandbox user)",
+            data={"args": args},
+        ) from exc
+
+
+def _usable_by(ws: Path, ident: Identity, need_write: bool) -> bool:
+    return reachable(ws, ident) and (not need_write or allowed(ws, ident, 7))
+
+
+def _acl_plan(workspace: Path, ident: Identity, need_write: bool) -> list[list[str]]:
+    """setfacl argument lists that give ``ident`` what it lacks: search (only) on the parents,
+    read/write on the workspace directory itself and, as a default ACL, on what is created in it.
+
+    Never recursive: files that already exist keep their permissions. The workspace is checked
+    first (real path, not a system directory), so a grant can never land on / or /etc.
+    """
+    ws = Path(check_workspace(workspace))
+    plan = [
+        ["-m", f"u:{ident.uid}:x", str(p)] for p in reversed(ws.parents) if not allowed(p, ident, 1)
+    ]
+    if need_write and not allowed(ws, ident, 7):
+        plan.append(["-m", f"u:{ident.uid}:rwx,d:u:{ident.uid}:rwx", str(ws)])
+    return plan
+
+
+class Jail:
+    """A bubblewrap jail for one mode and workspace; :meth:`run` runs commands in it.
+
+    Args:
+        config: the ``[sandbox]`` section.
+        mode: ``safe``, ``normal``, ``paranoid`` or ``trusted`` (``trusted``: no jail at all).
+        workspace: the directory commands may write (paranoid: a fresh tmpfs at this path).
+        hidden: extra directories to hide (the daemon passes its state and runtime directories).
+        home: the home that ``~`` in ``sandbox.hidden_paths`` means (default: the daemon's).
+    """
+
+    def __init__(
+        self,
+        config: SandboxConfig,
+        *,
+        mode: str,
+        workspace: Path,
+        hidden: Sequence[Path] = (),
+        home: Path | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        self.config = config
+        self.mode = mode
+        # The real path: a symlinked workspace must be judged (and bound) where it really is.
+        self.workspace = Path(os.path.realpath(workspace))
+        self.hidden = tuple(Path(h) for h in hidden)
+        self.home = home
+        self._ident: Identity | None = None
+
+    def __repr__(self) -> str:
+        return f"Jail(mode={self.mode!r}, workspace={str(self.workspace)!r})"
+
+    def _identity(self) -> Identity:
+        if self._ident is None:
+            self._ident = Identity.for_daemon(self.config.user)
+        return self._ident
+
+    def argv(
+        self,
+        command: Sequence[str],
+        *,
+        profile: Literal["jail", "host"] = "jail",
+        seccomp_fd: int | None = None,
+    ) -> list[str]:
+        """The full argv, ``bwrap … -- command`` (the plain command in trusted mode).
+
+        ``profile="host"`` makes the whole system writable (for confirmed system changes) but
+        keeps the pid namespace, ``--die-with-parent`` and ``--new-session``. The argv does not
+        switch user: :meth:`run` starts it as the sandbox user when the daemon is root.
+
+        Raises:
+            SandboxError: the daemon is root and the sandbox user does not exist.
+        """
+        if self.mode == "trusted":
+            return build_argv(
+                self.config,
+                command,
+                mode="trusted",
+                profile=profile,
+                workspace=self.workspace,
+                hidden=(),
+                home=None,
+                ident=Identity(os.getuid(), os.getgid(), (), "", False),
+                seccomp_fd=None,
+            )
+        return self._argv(command, profile, seccomp_fd, None)
+
+    def _argv(
+        self,
+        command: Sequence[str],
+        profile: Literal["jail", "host"],
+        seccomp_fd: int | None,
+        gate: _Gate | None,
+    ) -> list[str]:
+        return build_argv(
+            self.config,
+            command,
+            mode=self.mode,
+            profile=profile,
+            workspace=self.workspace,
+            hidden=self.hidden,
+            home=self.home,
+            ident=self._identity(),
+            seccomp_fd=seccomp_fd,
+            sync_fds=None if gate is None else gate.child_fds(),
+        )
+
+    async def _ensure_access(self, ident: Identity) -> None:
+        """Let the sandbox user search down to the workspace and (unless paranoid) write it."""
+        ws = str(self.workspace)
+        need_write = self.mode != "paranoid"
+        key = (ws, ident.uid, need_write)
+        if key in _granted:
+            return
+        for args in await trio.to_thread.run_sync(_acl_plan, self.workspace, ident, need_write):
+            await _setfacl(args)
+        if not await trio.to_thread.run_sync(_usable_by, self.workspace, ident, need_write):
+            raise SandboxError(
+                f"the sandbox user {ident.name} still cannot use the workspace {ws} after setfacl",
+                data={"workspace": ws},
+            )
+        _granted.add(key)
+
+    async def run(
+        self,
+        command: Sequence[str],
+        *,
+        profile: Literal["jail", "host"] = "jail",
+        timeout: float | None = None,  # noqa: ASYNC109 (the public API; a cancel scope works too)
+        on_output: OnOutput | None = None,
+        stdin: bytes | None = None,
+    ) -> JailResult:
+        """Run ``command`` in the jail and wait for it, streaming its output.
+
+        Args:
+            command: the argv to run inside the jail (the bash tool passes ``["bash", "-c", line]``).
+            profile: ``"jail"``, or ``"host"`` for a confirmed system change.
+            timeout: wall-clock limit in seconds; None means ``sandbox.timeout``, ``math.inf`` none.
+            on_output: awaited with ``("stdout" | "stderr", chunk)`` for every kept chunk, and
+                once with the truncation marker when a stream went over ``sandbox.output_limit``.
+            stdin: bytes written to the command's stdin (default: /dev/null).
+
+        Returns:
+            The result; exit code 124 when the timeout killed it, 128+N when signal N did.
+
+        Raises:
+            SandboxUnavailable: outside trusted mode, when bubblewrap is missing or cannot start.
+            SandboxError: the jail could not be set up (sandbox user, workspace access, exec).
+
+        Cancellation:
+            On cancellation (or timeout) the process group is SIGKILLed and reaped before this
+            returns or re-raises; with bwrap's pid namespace no descendant survives.
+        """
+        limit = float(self.config.timeout) if timeout is None else timeout
+        trusted = self.mode == "trusted"
+        kwargs: dict[str, Any] = {}
+        seccomp_fd: int | None = None
+        gate: _Gate | None = None
+        limits: list[tuple[int, int]] = []
+        if trusted:
+            argv = list(command)
+            kwargs["cwd"] = str(self.workspace) if self.workspace.is_dir() else "/"
+        else:
+            status = cached(self.config)
+            if status is None:
+                status = await trio.to_thread.run_sync(probe, self.config)
+            if not status.usable:
+                raise SandboxUnavailable(
+                    f"refusing to run {command[0] if command else 'a command'!r}: the jail cannot start "
+                    f"({status.reason}); {status.fix or INSTALL_HINT}. Outside trusted mode commands "
+                    "never run unjailed.",
+                    data=status.to_json(),
+                )
+            kwargs["cwd"] = "/"
+            kwargs["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+            switch = False
+            if profile == "jail":
+                ident = self._identity()
+                if ident.switch:
+                    switch = True
+                    await self._ensure_access(ident)
+                    kwargs.update(user=ident.uid, group=ident.gid, extra_groups=[])
+            limits = _limits(self.config)
+            if switch and not _can_prlimit_others():
+                # prlimit(2) on another user's process needs CAP_SYS_RESOURCE; without it the
+                # child sets its own limits (slower: a Python callback after fork).
+                kwargs["preexec_fn"] = functools.partial(_setrlimits, limits)
+                limits = []
+            gate = _Gate()
+            try:
+                if profile == "jail" and status.seccomp:
+                    seccomp_fd = _seccomp.filter_fd()
+                argv = self._argv(command, profile, seccomp_fd, gate)
+            except BaseException:
+                gate.close()
+                if seccomp_fd is not None:
+                    os.close(seccomp_fd)
+                raise
+            extra = () if seccomp_fd is None else (seccomp_fd,)
+            kwargs["pass_fds"] = (*gate.child_fds(), *extra)
+        start = time.perf_counter()
+        try:
+            proc = await trio.lowlevel.open_process(
+                argv,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                **kwargs,
+            )
+        except OSError as exc:
+            if gate is not None:
+                gate.close()
+            raise SandboxError(f"cannot start {argv[0]}: {exc}", data={"argv": argv}) from exc
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+            if gate is not None:
+                gate.close_child_ends()
+        return await self._supervise(proc, argv, start, limit, on_output, stdin, gate, limits)
+
+    async def _supervise(
+        self,
+        proc: trio.Process,
+        argv: list[str],
+        start: float,
+        limit: float,
+        on_output: OnOutput | None,
+        stdin: bytes | None,
+        gate: _Gate | None,
+        limits: Sequence[tuple[int, int]],
+    ) -> JailResult:
+        out, err = _Capture(int(self.config.output_limit)), _Capture(int(self.config.output_limit))
+        killed = False
+        try:
+            with trio.move_on_after(limit) as timer:
+                async with trio.open_nursery() as nursery:
+                    assert proc.stdout is not None and proc.stderr is not None
+                    nursery.start_soon(_pump, proc.stdout, out, "stdout", on_output)
+                    nursery.start_soon(_pump, proc.stderr, err, "stderr", on_output)
+                    if gate is not None:
+                        await gate.release(limits)
+                    if stdin is not None and proc.stdin is not None:
+                        nursery.start_soon(_feed, proc.stdin, stdin)
+                    await proc.wait()
+                    if gate is None:
+                        # Background jobs of an unjailed command (the jail's pid namespace does
+                        # this by itself); the group still exists only while a member lives.
+                        _killpg(proc.pid)
+                    nursery.cancel_scope.deadline = min(
+                        nursery.cancel_scope.deadline, trio.current_time() + DRAIN_GRACE
+                    )
+        finally:
+            if proc.poll() is None:
+                killed = True
+                _killpg(proc.pid)  # the leader is not reaped yet, so the pgid is still ours
+            with trio.CancelScope(shield=True), trio.move_on_after(REAP_GRACE):
+                await proc.wait()
+                if gate is not None and killed:
+                    await gate.wait_gone()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+                        await stream.aclose()
+            if gate is not None:
+                gate.close()  # only now: a gate closed unreleased would let bwrap go on
+        timed_out = timer.cancelled_caught and killed
+        if on_output is not None:
+            for name, cap in (("stdout", out), ("stderr", err)):
+                if cap.dropped:
+                    await on_output(name, cap.marker())
+        code = (
+            TIMEOUT_EXIT
+            if timed_out
+            else _exit_code(proc.returncode if proc.returncode is not None else -9)
+        )
+        return JailResult(
+            exit_code=code,
+            stdout=out.text(),
+            stderr=err.text(),
+            timed_out=timed_out,
+            stdout_truncated=out.dropped > 0,
+            stderr_truncated=err.dropped > 0,
+            duration_s=time.perf_counter() - start,
+            argv=tuple(argv),
+        )
+
+
+def _killpg(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _pump(
+    stream: trio.abc.ReceiveStream, cap: _Capture, name: str, on_output: OnOutput | None
+) -> None:
+    """Read a pipe to its end, keeping the head; what is over the cap is read and dropped."""
+    fileno = getattr(stream, "fileno", None)
+    if fileno is not None:
+        # Fewer, larger reads when a command floods its output (a hint: failure is harmless).
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
+    while True:
+        try:
+            chunk = await stream.receive_some(READ_SIZE)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return
+        if not chunk:
+            return
+        kept = cap.feed(chunk)
+        if kept and on_output is not None:
+            await on_output(name, kept)
+
+
+async def _feed(stream: trio.abc.SendStream, data: bytes) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await stream.send_all(data)
+        await stream.aclose()
