@@ -30,11 +30,13 @@ socket_group = "aios"
 
 
 def _units_source() -> Path:
-    here = Path(__file__).resolve()
-    for base in (here.parents[3] / "containers" / "systemd", Path(sys.prefix) / "share" / "aios" / "systemd"):
-        if (base / UNITS[0]).is_file():
-            return base
-    raise FileNotFoundError("the systemd unit templates are missing (containers/systemd in the source tree)")
+    """The unit templates, shipped inside the package (containers/systemd links to them)."""
+    from importlib.resources import files
+
+    base = Path(str(files("aios.daemon") / "units"))
+    if not (base / UNITS[0]).is_file():
+        raise FileNotFoundError(f"the systemd unit templates are missing from {base}; reinstall aios")
+    return base
 
 
 class Plan:
