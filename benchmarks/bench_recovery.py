@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import line  # noqa: E402
+from _common import line
 
-from aios.recovery import SnapshotStore  # noqa: E402
+from aios.recovery import SnapshotStore
 
 
 def du(path: Path) -> int:

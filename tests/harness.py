@@ -29,6 +29,7 @@ class Env:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        root.chmod(0o711)  # the jail's unprivileged user must be able to reach the workspace
         self.home = root / "home"
         self.state = root / "state"
         self.run_dir = root / "run"
@@ -36,6 +37,9 @@ class Env:
         self.system_config = root / "etc-aios.toml"
         for d in (self.home, self.state, self.run_dir, root / "xdg-config", root / "xdg-state"):
             d.mkdir(parents=True, exist_ok=True)
+        self._outside: Path | None = None
+        self.workspace = root / "workspace"
+        self.workspace.mkdir(exist_ok=True)
         self.socket = self.run_dir / "aios.sock"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AIOS_")}
         self.env.update(
@@ -53,6 +57,14 @@ class Env:
         )
         self.env.pop("NOTIFY_SOCKET", None)
         self.env.pop("LISTEN_FDS", None)
+
+    def outside(self) -> Path:
+        """A directory outside the workspace and outside /tmp (which the policy treats as scratch),
+        like a system path: writing there needs confirmation. Removed with the environment."""
+        if self._outside is None:
+            Path("/srv").mkdir(exist_ok=True)
+            self._outside = Path(tempfile.mkdtemp(prefix="aios-test-", dir="/srv"))
+        return self._outside
 
     def write_config(self, text: str) -> None:
         self.config_file.write_text(text)
@@ -142,6 +154,8 @@ def make_env() -> Env:
 
 def remove_env(env: Env) -> None:
     shutil.rmtree(env.root, ignore_errors=True)
+    if env._outside is not None:
+        shutil.rmtree(env._outside, ignore_errors=True)
 
 
 def connect(path: Path, timeout: float = 10.0) -> socket.socket:

@@ -120,10 +120,16 @@ try:
     s.connect(sys.argv[1])
 except OSError as e:
     print(json.dumps({"connect_error": e.strerror})); sys.exit(0)
-s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\\n')
+try:
+    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\\n')
+except (BrokenPipeError, ConnectionResetError):
+    pass  # a refused peer may be closed before the request is written; its answer is still there
 data = b""
 while not data.endswith(b"\\n"):
-    chunk = s.recv(4096)
+    try:
+        chunk = s.recv(4096)
+    except ConnectionResetError:
+        break
     if not chunk: break
     data += chunk
 print(data.decode() or json.dumps({"closed": True}))

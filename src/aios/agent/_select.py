@@ -43,6 +43,13 @@ class ProviderChoice:
     def model(self) -> str:
         return self.config.model or (MODEL_NAME if self.config.kind == "embedded" else "")
 
+    @property
+    def tools(self) -> list[str] | None:
+        """Names of the tools to offer (None: all)."""
+        if self.config.tools is not None:
+            return list(self.config.tools)
+        return ["bash"] if self.config.kind == "embedded" else None
+
     def describe(self) -> dict[str, object]:
         return {
             "name": self.name,

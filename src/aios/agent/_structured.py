@@ -19,7 +19,7 @@ from aios.errors import ProviderError
 
 from ._messages import Message, ToolCall, ToolSpec
 
-ANSWER_MAX = 800
+ANSWER_MAX = 400
 """Characters in a structured answer: a small model otherwise rambles until max_tokens and the
 JSON never closes."""
 

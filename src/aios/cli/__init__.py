@@ -36,6 +36,16 @@ app.command("aios.cli._status:info", help="Host, kernel, paths, sandbox state an
 app.command("aios.cli._memory:app", name="memory", help="Search and add to the shared memory.")
 app.command("aios.cli._daemon:app", name="daemon", help="Run, start or stop the daemon.")
 app.command("aios.cli._config:app", name="config", help="Show the merged config with sources, or validate a file.")
+app.command("aios.cli._chat:chat", help="One turn with the agent: streamed answer, tools confirmed inline.")
+app.command("aios.cli._chat:shell", help="An interactive session with the agent (/help inside).")
+app.command("aios.cli._chat:sessions", help="Chat sessions, newest first.")
+app.command("aios.cli._snapshot:app", name="snapshot", help="Take a snapshot (default), or show, diff and delete one.")
+app.command("aios.cli._snapshot:list_snapshots", name="snapshots", help="List snapshots, newest first.")
+app.command("aios.cli._snapshot:restore", help="Restore a snapshot (a pre-restore snapshot is taken first).")
+app.command("aios.cli._doctor:doctor", help="Why the jail, the model or the daemon cannot work here, and what to change.")
+app.command("aios.cli._run:run", help="Run one command through policy, confirmation, snapshot and jail (no model).")
+app.command("aios.cli._run:tools", name="tools", help="The tools the model can use; call one by hand.")
+app.command("aios.cli._run:policy", name="policy", help="What the policy decides for a command, and its rules.")
 
 
 @app.meta.default
@@ -55,6 +65,13 @@ def _launcher(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aios`` script; returns the exit code."""
     tokens = list(sys.argv[1:] if argv is None else argv)
+    if tokens in (["status"], ["status", "--json"]):
+        # The hottest command in scripts skips cyclopts' two-level parse (~25 ms here): it has
+        # no arguments to parse. Anything else, including global options, goes through cyclopts.
+        from ._status import status
+
+        _context.configure(socket=None, config=None, sets=[], no_autostart=False)
+        return status(json=len(tokens) == 2)
     try:
         code = app.meta(tokens, exit_on_error=False, result_action="return_value")
     except CycloptsError:

@@ -57,14 +57,15 @@ class Confirmer:
             return {"approve": False, "how": "no-tty"}
         try:
             print(self._describe(p), file=self.out)
-            self.out.write("  run it? [y/N] ")
+            self.out.write("  run it? [y]es / [N]o / [s]ame command again this session: ")
             self.out.flush()
-            reply = tty.readline()
+            reply = tty.readline().strip().lower()
         finally:
             if tty is not sys.stdin:
                 tty.close()
-        approve = reply.strip().lower() in ("y", "yes")
-        return {"approve": approve, "how": "person"}
+        if reply in ("s", "session"):
+            return {"approve": True, "how": "person", "remember": "session"}
+        return {"approve": reply in ("y", "yes"), "how": "person"}
 
 
 def _unknown(method: str) -> Exception:

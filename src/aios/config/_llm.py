@@ -26,6 +26,9 @@ class ProviderConfig:
     temperature: float = 0.2
     structured_output: bool | None = None
     """Force the JSON-schema tool-call mode; None: on for embedded, off otherwise."""
+    tools: list[str] | None = None
+    """Tools offered to this model; None: all of them (embedded: bash only, since a 135M model
+    picks among several tools at random)."""
     answer_after_tool: bool | None = None
     """Ask for the answer right after the first tool round; None: on for embedded (tiny models loop)."""
     threads: int = field(default=1, validator=validators.ge(1))

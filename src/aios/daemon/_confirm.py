@@ -9,29 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import trio
 
 from aios.errors import ClientError
+from aios.tools import Approval
 
 from ._registry import RequestContext
 
 APPROVED_HOW = ("person", "flag", "grant")
 
 
-@attrs.frozen
-class Answer:
-    """What came of one confirmation."""
-
-    approved: bool
-    how: str
-    """person | flag | grant | no-tty | timeout | client-gone | client-error | refused-flag."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"approved": self.approved, "how": self.how}
-
-
-async def ask(ctx: RequestContext, params: dict[str, Any], *, mode: str) -> Answer:
+async def ask(ctx: RequestContext, params: dict[str, Any], *, mode: str) -> Approval:
     """Send ``confirm`` to the caller; wait at most ``security.confirm_timeout`` for the answer.
 
     Cancellation: cancelling the caller abandons the question; the reply, if it comes, is dropped.
@@ -42,16 +30,16 @@ async def ask(ctx: RequestContext, params: dict[str, Any], *, mode: str) -> Answ
             reply = await ctx.request("confirm", dict(params, mode=mode, timeout_s=timeout))
         except ClientError as exc:
             gone = "went away" in str(exc)
-            return Answer(False, "client-gone" if gone else "client-error")
+            return Approval(False, "client-gone" if gone else "client-error")
     if scope.cancelled_caught:
-        return Answer(False, "timeout")
+        return Approval(False, "timeout")
     if not isinstance(reply, dict) or not isinstance(reply.get("approve"), bool):
-        return Answer(False, "client-error")
+        return Approval(False, "client-error")
     how = str(reply.get("how", "person"))
     if not reply["approve"]:
-        return Answer(False, how if how in ("no-tty", "person", "flag") else "person")
+        return Approval(False, how if how in ("no-tty", "person", "flag") else "person")
     if how not in APPROVED_HOW:
         how = "person"
     if how == "flag" and mode == "paranoid":
-        return Answer(False, "refused-flag")
-    return Answer(True, how)
+        return Approval(False, "refused-flag")
+    return Approval(True, how, remember=reply.get("remember") == "session" and how == "person")

@@ -17,7 +17,8 @@ from aios.errors import AiosError
 from ._app import Daemon
 from ._registry import Registry
 
-METHOD_MODULES = ("aios.daemon._methods_core",)
+METHOD_MODULES = ("aios.daemon._methods_core", "aios.daemon._methods_tools", "aios.daemon._methods_chat",
+                  "aios.daemon._methods_snapshot")
 
 
 def build_registry() -> Registry:

@@ -26,6 +26,12 @@ def _os_name() -> str:
     return platform.system()
 
 
+def host_facts() -> dict[str, str]:
+    """OS, kernel and host name, for ``info`` and the agent's prompt."""
+    uname = os.uname()
+    return {"os": _os_name(), "kernel": f"{uname.sysname} {uname.release}", "machine": uname.machine, "hostname": uname.nodename}
+
+
 async def ping(ctx: RequestContext, p: NoParams) -> str:
     return "pong"
 
@@ -47,13 +53,9 @@ async def status(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
 
 async def info(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
     d = ctx.daemon
-    uname = os.uname()
     out: dict[str, Any] = {
         "version": __version__,
-        "os": _os_name(),
-        "kernel": f"{uname.sysname} {uname.release}",
-        "machine": uname.machine,
-        "hostname": uname.nodename,
+        **host_facts(),
         "origin": d.origin,
         "python": platform.python_version(),
         "euid": os.geteuid(),

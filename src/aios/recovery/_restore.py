@@ -12,6 +12,7 @@ import base64
 import ctypes
 import errno
 import os
+import re
 import shutil
 from typing import Any
 
@@ -95,9 +96,46 @@ def remove(path: str) -> None:
         shutil.rmtree(path)
 
 
+def is_mount_point(path: str) -> bool:
+    """True for a mount point, bind mounts of the same file system included (which
+    ``os.path.ismount`` misses, since they share the parent's device)."""
+    if os.path.ismount(path):
+        return True
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and _unescape(fields[4]) == real:
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _in_place(entries: list[Entry], top: str, objects: Objects, journal: Any) -> tuple[str, list[str]]:
+    # A mount point (a volume in a container) cannot be renamed, and a tree staged on the
+    # parent's file system cannot be moved into it: stage inside it, then swap entry by entry.
+    stage = os.path.join(top, f".aios-restore-{os.getpid()}")
+    if os.path.lexists(stage):
+        remove(stage)
+    journal(stage)
+    skipped = materialize(entries, top, stage, objects)
+    sync_into(stage, top)
+    remove(stage)
+    return "in-place", skipped
+
+
 def put_back(entries: list[Entry], top: str, objects: Objects, journal: Any) -> tuple[str, list[str]]:
     """Restore ``top`` from ``entries``; returns (how, skipped). ``journal`` records stage paths
     so that a crash mid-way leaves nothing a restart cannot clean up."""
+    is_dir = entries[0]["type"] == "dir" if entries else False
+    if is_dir and os.path.isdir(top) and not os.path.islink(top) and is_mount_point(top):
+        return _in_place(entries, top, objects, journal)
     parent, name = os.path.split(top.rstrip("/") or "/")
     stage = os.path.join(parent, f".aios-restore-{os.getpid()}-{name}")
     if os.path.lexists(stage):
@@ -117,19 +155,19 @@ def put_back(entries: list[Entry], top: str, objects: Objects, journal: Any) -> 
         remove(old)
         return "renamed", skipped
     except OSError as exc:
-        if exc.errno not in (errno.EBUSY, errno.EXDEV):
-            raise
-    # A mount point: replace what is inside it, each file atomically.
-    sync_into(stage, top)
-    remove(stage)
-    return "in-place", skipped
+        remove(stage)
+        if exc.errno in (errno.EBUSY, errno.EXDEV) and is_dir and os.path.isdir(top):
+            return _in_place(entries, top, objects, journal)
+        raise
 
 
 def sync_into(src: str, dst: str) -> None:
-    """Make ``dst`` (a mount point) hold what ``src`` holds, file by file."""
+    """Make ``dst`` (a mount point) hold what ``src`` (staged inside it) holds, entry by entry,
+    each swapped atomically."""
+    staged = os.path.basename(src) if os.path.dirname(os.path.abspath(src)) == os.path.abspath(dst) else None
     keep = set(os.listdir(src))
     for name in os.listdir(dst):
-        if name not in keep:
+        if name not in keep and name != staged:
             remove(os.path.join(dst, name))
     for name in keep:
         s, d = os.path.join(src, name), os.path.join(dst, name)

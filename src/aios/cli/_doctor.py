@@ -1,0 +1,84 @@
+"""``aios doctor``: why something cannot work on this host, and what to change."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from typing import Any
+
+from . import _context as ctx
+from ._status import JsonFlag
+
+
+def _check(name: str, ok: bool, detail: str, fix: str | None = None) -> dict[str, Any]:
+    return {"check": name, "ok": ok, "detail": detail, "fix": None if ok else fix}
+
+
+def _checks() -> list[dict[str, Any]]:
+    from aios.config import load
+
+    loaded = load(config_file=ctx.G.config, sets=ctx.G.sets)
+    cfg = loaded.config
+    out: list[dict[str, Any]] = []
+    from aios.sandbox import probe
+
+    st = probe(cfg.sandbox)
+    out.append(_check(
+        "sandbox", st.usable,
+        f"bubblewrap {st.version or '?'} at {st.bwrap}" + ("" if st.usable else f": {st.reason}") if st.bwrap else (st.reason or "bubblewrap not found"),
+        st.fix,
+    ))
+    if st.usable:
+        out.append(_check("seccomp", st.seccomp, "filter loaded in every jail" if st.seccomp else (st.reason or "no seccomp filter"),
+                          "install libseccomp2 and the pyseccomp package (./dev setup does both)"))
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(cfg.sandbox.user)
+            out.append(_check("sandbox user", True, f"{cfg.sandbox.user} exists"))
+        except KeyError:
+            out.append(_check("sandbox user", False, f"no user {cfg.sandbox.user!r}: a root daemon runs jailed commands as it",
+                              f"useradd --system --no-create-home --shell /usr/sbin/nologin {cfg.sandbox.user}"))
+    try:
+        from aios.agent import select_provider
+
+        choice = select_provider(cfg.llm)
+        detail = f"{choice.name} ({choice.config.kind}, {choice.model or '?'}): {choice.reason}"
+        if choice.config.kind == "embedded":
+            from aios.agent._embedded import find_model, find_server
+
+            find_model(choice.config)
+            find_server()
+        out.append(_check("model provider", True, detail))
+    except Exception as exc:  # every failure here is something to fix, said in one line
+        out.append(_check("model provider", False, str(exc), "see docs/providers.md"))
+    sock = loaded.paths.socket
+    try:
+        from aios.client import Client
+
+        with Client.connect(sock, timeout=2.0) as c:
+            status = c.call("status")
+        out.append(_check("daemon", True, f"pid {status['pid']} on {sock}, mode {status['mode']}"))
+    except Exception as exc:
+        out.append(_check("daemon", False, f"nothing answers on {sock} ({exc})", "aios daemon start"))
+    return out
+
+
+def doctor(*, json: JsonFlag = False) -> int:
+    """Check the sandbox, the sandbox user, the model provider and the daemon; say what to fix.
+
+    Exits 0 when every check passes, 1 otherwise.
+    """
+
+    def body() -> int:
+        results = _checks()
+        if json:
+            ctx.print_json(results)
+        else:
+            for r in results:
+                mark = "ok  " if r["ok"] else "FAIL"
+                print(f"{mark} {r['check']:<15} {r['detail']}")
+                if r["fix"]:
+                    print(f"     {'':<15} fix: {r['fix']}")
+        return 0 if all(r["ok"] for r in results) else 1
+
+    return ctx.run(body)

@@ -1,0 +1,244 @@
+"""``aios run``, ``aios tools list``, ``aios policy check|rules``: the pipeline without a model."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+from cyclopts import App, Parameter
+
+from . import _context as ctx
+from ._interact import Confirmer, EventPrinter, cwd
+from ._status import JsonFlag
+
+EXIT_TIMEOUT = 124
+EXIT_REFUSED = 126
+
+ModeOpt = Annotated[str | None, Parameter(name=["--mode", "-m"], help="safe, normal, paranoid or trusted (stricter is always allowed).")]
+YesOpt = Annotated[bool, Parameter(name=["--yes", "-y"], help="Approve confirmations without asking (refused in paranoid mode).", negative=())]
+
+
+def run(
+    *command: Annotated[str, Parameter(help="The command line (after --).", allow_leading_hyphen=True)],
+    mode: ModeOpt = None,
+    yes: YesOpt = False,
+    timeout: Annotated[float | None, Parameter(help="Seconds before the command is killed (default sandbox.timeout).")] = None,
+    json: JsonFlag = False,
+) -> int:
+    """Run one command through policy, confirmation, snapshot, jail and memory, without a model.
+
+    Exits with the command's code, 124 when its timeout killed it, 126 when the policy blocked it
+    or the confirmation was denied.
+    """
+    if not command:
+        return ctx.fail("nothing to run: aios run -- COMMAND", ctx.EXIT_USAGE)
+    line = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
+    args: dict[str, Any] = {"command": line}
+    if timeout is not None:
+        args["timeout"] = timeout
+    params: dict[str, Any] = {"tool": "bash", "arguments": args, "cwd": cwd()}
+    if mode:
+        params["mode"] = mode
+    return _call_tool(params, yes=yes, json=json)
+
+
+def _quote(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word)
+
+
+def _call_tool(params: dict[str, Any], *, yes: bool, json: bool) -> int:
+    def body() -> int:
+        printer = EventPrinter(show_output=not json)
+        confirmer = Confirmer(yes=yes)
+        with ctx.client() as c:
+            result = c.call("tools.call", params, on_notification=None if json else printer, on_request=confirmer)
+        if json:
+            ctx.print_json(result)
+        meta = result.get("metadata", {})
+        code = meta.get("exit_code")
+        if not result.get("ok") and result.get("error") and not json:
+            print(f"aios: {result['error']}", file=sys.stderr)
+        if meta.get("undo") and not json:
+            print(f"undo with: {meta['undo']}", file=sys.stderr)
+        if meta.get("timed_out"):
+            return EXIT_TIMEOUT
+        if isinstance(code, int):
+            return code
+        return 0 if result.get("ok") else ctx.EXIT_ERROR
+
+    return ctx.run(body)
+
+
+tools = App(name="tools", help="The tools the model can use.")
+
+
+@tools.command(name="list")
+def tools_list(*, json: JsonFlag = False) -> int:
+    """Every tool with its schema and where it came from."""
+
+    def body() -> int:
+        data = ctx.call("tools.list")
+        if json:
+            ctx.print_json(data["tools"])
+            return 0
+        from . import _render
+
+        _render.table(
+            ["name", "origin", "parameters", "description"],
+            [[t["name"], t["origin"], ", ".join(t["parameters"].get("properties", {})), t["description"]] for t in data["tools"]],
+        )
+        for err in data.get("load_errors", []):
+            print(f"aios: plugin {err['entry_point']} failed to load: {err['error']}", file=sys.stderr)
+        return 0
+
+    return ctx.run(body)
+
+
+@tools.command(name="call")
+def tools_call(
+    name: Annotated[str, Parameter(help="Tool name (see aios tools list).")],
+    arguments: Annotated[str, Parameter(help="Arguments as a JSON object.")] = "{}",
+    *,
+    mode: ModeOpt = None,
+    yes: YesOpt = False,
+    json: JsonFlag = False,
+) -> int:
+    """Call any tool through the pipeline, e.g. aios tools call read '{"path": "notes.txt"}'."""
+    import json as _json
+
+    try:
+        args = _json.loads(arguments)
+    except ValueError as exc:
+        return ctx.fail(f"arguments are not JSON: {exc}", ctx.EXIT_USAGE)
+    params: dict[str, Any] = {"tool": name, "arguments": args, "cwd": cwd()}
+    if mode:
+        params["mode"] = mode
+    code = _call_tool(params, yes=yes, json=json)
+    return code
+
+
+policy = App(name="policy", help="What the policy decides, and the rules it uses.")
+
+
+@policy.command
+def check(
+    *command: Annotated[str, Parameter(help="The command line (after --).", allow_leading_hyphen=True)],
+    mode: ModeOpt = None,
+    path: Annotated[str | None, Parameter(help="Judge a file operation on this path instead of a command.")] = None,
+    op: Annotated[str, Parameter(help="With --path: read, write or list.")] = "read",
+    json: JsonFlag = False,
+) -> int:
+    """Print the decision for a command (or a path) without running anything. Exits 0 whatever it decides."""
+    if not command and path is None:
+        return ctx.fail("nothing to check: aios policy check -- COMMAND", ctx.EXIT_USAGE)
+    params: dict[str, Any] = {"cwd": cwd()}
+    if path is not None:
+        params.update(path=path, op=op)
+    else:
+        params["command"] = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
+    if mode:
+        params["mode"] = mode
+
+    def body() -> int:
+        d = ctx.call("policy.check", params)
+        if json:
+            ctx.print_json({k: d[k] for k in ("decision", "rule", "reason", "commands", "changes_system", "privileged", "mode") if k in d})
+            return 0
+        colour = {"allow": "green", "confirm": "yellow", "block": "red"}.get(d["decision"], "white")
+        from rich.console import Console
+
+        con = Console(highlight=False)
+        con.print(f"[bold {colour}]{d['decision']}[/] ({d['mode']} mode) · rule {d['rule']}")
+        con.print(f"  {d['reason']}", markup=False)
+        if d.get("changes_system"):
+            con.print("  changes the system: a snapshot is taken before it runs")
+        for words in d.get("commands", []):
+            con.print("  command: " + " ".join(words), markup=False)
+        return 0
+
+    return ctx.run(body)
+
+
+@policy.command
+def rules(*, json: JsonFlag = False) -> int:
+    """The rules in force and where each came from."""
+
+    def body() -> int:
+        data = ctx.call("policy.rules")
+        if json:
+            ctx.print_json(data["rules"])
+            return 0
+        from . import _render
+
+        _render.table(
+            ["id", "action", "kind", "source", "reason"],
+            [[r.get("id", ""), r.get("action", ""), r.get("kind", ""), r.get("source", ""), r.get("reason", "")] for r in data["rules"]],
+        )
+        return 0
+
+    return ctx.run(body)
+
+
+@policy.command
+def grant(
+    *words: Annotated[str, Parameter(help="The command prefix to allow (after --), e.g. git push.", allow_leading_hyphen=True)],
+    note: Annotated[str, Parameter(help="Why (shown in aios policy grants).")] = "",
+    json: JsonFlag = False,
+) -> int:
+    """Allow commands that start with these words without asking (never overrides a block)."""
+    if not words:
+        return ctx.fail("nothing to grant: aios policy grant -- WORDS", ctx.EXIT_USAGE)
+    prefix = list(words[0].split()) if len(words) == 1 else list(words)
+
+    def body() -> int:
+        g = ctx.call("policy.grant", {"prefix": prefix, "note": note})
+        if json:
+            ctx.print_json(g)
+        else:
+            print(f"granted {g['id']}: commands starting with '{' '.join(g['prefix'])}' run without asking")
+        return 0
+
+    return ctx.run(body)
+
+
+@policy.command
+def grants(*, json: JsonFlag = False) -> int:
+    """What was granted, by whom and when (prefix grants and session grants)."""
+
+    def body() -> int:
+        rows = ctx.call("policy.grants")
+        if json:
+            ctx.print_json(rows)
+            return 0
+        if not rows:
+            print("no grants")
+            return 0
+        from datetime import datetime
+
+        from . import _render
+
+        _render.table(
+            ["id", "kind", "what", "by uid", "when"],
+            [[g["id"], g["kind"], " ".join(g["prefix"]) if g["kind"] == "prefix" else f"{g['command']} (session {g.get('session')})",
+              str(g.get("by_uid")), datetime.fromtimestamp(g["at"]).strftime("%Y-%m-%d %H:%M")] for g in rows],
+        )
+        return 0
+
+    return ctx.run(body)
+
+
+@policy.command
+def revoke(grant_id: Annotated[str, Parameter(help="The grant's id (see aios policy grants).")], *, json: JsonFlag = False) -> int:
+    """Revoke one grant."""
+
+    def body() -> int:
+        out = ctx.call("policy.revoke", {"id": grant_id})
+        if json:
+            ctx.print_json(out)
+        else:
+            print(f"revoked {grant_id}")
+        return 0
+
+    return ctx.run(body)

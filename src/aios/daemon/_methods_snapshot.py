@@ -1,0 +1,293 @@
+"""Snapshot methods: snapshot.create|list|show|diff|restore|delete, and the hourly job."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from aios.errors import InvalidParams, RecoveryError
+from aios.memory import MemoryType
+from aios.recovery import SnapshotStore, default_paths
+
+from ._registry import Registry, RequestContext
+
+if TYPE_CHECKING:
+    from ._app import Daemon
+
+log = logging.getLogger("aios.daemon")
+
+# Snapshot work is file I/O in threads; one at a time per daemon keeps the disk sane.
+_LIMIT = trio.CapacityLimiter(1)
+
+
+def store(daemon: Daemon) -> SnapshotStore:
+    existing = daemon.extensions.get("snapshot_store")
+    if existing is None:
+        existing = SnapshotStore(daemon.loaded.paths.snapshot_dir, origin=daemon.origin)
+        daemon.extensions["snapshot_store"] = existing
+    return existing  # type: ignore[no-any-return]
+
+
+def configured_paths(daemon: Daemon) -> list[Path]:
+    cfg = daemon.config.recovery
+    if cfg.paths is not None:
+        return [Path(os.path.expanduser(p)) for p in cfg.paths]
+    return list(default_paths(daemon.loaded.paths, os.geteuid()))
+
+
+class _Progress:
+    """Forwards progress callbacks (called in a worker thread) as notifications."""
+
+    def __init__(self, ctx: RequestContext | None, what: str) -> None:
+        self.ctx = ctx
+        self.what = what
+        self.last = -1.0
+        self.token = trio.lowlevel.current_trio_token()
+
+    def __call__(self, done: int, total: int, current: str) -> None:
+        if self.ctx is None:
+            return
+        pct = (100.0 * done / total) if total else 100.0
+        if pct - self.last < 2 and done != total:
+            return
+        self.last = pct
+        params = {"what": self.what, "done": done, "total": total, "current": current}
+        try:
+            trio.from_thread.run(self.ctx.notify, "progress", params, trio_token=self.token)
+        except trio.RunFinishedError:
+            pass
+
+
+async def take_snapshot(
+    daemon: Daemon,
+    *,
+    trigger: str,
+    description: str = "",
+    paths: list[Path] | None = None,
+    ctx: RequestContext | None = None,
+    link: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Take a snapshot in a worker thread, record it in memory, and return its JSON."""
+    cfg = daemon.config.recovery
+    targets = paths if paths is not None else configured_paths(daemon)
+    fn = functools.partial(
+        store(daemon).create,
+        targets,
+        trigger=trigger,
+        description=description,
+        memory_db=daemon.loaded.paths.memory_db,
+        packages=cfg.packages,
+        progress=_Progress(ctx, "snapshot"),
+        link=link,
+    )
+    info = await trio.to_thread.run_sync(fn, limiter=_LIMIT)
+    data = info.to_json()
+    await daemon.memory.add(
+        MemoryType.SNAPSHOT,
+        f"snapshot {data['id']} ({trigger}) {description}".strip(),
+        {"snapshot_id": data["id"], "trigger": trigger, "paths": [str(p) for p in targets]},
+        origin=daemon.origin,
+    )
+    if ctx is not None:
+        await ctx.notify("snapshot.created", {"id": data["id"], "trigger": trigger})
+    return data
+
+
+@attrs.frozen
+class CreateParams:
+    description: str = ""
+    paths: list[str] | None = None
+
+
+def _existing(raw: list[str]) -> list[Path]:
+    paths = [Path(os.path.expanduser(x)) for x in raw]
+    missing = [str(x) for x in paths if not x.exists() and not x.is_symlink()]
+    if missing:
+        raise InvalidParams(f"no such path: {', '.join(missing)}")
+    return paths
+
+
+async def snapshot_create(ctx: RequestContext, p: CreateParams) -> dict[str, Any]:
+    paths = await trio.to_thread.run_sync(_existing, p.paths) if p.paths else None
+    return await take_snapshot(ctx.daemon, trigger="manual", description=p.description, paths=paths, ctx=ctx)
+
+
+@attrs.frozen
+class ListParams:
+    origin: str | None = None
+    trigger: str | None = None
+
+
+async def snapshot_list(ctx: RequestContext, p: ListParams) -> list[dict[str, Any]]:
+    fn = functools.partial(store(ctx.daemon).list, origin=p.origin, trigger=p.trigger)
+    infos = await trio.to_thread.run_sync(fn)
+    return [i.to_json() for i in infos]
+
+
+@attrs.frozen
+class IdParams:
+    id: str
+
+
+async def snapshot_show(ctx: RequestContext, p: IdParams) -> dict[str, Any]:
+    info = await trio.to_thread.run_sync(store(ctx.daemon).get, p.id)
+    return info.to_json()
+
+
+@attrs.frozen
+class DiffParams:
+    id: str
+    id2: str | None = None
+
+
+async def snapshot_diff(ctx: RequestContext, p: DiffParams) -> list[dict[str, Any]]:
+    changes = await trio.to_thread.run_sync(store(ctx.daemon).diff, p.id, p.id2)
+    return [c.to_json() for c in changes]
+
+
+@attrs.frozen
+class RestoreParams:
+    id: str
+    dry_run: bool = False
+    paths: list[str] | None = None
+
+
+def _own(path: Path, roots: list[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def restorable(daemon: Daemon, snapshot_paths: list[str], requested: list[str] | None) -> list[Path]:
+    """What this daemon may restore: only paths under its own ``recovery.paths`` (or memory.db).
+
+    A snapshot taken by another daemon on a shared store (another container) may hold paths
+    this one never configured: they are left alone, so a restore never writes where this
+    daemon's configuration does not reach.
+    """
+    roots = [Path(os.path.abspath(r)) for r in configured_paths(daemon)]
+    memory = daemon.loaded.paths.memory_db
+    if requested:
+        wanted = [Path(os.path.abspath(os.path.expanduser(x))) for x in requested]
+        foreign = [str(w) for w in wanted if w != memory and not _own(w, roots)]
+        if foreign:
+            raise RecoveryError(
+                f"not restoring {', '.join(foreign)}: outside this daemon's recovery.paths "
+                f"({', '.join(map(str, roots)) or 'none'})"
+            )
+        return wanted
+    mine = [Path(x) for x in snapshot_paths if _own(Path(x), roots)]
+    if not mine:
+        raise RecoveryError(
+            f"the snapshot holds {', '.join(snapshot_paths) or 'no paths'}, none under this daemon's "
+            f"recovery.paths ({', '.join(map(str, roots)) or 'none'}); restore it where it was taken, or pass --path"
+        )
+    return mine
+
+
+async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, Any]:
+    d = ctx.daemon
+    st = store(d)
+    info = await trio.to_thread.run_sync(st.get, p.id)  # refuse unknown ids before anything else
+    targets = restorable(d, info.paths, p.paths)
+    pre: dict[str, Any] | None = None
+    if not p.dry_run:
+        pre = await take_snapshot(d, trigger="pre-restore", description=f"before restoring {p.id}", ctx=ctx)
+    fn = functools.partial(
+        st.restore,
+        p.id,
+        paths=targets,
+        dry_run=p.dry_run,
+        memory_db=d.loaded.paths.memory_db,
+        progress=_Progress(ctx, "restore"),
+    )
+    report = await trio.to_thread.run_sync(fn, limiter=_LIMIT)
+    data = report.to_json()
+    data["pre_restore"] = pre["id"] if pre else None
+    if not p.dry_run:
+        await d.memory.add(
+            MemoryType.SYSTEM,
+            f"restored snapshot {p.id}",
+            {"snapshot_id": p.id, "pre_restore": data["pre_restore"], "paths": p.paths},
+            origin=d.origin,
+        )
+    return data
+
+
+async def snapshot_delete(ctx: RequestContext, p: IdParams) -> dict[str, Any]:
+    await trio.to_thread.run_sync(store(ctx.daemon).delete, p.id, limiter=_LIMIT)
+    return {"deleted": p.id}
+
+
+async def hourly_job(daemon: Daemon) -> object:
+    if not daemon.config.recovery.enabled:
+        return None
+    data = await take_snapshot(daemon, trigger="hourly", description="scheduled")
+    cfg = daemon.config.recovery
+    removed = await trio.to_thread.run_sync(
+        store(daemon).apply_retention, cfg.max_snapshots, cfg.max_pre_exec, limiter=_LIMIT
+    )
+    log.info("hourly snapshot %s; retention removed %d", data["id"], len(removed))
+    return data
+
+
+async def snapshot_memory_ids(daemon: Daemon) -> set[str]:
+    """Ids of Snapshot memories whose snapshot still exists (memory cleanup keeps them)."""
+    existing = {i.id for i in await trio.to_thread.run_sync(store(daemon).list)}
+    records = await daemon.memory.recent(types=[MemoryType.SNAPSHOT], limit=100_000)
+    return {m.id for m in records if m.metadata.get("snapshot_id") in existing}
+
+
+async def pre_exec_hook(daemon: Daemon, ctx: RequestContext, description: str, link: dict[str, Any]) -> str | None:
+    """``safe_execute``'s first step: a pre-exec snapshot before a system-changing action."""
+    if not daemon.config.recovery.enabled:
+        return None
+    data = await take_snapshot(daemon, trigger="pre-exec", description=description, ctx=ctx, link=link)
+    return str(data["id"])
+
+
+async def rollback_hook(daemon: Daemon, ctx: RequestContext, snapshot_id: str) -> dict[str, Any]:
+    """``recovery.auto_rollback``: put the files back after a snapshot-wrapped action failed."""
+    fn = functools.partial(store(daemon).restore, snapshot_id, progress=_Progress(ctx, "rollback"))
+    report = await trio.to_thread.run_sync(fn, limiter=_LIMIT)
+    await daemon.memory.add(
+        MemoryType.SYSTEM, f"rolled back to snapshot {snapshot_id} after a failed command",
+        {"snapshot_id": snapshot_id, "restored": report.restored}, origin=daemon.origin,
+    )
+    return report.to_json()
+
+
+def install(daemon: Daemon) -> None:
+    """Hook the scheduler jobs, start-up cleanup and the pre-exec snapshot into the daemon."""
+    cfg = daemon.config.recovery
+    daemon.extensions["snapshot_hook"] = pre_exec_hook
+    daemon.extensions["rollback_hook"] = rollback_hook
+    if cfg.enabled and float(cfg.interval) > 0:
+        daemon.extensions.setdefault("scheduled_jobs", []).append(("snapshots", float(cfg.interval), hourly_job))
+    daemon.extensions["snapshot_memory_ids"] = lambda: snapshot_memory_ids(daemon)
+    daemon.extensions.setdefault("startup", []).append(_finish_interrupted)
+
+
+async def _finish_interrupted(daemon: Daemon) -> None:
+    """Remove snapshots (and finish restores) that a crash interrupted."""
+    try:
+        removed = await trio.to_thread.run_sync(store(daemon).cleanup_incomplete, limiter=_LIMIT)
+    except RecoveryError as exc:
+        log.error("snapshot store check failed: %s", exc)
+        return
+    if removed:
+        log.warning("removed %d interrupted snapshot(s): %s", len(removed), ", ".join(removed))
+
+
+def register(reg: Registry) -> None:
+    reg.add("snapshot.create", snapshot_create, CreateParams, "Take a manual snapshot.")
+    reg.add("snapshot.list", snapshot_list, ListParams, "List snapshots (newest first).")
+    reg.add("snapshot.show", snapshot_show, IdParams, "One snapshot's metadata.")
+    reg.add("snapshot.diff", snapshot_diff, DiffParams, "Changes between two snapshots or one and now.")
+    reg.add("snapshot.restore", snapshot_restore, RestoreParams, "Restore a snapshot (pre-restore snapshot first).")
+    reg.add("snapshot.delete", snapshot_delete, IdParams, "Delete a snapshot.")
+

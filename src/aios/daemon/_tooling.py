@@ -1,0 +1,190 @@
+"""Building a tool call's context from a request: mode, workspace, policy, jail, callbacks.
+
+Shared by ``tools.call`` / ``run`` (a person through the CLI) and ``chat`` (the model).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aios.errors import InvalidParams, PolicyBlocked
+from aios.memory import MemoryType
+
+from ._confirm import ask
+from ._grants import GrantStore
+from ._registry import RequestContext
+
+if TYPE_CHECKING:
+    from aios.sandbox import Jail
+    from aios.security import Policy
+    from aios.tools import ToolContext, ToolRegistry
+
+    from ._app import Daemon
+
+STRICTNESS = {"trusted": 0, "normal": 1, "safe": 2, "paranoid": 3}
+
+# A request's directory is a fine workspace, except the root or a system tree: the jail makes the
+# workspace writable, and the policy treats writes there as ordinary.
+_NOT_WORKSPACES = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run",
+                   "/sbin", "/sys", "/usr", "/var")
+
+
+def effective_mode(ctx: RequestContext, requested: str | None) -> str:
+    """The mode for this request: the daemon's, or a requested one.
+
+    Anyone may ask for a stricter mode. Only the daemon's own user may ask for a looser one,
+    and never looser than a mode pinned in the system config.
+
+    Raises:
+        InvalidParams: unknown mode.
+        PolicyBlocked: a looser mode that this caller may not have.
+    """
+    current = ctx.daemon.config.security.mode
+    if requested is None or requested == current:
+        return current
+    if requested not in STRICTNESS:
+        raise InvalidParams(f"unknown mode {requested!r}: use one of safe, normal, paranoid, trusted")
+    if STRICTNESS[requested] >= STRICTNESS[current]:
+        return requested
+    pinned = ctx.daemon.loaded.pins.get("mode")
+    if pinned is not None and STRICTNESS[requested] < STRICTNESS[pinned]:
+        raise PolicyBlocked(f"mode {requested!r} is looser than the mode {pinned!r} pinned in the system config (pin.security.mode)")
+    if ctx.peer.uid != os.geteuid():
+        raise PolicyBlocked(f"only the daemon's own user may loosen the mode from {current!r} to {requested!r}")
+    return requested
+
+
+def workspace_for(ctx: RequestContext, cwd: str | None) -> Path:
+    """The writable directory for this request's tools.
+
+    ``paths.workspace`` when configured; else the caller's directory when it is a real directory
+    the caller owns (or the caller is root) outside the system trees; else ``~/aios-workspace``.
+    """
+    d = ctx.daemon
+    if d.config.paths.workspace:
+        ws = d.loaded.paths.workspace
+    else:
+        ws = d.loaded.paths.workspace
+        if cwd:
+            cand = Path(os.path.realpath(cwd))
+            try:
+                st = cand.stat()
+                owned = ctx.peer.uid == 0 or st.st_uid == ctx.peer.uid
+            except OSError:
+                owned = False
+            system = any(str(cand) == p or str(cand).startswith(p + "/") for p in _NOT_WORKSPACES[1:]) or str(cand) == "/"
+            state = (cand == d.loaded.paths.state_dir or d.loaded.paths.state_dir in cand.parents)
+            if owned and cand.is_dir() and not system and not state:
+                ws = cand
+    ws.mkdir(parents=True, exist_ok=True)
+    return ws
+
+
+def grant_store(daemon: Daemon) -> GrantStore:
+    store: GrantStore | None = daemon.extensions.get("grants")
+    if store is None:
+        store = GrantStore(daemon.loaded.paths.state_dir / "grants.json")
+        daemon.extensions["grants"] = store
+    return store
+
+
+def policy_for(daemon: Daemon, workspace: Path) -> Policy:
+    """The policy for a workspace, with the person's prefix grants (cached until they change)."""
+    from aios.security import Policy
+
+    prefixes = tuple(grant_store(daemon).prefixes())
+    cache: dict[tuple[Path, tuple[tuple[str, ...], ...]], Policy] = daemon.extensions.setdefault("policies", {})
+    policy = cache.get((workspace, prefixes))
+    if policy is None:
+        paths = daemon.loaded.paths
+        policy = Policy(
+            daemon.config.security,
+            workspace=workspace,
+            protected_paths=[paths.state_dir, paths.runtime_dir, paths.socket],
+            home=Path.home(),
+        )
+        if prefixes:
+            policy = policy.with_prefix_grants(prefixes)
+        if len(cache) > 64:
+            cache.clear()
+        cache[(workspace, prefixes)] = policy
+    return policy
+
+
+def jail_for(daemon: Daemon, mode: str, workspace: Path) -> Jail:
+    from aios.sandbox import Jail
+
+    paths = daemon.loaded.paths
+    return Jail(daemon.config.sandbox, mode=mode, workspace=workspace,
+                hidden=[paths.state_dir, paths.runtime_dir], home=Path.home())
+
+
+def registry(daemon: Daemon) -> ToolRegistry:
+    from aios.tools import ToolRegistry
+
+    reg: ToolRegistry | None = daemon.extensions.get("tool_registry")
+    if reg is None:
+        cfg = daemon.config.tools
+        reg = ToolRegistry.load(disabled=cfg.disabled, plugins=cfg.plugins)
+        daemon.extensions["tool_registry"] = reg
+    return reg
+
+
+def tool_context(
+    ctx: RequestContext,
+    *,
+    mode: str,
+    workspace: Path,
+    origin: str,
+    session: str | None = None,
+    grants: set[str] | None = None,
+    call_id: str | None = None,
+) -> ToolContext:
+    """A :class:`ToolContext` whose callbacks talk to this request's caller and to memory."""
+    from aios.tools import Approval, ToolContext
+
+    daemon = ctx.daemon
+
+    async def emit(method: str, params: dict[str, Any]) -> None:
+        await ctx.notify(method, params)
+
+    async def confirm(params: dict[str, Any]) -> Approval:
+        return await ask(ctx, params, mode=mode)
+
+    async def record(type_: str, content: str, metadata: dict[str, Any]) -> str | None:
+        mem = await daemon.memory.add(MemoryType.parse(type_), content, metadata)
+        return mem.id
+
+    snapshot = daemon.extensions.get("snapshot_hook")
+
+    async def take_snapshot(description: str, meta: dict[str, Any]) -> str | None:
+        assert snapshot is not None
+        sid: str | None = await snapshot(daemon, ctx, description, meta)
+        return sid
+
+    rollback = daemon.extensions.get("rollback_hook")
+
+    async def do_rollback(snapshot_id: str) -> dict[str, Any]:
+        assert rollback is not None
+        report: dict[str, Any] = await rollback(daemon, ctx, snapshot_id)
+        return report
+
+    return ToolContext(
+        config=daemon.config,
+        mode=mode,
+        workspace=workspace,
+        policy=policy_for(daemon, workspace),
+        jail=jail_for(daemon, mode, workspace),
+        emit=emit,
+        confirm=confirm,
+        record=record,
+        snapshot=take_snapshot if snapshot is not None else None,
+        rollback=do_rollback if rollback is not None else None,
+        session=session,
+        origin=origin,
+        grants=grants if grants is not None else set(),
+        call_id=call_id,
+        on_grant=lambda tool, command: grant_store(daemon).note_session(session=session, tool=tool, command=command, uid=ctx.peer.uid),
+    )

@@ -1,0 +1,117 @@
+"""The one path every action takes before it runs: policy, confirmation, snapshot.
+
+:func:`gate` judges an action with the policy, asks the person when the decision (or the mode)
+says so, remembers nothing but exact session grants, and takes a ``pre-exec`` snapshot when the
+action changes the system. It returns a :class:`Gate` that says whether to go on, and with which
+jail profile; a refusal is recorded in memory right here, so no caller can forget it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from ._base import Approval, ToolContext, ToolResult
+
+if TYPE_CHECKING:
+    from aios.security import Decision
+
+EXIT_REFUSED = 126
+"""Exit code of an action the policy blocked or the person refused (as in ``aios run``)."""
+
+
+@attrs.frozen
+class Gate:
+    """What :func:`gate` decided."""
+
+    go: bool
+    decision: Decision
+    approval: Approval | None
+    snapshot_id: str | None
+    profile: Literal["jail", "host"]
+    """jail | host (a confirmed system change in normal mode runs with the host profile)."""
+    refusal: ToolResult | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "decision": self.decision.action,
+            "rule": self.decision.rule,
+            "reason": self.decision.reason,
+            "changes_system": self.decision.changes_system,
+            "profile": self.profile,
+        }
+        if self.approval is not None:
+            meta["approved"] = self.approval.approved
+            meta["approved_how"] = self.approval.how
+        if self.snapshot_id:
+            meta["snapshot_id"] = self.snapshot_id
+        return meta
+
+
+async def gate(ctx: ToolContext, decision: Decision, *, tool: str, subject: str, what: dict[str, Any]) -> Gate:
+    """Decide whether an action may run; ask, snapshot and record as needed.
+
+    Args:
+        ctx: the call's context.
+        decision: the policy's verdict on the action.
+        tool: the tool's name (bash, write, a plugin …).
+        subject: the action in one line (a command line, "write /etc/motd") for memory and prompts.
+        what: extra fields for the confirmation request and the record.
+
+    Cancellation: cancelling while the person is asked abandons the question (a denial).
+    """
+    will_snapshot = decision.changes_system and ctx.snapshot is not None and ctx.mode != "trusted"
+    approval: Approval | None = None
+    if decision.action == "block":
+        return await _refuse(ctx, decision, None, tool=tool, subject=subject, what=what)
+    if decision.action == "confirm":
+        key = f"{tool}\0{subject}"
+        if key in ctx.grants:
+            approval = Approval(True, "grant")
+        else:
+            approval = await ctx.confirm(
+                {
+                    "tool": tool,
+                    "command": subject,
+                    "decision": decision.action,
+                    "rule": decision.rule,
+                    "reason": decision.reason,
+                    "changes_system": decision.changes_system,
+                    "snapshot": will_snapshot,
+                    **what,
+                }
+            )
+            if approval.approved and approval.remember and approval.how == "person":
+                ctx.grants.add(key)
+                if ctx.on_grant is not None:
+                    ctx.on_grant(tool, subject)
+        if not approval.approved:
+            return await _refuse(ctx, decision, approval, tool=tool, subject=subject, what=what)
+    snapshot_id = None
+    if will_snapshot and ctx.snapshot is not None:
+        snapshot_id = await ctx.snapshot(f"before {tool}: {subject}"[:200], {"tool": tool, "command": subject})
+    host = decision.changes_system and approval is not None and approval.approved and ctx.mode == "normal"
+    if ctx.mode == "trusted":
+        host = True
+    return Gate(True, decision, approval, snapshot_id, "host" if host else "jail")
+
+
+async def _refuse(
+    ctx: ToolContext, decision: Decision, approval: Approval | None, *, tool: str, subject: str, what: dict[str, Any]
+) -> Gate:
+    if decision.action == "block":
+        error = f"blocked by the {ctx.mode} policy: {decision.reason}"
+    elif approval is not None and approval.how == "refused-flag":
+        error = f"not run: {ctx.mode} mode needs a person to approve it (--yes is not enough): {decision.reason}"
+    elif approval is not None and approval.how in ("no-tty", "timeout", "client-gone", "client-error"):
+        error = f"not run: confirmation needed and none was given ({approval.how}): {decision.reason}"
+    else:
+        error = f"not run: the person denied it ({decision.reason})"
+    g = Gate(False, decision, approval, None, "jail")
+    meta = {**g.metadata(), "tool": tool, "exit_code": EXIT_REFUSED, "session": ctx.session, "origin": ctx.origin}
+    meta.update({k: v for k, v in what.items() if k not in meta})
+    memory_id = await ctx.record("Command", subject, meta)
+    meta["memory_id"] = memory_id
+    result = ToolResult(False, "", error, meta)
+    return attrs.evolve(g, refusal=result)

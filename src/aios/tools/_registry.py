@@ -1,0 +1,221 @@
+"""The tool registry: built-ins plus plugins from the ``aios.tools`` entry-point group.
+
+A plugin is trusted code the administrator installed, but its calls still take the one path:
+arguments are validated against its schema before it runs, the policy gate asks the person in
+safe mode and refuses plugins in paranoid mode (unless ``security.allow`` names ``tool:NAME``),
+and every call is recorded. A plugin that raises, hangs past ``tools.plugin_timeout`` or returns
+garbage fails that call alone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from ._base import Tool, ToolContext, ToolResult
+
+if TYPE_CHECKING:
+    from aios.security import Decision
+from ._builtin import BUILTINS
+from ._gate import gate
+
+log = logging.getLogger("aios.tools")
+
+GROUP = "aios.tools"
+
+
+@attrs.frozen
+class Entry:
+    """One registered tool and where it came from."""
+
+    tool: Any
+    origin: str
+    """built-in, or plugin:<distribution> (<entry point value>)."""
+    framework: str
+    validator: Draft202012Validator
+
+    @property
+    def builtin(self) -> bool:
+        return self.origin == "built-in"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.tool.name,
+            "description": self.tool.description,
+            "parameters": self.tool.parameters,
+            "origin": self.origin,
+            "framework": self.framework,
+        }
+
+
+class ToolRegistry:
+    """Tools by name. Build with :meth:`load`."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.load_errors: list[dict[str, str]] = []
+
+    @classmethod
+    def load(cls, *, disabled: Iterable[str] = (), plugins: bool = True) -> ToolRegistry:
+        reg = cls()
+        off = set(disabled)
+        for factory in BUILTINS:
+            tool = factory()
+            if tool.name not in off:
+                reg.add(tool, "built-in")
+        if plugins:
+            for ep in entry_points(group=GROUP):
+                dist = ep.dist.name if ep.dist is not None else "?"
+                origin = f"plugin:{dist} ({ep.value})"
+                try:
+                    obj = ep.load()
+                    tool = obj() if inspect.isclass(obj) or (callable(obj) and not hasattr(obj, "execute")) else obj
+                    if tool.name in off:
+                        continue
+                    reg.add(tool, origin)
+                except Exception as exc:  # a broken plugin must not take the daemon down
+                    log.warning("tool plugin %s failed to load: %s", ep.value, exc)
+                    reg.load_errors.append({"entry_point": f"{ep.name} = {ep.value}", "error": f"{type(exc).__name__}: {exc}"})
+        return reg
+
+    def add(self, tool: Any, origin: str) -> None:
+        """Register a tool object; raises ValueError naming what is wrong with it."""
+        if not isinstance(tool, Tool):
+            raise ValueError(f"{tool!r} is not a tool: it needs name, description, parameters and async execute()")
+        if not isinstance(tool.name, str) or not tool.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"tool name {tool.name!r} must be letters, digits, '_' or '-'")
+        if tool.name in self.entries:
+            raise ValueError(f"tool {tool.name!r} from {origin} clashes with the one from {self.entries[tool.name].origin}")
+        try:
+            Draft202012Validator.check_schema(tool.parameters)
+        except SchemaError as exc:
+            raise ValueError(f"tool {tool.name!r} has an invalid parameters schema: {exc.message}") from exc
+        framework = getattr(tool, "framework", "trio")
+        if framework not in ("trio", "anyio", "asyncio"):
+            raise ValueError(f"tool {tool.name!r}: framework must be trio, anyio or asyncio, not {framework!r}")
+        if not inspect.iscoroutinefunction(tool.execute):
+            raise ValueError(f"tool {tool.name!r}: execute must be an async function")
+        self.entries[tool.name] = Entry(tool, origin, framework, Draft202012Validator(tool.parameters))
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [self.entries[n].to_json() for n in self.names()]
+
+    def validate(self, name: str, args: Any) -> str | None:
+        """None when ``args`` suit the tool, else an error the model (or person) can act on."""
+        entry = self.entries.get(name)
+        if entry is None:
+            return f"there is no tool named {name!r}; the tools are: {', '.join(self.names())}"
+        if not isinstance(args, dict):
+            return f"the arguments of {name} must be a JSON object"
+        problems = [
+            f"{'/'.join(str(p) for p in e.absolute_path) or 'arguments'}: {e.message}"
+            for e in entry.validator.iter_errors(args)
+        ]
+        return f"invalid arguments for {name}: " + "; ".join(problems) if problems else None
+
+    async def call(self, name: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        """Validate and run one call. Errors become a failed :class:`ToolResult`, never an exception
+        (cancellation excepted).
+
+        Cancellation: cancelling the caller cancels the tool; a jailed command's process group is killed.
+        """
+        problem = self.validate(name, args)
+        if problem is not None:
+            return ToolResult(False, "", problem, {"tool": name, "invalid_arguments": True})
+        entry = self.entries[name]
+        if entry.builtin:
+            result: ToolResult = await entry.tool.execute(args, ctx)
+            return result
+        return await self._call_plugin(entry, args, ctx)
+
+    async def _call_plugin(self, entry: Entry, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        tool = entry.tool
+        subject = f"{tool.name} {_short(args)}"
+        decision = plugin_decision(tool.name, ctx)
+        await ctx.emit("tool.started", {"call_id": ctx.call_id, "tool": tool.name, "command": subject, **decision.to_json()})
+        g = await gate(ctx, decision, tool=tool.name, subject=subject, what={"plugin": entry.origin})
+        if not g.go:
+            assert g.refusal is not None
+            await ctx.emit("tool.finished", g.refusal.event(tool.name, ctx.call_id))
+            return g.refusal
+        timeout = float(ctx.config.tools.plugin_timeout)
+        start = trio.current_time()
+        with trio.move_on_after(timeout) as scope:
+            try:
+                raw = await _run(entry, args, ctx)
+                result = _coerce(raw, tool.name)
+            except Exception as exc:  # the plugin's failure is this call's failure only
+                log.warning("tool %s raised: %r", tool.name, exc)
+                leaf = _leaf(exc)
+                result = ToolResult(False, "", f"the {tool.name} tool failed: {type(leaf).__name__}: {leaf}")
+        if scope.cancelled_caught:
+            result = ToolResult(False, "", f"the {tool.name} tool did not finish within {timeout:g} s (tools.plugin_timeout) and was cancelled")
+        meta = {**g.metadata(), **result.metadata, "tool": tool.name, "plugin": entry.origin,
+                "duration_s": round(trio.current_time() - start, 4), "session": ctx.session, "origin": ctx.origin}
+        meta["memory_id"] = await ctx.record("Command", subject, {**meta, "error": result.error, "output": result.output[:2000]})
+        result = ToolResult(result.ok, result.output, result.error, meta)
+        await ctx.emit("tool.finished", result.event(tool.name, ctx.call_id))
+        return result
+
+
+async def _run(entry: Entry, args: dict[str, Any], ctx: ToolContext) -> Any:
+    if entry.framework == "asyncio":
+        import trio_asyncio
+
+        async with trio_asyncio.open_loop():
+            return await trio_asyncio.aio_as_trio(entry.tool.execute)(args, ctx)
+    return await entry.tool.execute(args, ctx)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups: what a person needs to read."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _coerce(raw: Any, name: str) -> ToolResult:
+    """A plugin's return value as a ToolResult; anything else is a failure that says so."""
+    if isinstance(raw, ToolResult):
+        return raw
+    if isinstance(raw, str):
+        return ToolResult(True, raw)
+    if isinstance(raw, dict) and isinstance(raw.get("ok"), bool):
+        output, error, meta = raw.get("output", ""), raw.get("error"), raw.get("metadata", {})
+        if isinstance(output, str) and (error is None or isinstance(error, str)) and isinstance(meta, dict):
+            return ToolResult(raw["ok"], output, error, meta)
+    return ToolResult(False, "", f"the {name} tool returned something that is not a result ({type(raw).__name__}); expected ToolResult, str or {{'ok': bool, 'output': str}}")
+
+
+def plugin_decision(name: str, ctx: ToolContext) -> Decision:
+    """The policy for a plugin call: its code is not a command line, so the mode decides."""
+    from aios.security import Action, Decision
+
+    mode = ctx.mode
+    action: Action
+    allow = ctx.config.security.allow or []
+    if mode == "paranoid" and f"tool:{name}" not in allow:
+        action, rule, reason = "block", "tool.plugin-paranoid", f"blocks: plugin tool {name} is not in security.allow (add 'tool:{name}')"
+    elif mode in ("safe", "paranoid"):
+        action, rule, reason = "confirm", "tool.plugin-confirm", f"confirms: plugin tool {name} ({mode} mode confirms every action)"
+    else:
+        action, rule, reason = "allow", "tool.plugin", f"allows: plugin tool {name}"
+    return Decision(action=action, rule=rule, reason=reason, commands=(), changes_system=False, privileged=False)
+
+
+def _short(args: dict[str, Any]) -> str:
+    import json
+
+    text = json.dumps(args, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 200 else text[:197] + "..."
