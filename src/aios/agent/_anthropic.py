@@ -26,12 +26,13 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+import attrs
 from ulid import ULID
 
 from aios.errors import ProviderError
 
 from . import _structured
-from ._http import stream_lines
+from ._http import StreamingProvider, stream_lines
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
 from ._sse import SSEParser
 
@@ -130,35 +131,14 @@ def _usage(raw: dict[str, Any]) -> dict[str, int]:
     }
 
 
-class AnthropicProvider:
+@attrs.define(kw_only=True)
+class AnthropicProvider(StreamingProvider):
     """One Anthropic Messages endpoint (``base_url`` without ``/v1``; a trailing ``/v1`` is tolerated)."""
 
-    kind = "anthropic"
+    kind: str = "anthropic"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        base_url: str,
-        model: str,
-        api_key: str | None,
-        key_env: str | None,
-        timeout: float,
-        retries: int,
-        max_tokens: int,
-        temperature: float,
-        structured: bool,
-    ) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/").removesuffix("/v1")
-        self.model = model
-        self.api_key = api_key
-        self.key_env = key_env
-        self.timeout = timeout
-        self.retries = retries
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.structured = structured
+    def __attrs_post_init__(self) -> None:
+        self.base_url = self.base_url.removesuffix("/v1")
 
     def _body(
         self, messages: list[Message], tools: list[ToolSpec], force_answer: bool

@@ -28,7 +28,4 @@ def make_provider(choice: ProviderChoice, *, base_url: str | None = None) -> Any
         from ._anthropic import AnthropicProvider
 
         return AnthropicProvider(**kwargs)
-    provider = OpenAIProvider(**kwargs)
-    if cfg.kind == "embedded":
-        provider.kind = "embedded"
-    return provider
+    return OpenAIProvider(kind="embedded" if cfg.kind == "embedded" else "openai", **kwargs)

@@ -12,6 +12,7 @@ import random
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import attrs
 import httpx
 import trio
 
@@ -126,3 +127,24 @@ async def stream_lines(
             ) from exc
         except httpx.HTTPError as exc:
             raise ProviderError(f"{url}: {type(exc).__name__}: {exc}", data={"provider": provider}) from exc
+
+
+def _strip_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
+@attrs.define(kw_only=True)
+class StreamingProvider:
+    """What every HTTP provider is configured with (see :func:`aios.agent.make_provider`)."""
+
+    kind: str = "openai"
+    name: str
+    base_url: str = attrs.field(converter=_strip_slash)
+    model: str
+    api_key: str | None
+    key_env: str | None
+    timeout: float
+    retries: int
+    max_tokens: int
+    temperature: float
+    structured: bool

@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+import attrs
 from ulid import ULID
 
 from aios.errors import ProviderError
 
 from . import _structured
-from ._http import stream_lines
+from ._http import StreamingProvider, stream_lines
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
 from ._sse import SSEParser
 
@@ -49,35 +50,11 @@ def _wire_message(m: Message, structured: bool) -> dict[str, Any]:
     return {"role": m.role, "content": m.content}
 
 
-class OpenAIProvider:
+@attrs.define(kw_only=True)
+class OpenAIProvider(StreamingProvider):
     """One OpenAI-compatible endpoint."""
 
-    kind = "openai"
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        base_url: str,
-        model: str,
-        api_key: str | None,
-        key_env: str | None,
-        timeout: float,
-        retries: int,
-        max_tokens: int,
-        temperature: float,
-        structured: bool,
-    ) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.api_key = api_key
-        self.key_env = key_env
-        self.timeout = timeout
-        self.retries = retries
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.structured = structured
+    kind: str = "openai"
 
     def _body(self, messages: list[Message], tools: list[ToolSpec], force_answer: bool) -> dict[str, Any]:
         body: dict[str, Any] = {

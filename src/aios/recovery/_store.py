@@ -396,29 +396,14 @@ def _loads(raw: bytes) -> list[Entry]:
     return data
 
 
-def _backup_sqlite(src: Path, dest: Path) -> int:
-    """A consistent copy of a live WAL database (SQLite's backup API, never a file copy)."""
+def _copy_sqlite(src: Path, dest: Path) -> None:
+    """Copy a live WAL database into ``dest`` (a file or another live database) with SQLite's
+    backup API: consistent, never a raw file copy."""
     import apsw
 
     source = apsw.Connection(str(src), flags=apsw.SQLITE_OPEN_READONLY)
     try:
         target = apsw.Connection(str(dest))
-        try:
-            with target.backup("main", source, "main") as b:
-                while not b.done:
-                    b.step(4096)
-        finally:
-            target.close()
-    finally:
-        source.close()
-    return dest.stat().st_size
-
-def _restore_sqlite(copy: Path, live: Path) -> None:
-    import apsw
-
-    source = apsw.Connection(str(copy), flags=apsw.SQLITE_OPEN_READONLY)
-    try:
-        target = apsw.Connection(str(live))
         target.set_busy_timeout(10_000)
         try:
             with target.backup("main", source, "main") as b:
@@ -428,3 +413,14 @@ def _restore_sqlite(copy: Path, live: Path) -> None:
             target.close()
     finally:
         source.close()
+
+
+def _backup_sqlite(src: Path, dest: Path) -> int:
+    """A consistent copy of a live database; returns its size."""
+    _copy_sqlite(src, dest)
+    return dest.stat().st_size
+
+
+def _restore_sqlite(copy: Path, live: Path) -> None:
+    """Put a snapshot's copy back into the live database, while other connections use it."""
+    _copy_sqlite(copy, live)
