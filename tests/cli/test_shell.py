@@ -58,7 +58,13 @@ def llm() -> Iterator[LLMServer]:
 
 @pytest.fixture
 def shell_daemon(env: Env, llm: LLMServer) -> Iterator[Daemon]:
-    env.write_config(f'[llm]\ndefault_provider = "s"\n[llm.providers.s]\nkind = "openai"\nbase_url = "{llm.base_url}"\nmodel = "m"\n')
+    conf = env.outside() / "etc-like" / "app.conf"
+    conf.parent.mkdir()
+    conf.write_text("original\n")
+    env.write_config(
+        f'[llm]\ndefault_provider = "s"\n[llm.providers.s]\nkind = "openai"\nbase_url = "{llm.base_url}"\nmodel = "m"\n'
+        f'[recovery]\npaths = ["{conf.parent}"]\npackages = false\n'
+    )
     d = env.start_daemon()
     try:
         yield d
@@ -96,6 +102,18 @@ def test_shell_turns_slash_commands_and_ctrl_c(env: Env, shell_daemon: Daemon, l
             time.sleep(0.05)
         t.send("/history\n")
         t.expect("you: say")
+        conf = env.outside() / "etc-like" / "app.conf"
+        t.send("/snapshot before the edit\n")
+        t.expect(" taken (")
+        import re
+
+        snap_id = re.findall(r"snapshot (\w+) taken", t.seen)[-1]
+        conf.write_text("edited\n")
+        t.send(f"/restore {snap_id}\n")
+        t.expect("changes)? [y/N] ")
+        t.send("y\n")
+        t.expect("restored ")
+        assert conf.read_text() == "original\n"
         t.send("/exit\n")
         assert t.proc.wait(10) == 0
     finally:

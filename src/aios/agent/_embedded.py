@@ -23,6 +23,8 @@ import trio
 from aios.config import ProviderConfig
 from aios.errors import ProviderError
 
+from ._http import ssl_context
+
 log = logging.getLogger("aios.agent")
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -135,7 +137,7 @@ class EmbeddedServer:
             return ""
 
     async def _wait_healthy(self, base: str, process: trio.Process) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx.AsyncClient(timeout=2.0, verify=await ssl_context()) as client:
             with trio.move_on_after(START_TIMEOUT_S) as scope:
                 while True:
                     if process.returncode is not None:

@@ -86,6 +86,8 @@ HELP = """\
 Type what you want; the model answers and may run tools (you are asked when the mode says so).
 End a line with \\ to continue it on the next line. Ctrl-C cancels the current turn; Ctrl-D leaves.
   /mode [M]        show or set the mode for the next turns (safe, normal, paranoid, trusted)
+  /snapshot [TEXT] take a manual snapshot now (with TEXT as its description)
+  /restore ID      restore a snapshot (shows what changes, then asks)
   /history         the turns of this session
   /session         this session's id (continue it later with aios shell --session ID)
   /new             start a new session
@@ -181,6 +183,13 @@ def _slash(text: str, state: dict[str, Any]) -> bool:
     elif cmd == "new":
         state["session"] = None
         print("new session")
+    elif cmd == "snapshot":
+        ctx.run(lambda: _snapshot(arg))
+    elif cmd == "restore":
+        if not arg:
+            print("aios: /restore ID (aios snapshots lists them)", file=sys.stderr)
+        else:
+            ctx.run(lambda: _restore(arg))
     elif cmd == "history":
         if not state["session"]:
             print("(no turn yet)")
@@ -189,6 +198,30 @@ def _slash(text: str, state: dict[str, Any]) -> bool:
     else:
         print(f"aios: unknown command /{cmd} (/help lists them)", file=sys.stderr)
     return False
+
+
+def _snapshot(description: str) -> int:
+    data = ctx.call("snapshot.create", {"description": description or "from aios shell"})
+    print(f"snapshot {data['id']} taken ({data.get('files', 0)} files); undo later with /restore {data['id']}")
+    return 0
+
+
+def _restore(snapshot_id: str) -> int:
+    preview = ctx.call("snapshot.restore", {"id": snapshot_id, "dry_run": True})
+    changes = preview.get("changes", [])
+    for c in changes[:40]:
+        print(f"  {c['kind']:<8} {c['path']}")
+    if len(changes) > 40:
+        print(f"  … {len(changes) - 40} more")
+    if not changes:
+        print("nothing to restore: the files already match the snapshot")
+        return 0
+    if input(f"restore {snapshot_id} ({len(changes)} changes)? [y/N] ").strip().lower() not in ("y", "yes"):
+        print("not restored")
+        return 0
+    report = ctx.call("snapshot.restore", {"id": snapshot_id})
+    print(f"restored {snapshot_id}; undo with /restore {report['pre_restore']}")
+    return 0
 
 
 def _history(session: str) -> int:

@@ -181,6 +181,21 @@ class Connection:
         if self._closed and not isinstance(message, ErrorResponse):
             return False
         data = encode(message, fastjson.dumps)
+        if not self._sending:
+            # Nobody else is writing: no lock dance (the common case for one request at a time).
+            self._sending = True
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._closed = True
+                if self._scope is not None:
+                    self._scope.cancel()
+                return False
+            finally:
+                self._sending = False
+                if self._send_waiters:
+                    self._send_waiters.unpark()
+            return True
         try:
             # A plain flag is the lock while nobody waits; the parking lot only on contention.
             while self._sending:

@@ -21,6 +21,10 @@ class LineBuffer:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return the complete lines now available."""
+        if not self._buf and data.endswith(b"\n") and data.count(b"\n") == 1 and len(data) <= self.max_line:
+            # The common case on a request/response connection: exactly one whole line.
+            line = data[:-1].rstrip(b"\r")
+            return [line] if line.strip() else []
         self._buf += data
         lines: list[bytes] = []
         start = 0

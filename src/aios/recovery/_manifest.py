@@ -86,10 +86,6 @@ def describe(path: str, st: os.stat_result) -> Entry:
     return e
 
 
-def cache_key(e: Entry, st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
 @attrs.define
 class Scan:
     """The result of scanning some roots."""
@@ -103,15 +99,17 @@ def scan(
     roots: Iterable[Path],
     store_file: Callable[[str, os.stat_result], str],
     *,
-    cache: dict[str, tuple[tuple[int, int, int, int], str]] | None = None,
+    cache: dict[str, Entry] | None = None,
     progress: Progress | None = None,
 ) -> Scan:
     """Describe every object under ``roots``; ``store_file`` stores a file's content, returns its hash.
 
-    ``cache`` (path -> (size, mtime, ctime, inode), hash) comes from the newest manifest, whose
-    objects exist by construction (objects are only removed when no manifest names them).
-    Hard links inside the scanned trees are kept: the second and later names of an inode get
-    ``link`` (the first name) instead of content.
+    ``cache`` maps paths to the entries of the newest manifest. An object whose size, mtime,
+    ctime and inode are unchanged keeps its old entry without being read or asked for its xattrs
+    (chmod, chown, xattr changes and writes all move ctime); its content object exists by
+    construction (objects are only removed when no manifest names them). Hard links inside the
+    scanned trees are kept: the second and later names of an inode get ``link`` (the first
+    name) instead of content.
     """
     result = Scan()
     seen_inodes: dict[tuple[int, int], str] = {}
@@ -119,30 +117,33 @@ def scan(
     items = [(p, st) for root in roots for p, st in walk(root)]
     total = len(items)
     for i, (path, st) in enumerate(items, 1):
-        try:
-            e = describe(path, st)
-        except OSError:
-            result.skipped.append(path)
-            continue
-        if e["type"] == "file":
-            ino = (st.st_dev, st.st_ino)
-            if st.st_nlink > 1 and ino in seen_inodes:
-                e["link"] = seen_inodes[ino]
-            else:
-                if st.st_nlink > 1:
-                    seen_inodes[ino] = path
-                hit = cache.get(path)
-                key = cache_key(e, st)
-                if hit is not None and hit[0] == key:
-                    e["sha"] = hit[1]
+        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        hit = cache.get(path)
+        if hit is not None and hit.get("_key") == key and st.st_nlink == 1 and "link" not in hit:
+            result.entries.append(hit)
+        else:
+            try:
+                e = describe(path, st)
+            except OSError:
+                result.skipped.append(path)
+                continue
+            e["_key"] = key
+            if e["type"] == "file":
+                ino = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and ino in seen_inodes:
+                    e["link"] = seen_inodes[ino]
                 else:
-                    try:
-                        e["sha"] = store_file(path, st)
-                    except OSError:
-                        result.skipped.append(path)
-                        continue
-                e["_key"] = list(key)
-        result.entries.append(e)
+                    if st.st_nlink > 1:
+                        seen_inodes[ino] = path
+                    if hit is not None and hit.get("_key") == key and "sha" in hit:
+                        e["sha"] = hit["sha"]
+                    else:
+                        try:
+                            e["sha"] = store_file(path, st)
+                        except OSError:
+                            result.skipped.append(path)
+                            continue
+            result.entries.append(e)
         if progress is not None and (i % 200 == 0 or i == total):
             progress(i, total, path)
     return result

@@ -216,8 +216,8 @@ class SnapshotStore:
                 raise
             return self._info(meta)
 
-    def _cache(self) -> dict[str, tuple[tuple[int, int, int, int], str]]:
-        """Hashes from the newest snapshot, keyed by path, to skip re-reading unchanged files."""
+    def _cache(self) -> dict[str, Entry]:
+        """The newest snapshot's entries by path, to skip re-reading unchanged objects."""
         newest = self.list()
         if not newest:
             return {}
@@ -225,7 +225,7 @@ class SnapshotStore:
             entries = self._manifest(newest[0].id)
         except (OSError, ValueError, RecoveryError):
             return {}
-        return {e["path"]: (tuple(e["_key"]), e["sha"]) for e in entries if "_key" in e and "sha" in e}  # type: ignore[misc]
+        return {e["path"]: e for e in entries if "_key" in e}
 
     # -- read -----------------------------------------------------------------------------
     def list(self, *, origin: str | None = None, trigger: str | None = None) -> builtins.list[SnapshotInfo]:
