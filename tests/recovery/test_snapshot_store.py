@@ -220,3 +220,53 @@ def test_odd_names_empty_dirs_and_times_survive(tmp: Path) -> None:
     assert os.path.exists(raw)
     assert (t / "empty-dir").is_dir() and not any((t / "empty-dir").iterdir())
     assert os.stat(t / "with space").st_mtime_ns == 1_000_000_000_123
+
+
+def test_thirty_hourly_and_three_manual_leave_twenty_four_and_three(tmp: Path) -> None:
+    t = make_tree(tmp)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    manual = {store.create([t], trigger="manual", packages=False).id for _ in range(3)}
+    hourly = []
+    for _ in range(30):
+        hourly.append(store.create([t], trigger="hourly", packages=False).id)
+        store.apply_retention(24, 50)  # as the scheduler does after each hourly snapshot
+    left = store.list()
+    assert {s.id for s in left if s.trigger == "manual"} == manual
+    assert [s.id for s in left if s.trigger == "hourly"] == list(reversed(hourly[-24:]))
+
+
+def _restore_forever(root: str, snap_id: str, ready: str) -> None:
+    store = SnapshotStore(Path(root), origin="victim")
+    Path(ready).touch()
+    while True:
+        store.restore(snap_id)
+
+
+def test_kill_9_during_restores_leaves_each_path_old_or_new(tmp: Path) -> None:
+    t = tmp / "big"
+    t.mkdir()
+    for i in range(300):
+        (t / f"f{i:03}").write_text(f"old {i}\n" * 200)
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    snap = store.create([t], trigger="manual", packages=False)
+    for i in range(300):
+        (t / f"f{i:03}").write_text(f"new {i}\n" * 200)
+    ready = tmp / "ready"
+    proc = multiprocessing.get_context("spawn").Process(target=_restore_forever, args=(str(tmp / "snaps"), snap.id, str(ready)))
+    proc.start()
+    import time
+
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.35)  # in the middle of some restore
+    os.kill(proc.pid, 9)
+    proc.join()
+    # The path is whole: every file from the same version, none missing.
+    contents = {(t / f"f{i:03}").read_text().split()[0] for i in range(300)}
+    assert len(contents) == 1 and contents <= {"old", "new"}
+    assert sorted(p.name for p in t.iterdir()) == [f"f{i:03}" for i in range(300)]
+    # What the crash left beside it is cleaned up at the next start.
+    store.cleanup_incomplete()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".aios-restore")]
+    assert store.restore(snap.id).restored[0]["how"] == "swapped"

@@ -147,6 +147,11 @@ class Registry:
             raise ValueError(f"method {name!r} registered twice")
         self._methods[name] = Method(name, handler, params, summary, inline)
 
+    def inline_method(self, name: str) -> Method | None:
+        """The method if it is served inline and takes no params (the fast path), else None."""
+        method = self._methods.get(name)
+        return method if method is not None and method.inline and method.params is NoParams else None
+
     def is_inline(self, name: str) -> bool:
         method = self._methods.get(name)
         return method is not None and method.inline

@@ -118,6 +118,15 @@ def parse_message(line: bytes | str, loads: Loads = json.loads) -> Message:
         obj = loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MessageError(f"parse error: not valid JSON ({exc})", code=ParseError.code) from exc
+    if type(obj) is dict and obj.get("jsonrpc") == "2.0":
+        # The common case first: a well-formed request with an int or str id and object params.
+        method, raw_id = obj.get("method"), obj.get("id")
+        params = obj.get("params", {})
+        if (
+            type(method) is str and method and (type(raw_id) is int or type(raw_id) is str)
+            and type(params) is dict
+        ):
+            return Request(raw_id, method, params)
     if isinstance(obj, list):
         raise MessageError("invalid request: batches are not supported; send one object per line")
     if not isinstance(obj, dict):
@@ -187,6 +196,11 @@ def _std_dumps(body: dict[str, Any]) -> bytes:
 
 def encode(message: Message, dumps: Dumps = _std_dumps) -> bytes:
     """Encode a message as one UTF-8 line ending in ``\\n``."""
+    if type(message) is Response:
+        try:
+            return dumps({"jsonrpc": "2.0", "id": message.id, "result": message.result}) + b"\n"
+        except (TypeError, ValueError):
+            pass  # the general path below says what could not be encoded
     body: dict[str, Any] = {"jsonrpc": "2.0"}
     if isinstance(message, Request):
         body["id"] = message.id
