@@ -185,11 +185,14 @@ class SnapshotStore:
                     return sha
 
                 roots = [Path(os.path.abspath(p)) for p in paths]
-                scanned = scan(roots, store_file, cache=self._cache(), progress=progress)
-                # The manifest is an object too: an unchanged tree gives the same bytes, stored once.
-                packed = zlib.compress(_dumps(scanned.entries), 1)
-                manifest_sha, new = self.objects.put_bytes(packed)
-                written += new
+                previous, previous_sha = self._previous()
+                scanned = scan(roots, store_file, cache={e["path"]: e for e in previous if "_key" in e}, progress=progress)
+                if previous_sha is not None and scanned.entries == previous:
+                    manifest_sha = previous_sha  # nothing changed: the same manifest object
+                else:
+                    # The manifest is an object too: content-addressed, stored once.
+                    manifest_sha, new = self.objects.put_bytes(zlib.compress(_dumps(scanned.entries), 1))
+                    written += new
                 has_memory = False
                 if memory_db is not None and memory_db.exists():
                     written += _backup_sqlite(memory_db, tmp / "memory.db")
@@ -216,16 +219,24 @@ class SnapshotStore:
                 raise
             return self._info(meta)
 
-    def _cache(self) -> dict[str, Entry]:
-        """The newest snapshot's entries by path, to skip re-reading unchanged objects."""
-        newest = self.list()
-        if not newest:
-            return {}
-        try:
-            entries = self._manifest(newest[0].id)
-        except (OSError, ValueError, RecoveryError):
-            return {}
-        return {e["path"]: e for e in entries if "_key" in e}
+    def _previous(self) -> tuple[builtins.list[Entry], str | None]:
+        """The entries and manifest hash of this origin's newest snapshot (the scan's cache).
+
+        Only this origin's: another container's files may share paths and even inode numbers.
+        """
+        names = sorted((d.name for d in self.root.iterdir() if not d.name.startswith(".") and d.name != "objects"), reverse=True)
+        for name in names:
+            try:
+                meta = json.loads((self.root / name / "metadata.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if meta.get("origin") != self.origin:
+                continue
+            try:
+                return self._manifest(name), meta.get("manifest")
+            except (OSError, ValueError, RecoveryError):
+                return [], None
+        return [], None
 
     # -- read -----------------------------------------------------------------------------
     def list(self, *, origin: str | None = None, trigger: str | None = None) -> builtins.list[SnapshotInfo]:
