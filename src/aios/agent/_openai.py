@@ -64,6 +64,11 @@ class OpenAIProvider(StreamingProvider):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if self.kind == "embedded" and force_answer:
+            # llama-server's own sampling knob (the embedded server only; OpenAI refuses unknown
+            # keys): a 135M model writing free text otherwise loops on one token
+            # ("x86_64-x86_64-…"). Not for tool calls, where copying an example is the point.
+            body["repeat_penalty"] = 1.3
         if self.structured:
             schema = _structured.reply_schema([] if force_answer else tools)
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "strict": True, "schema": schema}}
