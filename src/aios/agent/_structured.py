@@ -58,7 +58,7 @@ def reply_schema(tools: list[ToolSpec]) -> dict[str, Any]:
     options.append(
         {
             "type": "object",
-            "properties": {"answer": {"type": "string", "maxLength": ANSWER_MAX}},
+            "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": ANSWER_MAX}},
             "required": ["answer"],
             "additionalProperties": False,
         }
