@@ -40,7 +40,9 @@ def connect(path):
     s.connect(path)
 attempt("aios_socket", lambda: connect(targets["aios"]))
 attempt("run_socket", lambda: connect(targets["run"]))
-attempt("tiocsti", lambda: fcntl.ioctl(sys.stdin.fileno() if os.isatty(0) else os.open("/dev/tty", os.O_RDWR), termios.TIOCSTI, b"x"))
+# stdin is not a terminal in the jail: without the seccomp filter TIOCSTI fails with ENOTTY, with it EPERM.
+attempt("tiocsti", lambda: fcntl.ioctl(0, termios.TIOCSTI, b"x"))
+attempt("tiocgwinsz_control", lambda: fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
 attempt("write_workspace", lambda: write("inside-the-workspace.txt"))
 print(json.dumps(out))
 '''
@@ -74,6 +76,9 @@ def test_escapes_through_aios_run_fail_and_the_workspace_works(env: Env, daemon:
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout.strip().splitlines()[-1])
     assert results.pop("write_workspace") == "ok"  # the control: the jail is not simply broken
+    # TIOCSTI is refused by the filter (EPERM), while other ioctls still reach the kernel (ENOTTY).
+    assert "Operation not permitted" in results["tiocsti"], results["tiocsti"]
+    assert "Inappropriate ioctl" in results.pop("tiocgwinsz_control")
     leaked = {k: v for k, v in results.items() if v == "ok"}
     assert not leaked, f"escaped the jail: {leaked}"
     assert "Permission denied" in results["read_shadow"] or "No such file" in results["read_shadow"]
