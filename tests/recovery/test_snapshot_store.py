@@ -270,3 +270,100 @@ def test_kill_9_during_restores_leaves_each_path_old_or_new(tmp: Path) -> None:
     store.cleanup_incomplete()
     assert not [p for p in tmp.iterdir() if p.name.startswith(".aios-restore")]
     assert store.restore(snap.id).restored[0]["how"] == "swapped"
+
+
+def _scan_kind(store_root: Path, sid: str) -> str:
+    import json
+
+    return str(json.loads((store_root / sid / "metadata.json").read_text())["scan"])
+
+
+def _rewrite_keeping_size_and_mtime(t: Path) -> str:
+    p = t / "sub" / "b.conf"
+    st = p.stat()
+    p.write_text("beta=2\n")
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return str(p)
+
+
+def _through_outside_hard_link(t: Path) -> str:
+    with open(t.parent / "outside-name", "a") as f:  # another name of the tree's "shared"
+        f.write("more\n")
+    return str(t / "shared")
+
+
+def _replace_root(t: Path) -> str:
+    copy = t.parent / "tree-copy"
+    shutil.copytree(t, copy, symlinks=True)
+    (copy / "a.txt").write_text("from the copy\n")
+    shutil.rmtree(t)
+    os.rename(copy, t)
+    return str(t / "a.txt")
+
+
+def _retarget(t: Path) -> str:
+    (t / "link").unlink()
+    (t / "link").symlink_to("a.txt")
+    return str(t / "link")
+
+
+CHANGES = {
+    "content, same size and mtime": _rewrite_keeping_size_and_mtime,
+    "chmod": lambda t: (os.chmod(t / "sub" / "deep" / "c.bin", 0o600), str(t / "sub" / "deep" / "c.bin"))[1],
+    "xattr": lambda t: (os.setxattr(t / "sub" / "b.conf", "user.new", b"1"), str(t / "sub" / "b.conf"))[1],
+    "new file deep": lambda t: ((t / "sub" / "deep" / "n").write_text("n"), str(t / "sub" / "deep" / "n"))[1],
+    "new dir with a file": lambda t: (
+        (t / "sub" / "deep" / "nd").mkdir(),
+        (t / "sub" / "deep" / "nd" / "f").write_text("f"),
+        str(t / "sub" / "deep" / "nd" / "f"),
+    )[2],
+    "delete": lambda t: ((t / "secret").unlink(), str(t / "secret"))[1],
+    "rename": lambda t: (os.rename(t / "sub" / "b.conf", t / "sub" / "b2.conf"), str(t / "sub" / "b2.conf"))[1],
+    "truncate": lambda t: (os.truncate(t / "sub" / "deep" / "c.bin", 10), str(t / "sub" / "deep" / "c.bin"))[1],
+    "symlink retargeted": _retarget,
+    "write through a hard link outside the tree": _through_outside_hard_link,
+    "root replaced": _replace_root,
+}
+if ROOT:
+    CHANGES["chown"] = lambda t: (os.chown(t / "a.txt", 4242, 4242), str(t / "a.txt"))[1]
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_the_change_watch_never_hides_a_change(tmp: Path, change: str) -> None:
+    t = make_tree(tmp)
+    (t / "shared").write_text("shared\n")
+    os.link(t / "shared", tmp / "outside-name")  # its content can change without a path in the tree
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    first = store.create([t], trigger="hourly", packages=False)
+    second = store.create([t], trigger="hourly", packages=False)
+    assert _scan_kind(tmp / "snaps", first.id) == "full"
+    assert _scan_kind(tmp / "snaps", second.id) == "unchanged (change watch)"  # nothing happened
+    changed = CHANGES[change](t)
+    third = store.create([t], trigger="hourly", packages=False)
+    assert _scan_kind(tmp / "snaps", third.id) == "full"
+    assert changed in {c.path for c in store.diff(second.id, third.id)}
+    assert store.diff(third.id) == []  # the snapshot is the live tree
+    fourth = store.create([t], trigger="hourly", packages=False)
+    assert _scan_kind(tmp / "snaps", fourth.id) == "unchanged (change watch)"
+
+
+def test_a_missing_root_disarms_the_change_watch(tmp: Path) -> None:
+    t = make_tree(tmp)
+    later = tmp / "later"
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    store.create([t, later], trigger="hourly", packages=False)
+    later.mkdir()
+    (later / "file").write_text("appeared\n")  # no watch could see this: the path did not exist
+    second = store.create([t, later], trigger="hourly", packages=False)
+    assert _scan_kind(tmp / "snaps", second.id) == "full"
+    assert store.diff(second.id) == [] and str(later / "file") in {e.path for e in store.diff(store.list()[-1].id, second.id)}
+
+
+def test_a_fresh_store_scans_in_full_and_finds_what_changed_meanwhile(tmp: Path) -> None:
+    t = make_tree(tmp)
+    first = SnapshotStore(tmp / "snaps", origin="test").create([t], trigger="hourly", packages=False)
+    (t / "a.txt").write_text("changed while no daemon ran\n")
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    second = store.create([t], trigger="hourly", packages=False)
+    assert _scan_kind(tmp / "snaps", second.id) == "full"
+    assert [c.path for c in store.diff(first.id, second.id)] == [str(t / "a.txt")]  # hard-a names a.txt

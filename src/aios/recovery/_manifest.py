@@ -9,6 +9,7 @@ of an unchanged tree reads no file at all.
 from __future__ import annotations
 
 import base64
+import operator
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -37,8 +38,15 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
-def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """``root`` and everything under it, parents before children, without following links."""
+def walk(root: Path, watch: Callable[[str], None] | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """``root`` and everything under it, parents before children, without following links.
+
+    ``watch`` (see :class:`aios.recovery._watch.ChangeWatch`) is called with the root and every
+    directory before they are stat-ed or listed, and with each multiply-linked file (which is
+    stat-ed again afterwards), so that a change is either seen here or reported to the watch.
+    """
+    if watch is not None:
+        watch(str(root))
     try:
         st = os.lstat(root)
     except FileNotFoundError:
@@ -49,19 +57,27 @@ def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
     stack = [str(root)]
     while stack:
         d = stack.pop()
+        if watch is not None and d != str(root):
+            watch(d)
         try:
             with os.scandir(d) as it:
-                children = sorted(it, key=lambda e: e.name)
+                children = sorted(it, key=_by_name)
         except OSError:
             continue
         for e in children:
             try:
                 cst = e.stat(follow_symlinks=False)
+                if watch is not None and cst.st_nlink > 1 and stat.S_ISREG(cst.st_mode):
+                    watch(e.path)  # a write through another name reaches only the inode's watch
+                    cst = os.lstat(e.path)
             except OSError:
                 continue
             yield e.path, cst
             if stat.S_ISDIR(cst.st_mode):
                 stack.append(e.path)
+
+
+_by_name = operator.attrgetter("name")
 
 
 def describe(path: str, st: os.stat_result) -> Entry:
@@ -101,6 +117,7 @@ def scan(
     *,
     cache: dict[str, Entry] | None = None,
     progress: Progress | None = None,
+    watch: Callable[[str], None] | None = None,
 ) -> Scan:
     """Describe every object under ``roots``; ``store_file`` stores a file's content, returns its hash.
 
@@ -114,7 +131,7 @@ def scan(
     result = Scan()
     seen_inodes: dict[tuple[int, int], str] = {}
     cache = cache or {}
-    items = [(p, st) for root in roots for p, st in walk(root)]
+    items = [(p, st) for root in roots for p, st in walk(root, watch)]
     total = len(items)
     for i, (path, st) in enumerate(items, 1):
         key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]

@@ -31,8 +31,9 @@ from aios.config import Paths
 from aios.errors import RecoveryError, SnapshotNotFound
 
 from . import _restore
-from ._manifest import Change, Entry, Progress, compare, scan, under
+from ._manifest import Change, Entry, Progress, Scan, compare, scan, under
 from ._objects import Objects
+from ._watch import ChangeWatch
 
 TRIGGERS = ("manual", "hourly", "pre-exec", "pre-restore")
 
@@ -101,6 +102,11 @@ def default_paths(paths: Paths, euid: int) -> list[Path]:
         out.append(Path("/etc"))
     return out
 
+def _cache_of(entries: builtins.list[Entry]) -> dict[str, Entry]:
+    """A manifest as the scan's cache: path -> entry, for entries that carry their stat key."""
+    return {e["path"]: e for e in entries if "_key" in e}
+
+
 def installed_packages() -> str | None:
     """The installed package list (dpkg, else rpm), or None where neither exists."""
     for argv in (["dpkg-query", "-W", "-f", "${binary:Package}\t${Version}\n"], ["rpm", "-qa"]):
@@ -117,6 +123,11 @@ class SnapshotStore:
         self.root = root
         self.origin = origin
         self.objects = Objects(root / "objects")
+        # The newest manifest this store read or wrote, by its hash: an hourly snapshot in a
+        # long-lived daemon scans against it without reading and parsing it again.
+        self._recent: tuple[str, builtins.list[Entry], dict[str, Entry], builtins.list[str]] | None = None
+        # Skips the stat scan of a tree in which nothing happened since the last one (inotify).
+        self._watch = ChangeWatch()
 
     # -- locking and layout -------------------------------------------------------------
     @contextmanager
@@ -185,14 +196,26 @@ class SnapshotStore:
                     return sha
 
                 roots = [Path(os.path.abspath(p)) for p in paths]
-                previous, previous_sha = self._previous()
-                scanned = scan(roots, store_file, cache={e["path"]: e for e in previous if "_key" in e}, progress=progress)
+                previous, previous_sha, cache = self._previous()
+                watch_key = (tuple(map(str, roots)), previous_sha)
+                recent = self._recent
+                if recent is not None and recent[0] == previous_sha and self._watch.unchanged(watch_key):
+                    # No change reported since this store's last full scan of these roots.
+                    scanned = Scan(entries=recent[1], skipped=list(recent[3]))
+                    how = "unchanged (change watch)"
+                    if progress is not None:
+                        progress(len(scanned.entries), len(scanned.entries), "")
+                else:
+                    self._watch.begin()
+                    scanned = scan(roots, store_file, cache=cache, progress=progress, watch=self._watch.add)
+                    how = "full"
                 if previous_sha is not None and scanned.entries == previous:
                     manifest_sha = previous_sha  # nothing changed: the same manifest object
                 else:
                     # The manifest is an object too: content-addressed, stored once.
                     manifest_sha, new = self.objects.put_bytes(zlib.compress(_dumps(scanned.entries), 1))
                     written += new
+                    cache = _cache_of(scanned.entries)
                 has_memory = False
                 if memory_db is not None and memory_db.exists():
                     written += _backup_sqlite(memory_db, tmp / "memory.db")
@@ -209,18 +232,22 @@ class SnapshotStore:
                     "files": sum(1 for e in scanned.entries if e["type"] == "file"),
                     "logical_bytes": sum(e.get("size", 0) for e in scanned.entries),
                     "memory": has_memory, "packages": pkg_count, "link": link, "skipped": scanned.skipped,
-                    "manifest": manifest_sha,
+                    "manifest": manifest_sha, "scan": how,
                 }
                 (tmp / "metadata.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
                 written += (tmp / "metadata.json").stat().st_size
                 os.rename(tmp, self.root / sid)
+                self._recent = (manifest_sha, scanned.entries, cache, scanned.skipped)
+                if how == "full":
+                    self._watch.commit((watch_key[0], manifest_sha))
             except BaseException:
+                self._watch.close()  # whatever it saw is no longer tied to a stored manifest
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             return self._info(meta)
 
-    def _previous(self) -> tuple[builtins.list[Entry], str | None]:
-        """The entries and manifest hash of this origin's newest snapshot (the scan's cache).
+    def _previous(self) -> tuple[builtins.list[Entry], str | None, dict[str, Entry]]:
+        """The entries, manifest hash and scan cache of this origin's newest snapshot.
 
         Only this origin's: another container's files may share paths and even inode numbers.
         """
@@ -232,11 +259,15 @@ class SnapshotStore:
                 continue
             if meta.get("origin") != self.origin:
                 continue
+            sha = meta.get("manifest")
+            if self._recent is not None and sha is not None and self._recent[0] == sha:
+                return self._recent[1], sha, self._recent[2]
             try:
-                return self._manifest(name), meta.get("manifest")
+                entries = self._manifest(name)
             except (OSError, ValueError, RecoveryError):
-                return [], None
-        return [], None
+                return [], None, {}
+            return entries, sha, _cache_of(entries)
+        return [], None, {}
 
     # -- read -----------------------------------------------------------------------------
     def list(self, *, origin: str | None = None, trigger: str | None = None) -> builtins.list[SnapshotInfo]:
