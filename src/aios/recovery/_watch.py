@@ -7,7 +7,7 @@ each multiply-linked file. When the next snapshot of the same roots finds no eve
 tree is the one the previous manifest describes, and that manifest is reused as it is.
 
 Any event at all, a queue overflow, a root that does not exist or a watch that cannot be added
-(``fs.inotify.max_user_watches``) means "changed": the next snapshot scans everything. inotify
+(``fs.inotify.max_user_watches``, or more than :data:`MAX_WATCHES` directories) means "changed": the next snapshot scans everything. inotify
 does not report writes through a shared writable ``mmap``; to bound how long such a change can go
 unseen, a full scan runs anyway when the last one is older than :data:`FULL_SCAN_AFTER`.
 """
@@ -31,6 +31,9 @@ IN_DONT_FOLLOW = 0x02000000
 MASK = (
     IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
 ) | IN_DONT_FOLLOW
+
+MAX_WATCHES = 8192
+"""Beyond this many directories the watch gives up (each costs the kernel about 1 KiB)."""
 
 FULL_SCAN_AFTER = 6 * 3600.0
 """Seconds after which a snapshot scans everything even when no event came (mmap writes)."""
@@ -56,6 +59,7 @@ class ChangeWatch:
     def __init__(self) -> None:
         self._fd = -1
         self._ok = False
+        self._count = 0
         self._armed_for: object = None
         self._scan_started = 0.0
 
@@ -68,14 +72,15 @@ class ChangeWatch:
             return
         fd = lib.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd >= 0:
-            self._fd, self._ok = fd, True
+            self._fd, self._ok, self._count = fd, True, 0
 
     def add(self, path: str) -> None:
         """Watch ``path`` (called before the scan lists or stats it). A failure disarms the watch."""
         if not self._ok:
             return
+        self._count += 1
         lib = _lib()
-        if lib is None or lib.inotify_add_watch(self._fd, os.fsencode(path), MASK) < 0:
+        if self._count > MAX_WATCHES or lib is None or lib.inotify_add_watch(self._fd, os.fsencode(path), MASK) < 0:
             self.close()
 
     def commit(self, key: object) -> None:
