@@ -277,9 +277,12 @@ def podman(*args: str, input: str | None = None, check: bool = True, timeout: fl
 class Container:
     """A running container of the aios image whose daemon uses the shared data directory."""
 
-    def __init__(self, name: str, origin: str, data: Path) -> None:
+    def __init__(self, name: str, origin: str) -> None:
         self.name = name
         self.origin = origin
+
+    @classmethod
+    def run(cls, name: str, origin: str, data: Path) -> Container:
         podman(
             "run", "-d", "--name", name, "--network", "none",
             "-v", f"{data}:/var/lib/aios",
@@ -288,6 +291,7 @@ class Container:
             "-e", 'AIOS_RECOVERY__PATHS=["/srv/app"]',
             IMAGE,
         )
+        return cls(name, origin)
 
     def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return podman("exec", self.name, "sh", "-c", script, check=check)
@@ -314,9 +318,8 @@ class Container:
                 "/run/aios/aios.sock", str(N), self.origin]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1500)
-def test_two_containers_share_one_bind_mounted_data_directory() -> None:
+@pytest.fixture(scope="module")
+def image() -> str:
     problem = podman_problem()
     if problem:
         pytest.skip(problem)
@@ -325,16 +328,21 @@ def test_two_containers_share_one_bind_mounted_data_directory() -> None:
     build = subprocess.run([str(REPO / "containers" / "build-image.sh")], env=podman_env(),
                            capture_output=True, text=True, timeout=1400)
     assert build.returncode == 0, f"containers/build-image.sh failed:\n{build.stderr[-4000:]}"
+    return IMAGE
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_two_containers_share_one_bind_mounted_data_directory(image: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="aios-c", dir="/tmp"))
     data = root / "data"  # the DIRECTORY is shared: memory.db, -wal, -shm, snapshots/
     data.mkdir()
     tag = f"aios-test-{os.getpid()}"
     containers: list[Container] = []
     try:
-        a = Container(f"{tag}-a", "container-a", data)
+        a = Container.run(f"{tag}-a", "container-a", data)
         containers.append(a)
-        b = Container(f"{tag}-b", "container-b", data)
+        b = Container.run(f"{tag}-b", "container-b", data)
         containers.append(b)
         a.wait_ready()
         b.wait_ready()
@@ -382,6 +390,50 @@ def test_two_containers_share_one_bind_mounted_data_directory() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+# -- the shipped compose file, run as it is by podman-compose ---------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_the_compose_file_starts_two_containers_that_share_memory_and_snapshots(image: str) -> None:
+    compose = BIN / "podman-compose"
+    assert compose.exists(), "podman-compose is a dev dependency (./dev setup installs it)"
+    root = Path(tempfile.mkdtemp(prefix="aios-compose", dir="/tmp"))
+    data = root / "data"
+    data.mkdir(mode=0o750)
+    prefix = f"aios-compose-{os.getpid()}"
+    env = {**podman_env(), "AIOS_SHARED_DIR": str(data), "AIOS_CONTAINER_PREFIX": prefix}
+    argv = [str(compose), "-p", prefix, "-f", str(REPO / "containers" / "compose.yaml")]
+
+    def compose_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*argv, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    try:
+        up = compose_run("up", "-d")
+        assert up.returncode == 0, f"podman-compose up: {up.stdout}{up.stderr}"
+        a, b = Container(f"{prefix}-a", "container-a"), Container(f"{prefix}-b", "container-b")
+        a.wait_ready()
+        b.wait_ready()
+        assert a.aios_json("status")["origin"] == "container-a"
+        assert b.aios_json("status")["origin"] == "container-b"
+        # One memory: what A adds, B finds, with A as its origin.
+        added = a.aios_json("memory", "add", "noted in container A through compose")
+        hits = b.aios_json("memory", "search", "noted container", "--origin", "container-a")
+        assert [h["id"] for h in hits] == [added["id"]]
+        # One snapshot store: A's snapshot is listed by B.
+        a.sh("mkdir -p /srv/app && printf 'compose' > /srv/app/conf")
+        snap = a.aios_json("snapshot", "-d", "compose")
+        assert snap["id"] in {s["id"] for s in b.aios_json("snapshots", "--origin", "container-a")}
+        # The security_opt in compose.yaml lets bubblewrap start: B runs a jailed command.
+        ran = podman("exec", b.name, "aios", "run", "--", "cat", "/proc/self/status")
+        assert "NoNewPrivs:\t1" in ran.stdout and "Seccomp:\t2" in ran.stdout
+        assert {p.name for p in data.iterdir()} >= {"memory.db", "snapshots"}
+    finally:
+        down = compose_run("down")
+        shutil.rmtree(root, ignore_errors=True)
+    assert down.returncode == 0, f"podman-compose down: {down.stdout}{down.stderr}"
+    left = podman("ps", "-a", "--filter", f"name={prefix}", "--format", "{{.Names}}")
+    assert left.stdout.strip() == ""
+
+
 # -- the shipped compose and quadlet files describe the setup tested above --------------------
 def test_quadlet_and_compose_files_share_the_directory_with_distinct_origins() -> None:
     quadlets = sorted((REPO / "containers" / "quadlet").glob("aios-*.container"))
@@ -399,5 +451,5 @@ def test_quadlet_and_compose_files_share_the_directory_with_distinct_origins() -
 
     compose = (REPO / "containers" / "compose.yaml").read_text()
     assert compose.count("AIOS_ORIGIN: container-") == 2
-    assert "source: /var/lib/aios-shared" in compose and "target: /var/lib/aios\n" in compose
+    assert "source: ${AIOS_SHARED_DIR:-/var/lib/aios-shared}" in compose and "target: /var/lib/aios\n" in compose
     assert f"image: {IMAGE}" in compose and "pull_policy: never" in compose
