@@ -28,6 +28,17 @@ def p50(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def timed_ms(fn, inputs: list[str], reps: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Milliseconds of each ``fn(x)`` call, for every input, ``reps`` times over."""
+    out = []
+    for _ in range(reps):
+        for x in inputs:
+            t = time.perf_counter()
+            fn(x)
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def line(name: str, value: float, unit: str, baseline: str | None = None, base_value: float | None = None, goal: str | None = None) -> None:
     """Print one figure beside its baseline: ``name: value unit   baseline b: v unit   ratio r``."""
     text = f"{name}: {value:.3f} {unit}"

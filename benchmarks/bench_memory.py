@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import p50, percentile
+from _common import p50, percentile, timed_ms
 
 from aios.memory import MemoryStore, fts_query
 
@@ -56,16 +56,6 @@ def naive(store: MemoryStore, query: str, limit: int = 20) -> int:
     return len(rows)
 
 
-def timed(fn, queries: list[str], reps: int) -> list[float]:  # type: ignore[no-untyped-def]
-    out = []
-    for _ in range(reps):
-        for q in queries:
-            t = time.perf_counter()
-            fn(q)
-            out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
@@ -87,8 +77,8 @@ def main() -> None:
             print(f"\n{n:,} memories: inserted at {rate:,.0f} rows/s (10k-row transactions), {path.stat().st_size / 1e6:.0f} MB")
             all_ours: list[float] = []
             for name, queries in classes.items():
-                ours = timed(lambda q, s=store: s.search(q, limit=20), queries, 5)
-                base = timed(lambda q, s=store: naive(s, q), queries, 5 if name != "very common word" else 2)
+                ours = timed_ms(lambda q, s=store: s.search(q, limit=20), queries, 5)
+                base = timed_ms(lambda q, s=store: naive(s, q), queries, 5 if name != "very common word" else 2)
                 all_ours += ours
                 print(
                     f"search {name:<17} p50 {p50(ours):7.2f} ms  p99 {percentile(ours, 99):7.2f} ms"

@@ -9,11 +9,10 @@ confirmed). Goal: p50 under 1 ms for first-sight checks.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import tree_sitter_bash
-from _common import line, p50, percentile
+from _common import line, p50, percentile, timed_ms
 from tree_sitter import Language, Parser
 
 from aios.config import SecurityConfig
@@ -44,16 +43,6 @@ COMMANDS = [
 ]
 
 
-def timed(fn, reps: int) -> list[float]:  # type: ignore[no-untyped-def]
-    out = []
-    for _ in range(reps):
-        for cmd in COMMANDS:
-            t = time.perf_counter()
-            fn(cmd)
-            out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
@@ -73,10 +62,10 @@ def main() -> None:
     for cmd in COMMANDS:  # warm up: imports, regex compilation, branch caches
         policy.check_command(cmd)
         bare(cmd)
-    base = timed(bare, reps)
-    cold = timed(first_sight, reps)
+    base = timed_ms(bare, COMMANDS, reps)
+    cold = timed_ms(first_sight, COMMANDS, reps)
     parse.cache_clear()
-    warm = timed(policy.check_command, reps)
+    warm = timed_ms(policy.check_command, COMMANDS, reps)
     print(f"{len(COMMANDS)} typical commands x {reps} rounds")
     print(f"tree-sitter parse alone      p50 {p50(base):.3f} ms  p99 {percentile(base, 99):.3f} ms")
     print(f"check_command, first sight   p50 {p50(cold):.3f} ms  p99 {percentile(cold, 99):.3f} ms")
