@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 
 import pytest
 
@@ -30,5 +33,14 @@ def test_embedded_model_answers_with_one_tool_call(env: Env) -> None:
         chats = env.cli_json("memory", "search", "--type", "Chat")
         assert [c["metadata"]["session"] for c in chats] == [result["session"]]
         assert env.cli_json("memory", "search", "--type", "Command")[0]["metadata"]["origin"] == "agent"
+        # The model server is the daemon's child and goes with it, even when the daemon is killed.
+        server = subprocess.run(["pgrep", "-P", str(d.proc.pid), "-f", "llama-server"], capture_output=True, text=True)
+        pids = [int(p) for p in server.stdout.split()]
+        assert len(pids) == 1, server
+        d.kill()
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pids[0]}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{pids[0]}"), "the model server outlived a killed daemon"
     finally:
         d.kill()

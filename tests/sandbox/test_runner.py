@@ -34,6 +34,13 @@ def _hwm_kib() -> int:
     raise AssertionError("no VmHWM")
 
 
+async def test_a_command_outlives_the_thread_that_started_it(cfg: SandboxConfig, workspace: Path) -> None:
+    # --die-with-parent follows the forking thread; trio's worker threads exit after 10 s idle.
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    r = await jail.run(["sh", "-c", "sleep 11.5; echo survived"], timeout=60)
+    assert (r.exit_code, r.stdout.strip()) == (0, "survived"), r
+
+
 @pytest.mark.parametrize("mode", ["normal", "paranoid", "trusted"])
 async def test_timeout_kills_the_whole_tree(cfg: SandboxConfig, workspace: Path, mode: str) -> None:
     marker = f"1000.{uuid.uuid4().int % 10**9}"

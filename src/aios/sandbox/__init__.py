@@ -13,5 +13,6 @@ from __future__ import annotations
 
 from ._probe import SandboxStatus, probe
 from ._runner import Jail, JailResult
+from ._spawn import Child, open_process
 
-__all__ = ["Jail", "JailResult", "SandboxStatus", "probe"]
+__all__ = ["Child", "Jail", "JailResult", "SandboxStatus", "open_process", "probe"]

@@ -32,6 +32,7 @@ from . import _seccomp
 from ._access import Identity, allowed, reachable
 from ._probe import INSTALL_HINT, cached, probe
 from ._profile import MODES, build_argv, check_workspace
+from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
     from ..config import SandboxConfig
@@ -417,7 +418,7 @@ class Jail:
             kwargs["pass_fds"] = (*gate.child_fds(), *extra)
         start = time.perf_counter()
         try:
-            proc = await trio.lowlevel.open_process(
+            proc = await open_process(
                 argv,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -438,7 +439,7 @@ class Jail:
 
     async def _supervise(
         self,
-        proc: trio.Process,
+        proc: Child,
         argv: list[str],
         start: float,
         limit: float,
