@@ -367,3 +367,36 @@ def test_a_fresh_store_scans_in_full_and_finds_what_changed_meanwhile(tmp: Path)
     second = store.create([t], trigger="hourly", packages=False)
     assert _scan_kind(tmp / "snaps", second.id) == "full"
     assert [c.path for c in store.diff(first.id, second.id)] == [str(t / "a.txt")]  # hard-a names a.txt
+
+
+def test_sparse_files_fifos_and_device_nodes_round_trip(tmp: Path) -> None:
+    import socket
+    import stat
+
+    t = tmp / "tree"
+    t.mkdir()
+    with open(t / "sparse", "wb") as f:  # 256 MiB apparent, one byte of data
+        f.truncate(256 << 20)
+        f.seek(100 << 20)
+        f.write(b"x")
+    os.mkfifo(t / "fifo", 0o640)
+    if ROOT:
+        os.mknod(t / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(t / "sock"))
+    listener.close()
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    info = store.create([t], trigger="manual", packages=False)
+    stored = sum(p.stat().st_blocks * 512 for p in (tmp / "snaps" / "objects").rglob("*") if p.is_file())
+    assert info.size_bytes < 1 << 20 and stored < 1 << 20  # the hole is not stored
+    shutil.rmtree(t)
+    report = store.restore(info.id)
+    st = (t / "sparse").stat()
+    assert st.st_size == 256 << 20 and st.st_blocks * 512 < 1 << 20  # nor written back
+    with open(t / "sparse", "rb") as f:
+        f.seek((100 << 20) - 1)
+        assert f.read(3) == b"\0x\0"
+    assert stat.S_ISFIFO((t / "fifo").lstat().st_mode) and stat.S_IMODE((t / "fifo").lstat().st_mode) == 0o640
+    if ROOT:
+        assert stat.S_ISCHR((t / "null").lstat().st_mode) and (t / "null").lstat().st_rdev == os.makedev(1, 3)
+    assert not (t / "sock").exists() and str(t / "sock") in report.skipped

@@ -96,6 +96,13 @@ def describe(path: str, st: os.stat_result) -> Entry:
         e["size"] = st.st_size
     elif kind == "symlink":
         e["target"] = os.readlink(path)
+    elif stat.S_ISFIFO(mode):
+        e["node"] = "fifo"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        e["node"] = "char" if stat.S_ISCHR(mode) else "block"
+        e["rdev"] = st.st_rdev
+    else:
+        e["node"] = "socket"  # a listener's rendezvous: meaningless without the listener
     x = _xattrs(path)
     if x:
         e["xattrs"] = x

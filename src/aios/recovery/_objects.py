@@ -8,10 +8,46 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+
+
+HOLE = 64 * 1024
+_ZEROS = bytes(HOLE)
+
+
+def write_sparse(out: BinaryIO, chunk: bytes) -> int:
+    """Write ``chunk``, leaving each all-zero 64 KiB block as a hole; returns the bytes written.
+
+    A sparse file (a VM image, /var/log/lastlog) then costs in the store and after a restore
+    what it costs where it lives, not its apparent size. The caller truncates at the end.
+    """
+    written = 0
+    view = memoryview(chunk)
+    for off in range(0, len(view), HOLE):
+        block = view[off : off + HOLE]
+        if block == _ZEROS[: len(block)]:
+            out.seek(len(block), os.SEEK_CUR)
+        else:
+            out.write(block)
+            written += len(block)
+    return written
+
+
+def copy_sparse(src: Path, dest: str) -> None:
+    """Copy an object to ``dest``, keeping its holes (``shutil.copyfile`` would fill them)."""
+    st = os.stat(src)
+    if st.st_blocks * 512 >= st.st_size:  # no holes: the kernel's copy (sendfile) is fastest
+        shutil.copyfile(src, dest)
+        return
+    with open(src, "rb") as f, open(dest, "wb") as out:
+        while chunk := f.read(CHUNK):
+            write_sparse(out, chunk)
+        out.truncate()  # the final hole, if any
 
 
 class Objects:
@@ -34,10 +70,13 @@ class Objects:
         try:
             fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             with os.fdopen(fd, "rb") as f, open(tmp, "wb") as out:
+                read = 0
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
+                    read += len(chunk)
+                    size += write_sparse(out, chunk)
+                if size < read:
+                    out.truncate()  # a file that ends in a hole still has its full length
             sha = h.hexdigest()
             final = self.path(sha)
             if final.exists():

@@ -14,10 +14,11 @@ import errno
 import os
 import re
 import shutil
+import stat
 from typing import Any
 
 from ._manifest import Entry
-from ._objects import Objects
+from ._objects import Objects, copy_sparse
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -38,8 +39,11 @@ def exchange(a: str, b: str) -> bool:
     raise OSError(err, os.strerror(err), b)
 
 
+_NODES = {"fifo": stat.S_IFIFO, "char": stat.S_IFCHR, "block": stat.S_IFBLK}
+
+
 def _copy_object(objects: Objects, sha: str, dest: str) -> None:
-    shutil.copyfile(objects.path(sha), dest)  # sendfile/copy_file_range: no Python-level loop
+    copy_sparse(objects.path(sha), dest)
 
 
 def _apply_meta(path: str, e: Entry, *, is_link: bool) -> None:
@@ -82,8 +86,15 @@ def materialize(entries: list[Entry], top: str, dest: str, objects: Objects) -> 
                 continue
             _copy_object(objects, e["sha"], t)
             _apply_meta(t, e, is_link=False)
+        elif e.get("node") in _NODES:
+            try:
+                os.mknod(t, e["mode"] | _NODES[e["node"]], e.get("rdev", 0))
+            except PermissionError:  # device nodes need CAP_MKNOD (a root daemon has it)
+                skipped.append(e["path"])
+                continue
+            _apply_meta(t, e, is_link=False)
         else:
-            skipped.append(e["path"])  # sockets, fifos, devices: recorded, not recreated
+            skipped.append(e["path"])  # sockets (and entries of older manifests): recorded, not recreated
     for t, e in reversed(dirs):  # children first, so their writes do not touch a parent's mtime afterwards
         _apply_meta(t, e, is_link=False)
     return skipped
