@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-out = Console(highlight=False, soft_wrap=False)
+# Piped output is not squeezed into 80 columns (rich's default without a terminal): tables are
+# as wide as their content unless COLUMNS says otherwise.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200))
 err = Console(stderr=True, highlight=False)
 
 
@@ -17,7 +20,7 @@ def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None
     for col in columns:
         if col == "id":  # ULIDs are copied into other commands: never fold them
             t.add_column(col, no_wrap=True, min_width=26)
-        else:
+        else:  # folds on a narrow terminal rather than hiding anything
             t.add_column(col, overflow="fold")
     for row in rows:
         t.add_row(*[str(c) for c in row])

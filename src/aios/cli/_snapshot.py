@@ -123,7 +123,11 @@ def show(id: Annotated[str, Parameter(help="Snapshot id (ULID).")], *, json: Jso
             ctx.print_json(data)
             return 0
         for key, value in data.items():
-            if isinstance(value, list | dict):
+            if value is None or value == [] or value == {}:
+                value = "-"
+            elif key == "paths" and isinstance(value, list):
+                value = "\n".join(f"{'':<14} {p}" for p in value).lstrip()
+            elif isinstance(value, list | dict):
                 import json as jsonlib
 
                 value = jsonlib.dumps(value, ensure_ascii=False)[:400]
