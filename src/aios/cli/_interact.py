@@ -40,7 +40,8 @@ class Confirmer:
     def _describe(self, p: dict[str, Any]) -> str:
         lines = [f"\n  {p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
         if p.get("reason"):
-            lines.append(f"  why asked: {p['reason']}" + (f" (rule {p['rule']})" if p.get("rule") else ""))
+            rule = f"(rule {p['rule']})" if p.get("rule") else ""
+            lines.append(f"  why asked: {p['reason']}" + (f" {rule}" if rule and rule not in p["reason"] else ""))
         if p.get("snapshot"):
             lines.append("  a snapshot is taken first; you can undo it with 'aios restore <id>'")
         if p.get("profile") == "host":
