@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import trio
@@ -25,6 +26,15 @@ class Hang:
 
     async def execute(self, args: dict[str, Any], context: Any) -> Any:
         await trio.sleep_forever()
+
+
+class BlockThread:
+    name = "block_thread"
+    description = "Blocks a worker thread that no cancellation can reach."
+    parameters = SCHEMA
+
+    async def execute(self, args: dict[str, Any], context: Any) -> Any:
+        await trio.to_thread.run_sync(time.sleep, 3600)  # abandon_on_cancel=False: uncancellable
 
 
 class Garbage:

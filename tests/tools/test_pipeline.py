@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness import REPO, Daemon, Env, connect, rpc
+from harness import BIN, REPO, Daemon, Env, connect, rpc
 
 
 def memories(env: Env, type_: str = "Command") -> list[dict[str, Any]]:
@@ -117,6 +118,18 @@ def test_file_tools_follow_the_path_policy(env: Env, daemon: Daemon) -> None:
     assert bad.returncode == 2 and "path" in bad.stderr
 
 
+def test_file_tools_do_not_hang_on_a_fifo(env: Env, daemon: Daemon) -> None:
+    os.mkfifo(env.workspace / "pipe")  # no writer: a plain open() would block forever
+    r = subprocess.run([str(BIN / "aios"), "tools", "call", "read", '{"path": "pipe"}', "--json"],
+                       env=env.env, capture_output=True, text=True, timeout=20)
+    assert "not a regular file" in json.loads(r.stdout)["error"]
+    w = subprocess.run([str(BIN / "aios"), "tools", "call", "write", '{"path": "pipe", "content": "x", "append": true}', "--json"],
+                       env=env.env, capture_output=True, text=True, timeout=20)
+    assert json.loads(w.stdout)["ok"] is False  # ENXIO at once, no reader to wait for
+    with connect(env.socket) as s:
+        assert rpc(s, "ping") == "pong"
+
+
 @pytest.fixture
 def plugin_env(env: Env) -> Iterator[Env]:
     env.env["PYTHONPATH"] = str(REPO / "tests" / "plugins")
@@ -141,6 +154,33 @@ def test_misbehaving_plugins_fail_alone(plugin_env: Env) -> None:
         with connect(env.socket) as s:
             assert rpc(s, "ping") == "pong"
     finally:
+        d.kill()
+
+
+def test_a_call_stuck_in_a_thread_does_not_keep_the_daemon_from_stopping(plugin_env: Env) -> None:
+    env = plugin_env
+    env.write_config('[tools]\nplugin_timeout = "1h"\n[daemon]\nshutdown_grace = "1s"\n')
+    d = env.start_daemon()
+    client = subprocess.Popen([str(BIN / "aios"), "tools", "call", "block_thread"], env=env.env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # the call is in flight; the daemon serves others meanwhile
+            with connect(env.socket) as s:
+                if rpc(s, "status")["clients"] >= 2:
+                    break
+            assert time.monotonic() < deadline and client.poll() is None, "the plugin call never started"
+            time.sleep(0.2)
+        time.sleep(1)  # into the plugin's thread
+        start = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        code = d.proc.wait(40)  # 1 s grace, then 10 s for cancelled work, then out anyway
+        assert code == 1 and time.monotonic() - start < 30
+        assert not env.socket.exists()
+        assert "exiting anyway" in d.log()
+    finally:
+        client.kill()
+        client.wait()
         d.kill()
 
 

@@ -18,6 +18,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,29 @@ from ._registry import Registry
 
 log = logging.getLogger("aios.daemon")
 
+STUCK_EXIT_S = 10.0
+"""Seconds a stopping daemon waits for cancelled work that cannot be cancelled (a call stuck in
+a worker thread, e.g. on a dead network mount) before it exits anyway."""
+
+
+def _exit_if_stuck(socket: Path | None) -> threading.Timer:
+    """Arm a timer that ends the process if the cancelled connections never finish."""
+
+    def fire() -> None:
+        log.error("stopping: work stuck in a thread did not end %.0f s after it was cancelled; exiting anyway", STUCK_EXIT_S)
+        if socket is not None:
+            try:
+                socket.unlink()
+            except OSError:
+                pass
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(STUCK_EXIT_S, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
 
 class Daemon:
     """State shared by every connection. Create with a loaded config, then ``await run()``."""
@@ -57,6 +81,8 @@ class Daemon:
         self.origin = default_origin()
         self._memory: AsyncMemory | None = None
         self._services: trio.Nursery | None = None
+        self._owned_socket: Path | None = None
+        self._stuck_timer: threading.Timer | None = None
         self.extensions: dict[str, Any] = {}
         """Lazily created subsystems (policy, tools, snapshot store, agent), by name."""
 
@@ -100,6 +126,7 @@ class Daemon:
         if not activated:
             prepare_runtime_dir(paths.socket.parent, cfg)
         lock_fd = None if activated else take_lock(paths.socket)
+        self._owned_socket = None if activated else paths.socket
         listener: trio.SocketListener | None = None
         try:
             paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -129,6 +156,8 @@ class Daemon:
                         await self._memory.aclose()
                 if lock_fd is not None:
                     os.close(lock_fd)
+                if self._stuck_timer is not None:
+                    self._stuck_timer.cancel()
             _systemd.sd_notify("STOPPING=1")
 
     async def _serve(
@@ -158,6 +187,7 @@ class Daemon:
                 with trio.move_on_after(float(self.config.daemon.shutdown_grace)):
                     await self._drained.wait()
                 conns.cancel_scope.cancel()
+                self._stuck_timer = _exit_if_stuck(self._owned_socket)
             services.cancel_scope.cancel()
 
     async def _accept_loop(

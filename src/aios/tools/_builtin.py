@@ -157,7 +157,10 @@ class ReadTool:
                 st = path.stat()
                 if stat.S_ISDIR(st.st_mode):
                     return ToolResult(False, "", f"{path} is a directory: use the list tool")
-                with path.open("rb") as f:
+                if not stat.S_ISREG(st.st_mode):  # a FIFO would block the call, a device never end
+                    return ToolResult(False, "", f"{path} is not a regular file (a FIFO, socket or device); use bash to inspect it")
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # see write
+                with os.fdopen(os.open(path, flags), "rb") as f:
                     f.seek(offset)
                     data = f.read(limit + 1)
             except OSError as exc:
@@ -173,7 +176,8 @@ class ReadTool:
                 text += f"\n[aios: file cut at {limit} bytes (tools.read_max); {rest} more bytes; read again with offset={offset + limit}]"
             return ToolResult(True, text, None, meta)
 
-        result = await trio.to_thread.run_sync(read)
+        # Abandoned on cancel: a read stuck on a dead network mount must not hold up the turn or a shutdown.
+        result = await trio.to_thread.run_sync(read, abandon_on_cancel=True)
         return await _finish(ctx, self.name, f"read {path}", g, result)
 
 
@@ -210,7 +214,11 @@ class WriteTool:
             try:
                 existed = path.exists()
                 if append:
-                    with path.open("ab") as f:
+                    # NOFOLLOW: the path was resolved for the policy; a symlink put there since
+                    # (a race) is refused rather than followed somewhere the policy never saw.
+                    # NONBLOCK: a FIFO without a reader fails at once instead of hanging the call.
+                    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+                    with os.fdopen(fd, "ab") as f:
                         f.write(data)
                 else:
                     _atomic_write(path, data)
@@ -294,7 +302,7 @@ class ListTool:
             text = "\n".join(lines) if lines else "(empty directory)"
             return ToolResult(True, text, None, {"path": str(path), "entries": len(shown)})
 
-        result = await trio.to_thread.run_sync(listing)
+        result = await trio.to_thread.run_sync(listing, abandon_on_cancel=True)  # as in read
         return await _finish(ctx, self.name, f"list {path}", g, result)
 
 
