@@ -13,7 +13,8 @@ It replays a queue of scripted replies, one per model request, whatever the prot
 
 A reply is a plain JSON-able dict built by the helpers below (:func:`text`, :func:`tool_call`,
 :func:`tool_calls`, :func:`error`, :func:`cut`, :func:`malformed`, :func:`stream_error`,
-:func:`slow`); a script file for the standalone process is a JSON list of the same dicts.
+:func:`slow`, :func:`raw` for a body sent verbatim, :func:`gzipped`, :func:`stall`, :func:`reset`);
+a script file for the standalone process is a JSON list of the same dicts.
 When the queue is empty the server answers with the text ``(script exhausted)``.
 
 Streams use chunked transfer encoding, like real servers, so a :func:`cut` reply is a connection
@@ -38,9 +39,11 @@ import argparse
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -116,6 +119,43 @@ def stream_error(reply: Reply | None = None, at: int = 2, message: str = "Overlo
 def slow(reply: Reply, delay: float) -> Reply:
     """``reply`` with ``delay`` seconds before each stream event."""
     return {**reply, "delay": delay}
+
+
+def raw(
+    blocks: list[str],
+    *,
+    status: int = 200,
+    content_type: str = "text/event-stream",
+    headers: dict[str, str] | None = None,
+    chunked: bool = True,
+) -> Reply:
+    """A reply sent verbatim, whatever the protocol: each of ``blocks`` is one write of the body
+    (so line endings, comments, odd fields and JSON are exactly what a real server sent).
+    ``chunked=False`` sends the joined blocks with a Content-Length, like a non-streamed answer."""
+    return {
+        "kind": "raw",
+        "blocks": list(blocks),
+        "status": status,
+        "content_type": content_type,
+        "headers": dict(headers or {}),
+        "chunked": chunked,
+    }
+
+
+def gzipped(reply: Reply) -> Reply:
+    """``reply`` with its body gzip-encoded (``Content-Encoding: gzip``), flushed per event."""
+    return {**reply, "gzip": True}
+
+
+def stall(reply: Reply, after: int, seconds: float = 5.0) -> Reply:
+    """``reply``, but after ``after`` stream events the server stops sending for ``seconds``
+    (headers already sent) and then closes the connection."""
+    return {**reply, "stall_after": after, "stall_seconds": seconds}
+
+
+def reset(reply: Reply, after: int = 2) -> Reply:
+    """``reply``, but after ``after`` stream events the connection is reset (TCP RST)."""
+    return {**reply, "reset_after": after}
 
 
 def split(s: str, n: int) -> list[str]:
@@ -407,17 +447,39 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
-    def _send_stream(self, blocks: list[str], reply: Reply, bad: str, failure: str) -> None:
+    def _send_stream(self, blocks: list[str], reply: Reply, bad: str = "", failure: str = "") -> None:
         if "malformed_at" in reply:
             at = int(reply["malformed_at"])
             blocks = [*blocks[:at], bad, *blocks[at:]]
         if "error_at" in reply:
             blocks = [*blocks[: int(reply["error_at"])], failure]
         cut_after = reply.get("cut_after")
+        stall_after = reply.get("stall_after")
+        reset_after = reply.get("reset_after")
         delay = float(reply.get("delay") or 0.0)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        chunked = reply.get("chunked", True)
+        compressor = zlib.compressobj(wbits=31) if reply.get("gzip") else None
+
+        def encode(data: bytes, final: bool = False) -> bytes:
+            if compressor is None:
+                return data
+            out = compressor.compress(data)
+            return out + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+
+        self.send_response(int(reply.get("status", 200)))
+        self.send_header("Content-Type", reply.get("content_type", "text/event-stream"))
         self.send_header("Cache-Control", "no-cache")
+        if compressor is not None:
+            self.send_header("Content-Encoding", "gzip")
+        for k, v in (reply.get("headers") or {}).items():
+            self.send_header(k, v)
+        if not chunked:
+            body = encode("".join(blocks).encode(), final=True)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            return
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
         self.end_headers()
@@ -428,12 +490,24 @@ class _Handler(BaseHTTPRequestHandler):
                     # Mid-body: no terminating chunk, the socket just goes away.
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if reset_after is not None and i >= int(reset_after):
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+                    return
+                if stall_after is not None and i == int(stall_after):
+                    time.sleep(float(reply.get("stall_seconds", 5.0)))
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if delay:
                     time.sleep(delay)
-                self._write_chunk(block.encode())
+                self._write_chunk(encode(block.encode()))
+            if compressor is not None:
+                self._write_chunk(encode(b"", final=True))
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the client went away; that is what some tests do
 
     def _auth_ok(self, anthropic: bool) -> bool:
@@ -509,6 +583,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         reply, seq = self.state.next_reply()
+        if reply["kind"] == "raw":
+            self._send_stream(list(reply["blocks"]), reply)
+            return
         if reply["kind"] == "error":
             self._send_json(int(reply["status"]), reply.get("body") or "", reply.get("headers"))
             return

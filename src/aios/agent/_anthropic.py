@@ -34,6 +34,7 @@ from aios.errors import ProviderError
 from . import _structured
 from ._http import StreamingProvider, stream_lines
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
+from ._reply import check_complete, stream_error, structured_cut
 from ._sse import SSEParser
 
 API_VERSION = "2023-06-01"
@@ -196,6 +197,10 @@ class AnthropicProvider(StreamingProvider):
         )) as lines:
             async for line in lines:
                 for event, data in parser.feed(line):
+                    if event == "error" and not data.lstrip().startswith("{"):
+                        raise stream_error(url, self.name, data)
+                    if data.strip() == "[DONE]":  # some proxies end every stream OpenAI's way
+                        continue
                     try:
                         chunk = json.loads(data)
                     except ValueError as exc:
@@ -204,27 +209,34 @@ class AnthropicProvider(StreamingProvider):
                         ) from exc
                     if not isinstance(chunk, dict):
                         raise ProviderError(f"{url} sent a malformed stream event: {data[:120]!r}")
-                    kind = chunk.get("type") or event
-                    if kind == "error":
-                        err = chunk.get("error") or {}
-                        detail = err.get("message") or err.get("type") if isinstance(err, dict) else err
-                        raise ProviderError(
-                            f"{url} reported an error mid-stream: {detail}",
-                            data={"provider": self.name},
-                        )
-                    if kind == "message_start":
+                    # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
+                    kind = "error" if event == "error" else chunk.get("type") or event
+                    if kind == "error" or (kind == "message" and chunk.get("error")):
+                        raise stream_error(url, self.name, chunk)
+                    if kind == "message":
+                        # A whole message from a server that ignored "stream".
+                        for index, block in enumerate(chunk.get("content") or []):
+                            if not isinstance(block, dict):
+                                continue
+                            if block.get("type") == "text" and block.get("text"):
+                                text.append(block["text"])
+                                if not self.structured:
+                                    yield TextDelta(block["text"])
+                            elif block.get("type") == "tool_use":
+                                slot = calls[index] = self._slot(block)
+                                yield ToolCallStarted(slot["id"], slot["name"])
+                        reason = chunk.get("stop_reason")
+                        if reason:
+                            finish = STOP_REASONS.get(reason, reason)
+                        raw_usage.update(chunk.get("usage") or {})
+                        done = True
+                    elif kind == "message_start":
                         raw_usage.update((chunk.get("message") or {}).get("usage") or {})
                     elif kind == "content_block_start":
                         block = chunk.get("content_block") or {}
                         index = int(chunk.get("index", len(calls)))
                         if block.get("type") == "tool_use":
-                            initial = block.get("input")
-                            slot = calls[index] = {
-                                "id": block.get("id") or f"toolu_{ULID()}",
-                                "name": block.get("name") or "",
-                                "arguments": "",
-                                "initial": json.dumps(initial) if initial else "",
-                            }
+                            slot = calls[index] = self._slot(block)
                             yield ToolCallStarted(slot["id"], slot["name"])
                         elif block.get("type") == "text" and block.get("text"):
                             text.append(block["text"])
@@ -250,8 +262,10 @@ class AnthropicProvider(StreamingProvider):
                         raw_usage.update(chunk.get("usage") or {})
                     elif kind == "message_stop":
                         done = True
-        for _event, _data in parser.close():
-            pass  # an event after message_stop would be a protocol error; before it, the check below catches it
+        for event, data in parser.close():
+            if event == "error":
+                raise stream_error(url, self.name, data)
+            # another event after message_stop would be a protocol error; before it, the check below catches it
         if not done:
             raise ProviderError(
                 f"the stream from {url} was cut before it finished; nothing of this reply was kept"
@@ -259,7 +273,12 @@ class AnthropicProvider(StreamingProvider):
         usage = _usage(raw_usage)
         content = "".join(text)
         if self.structured:
-            message = _structured.parse_reply(content, [] if force_answer else tools)
+            try:
+                message = _structured.parse_reply(content, [] if force_answer else tools)
+            except ProviderError as exc:
+                if finish == "length":
+                    raise structured_cut(self.name, self.max_tokens) from exc
+                raise
             if message.content:
                 yield TextDelta(message.content)
             yield Done(message, usage, finish)
@@ -268,4 +287,18 @@ class AnthropicProvider(StreamingProvider):
             ToolCall(slot["id"], slot["name"], slot["arguments"] or slot["initial"] or "{}")
             for _index, slot in sorted(calls.items())
         )
-        yield Done(Message("assistant", content, tool_calls), usage, finish)
+        message = Message("assistant", content, tool_calls)
+        check_complete(message, finish, provider=self.name, max_tokens=self.max_tokens)
+        yield Done(message, usage, finish)
+
+    @staticmethod
+    def _slot(block: dict[str, Any]) -> dict[str, str]:
+        """A tool call being assembled from a ``tool_use`` block (its ``input`` is ``{}`` when
+        streamed, the whole arguments otherwise)."""
+        initial = block.get("input")
+        return {
+            "id": block.get("id") or f"toolu_{ULID()}",
+            "name": block.get("name") or "",
+            "arguments": "",
+            "initial": json.dumps(initial, ensure_ascii=False) if initial else "",
+        }

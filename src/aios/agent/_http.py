@@ -7,9 +7,12 @@ A fresh client per stream: reusing one client for a second stream to llama-serve
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
+import re
 import ssl
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -21,51 +24,108 @@ from aios.errors import ProviderAuthError, ProviderError, ProviderHTTPError, Pro
 
 MAX_ERROR_BODY = 600
 
+_CONTEXT_OVERFLOW = re.compile(
+    r"context[ _-]?(length|size|window)|maximum context|prompt is too long|too many tokens"
+    r"|exceeds? the (available|maximum) context|reduce the length of the (messages|prompt)",
+    re.IGNORECASE,
+)
+_NO_TOOLS = re.compile(r"(does not|doesn't) support tools|tools? (are|is) not supported", re.IGNORECASE)
+
+
+def one_line(text: str, limit: int = MAX_ERROR_BODY) -> str:
+    """``text`` on one line, tags of an HTML error page dropped, cut to ``limit`` characters."""
+    if "<" in text and re.search(r"</?(html|body|head|title|h1|center|p|hr|pre)\b", text, re.IGNORECASE):
+        text = re.sub(r"<title>.*?</title>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+        text = re.sub(r"<[^>]*>", " ", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_detail(err: Any) -> str:
+    """The human part of an error object, whatever shape the server gave it: OpenAI's and
+    Anthropic's ``{"error": {"message"}}``, llama.cpp's ``{"code", "message", "type"}``, Ollama's
+    ``{"error": "text"}``, FastAPI's ``{"detail": [...]}``."""
+    if isinstance(err, dict):
+        if err.get("error"):
+            return error_detail(err["error"])
+        for key in ("message", "detail", "msg", "type", "code"):
+            if err.get(key):
+                return error_detail(err[key])
+        return one_line(json.dumps(err))
+    if isinstance(err, list):
+        return one_line("; ".join(error_detail(e) for e in err))
+    return one_line(str(err))
+
 
 def _server_message(body: bytes) -> str:
-    text = body.decode("utf-8", "replace")[:MAX_ERROR_BODY].strip()
+    text = body.decode("utf-8", "replace")
     try:
         data = json.loads(text)
     except ValueError:
-        return text
-    err = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or err)
-    return str(err)
+        return one_line(text)
+    return error_detail(data)
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
+    """Seconds to wait: ``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date, or
+    exponential backoff with jitter."""
+    ms = response.headers.get("retry-after-ms")
     header = response.headers.get("retry-after")
-    if header:
-        try:
-            return min(30.0, max(0.0, float(header)))
-        except ValueError:
-            pass
+    try:
+        if ms:
+            return min(30.0, max(0.0, float(ms) / 1000))
+        if header:
+            try:
+                return min(30.0, max(0.0, float(header)))
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(header)
+                return min(30.0, max(0.0, when.timestamp() - time.time()))
+    except (ValueError, TypeError, OverflowError):
+        pass
     return min(20.0, 0.5 * 2.0**attempt) * (0.75 + random.random() / 2)
 
 
 def status_error(status: int, body: bytes, *, provider: str, url: str, key_env: str | None) -> ProviderError:
     """The one-line error for an HTTP status, with the fix."""
     detail = _server_message(body)
+    data = {"status": status, "provider": provider}
     if status in (401, 403):
         where = f"${key_env}" if key_env else "the configured key"
         return ProviderAuthError(
             f"{status} from {url}: the key in {where} was refused ({detail}); set a valid key, "
             f"or change llm.providers.{provider}.api_key_env",
-            data={"status": status, "provider": provider},
+            data=data,
+        )
+    if status in (400, 413, 422) and _CONTEXT_OVERFLOW.search(detail):
+        return ProviderHTTPError(
+            f"{status} from {url}: the conversation is longer than the model's context ({detail}); "
+            f"lower llm.context_budget or llm.providers.{provider}.max_tokens, or start a new chat",
+            data=data,
+        )
+    if status == 400 and _NO_TOOLS.search(detail):
+        return ProviderHTTPError(
+            f"400 from {url}: {detail}; set llm.providers.{provider}.structured_output = true, "
+            "or use a model with tool support",
+            data=data,
         )
     if status == 404:
         return ProviderHTTPError(
             f"404 from {url}: unknown model or wrong base_url ({detail}); check "
             f"llm.providers.{provider}.model and .base_url",
-            data={"status": status, "provider": provider},
+            data=data,
         )
     if status == 400 and "model" in detail.lower():
         return ProviderHTTPError(
             f"400 from {url}: {detail}; check llm.providers.{provider}.model",
-            data={"status": status, "provider": provider},
+            data=data,
         )
-    return ProviderHTTPError(f"{status} from {url}: {detail}", data={"status": status, "provider": provider})
+    if status == 429:
+        return ProviderHTTPError(
+            f"429 from {url}: rate limited or out of quota ({detail}); wait and try again, or raise "
+            f"llm.providers.{provider}.max_retries",
+            data=data,
+        )
+    return ProviderHTTPError(f"{status} from {url}: {detail}", data=data)
 
 
 _ssl_context: ssl.SSLContext | None = None
@@ -112,20 +172,55 @@ async def stream_lines(
                             await trio.sleep(delay)
                             continue
                         raise status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
+                    ctype = response.headers.get("content-type", "").lower()
+                    if "json" in ctype and "event-stream" not in ctype:
+                        # A server or proxy that ignored "stream": one whole answer (or an
+                        # error object). Handed on as one SSE event; the providers read both shapes.
+                        raw = (await response.aread()).decode("utf-8", "replace")
+                        try:
+                            whole = json.loads(raw)
+                        except ValueError:
+                            if not raw.lstrip("\ufeff \r\n").startswith(("data:", "event:", ":")):
+                                raise ProviderError(
+                                    f"{url} sent a malformed JSON answer: {one_line(raw, 120)!r}",
+                                    data={"provider": provider},
+                                ) from None
+                            started = True  # an event stream labelled as JSON by a proxy
+                            for line in raw.splitlines():
+                                yield line
+                            return
+                        started = True
+                        yield "data: " + json.dumps(whole)
+                        yield ""
+                        return
+                    if ctype.startswith("text/html"):
+                        raise ProviderError(
+                            f"{url} answered with an HTML page, not a model stream; is "
+                            f"llm.providers.{provider}.base_url the API endpoint (for OpenAI-compatible "
+                            "servers usually ending in /v1)?",
+                            data={"provider": provider},
+                        )
                     async for line in response.aiter_lines():
                         started = True
                         yield line
                     return
         except httpx.TimeoutException as exc:
+            if started:
+                raise ProviderTimeout(
+                    f"{url} stopped sending for {read_timeout:g} s in the middle of a reply; nothing of "
+                    f"this reply was kept; raise llm.providers.{provider}.timeout or check the server",
+                    data={"provider": provider},
+                ) from exc
             raise ProviderTimeout(
-                f"{url} did not answer within {read_timeout:.0f} s; raise llm.providers.{provider}.timeout "
+                f"{url} did not answer within {read_timeout:g} s; raise llm.providers.{provider}.timeout "
                 "or check the server",
                 data={"provider": provider},
             ) from exc
-        except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            reason = str(exc) or type(exc).__name__
             if started:  # a reply cut mid-way is never retried: that would splice two replies
                 raise ProviderError(
-                    f"the stream from {url} was cut before it finished ({exc or type(exc).__name__}); "
+                    f"the stream from {url} was cut before it finished ({reason}); "
                     "nothing of this reply was kept",
                     data={"provider": provider},
                 ) from exc
@@ -133,13 +228,19 @@ async def stream_lines(
                 attempt += 1
                 await trio.sleep(min(10.0, 0.5 * 2.0**attempt))
                 continue
+            if isinstance(exc, httpx.ConnectError):
+                raise ProviderError(
+                    f"cannot reach {url}: {reason}; is the server running, and is "
+                    f"llm.providers.{provider}.base_url right?",
+                    data={"provider": provider},
+                ) from exc
             raise ProviderError(
-                f"cannot reach {url}: {exc or type(exc).__name__}; is the server running, and is "
-                f"llm.providers.{provider}.base_url right?",
+                f"{url} closed the connection without answering ({reason}); is the server running, "
+                f"and is llm.providers.{provider}.base_url right?",
                 data={"provider": provider},
             ) from exc
         except httpx.HTTPError as exc:
-            raise ProviderError(f"{url}: {type(exc).__name__}: {exc}", data={"provider": provider}) from exc
+            raise ProviderError(f"{url}: {type(exc).__name__}: {one_line(str(exc))}", data={"provider": provider}) from exc
 
 
 def _strip_slash(url: str) -> str:

@@ -3,8 +3,9 @@
 Two ways to get tool calls:
 
 - native: ``tools`` in the request; tool calls assembled from streamed fragments (arguments
-  split across chunks, several calls per message, the name repeated in every chunk by some
-  servers: the first non-empty name wins);
+  split across chunks, several calls per message, missing or shared ``index`` values, the name
+  repeated in every chunk by some servers, the legacy ``function_call`` delta: see
+  :class:`_CallAssembler`);
 - structured (:mod:`aios.agent._structured`): no ``tools``; ``response_format`` carries a JSON
   schema that admits exactly one registered tool with its arguments, or a final answer, so every
   reply of a small model is valid. The reply is parsed into the same tool-call objects.
@@ -25,6 +26,7 @@ from aios.errors import ProviderError
 from . import _structured
 from ._http import StreamingProvider, stream_lines
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
+from ._reply import ThinkFilter, check_complete, stream_error, structured_cut
 from ._sse import SSEParser
 
 
@@ -86,7 +88,8 @@ class OpenAIProvider(StreamingProvider):
             headers["Authorization"] = f"Bearer {self.api_key}"
         url = f"{self.base_url}/chat/completions"
         text: list[str] = []
-        calls: dict[int, dict[str, str]] = {}
+        calls = _CallAssembler()
+        think = ThinkFilter()
         usage: dict[str, Any] = {}
         finish: str | None = None
         done = False
@@ -96,7 +99,9 @@ class OpenAIProvider(StreamingProvider):
             provider=self.name, key_env=self.key_env, read_timeout=self.timeout, retries=self.retries,
         )) as lines:
             async for line in lines:
-                for _event, data in parser.feed(line):
+                for event, data in parser.feed(line):
+                    if event == "error":  # llama.cpp's "error:" field
+                        raise stream_error(url, self.name, data)
                     if data.strip() == "[DONE]":
                         done = True
                         continue
@@ -104,47 +109,112 @@ class OpenAIProvider(StreamingProvider):
                         chunk = json.loads(data)
                     except ValueError as exc:
                         raise ProviderError(f"{url} sent a malformed stream chunk: {data[:120]!r}") from exc
-                    if isinstance(chunk, dict) and "error" in chunk:
-                        raise ProviderError(f"{url} reported an error mid-stream: {chunk['error']}")
                     if not isinstance(chunk, dict):
                         raise ProviderError(f"{url} sent a malformed stream chunk: {data[:120]!r}")
-                    if chunk.get("usage"):
+                    if chunk.get("error"):
+                        raise stream_error(url, self.name, chunk)
+                    if isinstance(chunk.get("usage"), dict) and chunk["usage"]:
                         usage = chunk["usage"]
-                    for choice in chunk.get("choices") or []:
-                        delta = choice.get("delta") or {}
+                    choices = chunk.get("choices")
+                    for choice in choices if isinstance(choices, list) else []:
+                        if not isinstance(choice, dict):
+                            continue
+                        # "delta" when streamed; "message" from a server that ignored "stream"
+                        delta = choice.get("delta") or choice.get("message") or {}
                         if choice.get("finish_reason"):
                             finish = choice["finish_reason"]
                         piece = delta.get("content")
-                        if piece:
-                            text.append(piece)
-                            if not self.structured:
-                                yield TextDelta(piece)
-                        for frag in delta.get("tool_calls") or []:
-                            slot = calls.setdefault(
-                                int(frag.get("index", len(calls))), {"id": "", "name": "", "arguments": "", "fallback": f"call_{ULID()}"}
-                            )
-                            if frag.get("id") and not slot["id"]:
-                                slot["id"] = frag["id"]
-                            fn = frag.get("function") or {}
-                            if fn.get("name") and not slot["name"]:
-                                slot["name"] = fn["name"]
-                                yield ToolCallStarted(slot["id"] or slot["fallback"], slot["name"])
-                            if fn.get("arguments"):
-                                slot["arguments"] += fn["arguments"]
-        for _event, data in parser.close():
+                        if isinstance(piece, str) and piece:
+                            visible = think.feed(piece)
+                            if visible:
+                                text.append(visible)
+                                if not self.structured:
+                                    yield TextDelta(visible)
+                        frags = delta.get("tool_calls")
+                        frags = list(frags) if isinstance(frags, list) else []
+                        if isinstance(delta.get("function_call"), dict):  # the legacy single call
+                            frags.append({"function": delta["function_call"]})
+                        for frag in frags:
+                            if isinstance(frag, dict):
+                                started = calls.feed(frag)
+                                if started is not None:
+                                    yield started
+        for event, data in parser.close():
+            if event == "error":
+                raise stream_error(url, self.name, data)
             if data.strip() == "[DONE]":
                 done = True
         if not done and finish is None:
             raise ProviderError(f"the stream from {url} was cut before it finished; nothing of this reply was kept")
+        rest = think.close()
+        if rest:
+            text.append(rest)
+            if not self.structured:
+                yield TextDelta(rest)
         content = "".join(text)
+        if finish == "function_call":
+            finish = "tool_calls"
         if self.structured:
-            message = _structured.parse_reply(content, [] if force_answer else tools)
+            try:
+                message = _structured.parse_reply(content, [] if force_answer else tools)
+            except ProviderError as exc:
+                if finish == "length":
+                    raise structured_cut(self.name, self.max_tokens) from exc
+                raise
             if message.content:
                 yield TextDelta(message.content)
             yield Done(message, usage, finish)
             return
-        tool_calls = tuple(
-            ToolCall(slot["id"] or slot["fallback"], slot["name"], slot["arguments"] or "{}")
-            for _index, slot in sorted(calls.items())
+        message = Message("assistant", content, calls.result())
+        check_complete(message, finish, provider=self.name, max_tokens=self.max_tokens)
+        yield Done(message, usage, finish)
+
+
+class _CallAssembler:
+    """Tool calls from streamed fragments, as real servers send them.
+
+    OpenAI sends ``index`` on every fragment, ``id`` and ``name`` only on the first. Others
+    differ: Ollama before 0.4.7 and some proxies omit ``index`` (each fragment then continues the
+    latest call unless it carries a new id); Ollama since gives every call ``index`` 0, told apart
+    only by their ids; some servers repeat the name in every fragment (the first one wins) or send
+    the arguments as a JSON object instead of a string.
+    """
+
+    def __init__(self) -> None:
+        self._slots: list[dict[str, str]] = []
+        self._by_index: dict[int, int] = {}
+
+    def feed(self, frag: dict[str, Any]) -> ToolCallStarted | None:
+        index = frag.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = None
+        fn = frag.get("function") if isinstance(frag.get("function"), dict) else {}
+        assert isinstance(fn, dict)
+        fid = frag.get("id") if isinstance(frag.get("id"), str) else ""
+        name = fn.get("name") if isinstance(fn.get("name"), str) else ""
+        if index is not None:
+            pos = self._by_index.get(index)
+        else:
+            pos = len(self._slots) - 1 if self._slots else None
+        slot = self._slots[pos] if pos is not None else None
+        if slot is None or (fid and slot["id"] and fid != slot["id"]) or (name and slot["name"] and not fid and name != slot["name"]):
+            slot = {"id": "", "name": "", "arguments": "", "fallback": f"call_{ULID()}"}
+            self._slots.append(slot)
+            if index is not None:
+                self._by_index[index] = len(self._slots) - 1
+        if fid and not slot["id"]:
+            slot["id"] = fid
+        args = fn.get("arguments")
+        if isinstance(args, dict | list):
+            args = json.dumps(args, ensure_ascii=False)
+        if isinstance(args, str) and args:
+            slot["arguments"] += args
+        if name and not slot["name"]:
+            slot["name"] = name
+            return ToolCallStarted(slot["id"] or slot["fallback"], slot["name"])
+        return None
+
+    def result(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(slot["id"] or slot["fallback"], slot["name"], slot["arguments"] or "{}") for slot in self._slots
         )
-        yield Done(Message("assistant", content, tool_calls), usage, finish)

@@ -1,4 +1,10 @@
-"""Server-sent events: lines in, (event, data) out. Pure, no I/O."""
+"""Server-sent events: lines in, (event, data) out. Pure, no I/O.
+
+Beyond the SSE standard: llama.cpp's server reports a failure mid-stream as an ``error: {...}``
+line (a field the standard does not have) and then still sends ``data: [DONE]``; that line comes
+out as an ``error`` event, so the providers can raise the server's message instead of ending
+with an empty reply.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,12 @@ class SSEParser:
     def __init__(self) -> None:
         self._event = ""
         self._data: list[str] = []
+        self._first = True
 
     def feed(self, line: str) -> Iterator[tuple[str, str]]:
+        if self._first:
+            self._first = False
+            line = line.removeprefix("\ufeff")
         if line == "":
             if self._data:
                 yield self._event or "message", "\n".join(self._data)
@@ -26,6 +36,9 @@ class SSEParser:
         if field == "event":
             self._event = value
         elif field == "data":
+            self._data.append(value)
+        elif field == "error":  # llama.cpp
+            self._event = "error"
             self._data.append(value)
 
     def close(self) -> Iterator[tuple[str, str]]:

@@ -11,6 +11,7 @@ decoding with it (llama.cpp, vLLM, Ollama, OpenAI) can then only produce::
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ulid import ULID
@@ -88,21 +89,56 @@ def render_call(call: ToolCall) -> str:
     return json.dumps({"tool": call.name, "arguments": args}, ensure_ascii=False)
 
 
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
+
+
+def _reply_object(text: str) -> Any:
+    """The JSON reply inside ``text``: the whole text, else a fenced block, else the first JSON
+    object with a ``tool`` or ``answer`` key. Servers that enforce the schema send bare JSON;
+    where the format is only asked for (Anthropic, servers without json_schema support) models
+    wrap it in code fences or a sentence, and reasoning models put a <think> block first."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    for block in _FENCE.findall(text):
+        try:
+            return json.loads(block.strip())
+        except ValueError:
+            continue
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _end = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict) and ("tool" in value or "answer" in value):
+            return value
+    raise ValueError("no JSON object")
+
+
 def parse_reply(content: str, tools: list[ToolSpec]) -> Message:
     """Turn a structured reply into an assistant message (answer text, or one tool call).
 
     Raises:
         ProviderError: the reply is not one of the admitted shapes (a server that ignored the schema).
     """
-    text = content.strip()
+    text = _THINK.sub("", content).strip()
     try:
-        data = json.loads(text)
+        data = _reply_object(text)
     except ValueError as exc:
         raise ProviderError(f"the model's structured reply is not JSON: {text[:160]!r}") from exc
     if isinstance(data, dict) and isinstance(data.get("answer"), str):
         return Message("assistant", data["answer"])
     names = {t.name for t in tools}
-    if isinstance(data, dict) and data.get("tool") in names and isinstance(data.get("arguments"), dict):
-        call = ToolCall(f"call_{ULID()}", str(data["tool"]), json.dumps(data["arguments"], ensure_ascii=False))
+    args = data.get("arguments") if isinstance(data, dict) else None
+    if isinstance(args, str):  # the arguments as a JSON string, as in native tool calls
+        try:
+            args = json.loads(args or "{}")
+        except ValueError:
+            pass
+    if isinstance(data, dict) and data.get("tool") in names and isinstance(args, dict):
+        call = ToolCall(f"call_{ULID()}", str(data["tool"]), json.dumps(args, ensure_ascii=False))
         return Message("assistant", "", (call,))
     raise ProviderError(f"the model's structured reply has neither a known tool nor an answer: {text[:160]!r}")

@@ -1,0 +1,106 @@
+"""What both streaming providers check about a reply, whatever its wire format."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aios.errors import ProviderError
+
+from ._http import error_detail, one_line
+from ._messages import Message
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+class ThinkFilter:
+    """Drops a leading ``<think>…</think>`` block from streamed text.
+
+    Reasoning models served without a reasoning parser (DeepSeek-R1 distills on llama.cpp with
+    ``--reasoning-format none``, vLLM without ``--reasoning-parser``, older LM Studio) put their
+    reasoning in ``content`` inside these tags; it is not the answer. Only a block at the very
+    start counts, so an answer that mentions the tag later is kept as it is.
+    """
+
+    def __init__(self) -> None:
+        self._state = "start"  # start | thinking | after (the block ended) | text
+        self._buf = ""
+
+    def feed(self, piece: str) -> str:
+        """The visible part of ``piece`` (text that may still open a block is held back)."""
+        if self._state == "text":
+            return piece
+        if self._state == "after":
+            piece = piece.lstrip()
+            if piece:
+                self._state = "text"
+            return piece
+        self._buf += piece
+        if self._state == "start":
+            head = self._buf.lstrip()
+            if len(head) < len(THINK_OPEN) and THINK_OPEN.startswith(head):
+                return ""
+            if not head.startswith(THINK_OPEN):
+                self._state, out, self._buf = "text", self._buf, ""
+                return out
+            self._state, self._buf = "thinking", head[len(THINK_OPEN) :]
+        end = self._buf.find(THINK_CLOSE)
+        if end < 0:
+            return ""
+        rest, self._buf, self._state = self._buf[end + len(THINK_CLOSE) :], "", "after"
+        return self.feed(rest)
+
+    def close(self) -> str:
+        """Text still held back at the end (an unclosed think block is dropped)."""
+        out = self._buf if self._state == "start" else ""
+        self._buf = ""
+        return out
+
+
+def stream_error(url: str, provider: str, data: Any) -> ProviderError:
+    """The error a server reported inside a stream (an ``error`` event or object)."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            pass
+    return ProviderError(
+        f"{url} reported an error mid-stream: {error_detail(data)}; nothing of this reply was kept",
+        data={"provider": provider},
+    )
+
+
+def check_complete(message: Message, finish: str | None, *, provider: str, max_tokens: int) -> None:
+    """Refuse a reply that ``max_tokens`` cut where nothing usable is left.
+
+    A tool call whose arguments were cut is not valid JSON, and the model cannot fix that by
+    trying again; an empty reply cut by the limit is a thinking model that spent every token on
+    its reasoning. A text answer cut by the limit is kept: it is what the model said.
+    """
+    if finish != "length":
+        return
+    fix = f"raise llm.providers.{provider}.max_tokens (now {max_tokens})"
+    for call in message.tool_calls:
+        try:
+            json.loads(call.arguments or "{}")
+        except ValueError:
+            raise ProviderError(
+                f"the model hit max_tokens in the middle of a call of {call.name} "
+                f"({one_line(call.arguments, 80)!r}…); {fix}",
+                data={"provider": provider},
+            ) from None
+    if not message.tool_calls and not message.content.strip():
+        raise ProviderError(
+            f"the model used all its max_tokens before it answered (on reasoning, for a thinking "
+            f"model); {fix}",
+            data={"provider": provider},
+        )
+
+
+def structured_cut(provider: str, max_tokens: int) -> ProviderError:
+    return ProviderError(
+        f"the model hit max_tokens before its structured reply was complete; raise "
+        f"llm.providers.{provider}.max_tokens (now {max_tokens})",
+        data={"provider": provider},
+    )
