@@ -67,7 +67,7 @@ def test_pure_and_repeatable() -> None:
     p = pol()
     first = p.check_command("cd /etc && rm -rf *")
     assert first == p.check_command("cd /etc && rm -rf *")
-    assert p.check_command("rm -rf *").action == "allow"  # the cd of the first line did not stick
+    assert p.check_command("rm -rf *").rule == "fs.rm-workspace"  # the cd of the first line did not stick
 
 
 def test_deep_nesting_is_confirmed_not_crashed() -> None:

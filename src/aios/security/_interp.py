@@ -216,14 +216,18 @@ _R_RISKY = re.compile(
 )
 
 _TCL: tuple[_Pat, ...] = (
-    _Pat(re.compile(r"\bexec\s+([^\]\n;]+)"), "shell", "exec", build=lambda m: [m.group(1)]),
+    _Pat(re.compile(r"\b(?:exec|spawn)\s+([^\]\n;]+)"), "shell", "exec", build=lambda m: [m.group(1)]),
     _Pat(re.compile(r"\bfile\s+delete\s+(?:-force\s+)?(?:--\s+)?(\S+)"), "delete", "file delete", recursive=True,
          build=lambda m: [m.group(1).strip("\"{}")]),
 )
-_TCL_RISKY = re.compile(r"\b(?:exec|open|socket|eval|file\s+(?:delete|rename|copy|mkdir|attributes)|source|load)\b")
+_TCL_RISKY = re.compile(r"\b(?:exec|spawn|open|socket|eval|file\s+(?:delete|rename|copy|mkdir|attributes)|source|load)\b")
 
 _AWK_STR = r'"((?:[^"\\]|\\.)*)"'
+_AWK_SHELL = r'"(?:/usr)?(?:/bin/)?(?:ba|da|z|k|a)?sh(?:\s+-\w+)*"'
 _AWK: tuple[_Pat, ...] = (
+    # print "CMD" | "sh": the printed text is the command line.
+    _Pat(re.compile(r"\bprint[f]?\s*\(?\s*" + _AWK_STR + r"\s*\)?\s*\|\s*" + _AWK_SHELL), "shell", "print | sh"),
+    _Pat(re.compile(r"\|\s*" + _AWK_SHELL), "opaque", "print | sh", build=lambda m: [""]),
     _Pat(re.compile(r"\bsystem\s*\(\s*" + _AWK_STR + r"\s*\)"), "shell", "system", call=re.compile(r"\bsystem\s*\(")),
     _Pat(re.compile(_AWK_STR + r"\s*\|\s*getline"), "shell", "getline", call=re.compile(r"\|\s*getline")),
     _Pat(re.compile(r"\bprint[f]?\b[^;}\n]*?\|\s*" + _AWK_STR), "shell", "print |", call=re.compile(r"\bprint[f]?\b[^;}\n]*?\|")),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
+import os
 import posixpath
 import re
 import shlex
@@ -50,7 +52,12 @@ _REMOTE = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _DOWNLOADERS = frozenset({"curl", "wget", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp", "lwp-request", "GET", "scp", "rsync", "sftp"})
 _RAW_NET = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "socat", "telnet", "cryptcat", "sbd"})
-_INJECT_VARS = frozenset({"LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "LD_LIBRARY_PATH"})
+_INJECT_VARS = frozenset({"LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "LD_LIBRARY_PATH",
+                          "GIT_SSH", "GIT_PROXY_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_EDITOR",
+                          "GIT_SEQUENCE_EDITOR", "GIT_ASKPASS", "SSH_ASKPASS", "SUDO_ASKPASS", "PAGER", "MANPAGER",
+                          "SYSTEMD_PAGER", "EDITOR", "VISUAL", "LESSOPEN", "LESSCLOSE", "BROWSER", "RSYNC_RSH",
+                          "RSYNC_CONNECT_PROG", "TAR_OPTIONS"})
+"""Variables whose value the shell or a program runs as code (judged like that code)."""
 _EVERYTHING = frozenset({"*", ".*", "*/", "*/*", "**", "{*,.*}", ".[!.]*", "..?*"})
 _DEFAULT_SPEC = CommandSpec(name="")
 _FIND_FILTERS_1 = frozenset({
@@ -248,10 +255,14 @@ class Judge:
                                 "writable or unknown place", frozenset()))
         elif val.dynamic:
             ctx.add(_dynamic("env.code", f"{name} runs code only known when it runs"))
-        elif name == "BASH_ENV":
-            self._effect("read", val, ctx, "BASH_ENV")
+        elif name in ("BASH_ENV", "ENV"):
+            self._effect("read", val, ctx, name)
+        elif name == "TAR_OPTIONS":
+            self._argv([_w("tar"), *(_w(p) for p in val.value.split())], SimpleCommand(()), ctx, depth + 1)
         else:
-            self._line(val.value, ctx, depth + 1, origin=name)
+            for v in val.values[:MAX_VALUES]:
+                # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
+                self._line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
 
     def _remember(self, target: Word, producer: SimpleCommand, ctx: _Ctx, *, append: bool = False) -> None:
         """Note what a file written by this line will hold, in case the line runs it later."""
@@ -358,7 +369,21 @@ class Judge:
             return
         if name == "find":
             self._find(args, cmd, ctx, depth)
-        self._generic(name, args, ctx)
+        if name == "git":
+            self._git(args, cmd, ctx, depth)
+        elif name in ("at", "batch"):
+            # at/batch read the commands they schedule from standard input.
+            self._stdin_code(cmd, ctx, depth, name, None)
+        elif name == "crontab":
+            self._crontab(args, cmd, ctx, depth)
+        elif name == "sed":
+            self._sed(args, ctx, depth)
+        elif self._rules.command(name) is self._rules.command("vi") and name != "ed":
+            self._editor(name, args, ctx, depth)
+        elif name in ("ed", "ex") and cmd.stdin is not None and cmd.stdin.kind == "text" and cmd.stdin.text:
+            for line in cmd.stdin.text.split("\n"):
+                self._ex_command(name, line, ctx, depth, plain=True)
+        self._generic(name, args, ctx, depth)
 
     def _granted(self, name: str, args: list[Word]) -> PrefixRule | None:
         if not self._grants:
@@ -445,6 +470,7 @@ class Judge:
         n = len(args)
         rest: list[Word] = []
         positionals = spec.positionals
+        option_values: list[tuple[str, Word]] = []
         while i < n:
             w = args[i]
             v = w.value
@@ -498,6 +524,10 @@ class Judge:
                         break
                     found.append((o, None))
             for opt, ov in found:
+                if ov is not None:
+                    option_values.append((opt, ov))
+                    if opt in spec.read_options:
+                        self._effect("read", ov, ctx, f"{name} {opt}")
                 if opt in spec.no_command:
                     no_command = True
                 if ov is not None and opt in spec.string_options:
@@ -532,6 +562,11 @@ class Judge:
             tags = {"privileged"} if inner_readonly and not strings and not splits else {"privileged", "system"}
             ctx.add(Finding("confirm", f"priv.{name}", f"{name} runs {what or 'a command'} as another user (usually root)",
                             frozenset(tags)))
+        own = self._rules.command(name)
+        if own is not None and option_values:
+            self._option_code(name, own, option_values, ctx, depth)
+        if spec.shell_args and rest:
+            rest = [_w("sh"), *rest]
         if no_command:
             return
         for s in strings:
@@ -549,9 +584,16 @@ class Judge:
         if not rest:
             return
         if spec.appends:
-            inputs = extra_input or self._stdin_words(cmd)
+            inputs = extra_input or self._stdin_words(cmd, lines=replace is not None)
             if replace is not None:
-                rest = [self._replace(w, replace, inputs) for w in rest]
+                # xargs -I: each input line (not word) replaces the placeholder; judge each line.
+                variants = [[self._replace(w, replace, [line]) for w in rest] for line in (inputs or [_w(DYN)])]
+                if spec.joins:
+                    rest = variants[0]
+                else:
+                    for variant in variants[1:MAX_VALUES]:
+                        self._argv(variant, cmd, ctx, depth + 1)
+                    rest = variants[0]
             else:
                 rest = rest + inputs
         if spec.joins:
@@ -568,8 +610,9 @@ class Judge:
         a = _split_args(rest[1:], spec.arg_options, spec.single_dash_long)
         return self._is_readonly(name, a, rest[1:])
 
-    def _stdin_words(self, cmd: SimpleCommand) -> list[Word]:
-        """What xargs appends: the words a literal producer writes, else one unknown word."""
+    def _stdin_words(self, cmd: SimpleCommand, *, lines: bool = False) -> list[Word]:
+        """What xargs appends: the words a literal producer writes, else one unknown word
+        (``lines``: whole lines, as ``xargs -I`` reads them)."""
         st = cmd.stdin
         if st is not None and st.kind == "pipe" and st.source is not None and st.source.words:
             src = st.source
@@ -583,12 +626,12 @@ class Judge:
                 return [_w(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
             text = _literal_output(src)
             if text is not None:
-                return [_w(p) for p in text.split()]
+                return _split_input(text, lines)
             listing = self._listing_dir(src)
             if listing is not None:
                 return [_w(listing.rstrip("/") + "/*" if listing != "/" else "/*", glob=True)]
         if st is not None and st.kind == "text" and st.text is not None and DYN not in st.text and not st.dynamic:
-            return [_w(p) for p in st.text.split()]
+            return _split_input(st.text, lines)
         return [_w(DYN)]
 
     @staticmethod
@@ -867,7 +910,7 @@ class Judge:
             i += 1
         if not starts:
             starts = [_w(".")]
-        filtered = delete = False
+        filtered = delete = alternatives = False
         while i < n:
             v = args[i].value
             if v in _FIND_EXEC:
@@ -898,6 +941,10 @@ class Judge:
             elif v == "-fprintf" and i + 1 < n:
                 self._effect("write", args[i + 1], ctx, "find -fprintf")
                 i += 2
+            elif v == "-empty":  # only empty files and directories
+                filtered = True
+            elif v in ("-o", "-or", ","):  # another branch: a filter no longer narrows everything
+                alternatives = True
             elif v in _FIND_FILTERS_1:
                 if v in _FIND_NARROWING and not (i + 1 < n and args[i + 1].value in ("*", "*.*")):
                     filtered = True
@@ -907,7 +954,7 @@ class Judge:
             i += 1
         if delete:
             for s in starts:
-                if filtered:
+                if filtered and not alternatives:
                     target = _w(s.value.rstrip("/") + "/*") if not s.dynamic else _w(DYN)
                     self._effect("delete", target, ctx, "find -delete", option=" (matching files)")
                 else:
@@ -915,7 +962,176 @@ class Judge:
 
     # ---- any other program ---------------------------------------------------------------
 
-    def _generic(self, name: str, args: list[Word], ctx: _Ctx) -> None:
+    def _option_code(self, name: str, spec: CommandSpec, values: Sequence[tuple[str, Word]], ctx: _Ctx,
+                     depth: int) -> None:
+        """Option values that are command lines the program runs (rsync -e, tar --to-command,
+        ssh -o ProxyCommand=, git -c core.sshCommand=): judged like that command line."""
+        for o, w in values:
+            for entry in spec.command_options:
+                opt, eq, prefix = entry.partition("=")
+                if o != opt:
+                    continue
+                if eq and not w.value.startswith(prefix):
+                    continue
+                if w.dynamic:
+                    ctx.add(_dynamic("dyn.option-code", f"{name} {o} runs a command only known when it runs ({w.text})"))
+                    break
+                for v in w.values[:MAX_VALUES]:
+                    self._line(v[len(prefix):] if eq else v, ctx, depth + 1, origin=f"{name} {o}")
+                break
+            if o in spec.setting_options and spec.command_keys:
+                m = re.match(r"\s*([^=\s]+)\s*(?:=|\s)\s*(.*)", w.value, re.S)
+                if m is None:
+                    continue
+                key = m.group(1).lower()
+                if not any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+                    continue
+                if w.dynamic:
+                    ctx.add(_dynamic("dyn.option-code", f"{name} {o} {m.group(1)} runs a command only known when it "
+                                     "runs"))
+                    continue
+                self._setting_code(name, f"{o} {m.group(1)}", m.group(2), ctx, depth)
+
+    def _setting_code(self, name: str, what: str, value: str, ctx: _Ctx, depth: int) -> None:
+        """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
+        value = value.strip()
+        if value.startswith("!"):
+            value = value[1:]
+        self._line(re.sub(r"%[a-zA-Z%]", "X", value), ctx, depth + 1, origin=f"{name} {what}")
+
+    # ---- programs that run commands given in their own syntax -------------------------------
+
+    def _git(self, args: list[Word], cmd: SimpleCommand, ctx: _Ctx, depth: int) -> None:
+        spec = self._rules.command("git") or _DEFAULT_SPEC
+        a = _split_args(args, spec.arg_options)
+        ops = [w.value for w in a.operands]
+        sub = ops[0] if ops else ""
+        if sub == "config" and len(ops) >= 3 and spec.command_keys:
+            key = ops[1].lower()
+            if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+                val = a.operands[2]
+                ctx.add(Finding("confirm", "git.config-command", f"git config {ops[1]} sets a command git runs later"))
+                if val.dynamic:
+                    ctx.add(_dynamic("dyn.option-code", f"git config {ops[1]} is only known when it runs"))
+                else:
+                    self._setting_code("git", f"config {ops[1]}", val.value, ctx, depth)
+        elif sub == "submodule" and len(ops) >= 2 and ops[1] == "foreach":
+            k = next(i for i, w in enumerate(args) if w.value == "foreach")
+            rest = [w for w in args[k + 1 :] if w.value not in ("--recursive", "-q", "--quiet")]
+            if rest:
+                self._wrapper_text("git submodule foreach", rest, ctx, depth)
+        elif sub == "bisect" and len(ops) >= 2 and ops[1] == "run":
+            k = next(i for i, w in enumerate(args) if w.value == "run")
+            if k + 1 < len(args):
+                self._argv(args[k + 1 :], cmd, ctx, depth + 1)
+        elif sub == "rebase":
+            for i, w in enumerate(args):
+                v = w.value
+                code: Word | None = None
+                if v in ("-x", "--exec") and i + 1 < len(args):
+                    code = args[i + 1]
+                elif v.startswith("--exec="):
+                    code = _w(v[len("--exec="):])
+                elif v.startswith("-x") and len(v) > 2 and not v.startswith("--"):
+                    code = _w(v[2:])
+                if code is not None:
+                    self._wrapper_text("git rebase --exec", [code], ctx, depth)
+
+    def _crontab(self, args: list[Word], cmd: SimpleCommand, ctx: _Ctx, depth: int) -> None:
+        """``crontab -`` / ``crontab`` installs the table it reads: judge each job's command."""
+        if any(not w.value.startswith("-") or w.value == "-" for w in args if w.value != "-") or any(
+                w.value in ("-l", "-r", "-e", "-i") for w in args):
+            return
+        st = cmd.stdin
+        text = None
+        if st is not None:
+            text = st.text if st.kind == "text" else self._pipe_text(st.source, 0)
+        if text is None or (st is not None and st.dynamic):
+            return
+        for line in text.split("\n"):
+            line = line.strip()
+            if not line or line.startswith("#") or _ASSIGNMENT.match(line):
+                continue
+            parts = line.split(None, 1 if line.startswith("@") else 5)
+            job = parts[-1] if len(parts) == (2 if line.startswith("@") else 6) else ""
+            if job:
+                self._line(job.replace("%", "\n"), ctx, depth + 1, origin="crontab")
+
+    def _wrapper_text(self, label: str, words: list[Word], ctx: _Ctx, depth: int) -> None:
+        """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
+        if any(w.dynamic for w in words):
+            ctx.add(_dynamic("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
+            return
+        self._line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
+
+    def _editor(self, name: str, args: list[Word], ctx: _Ctx, depth: int) -> None:
+        """vi/vim/ex ``-c CMD``, ``--cmd CMD``, ``+CMD``; emacs ``--eval``: commands the editor runs."""
+        if name in ("emacs", "emacsclient"):
+            for w in args:
+                v = w.value
+                if v in ("--eval", "-eval", "--execute", "-execute") or v.startswith(("--eval=", "--execute=")):
+                    ctx.add(_dynamic("editor.code", f"{name} {v.split('=')[0]} runs Lisp code, which the policy cannot "
+                                     "follow"))
+                    return
+            return
+        i = 0
+        while i < len(args):
+            w = args[i]
+            v = w.value
+            text: Word | None = None
+            if (v == "--cmd" or re.fullmatch(r"-[a-zA-Z]*c", v)) and i + 1 < len(args):
+                text = args[i + 1]
+                i += 1
+            elif v.startswith("-c") and len(v) > 2 and not v.startswith("--"):
+                text = _w(v[2:])
+            elif v.startswith("+") and len(v) > 1 and not v[1:].isdigit():
+                text = _w(v[1:])
+            i += 1
+            if text is None:
+                continue
+            if text.dynamic:
+                ctx.add(_dynamic("dyn.editor-command", f"{name} runs an editor command only known when it runs"))
+                continue
+            self._ex_command(name, text.value, ctx, depth)
+
+    def _ex_command(self, name: str, text: str, ctx: _Ctx, depth: int, *, plain: bool = False) -> None:
+        """One ex/vim command line: ``!cmd`` runs a shell; calls into other languages are opaque."""
+        pos = 0
+        while pos <= len(text):
+            # `!cmd` takes the rest of the line, bars included; other commands end at a bar.
+            m = _EX_BANG.match(text, pos)
+            if m is not None:
+                self._line(m.group(1), ctx, depth + 1, origin=f"{name} !")
+                return
+            end = text.find("|", pos)
+            part = text[pos:] if end == -1 else text[pos:end]
+            if not plain and (_EX_CODE.match(part) or _EX_CALLS.search(part)):
+                ctx.add(_dynamic("editor.code", f"{name} runs the editor command {part.strip()!r}, which the policy "
+                                 "cannot follow"))
+            if end == -1 or plain:
+                break
+            pos = end + 1
+
+    def _sed(self, args: list[Word], ctx: _Ctx, depth: int) -> None:
+        """GNU sed scripts: ``e CMD`` and ``s///e`` run commands, ``w FILE`` writes, ``r FILE`` reads."""
+        spec = self._rules.command("sed") or _DEFAULT_SPEC
+        a = _split_args(args, spec.arg_options)
+        scripts = [w for o, w in a.values if o in ("-e", "--expression")]
+        if not scripts and not any(o in ("-f", "--file") for o, _ in a.values) and a.operands:
+            scripts = [a.operands[0]]
+        for w in scripts:
+            if w.dynamic:
+                continue
+            for kind, arg in sed_actions(w.value):
+                if kind == "exec":
+                    if arg.strip():
+                        self._line(arg, ctx, depth + 1, origin="sed e")
+                    else:
+                        ctx.add(_dynamic("dyn.sed-exec", "sed runs the text it edits as a command (e)"))
+                else:
+                    self._effect(kind, _w(arg), ctx, f"sed {'w' if kind == 'write' else 'r'}")
+
+    def _generic(self, name: str, args: list[Word], ctx: _Ctx, depth: int = 0) -> None:
         spec = self._rules.command(name) or _DEFAULT_SPEC
         if name == "tar" and args and re.fullmatch(r"[A-Za-z]+", args[0].value):
             args = [_w("-" + args[0].value), *args[1:]]  # tar's old style: tar xzf FILE
@@ -923,6 +1139,8 @@ class Judge:
         if not self._is_readonly(name, a, args):
             ctx.misses.append(shlex.join([name, *(w.text for w in args[:3])]))
         self._prefix(name, a, args, ctx)
+        if spec.command_options or spec.setting_options:
+            self._option_code(name, spec, a.values, ctx, depth)
         used: set[int] = set()
         if spec.effects:
             rec_opts = [o for o in spec.recursive if o in a.options]
@@ -979,8 +1197,8 @@ class Judge:
                 continue
             for v in w.values[:MAX_VALUES]:
                 for cand in _path_candidates(v):
-                    cls = self._classify(cand, ctx.cwd, False, False)[0]
-                    if cls in ("secret", "protected", "network"):
+                    cls = self._classify(cand, ctx.cwd, False, w.glob)[0]
+                    if cls in ("secret", "protected", "network", "device"):
                         self._effect("read", Word(w.text, (cand,), False, w.glob), ctx, name)
                         break
 
@@ -1056,16 +1274,95 @@ class Judge:
             static = path[: _GLOB_CHARS.search(path).start()]  # type: ignore[union-attr]
             parent = static[: static.rfind("/")] or "/"
             tail = path[len(parent) :].lstrip("/")
+            reach = self._glob_reach(path)
+            if reach is not None:
+                return reach, path
             pcls = self._classify_abs(parent)[1]
             if pcls == "root" and (recursive or tail in _EVERYTHING):
                 return "root", path
             if pcls == "system" and recursive:
                 return "system", path
-        return self._classify_abs(path)[1], path
+            if pcls == "workspace" and recursive and tail in _EVERYTHING and self._is_workspace_top(parent):
+                return "workspace-top", path  # `rm -rf *` in the workspace: all of it
+        cls = self._classify_abs(path)[1]
+        if cls == "workspace" and recursive and self._is_workspace_top(path):
+            return "workspace-top", path  # `rm -rf .`: the whole workspace, which no snapshot covers
+        return cls, path
+
+    def _is_workspace_top(self, path: str) -> bool:
+        return path in (self._workspace, os.path.realpath(self._workspace))
+
+    def _glob_reach(self, pattern: str) -> str | None:
+        """The strictest sensitive class (protected … critical) of a path a glob can expand to:
+        ``/etc/sha*`` reaches /etc/shadow, ``/dev/sd?`` a disk; None when it reaches none."""
+        comps = pattern.strip("/").split("/")
+        best: str | None = None
+        for cand, cls in self._sensitive_paths():
+            if best is not None and _SENSITIVE.index(cls) >= _SENSITIVE.index(best):
+                continue
+            if cand[0] == "**":
+                # `**/id_rsa` anywhere: only a glob that spells part of the name (`id_*`, not `*`).
+                ok = bool(comps) and bool(comps[-1].strip("*?")) and _comp_match(comps[-1], cand[1])
+            elif len(comps) < len(cand) or (len(comps) > len(cand) and not cand[-1] == "**"):
+                ok = False
+            else:
+                ok = all(c == "**" or _comp_match(g, c) for g, c in zip(comps, cand, strict=False))
+            if ok:
+                best = cls
+        return best
+
+    def _sensitive_paths(self) -> list[tuple[tuple[str, ...], str]]:
+        cached: list[tuple[tuple[str, ...], str]] | None = self.__dict__.get("_sensitive_cache")
+        if cached is not None:
+            return cached
+        out: list[tuple[tuple[str, ...], str]] = []
+        rules = [*self._matcher.rules]
+        for r in rules:
+            if r.cls not in _SENSITIVE:
+                continue
+            for p in r.patterns:
+                if p == "~" or p.startswith("~/"):
+                    p = self._home.rstrip("/") + p[1:]
+                if p.startswith("**/"):
+                    out.append((("**", p[3:]), r.cls))
+                elif p.startswith("/"):
+                    out.append((tuple(p.strip("/").split("/")), r.cls))
+        self.__dict__["_sensitive_cache"] = out
+        return out
 
     def _classify_abs(self, path: str, *, real: bool = False) -> tuple[PathRule | None, str]:
         rule = (self._matcher_real if real else self._matcher).classify(path)
         return rule, (rule.cls if rule is not None else "outside")
+
+
+_EX_BANG = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:r(?:ead)?\s*|w(?:rite)?\s*)?!(.*)", re.S)
+_EX_CODE = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:py\w*|lua\w*|perl\w*|rub\w*|mz\w*|tcl\w*|"
+                      r"exe(?:cute)?|so(?:urce)?|ter(?:minal)?|runtime|call|mak(?:e)?|gr(?:ep)?|lm(?:ake)?)\b")
+_EX_CALLS = re.compile(r"\b(?:system|systemlist|job_start|jobstart|termopen|term_start|libcall\w*|luaeval|py3?eval|"
+                       r"pyxeval|perleval|rubyeval|chansend|rpcstart)\s*\(")
+
+
+def _split_input(text: str, lines: bool) -> list[Word]:
+    if lines:
+        return [_w(p.strip()) for p in text.split("\n") if p.strip()]
+    return [_w(p) for p in text.split()]
+
+
+_SENSITIVE = ("protected", "secret", "network", "device", "critical")
+
+
+def _comp_match(word: str, pattern: str) -> bool:
+    """Whether one path component written with a glob (``sha*``) and one from a path rule
+    (``shadow``, ``id_*``) can name the same file. A leading wildcard does not match a dot."""
+    wg = bool(_GLOB_CHARS.search(word))
+    pg = bool(_GLOB_CHARS.search(pattern))
+    if not wg:
+        return fnmatch.fnmatchcase(word, pattern) if pg else word == pattern
+    if not pg:
+        if pattern.startswith(".") and not word.startswith("."):
+            return False
+        return fnmatch.fnmatchcase(pattern, word)
+    return word == "*" or pattern == "*" or word == pattern
 
 
 def _select(operands: list[Word], sel: str) -> list[Word]:
@@ -1114,3 +1411,73 @@ def _fmt(template: str, cmd: str, hit: str, *, target: str = "", option: str = "
     except (KeyError, IndexError, ValueError):
         text = template
     return re.sub(r"  +", " ", text).strip()
+
+
+_SED_ADDR = re.compile(r"""(?:\d+(?:~\d+)?|\$|/(?:[^/\\\n]|\\.)*/[IM]*|\\(.)(?:(?!\1)[^\\\n]|\\.)*\1[IM]*)""")
+
+
+def sed_actions(script: str) -> list[tuple[str, str]]:
+    """What a GNU sed script does besides editing text: ``("exec", CMD)`` for ``e CMD`` (CMD empty:
+    the pattern space is run, as with ``s///e``), ``("write", FILE)`` for ``w``/``W`` and the
+    ``w`` flag of ``s``, ``("read", FILE)`` for ``r``/``R``."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    n = len(script)
+
+    def rest_of_line(j: int) -> tuple[str, int]:
+        k = script.find("\n", j)
+        k = n if k == -1 else k
+        return script[j:k].strip(), k
+
+    while i < n:
+        c = script[i]
+        if c in " \t\n;{}!":
+            i += 1
+            continue
+        # addresses: N, $, /re/, \cREc, first~step, ranges and +N/~N
+        m = _SED_ADDR.match(script, i)
+        if m is not None and m.end() > i:
+            i = m.end()
+            while i < n and script[i] in " \t,+~0123456789":
+                i += 1
+            if i < n and script[i] in "/\\$":
+                m2 = _SED_ADDR.match(script, i)
+                if m2 is not None and m2.end() > i:
+                    i = m2.end()
+            continue
+        i += 1
+        if c == "#" or c == ":":
+            i = rest_of_line(i)[1]
+        elif c in "aic":
+            i = rest_of_line(i)[1]
+        elif c in "wWrR":
+            arg, i = rest_of_line(i)
+            if arg:
+                out.append(("write" if c in "wW" else "read", arg))
+        elif c == "e":
+            arg, i = rest_of_line(i)
+            out.append(("exec", arg))
+        elif c in "btTvlqQLz":
+            while i < n and script[i] not in ";\n}":
+                i += 1
+        elif c in "sy":
+            if i >= n:
+                break
+            delim = script[i]
+            i += 1
+            for _ in range(2):
+                while i < n and script[i] != delim:
+                    i += 2 if script[i] == "\\" else 1
+                i += 1
+            if c == "s":
+                while i < n and script[i] not in ";\n}":
+                    f = script[i]
+                    if f == "e":
+                        out.append(("exec", ""))
+                    elif f == "w":
+                        arg, i = rest_of_line(i + 1)
+                        if arg:
+                            out.append(("write", arg))
+                        break
+                    i += 1
+    return out

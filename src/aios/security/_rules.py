@@ -24,7 +24,7 @@ from ._decision import ACTIONS, Action
 BUILTIN = "built-in"
 
 PATH_CLASSES: tuple[str, ...] = (
-    "protected", "secret", "network", "device", "critical", "root", "workspace", "scratch",
+    "protected", "secret", "network", "device", "critical", "root", "workspace-top", "workspace", "scratch",
     "system", "sysdata", "home", "outside", "unknown",
 )
 EFFECTS: tuple[str, ...] = ("delete", "write", "modify", "format", "read")
@@ -150,6 +150,13 @@ class CommandSpec:
     no_read: bool = False
     script_options: frozenset[str] = frozenset()
     mode_operand: bool = False
+    command_options: tuple[str, ...] = ()
+    """Options whose value is a command line the program runs (``OPT``, or ``OPT=PREFIX``: only
+    values starting with PREFIX, which is removed: tar's ``--checkpoint-action=exec=CMD``)."""
+    setting_options: frozenset[str] = frozenset()
+    """Options whose value is ``KEY=VALUE`` or ``KEY VALUE`` (ssh -o, git -c)."""
+    command_keys: tuple[str, ...] = ()
+    """Setting keys (case-insensitive globs) whose value is a command line the program runs."""
 
 
 @frozen
@@ -170,6 +177,8 @@ class WrapperSpec:
     alone: str = "nothing"
     assignments: bool = False
     numeric_option: bool = False
+    read_options: frozenset[str] = frozenset()
+    shell_args: bool = False
 
 
 @frozen
@@ -434,7 +443,8 @@ class _Reader:
     def command(self, name: str, d: Any, key: str) -> CommandSpec:
         d = self.table(d, key)
         self.keys(d, key, ("aliases", "arg_options", "single_dash_long", "recursive", "always_recursive", "effects",
-                           "secret_ok", "secret_ok_options", "no_read", "script_options", "mode_operand"))
+                           "secret_ok", "secret_ok_options", "no_read", "script_options", "mode_operand",
+                           "command_options", "setting_options", "command_keys"))
         effects = d.get("effects", [])
         if not isinstance(effects, list):
             raise self.fail(f"{key}.effects", "expected a list of tables")
@@ -445,14 +455,16 @@ class _Reader:
             tuple(self.effect_spec(e, f"{key}.effects[{i}]") for i, e in enumerate(effects)),
             self.bool_(d, "secret_ok", key), frozenset(self.strs(d, "secret_ok_options", key)),
             self.bool_(d, "no_read", key), frozenset(self.strs(d, "script_options", key)),
-            self.bool_(d, "mode_operand", key),
+            self.bool_(d, "mode_operand", key), self.strs(d, "command_options", key),
+            frozenset(self.strs(d, "setting_options", key)), self.strs(d, "command_keys", key),
         )
 
     def wrapper(self, name: str, d: Any, key: str) -> WrapperSpec:
         d = self.table(d, key)
         self.keys(d, key, ("aliases", "arg_options", "positionals", "string_options", "split_options", "joins",
                            "appends", "replace_options", "separators", "privileged", "no_command",
-                           "no_positional_command", "alone", "assignments", "numeric_option"))
+                           "no_positional_command", "alone", "assignments", "numeric_option", "read_options",
+                           "shell_args"))
         alone = self.str_(d, "alone", key, "nothing")
         if alone not in ("nothing", "root-shell"):
             raise self.fail(f"{key}.alone", f"{alone!r} is not one of nothing, root-shell")
@@ -464,6 +476,7 @@ class _Reader:
             self.strs(d, "separators", key), self.bool_(d, "privileged", key),
             frozenset(self.strs(d, "no_command", key)), self.bool_(d, "no_positional_command", key),
             alone, self.bool_(d, "assignments", key), self.bool_(d, "numeric_option", key),
+            frozenset(self.strs(d, "read_options", key)), self.bool_(d, "shell_args", key),
         )
 
     def interpreter(self, language: str, d: Any, key: str) -> InterpreterSpec:
