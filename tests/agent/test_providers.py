@@ -490,6 +490,17 @@ async def test_anthropic_structured(srv: LLMServer) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_structured_history_shows_earlier_answers_in_the_reply_shape(kind: str, srv: LLMServer) -> None:
+    # A small model imitates what it sees: an earlier answer is shown as {"answer": ...}, the
+    # shape it must write, not as plain text.
+    srv.script([text(json.dumps({"answer": "ok"}))])
+    history = [Message("user", "what is in /srv?"), Message("assistant", "Two directories."), Message("user", "and /opt?")]
+    await collect(provider_for(kind, srv, structured=True), history, [BASH])
+    sent = json.dumps(srv.requests[0].body["messages"])
+    assert json.dumps(json.dumps({"answer": "Two directories."})) in sent
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_usage_is_reported_in_one_shape(kind: str, srv: LLMServer) -> None:
     srv.script([text("some answer text")])
     usage = done_of(await collect(provider_for(kind, srv), conversation(), [])).usage

@@ -67,6 +67,8 @@ def _blocks(m: Message, structured: bool) -> tuple[str, list[dict[str, Any]]]:
         return "user", [
             {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content}
         ]
+    if structured and m.role == "assistant" and m.content and not m.tool_calls:
+        return "assistant", [{"type": "text", "text": _structured.render_answer(m.content)}]
     blocks: list[dict[str, Any]] = []
     if m.role == "assistant" and m.tool_calls:
         if structured:

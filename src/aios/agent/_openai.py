@@ -37,6 +37,8 @@ def _wire_message(m: Message, structured: bool) -> dict[str, Any]:
         if m.role == "assistant" and m.tool_calls:
             call = m.tool_calls[0]
             return {"role": "assistant", "content": _structured.render_call(call)}
+        if m.role == "assistant" and m.content:
+            return {"role": "assistant", "content": _structured.render_answer(m.content)}
         return {"role": m.role, "content": m.content}
     if m.role == "tool":
         return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}

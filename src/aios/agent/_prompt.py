@@ -67,14 +67,20 @@ def few_shot(tools: list[ToolSpec], request: str) -> list[Message]:
     (a small model imitates a turn far better than a description; see evals/admin_requests.py)."""
     if not any(t.name == "bash" for t in tools):
         return []
-    # One whole exchange first (call, result, answer), so the model sees what an answer after a
+    # Two whole exchanges first (call, result, answer), so the model sees what an answer after a
     # tool result looks like; then the closest requests with their calls.
     demo = ToolCall("example_demo", "bash", json.dumps({"command": "ls /srv"}))
+    demo2 = ToolCall("example_demo2", "bash", json.dumps({"command": "df -h /"}))
     out: list[Message] = [
         Message("user", "What is in /srv?"),
         Message("assistant", "", (demo,)),
         Message("tool", "exit code 0\nbackups\nwww\nnotes.txt", tool_call_id=demo.id, name="bash"),
         Message("assistant", "/srv holds two directories, backups and www, and a file notes.txt."),
+        Message("user", "How full is the root file system?"),
+        Message("assistant", "", (demo2,)),
+        Message("tool", "exit code 0\nFilesystem      Size  Used Avail Use% Mounted on\n/dev/vda1        40G   31G  7.1G  82% /",
+                tool_call_id=demo2.id, name="bash"),
+        Message("assistant", "The root file system is 82% full: 31G of 40G used, 7.1G free."),
     ]
     for i, (question, command) in enumerate(closest(request)):
         call = ToolCall(f"example_{i}", "bash", json.dumps({"command": command}))

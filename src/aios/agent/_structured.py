@@ -89,6 +89,13 @@ def render_call(call: ToolCall) -> str:
     return json.dumps({"tool": call.name, "arguments": args}, ensure_ascii=False)
 
 
+def render_answer(text: str) -> str:
+    """An earlier answer as the model itself writes answers in structured mode (a small model
+    imitates the shape it sees: shown as plain text, answers after a tool result came out as
+    noise far more often)."""
+    return json.dumps({"answer": text}, ensure_ascii=False)
+
+
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
 
