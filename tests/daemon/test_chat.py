@@ -119,6 +119,16 @@ def test_provider_failure_is_one_line_and_nothing_half_written(env: Env, chat_da
     assert mems(env, "Chat") == []
 
 
+def test_a_failure_after_a_tool_ran_records_the_turn_as_failed(env: Env, chat_daemon: Daemon, llm: LLMServer) -> None:
+    llm.script([tool_call("bash", {"command": "echo did-run"}), error(500), error(500), error(500)])
+    proc = env.cli("chat", "run something")
+    assert proc.returncode == 1 and "500" in proc.stderr
+    (chat,) = mems(env, "Chat")  # the tool acted, so the turn is on record, marked failed
+    assert chat["metadata"]["status"] == "failed" and "500" in chat["metadata"]["error"]
+    assert [c["tool"] for c in chat["metadata"]["calls"]] == ["bash"] and chat["metadata"]["calls"][0]["exit_code"] == 0
+    assert any("echo did-run" in m["content"] for m in mems(env, "Command"))
+
+
 def test_500_then_success(env: Env, chat_daemon: Daemon, llm: LLMServer) -> None:
     llm.script([error(500), text("recovered")])
     proc = env.cli("chat", "hello")

@@ -135,11 +135,15 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
     )
     grants: set[str] = daemon.extensions.setdefault("session_grants", {}).setdefault(session, set())
 
+    ran: list[dict[str, Any]] = []  # tool calls that ran, for the record of a turn that fails later
+
     async def execute(call: ToolCall, args: dict[str, Any]) -> ToolOutcome:
         tctx = tool_context(ctx, mode=mode, workspace=workspace, origin="agent", session=session, grants=grants, call_id=call.id)
         result = await reg.call(call.name, args, tctx)
         keep = ("exit_code", "decision", "rule", "snapshot_id", "memory_id", "timed_out")
-        return ToolOutcome(result.for_model(), result.ok, {k: result.metadata[k] for k in keep if k in result.metadata})
+        kept = {k: result.metadata[k] for k in keep if k in result.metadata}
+        ran.append({"tool": call.name, "arguments": args, "ok": result.ok, **kept})
+        return ToolOutcome(result.for_model(), result.ok, kept)
 
     llm = daemon.config.llm
     after_tool = choice.config.answer_after_tool
@@ -161,6 +165,10 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
         raise
     except ProviderError as exc:
         log.warning("chat turn failed: %s", exc)
+        if ran:  # tools already acted: the turn is recorded as failed, with what ran (no answer)
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await daemon.memory.add(MemoryType.CHAT, p.message,
+                                        {**base_meta, "status": "failed", "error": str(exc), "calls": ran, "messages": []})
         raise
     meta = {**base_meta, "status": result.status, "rounds": result.rounds, "calls": result.calls,
             "usage": result.usage, "answer": result.text, "messages": [_message_json(m) for m in result.messages]}
