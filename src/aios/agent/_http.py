@@ -66,20 +66,24 @@ def _server_message(body: bytes) -> str:
     return error_detail(data)
 
 
+MAX_RETRY_WAIT = 30.0
+"""A server that asks for a longer wait (a daily quota) gets an error at once, not a retry."""
+
+
 def _retry_after(response: httpx.Response, attempt: int) -> float:
-    """Seconds to wait: ``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date, or
-    exponential backoff with jitter."""
+    """Seconds to wait: ``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date (as
+    asked, possibly over :data:`MAX_RETRY_WAIT`), or exponential backoff with jitter."""
     ms = response.headers.get("retry-after-ms")
     header = response.headers.get("retry-after")
     try:
         if ms:
-            return min(30.0, max(0.0, float(ms) / 1000))
+            return max(0.0, float(ms) / 1000)
         if header:
             try:
-                return min(30.0, max(0.0, float(header)))
+                return max(0.0, float(header))
             except ValueError:
                 when = email.utils.parsedate_to_datetime(header)
-                return min(30.0, max(0.0, when.timestamp() - time.time()))
+                return max(0.0, when.timestamp() - time.time())
     except (ValueError, TypeError, OverflowError):
         pass
     return min(20.0, 0.5 * 2.0**attempt) * (0.75 + random.random() / 2)
@@ -168,6 +172,10 @@ async def stream_lines(
                         data = await response.aread()
                         if (response.status_code == 429 or response.status_code >= 500) and attempt < retries:
                             delay = _retry_after(response, attempt)
+                            if delay > MAX_RETRY_WAIT:
+                                err = status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
+                                raise type(err)(f"{err} (the server asks to wait {delay:.0f} s; not retried)",
+                                                data={**(err.data or {}), "retry_after_s": round(delay)})
                             attempt += 1
                             await trio.sleep(delay)
                             continue
