@@ -265,3 +265,115 @@ async def test_fork_bomb_hits_the_process_limit(workspace: Path) -> None:
     jail = Jail(cfg, mode="normal", workspace=workspace)
     r = await sh(jail, "for i in $(seq 40); do sleep 1 & done; wait", timeout=10)
     assert "fork" in r.stderr or "Resource temporarily unavailable" in r.stderr
+
+
+def _give_to_jail(*paths: Path) -> None:
+    """Make paths the jail's user's own (a tree shared with it, or a non-root daemon's files)."""
+    if ROOT:
+        import pwd
+
+        entry = pwd.getpwnam(SandboxConfig().user)
+        for p in paths:
+            for q in [p, *p.rglob("*")]:
+                os.chown(q, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+async def test_dev_is_read_only_and_dev_shm_is_sized(workspace: Path) -> None:
+    # bwrap's /dev was an unsized (half the RAM) writable tmpfs: room for gigabytes past the
+    # memory limit and every tmpfs cap.
+    cfg = SandboxConfig(max_file_size=1024**2)  # type: ignore[arg-type]
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    r = await sh(
+        jail,
+        "echo x > /dev/aios-file; echo dev=$?; "
+        "for i in 1 2 3; do head -c 600K /dev/zero > /dev/shm/f$i || echo shm-full; done; "
+        "du -sk /dev/shm | cut -f1",
+    )
+    assert "dev=0" not in r.stdout
+    assert "Read-only file system" in r.stderr
+    assert "shm-full" in r.stdout
+    assert int(r.stdout.split()[-1]) <= 1024
+    # Control: the device nodes, a pty and the first file in /dev/shm still work.
+    ok = await py(
+        jail,
+        "import os, pty; open('/dev/null', 'w').write('x'); pty.openpty(); "
+        "open('/dev/shm/a', 'wb').write(b'x' * 1000); print(os.path.getsize('/dev/shm/a'))",
+    )
+    assert ok.stdout == "1000\n", ok.stderr
+
+
+async def test_hidden_directory_stays_hidden_when_its_parent_is_renamed(
+    cfg: SandboxConfig, workspace: Path
+) -> None:
+    # A mount moves with a renamed parent: `mv a b` used to leave a/secret unhidden for the next
+    # command, at b/secret (with the daemon's state under ~ as the workspace: its grants).
+    secret = workspace / "a" / "secret"
+    secret.mkdir(parents=True)
+    (secret / "key").write_text("SECRET\n")
+    _give_to_jail(workspace / "a")
+    jail = Jail(cfg, mode="normal", workspace=workspace, hidden=[secret])
+    r = await sh(jail, "mv a b; echo mv=$?; mv a/secret c; echo mv2=$?; rm -rf a; ls a")
+    assert "mv=0" not in r.stdout and "mv2=0" not in r.stdout
+    assert "Device or resource busy" in r.stderr
+    assert (secret / "key").read_text() == "SECRET\n"
+    r = await sh(jail, "cat a/secret/key b/secret/key c/key 2>&1; ls -A a/secret")
+    assert "SECRET" not in r.stdout
+    # Control: the directory around it is the workspace's, writable.
+    ok = await sh(jail, "echo fine > a/note && cat a/note")
+    assert ok.stdout == "fine\n", ok.stderr
+
+
+async def test_git_dir_cannot_be_swapped(cfg: SandboxConfig, workspace: Path) -> None:
+    # With .git/hooks and .git/config read-only, `mv .git .git-old` and a new .git with its own
+    # hooks used to give the person's next `git commit` the command's code.
+    await trio.run_process(["git", "init", "-q", str(workspace)])
+    _give_to_jail(workspace / ".git")
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    r = await sh(
+        jail,
+        "mv .git .git-old; echo mv=$?; mkdir -p .git/hooks; "
+        "printf '#!/bin/sh\\ntouch pwned\\n' > .git/hooks/pre-commit; echo hook=$?",
+    )
+    assert "mv=0" not in r.stdout and "hook=0" not in r.stdout
+    assert not (workspace / ".git-old").exists()
+    assert not (workspace / ".git" / "hooks" / "pre-commit").exists()
+    # Control: git itself still works in the jail (the rest of .git is the workspace's).
+    ok = await sh(
+        jail,
+        "g() { git -c safe.directory='*' -c user.name=a -c user.email=a@b \"$@\"; }; "
+        "echo hi > f && g add f && g commit -qm m && g log --oneline | wc -l",
+    )
+    assert ok.stdout == "1\n", ok.stderr
+
+
+async def test_planted_git_commondir_is_removed(cfg: SandboxConfig, workspace: Path) -> None:
+    # .git/commondir makes git read config (core.fsmonitor) and hooks from another directory:
+    # a command could plant it next to the read-only hooks and config.
+    await trio.run_process(["git", "init", "-q", str(workspace)])
+    _give_to_jail(workspace / ".git")
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    chunks: list[bytes] = []
+
+    async def on_output(stream: str, chunk: bytes) -> None:
+        chunks.append(chunk)
+
+    r = await sh(
+        jail,
+        "cp -r .git evil && git config -f evil/config core.fsmonitor 'touch pwned; false' && "
+        "echo ../evil > .git/commondir && cat .git/commondir",
+        on_output=on_output,
+    )
+    assert r.stdout == "../evil\n", r.stderr  # the write itself works: .git is the jail's
+    assert not (workspace / ".git" / "commondir").exists()
+    assert "[aios: removed .git/commondir" in r.stderr
+    assert any(b"removed .git/commondir" in c for c in chunks)
+    status = await trio.run_process(
+        ["git", "-c", "safe.directory=*", "-C", str(workspace), "status"], capture_stdout=True
+    )
+    assert status.returncode == 0
+    assert not (workspace / "pwned").exists()
+    # One that exists is read-only, and left alone.
+    (workspace / ".git" / "commondir").write_text(".\n")
+    r = await sh(jail, "echo ../evil > .git/commondir")
+    assert "Read-only file system" in r.stderr
+    assert (workspace / ".git" / "commondir").read_text() == ".\n"

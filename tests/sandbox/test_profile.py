@@ -140,3 +140,35 @@ def test_bwrap_resolved_on_path(workspace: Path) -> None:
 def test_empty_command_is_refused(workspace: Path) -> None:
     with pytest.raises(ValueError, match="empty"):
         Jail(SandboxConfig(), mode="normal", workspace=workspace).argv([])
+
+
+def test_dirs_between_a_writable_bind_and_a_mount_inside_it_are_pinned(
+    workspace: Path, outside: Path
+) -> None:
+    (workspace / "a" / "b" / "secret").mkdir(parents=True)
+    (workspace / ".git" / "hooks").mkdir(parents=True)
+    data = outside / "data"
+    (data / "x" / "keys").mkdir(parents=True)
+    for p in (workspace, data, data / "x", workspace / "a", workspace / "a" / "b", workspace / ".git"):
+        p.chmod(0o755)
+    cfg = SandboxConfig(extra_binds=[f"{data}:/mnt/aios-data"], hidden_paths=[])
+    jail = Jail(cfg, mode="normal", workspace=workspace, hidden=[workspace / "a" / "b" / "secret"])
+    opts = _opts(jail.argv(["true"]))
+    binds = [(opts[i + 1], opts[i + 2]) for i, a in enumerate(opts) if a == "--bind"]
+    ws = str(workspace)
+    assert (f"{ws}/a", f"{ws}/a") in binds and (f"{ws}/a/b", f"{ws}/a/b") in binds
+    assert (f"{ws}/.git", f"{ws}/.git") in binds
+    # A pin comes after the bind it lies in and before the mount it protects.
+    order = [opts[i + 1] for i, a in enumerate(opts) if a in ("--bind", "--tmpfs", "--ro-bind")]
+    assert order.index(ws) < order.index(f"{ws}/a") < order.index(f"{ws}/a/b")
+    assert order.index(f"{ws}/a/b") < order.index(f"{ws}/a/b/secret")
+    assert order.index(f"{ws}/.git") < order.index(f"{ws}/.git/hooks")
+    # Nothing to pin without a mount below; /dev goes read-only after every mount.
+    assert not any(dest.startswith("/mnt/aios-data/") for _src, dest in binds)
+    assert opts[opts.index("--remount-ro") + 1] == "/dev"
+    assert opts.index("--remount-ro") > max(i for i, a in enumerate(opts) if a in ("--bind", "--tmpfs"))
+    # Under a writable extra bind too.
+    cfg2 = SandboxConfig(extra_binds=[str(data)], hidden_paths=[str(data / "x" / "keys")])
+    opts2 = _opts(Jail(cfg2, mode="normal", workspace=workspace).argv(["true"]))
+    i = opts2.index(f"{data}/x/keys")
+    assert opts2[i - 8 : i - 5] == ["--bind", f"{data}/x", f"{data}/x"]

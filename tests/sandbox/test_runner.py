@@ -34,6 +34,13 @@ def _hwm_kib() -> int:
     raise AssertionError("no VmHWM")
 
 
+async def test_a_command_can_reopen_its_own_output(cfg: SandboxConfig, workspace: Path) -> None:
+    # As the sandbox user (a root daemon), root-owned 0600 pipes refused `> /dev/stderr`.
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    r = await jail.run(["bash", "-c", "echo to-err > /dev/stderr; echo to-out > /proc/self/fd/1"])
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "to-out\n", "to-err\n"), r
+
+
 async def test_a_command_outlives_the_thread_that_started_it(cfg: SandboxConfig, workspace: Path) -> None:
     # --die-with-parent follows the forking thread; trio's worker threads exit after 10 s idle.
     jail = Jail(cfg, mode="normal", workspace=workspace)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -29,8 +30,10 @@ MODES: tuple[str, ...] = ("safe", "normal", "paranoid", "trusted")
 JAIL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PRIVATE_TMPFS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/root")
 """Replaced by empty tmpfs in every jail: /run holds the host's sockets (docker, dbus, aios)."""
-READONLY_IN_WORKSPACE: tuple[str, ...] = (".git/hooks", ".git/config")
-"""Kept read-only in a writable workspace: both can make git run code outside the jail later."""
+READONLY_IN_WORKSPACE: tuple[str, ...] = (".git/hooks", ".git/config", ".git/commondir")
+"""Kept read-only in a writable workspace: each can make git run code outside the jail later
+(``commondir`` points git at another directory's config and hooks). What of them does not exist
+is removed after the command if it created it (see :func:`git_absent`)."""
 
 
 HIDDEN_TMPFS_SIZE = 64 * 1024
@@ -39,7 +42,7 @@ HIDDEN_TMPFS_SIZE = 64 * 1024
 
 @frozen
 class _Mount:
-    kind: Literal["tmpfs", "bind", "ro-bind"]
+    kind: Literal["tmpfs", "bind", "ro-bind", "remount-ro"]
     src: str
     dest: str
     size: int | None = None
@@ -122,6 +125,10 @@ def jail_mounts(
     # Every writable tmpfs is sized: tmpfs is memory, and RLIMIT_FSIZE bounds one file, not many.
     tmpfs_size = int(config.max_file_size)
     mounts = [_Mount("tmpfs", "", d, size=tmpfs_size) for d in PRIVATE_TMPFS]
+    # /dev is bwrap's own tmpfs, unsized (half the RAM) and writable, /dev/shm included: a sized
+    # /dev/shm here, and /dev read-only after every other mount (its device nodes stay usable:
+    # writing a device is no write to the file system).
+    mounts.append(_Mount("tmpfs", "", "/dev/shm", size=tmpfs_size))
     for entry in config.extra_ro_binds:
         src, dest = _bind_pair(entry, home)
         mounts.append(_Mount("ro-bind", src, dest))
@@ -162,14 +169,87 @@ def jail_mounts(
     # bwrap mounts left to right: a mount must come after every mount above it (a hidden
     # directory inside the workspace after the workspace, a workspace inside a hidden directory
     # after that directory). A stable sort by depth keeps the listed order otherwise.
-    first = len(PRIVATE_TMPFS)
-    return mounts[:first] + sorted(mounts[first:], key=lambda m: _depth(m.dest))
+    mounts += _pins(mounts, ident)
+    first = len(PRIVATE_TMPFS) + 1
+    ordered = mounts[:first] + sorted(mounts[first:], key=lambda m: _depth(m.dest))
+    return [*ordered, _Mount("remount-ro", "", "/dev")]
+
+
+def _pins(mounts: Sequence[_Mount], ident: Identity) -> list[_Mount]:
+    """Self-binds of the directories between a writable bind and each mount inside it.
+
+    A mount point cannot be renamed or removed (EBUSY), but its parent can, and the mount moves
+    with it: ``mv a b`` took a hidden ``a/secret`` out of its path, so the next command found it
+    unhidden at ``b/secret``; ``mv .git x`` let a command build a new ``.git`` with its own hooks.
+    Binding each directory in between onto itself makes it a mount point too.
+    """
+    pins: dict[str, _Mount] = {}
+    for m in mounts:
+        p = os.path.dirname(m.dest)
+        while p not in pins:
+            covering = max(
+                (c for c in mounts if _under(p, c.dest)), key=lambda c: len(c.dest), default=None
+            )
+            if covering is None or covering.kind != "bind" or covering.dest == p:
+                break  # read-only, a private tmpfs, or already a mount point
+            src = covering.src + p[len(covering.dest.rstrip("/")) :]
+            if os.path.isdir(src) and not os.path.islink(src) and reachable(src, ident):
+                pins[p] = _Mount("bind", src, p)
+            p = os.path.dirname(p)
+    return list(pins.values())
+
+
+def git_absent(workspace: Path | str, mode: str) -> tuple[str, ...]:
+    """The protected git entries missing from a real ``WS/.git`` directory (``()`` if none, or
+    no such directory): the command could create them, so the runner removes them afterwards."""
+    if mode in ("paranoid", "trusted"):
+        return ()
+    git = os.path.join(os.path.normpath(os.path.abspath(workspace)), ".git")
+    if not os.path.isdir(git) or os.path.islink(git):
+        return ()
+    return tuple(rel for rel in READONLY_IN_WORKSPACE if not os.path.lexists(os.path.join(git, rel[5:])))
+
+
+def remove_planted(workspace: Path | str, names: Sequence[str]) -> list[str]:
+    """Remove what of ``names`` (from :func:`git_absent`) now exists; return what was removed.
+
+    Works relative to a descriptor of ``WS/.git`` opened without following symlinks, so a
+    command cannot point the removal anywhere else.
+    """
+    if not names:
+        return []
+    git = os.path.join(os.path.normpath(os.path.abspath(workspace)), ".git")
+    try:
+        fd = os.open(git, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return []
+    removed: list[str] = []
+    try:
+        for rel in names:
+            name = rel[5:]
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                continue
+            try:
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(name, dir_fd=fd)
+                else:
+                    os.unlink(name, dir_fd=fd)
+            except OSError:
+                continue
+            removed.append(rel)
+    finally:
+        os.close(fd)
+    return removed
 
 
 def _mount_args(mounts: Sequence[_Mount]) -> list[str]:
     args: list[str] = []
     for m in mounts:
-        if m.kind == "tmpfs":
+        if m.kind == "remount-ro":
+            args += ["--remount-ro", m.dest]
+        elif m.kind == "tmpfs":
             if m.perms is not None:
                 args += ["--perms", m.perms]
             if m.size is not None:

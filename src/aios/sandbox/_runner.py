@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
 import trio
 from attrs import frozen
 
@@ -31,7 +32,7 @@ from ..errors import SandboxError, SandboxUnavailable
 from . import _seccomp
 from ._access import Identity, allowed, reachable
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import MODES, build_argv, check_workspace
+from ._profile import MODES, build_argv, check_workspace, git_absent, remove_planted
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
@@ -375,6 +376,7 @@ class Jail:
         seccomp_fd: int | None = None
         gate: _Gate | None = None
         limits: list[tuple[int, int]] = []
+        planted: tuple[str, ...] = ()
         if trusted:
             argv = list(command)
             kwargs["cwd"] = str(self.workspace) if self.workspace.is_dir() else "/"
@@ -397,13 +399,15 @@ class Jail:
                 if ident.switch:
                     switch = True
                     await self._ensure_access(ident)
-                    kwargs.update(user=ident.uid, group=ident.gid, extra_groups=[])
+                    kwargs.update(user=ident.uid, group=ident.gid, extra_groups=[], pipe_owner=ident.uid)
             limits = _limits(self.config)
             if switch and not _can_prlimit_others():
                 # prlimit(2) on another user's process needs CAP_SYS_RESOURCE; without it the
                 # child sets its own limits (slower: a Python callback after fork).
                 kwargs["preexec_fn"] = functools.partial(_setrlimits, limits)
                 limits = []
+            if profile == "jail":
+                planted = git_absent(self.workspace, self.mode)
             gate = _Gate()
             try:
                 if profile == "jail" and status.seccomp:
@@ -435,7 +439,20 @@ class Jail:
                 os.close(seccomp_fd)
             if gate is not None:
                 gate.close_child_ends()
-        return await self._supervise(proc, argv, start, limit, on_output, stdin, gate, limits)
+        try:
+            result = await self._supervise(proc, argv, start, limit, on_output, stdin, gate, limits)
+        finally:
+            removed = remove_planted(self.workspace, planted) if planted else []
+        if removed:
+            note = (
+                f"[aios: removed {', '.join(removed)}, created by the command: git outside the jail "
+                "would run code from it]\n"
+            )
+            if on_output is not None:
+                await on_output("stderr", note.encode())
+            lead = "" if not result.stderr or result.stderr.endswith("\n") else "\n"
+            result = attrs.evolve(result, stderr=result.stderr + lead + note)
+        return result
 
     async def _supervise(
         self,

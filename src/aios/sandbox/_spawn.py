@@ -117,9 +117,15 @@ async def open_process(
     stdin: int | IO[Any] | None = None,
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
+    pipe_owner: int | None = None,
     **options: Any,
 ) -> Child:
-    """Like ``trio.lowlevel.open_process``, forking from the long-lived spawner thread."""
+    """Like ``trio.lowlevel.open_process``, forking from the long-lived spawner thread.
+
+    ``pipe_owner``: the uid the child runs as, when it is not ours. The pipes are then handed to
+    it, so that the child can reopen them (``> /dev/stderr``, ``/proc/self/fd/1``), which a
+    root-owned 0600 pipe refuses to another user.
+    """
     parent_ends: list[trio.lowlevel.FdStream] = []
     child_ends: list[int] = []
     streams: dict[str, trio.lowlevel.FdStream | None] = {"stdin": None, "stdout": None, "stderr": None}
@@ -130,6 +136,8 @@ async def open_process(
                 r, w = os.pipe()
                 mine, theirs = (w, r) if name == "stdin" else (r, w)
                 child_ends.append(theirs)
+                if pipe_owner is not None:
+                    os.fchown(theirs, pipe_owner, -1)
                 streams[name] = trio.lowlevel.FdStream(mine)
                 parent_ends.append(streams[name])  # type: ignore[arg-type]
                 fds[name] = theirs
