@@ -118,6 +118,29 @@ def test_file_tools_follow_the_path_policy(env: Env, daemon: Daemon) -> None:
     assert bad.returncode == 2 and "path" in bad.stderr
 
 
+def test_a_home_directory_is_never_the_workspace(env: Env) -> None:
+    # From ~ the jail could write ~/.bashrc, run later by the person's shell: ~/aios-workspace instead.
+    env.env.pop("AIOS_PATHS__WORKSPACE")  # the workspace follows the caller's directory
+    env.home.chmod(0o755)  # the sandbox user reaches a project below it
+    project = env.home / "proj"
+    project.mkdir()
+
+    def run_from(cwd: Path, command: str) -> str:
+        r = subprocess.run([str(BIN / "aios"), "run", "--", command], env=env.env, cwd=cwd,
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+
+    d = env.start_daemon()
+    try:
+        assert run_from(env.home, "pwd") == str(env.home / "aios-workspace")
+        assert run_from(project, "pwd") == str(project)  # a project below the home is fine
+        run_from(env.home, "touch .bashrc")
+        assert not (env.home / ".bashrc").exists()
+    finally:
+        d.stop()
+
+
 def test_file_tools_do_not_hang_on_a_fifo(env: Env, daemon: Daemon) -> None:
     os.mkfifo(env.workspace / "pipe")  # no writer: a plain open() would block forever
     r = subprocess.run([str(BIN / "aios"), "tools", "call", "read", '{"path": "pipe"}', "--json"],

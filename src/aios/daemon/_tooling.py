@@ -6,6 +6,7 @@ Shared by ``tools.call`` / ``run`` (a person through the CLI) and ``chat`` (the 
 from __future__ import annotations
 
 import os
+import pwd
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,10 +77,22 @@ def workspace_for(ctx: RequestContext, cwd: str | None) -> Path:
                 owned = False
             system = any(str(cand) == p or str(cand).startswith(p + "/") for p in _NOT_WORKSPACES[1:]) or str(cand) == "/"
             state = (cand == d.loaded.paths.state_dir or d.loaded.paths.state_dir in cand.parents)
-            if owned and cand.is_dir() and not system and not state:
+            if owned and cand.is_dir() and not system and not state and not _is_home(cand, ctx.peer.uid):
                 ws = cand
     ws.mkdir(parents=True, exist_ok=True)
     return ws
+
+
+def _is_home(path: Path, uid: int) -> bool:
+    """A home directory (the caller's or the daemon's) or a directory above one. Never a
+    workspace: the jail could write ~/.bashrc, ~/.profile or ~/.config/autostart there, which
+    the person's own shell and desktop run later, unjailed."""
+    homes = {Path(os.path.realpath(os.path.expanduser("~")))}
+    try:
+        homes.add(Path(os.path.realpath(pwd.getpwuid(uid).pw_dir)))
+    except KeyError:
+        pass
+    return any(path == h or path in h.parents for h in homes)
 
 
 def grant_store(daemon: Daemon) -> GrantStore:
