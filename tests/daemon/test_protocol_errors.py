@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import Daemon, LineReader, connect, rpc
+from harness import Daemon, Env, LineReader, connect, rpc
 
 
 def _exchange(sock: socket.socket, raw: bytes) -> dict:
@@ -22,6 +22,8 @@ def _exchange(sock: socket.socket, raw: bytes) -> dict:
     ("raw", "code"),
     [
         (b"{not json\n", -32700),
+        (b"\x0b\n", -32700),  # vertical tab and form feed are not JSON whitespace
+        (b"\x0c\n", -32700),
         (b"\xff\xfe\xfd\n", -32700),
         (b"[1, 2]\n", -32600),
         (b"42\n", -32600),
@@ -165,3 +167,89 @@ def test_replies_are_single_json_lines(daemon: Daemon) -> None:
             data += s.recv(65536)
         assert data.count(b"\n") == 1
         assert json.loads(data)["result"]["config"]["security"]["mode"] == "normal"
+
+
+@pytest.mark.parametrize("rid", [1.5, 1.0, -0.25, 2**70, -(2**63) - 1, 2**64, 12345678901234567890123456789])
+def test_any_json_number_is_a_valid_id_and_comes_back_unchanged(daemon: Daemon, rid: float) -> None:
+    with connect(daemon.socket) as s:
+        for method in ("ping", "memory.search", "no.such.method"):
+            line = b'{"jsonrpc":"2.0","id":%s,"method":"%s"}\n' % (json.dumps(rid).encode(), method.encode())
+            reply = _exchange(s, line)
+            assert reply["id"] == rid and type(reply["id"]) is type(rid), reply
+            assert ("error" in reply) == (method == "no.such.method"), reply
+
+
+def test_a_burst_of_nonblocking_connects_is_not_refused(daemon: Daemon) -> None:
+    """Clients such as node's net connect without blocking: a short listen queue answers
+    EAGAIN to a burst of them before the daemon's accept loop catches up."""
+    socks = []
+    try:
+        for _ in range(500):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            socks.append(s)
+            s.setblocking(False)
+            s.connect(str(daemon.socket))
+        for i, s in enumerate(socks):
+            s.setblocking(True)
+            s.settimeout(20)
+            assert rpc(s, "ping", id=i) == "pong"
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_message_cut_short_by_a_timeout_is_still_written_whole(env: Env) -> None:
+    """The confirm request is cut off by confirm_timeout while the client is not reading: what
+    was begun must still end as one line, not run into the next message."""
+    env.write_config("[security]\nconfirm_timeout = 0.5\n")
+    d = env.start_daemon()
+    try:
+        target = env.outside() / ("a" * 600_000)  # the confirm request is larger than the socket buffers
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools.call",
+                   "params": {"tool": "bash", "arguments": {"command": f"touch {target}"}}}
+        with connect(d.socket, timeout=20) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while b"\n" not in data:  # tool.started, then stop reading mid-confirm
+                data += s.recv(65536)
+            time.sleep(2)  # past confirm_timeout
+            reader = LineReader(s)
+            reader.buf = data
+            messages = []
+            while not messages or messages[-1].get("id") != 1:
+                messages.append(reader.read())  # raises on a broken line
+        assert [m.get("method") for m in messages] == ["tool.started", "confirm", "tool.finished", None]
+        assert messages[-1]["result"]["metadata"]["approved_how"] == "timeout"
+        with connect(d.socket) as s:
+            assert rpc(s, "ping") == "pong"
+    finally:
+        d.kill()
+
+
+def test_answers_to_confirm_are_read_while_many_requests_wait(env: Env) -> None:
+    """More requests than the daemon serves at once on one connection (64), each asking the
+    client to confirm: the client's answers must still be read, not wait behind the queue
+    until confirm_timeout turns every one into a denial by timeout."""
+    env.write_config("[security]\nconfirm_timeout = 10\n")
+    d = env.start_daemon()
+    n = 100
+    try:
+        out = env.outside()
+        with connect(d.socket, timeout=60) as s:
+            for i in range(n):
+                request = {"jsonrpc": "2.0", "id": i, "method": "tools.call",
+                           "params": {"tool": "bash", "arguments": {"command": f"touch {out}/f{i}"}}}
+                s.sendall(json.dumps(request).encode() + b"\n")
+            reader = LineReader(s)
+            how: dict[int, str] = {}
+            while len(how) < n:
+                message = reader.read()
+                if message.get("method") == "confirm":
+                    answer = {"jsonrpc": "2.0", "id": message["id"], "result": {"approve": False}}
+                    s.sendall(json.dumps(answer).encode() + b"\n")
+                elif "method" not in message:
+                    how[message["id"]] = message["result"]["metadata"]["approved_how"]
+        assert set(how.values()) == {"person"}, how
+    finally:
+        d.kill()

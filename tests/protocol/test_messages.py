@@ -15,6 +15,7 @@ from aios.protocol import (
     Request,
     Response,
     encode,
+    fastjson,
     parse_message,
 )
 
@@ -96,3 +97,26 @@ def test_framing_refuses_long_lines_early() -> None:
         buf.feed(b"x" * 150 + b"\n")
     buf = LineBuffer(100)
     assert buf.feed(b"x" * 100 + b"\n") == [b"x" * 100]
+
+
+@pytest.mark.parametrize("loads", [json.loads, fastjson.loads])
+@pytest.mark.parametrize("raw", [b"1.5", b"1.0", b"-0.25", b"18446744073709551616", b"-9223372036854775809", b"1180591620717411303424"])
+def test_any_finite_number_is_an_id_kept_exactly(loads: object, raw: bytes) -> None:
+    line = b'{"jsonrpc":"2.0","id":' + raw + b',"method":"ping"}'
+    message = parse_message(line, loads)  # type: ignore[arg-type]
+    assert isinstance(message, Request)
+    assert message.id == json.loads(raw) and type(message.id) is type(json.loads(raw))
+    assert json.loads(encode(Response(message.id, "pong"), fastjson.dumps))["id"] == json.loads(raw)
+
+
+def test_infinite_id_is_refused() -> None:
+    with pytest.raises(MessageError) as info:
+        parse_message(b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}')  # the stdlib reads inf
+    assert info.value.code == -32600
+
+
+def test_only_json_whitespace_makes_a_blank_line() -> None:
+    buf = LineBuffer(100)
+    assert buf.feed(b" \t\r\n") == []
+    assert buf.feed(b"\x0b\n") == [b"\x0b"]
+    assert buf.feed(b"\x0c\n \n") == [b"\x0c"]

@@ -7,11 +7,12 @@ after its input ends) still gets the answers to what it asked.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import select
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import trio
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("aios.daemon")
 
 MAX_IN_FLIGHT = 64
+"""Requests of one connection served at once; later ones wait in its backlog."""
 RECEIVE_SIZE = 65536
 HANGUP_POLL_S = 0.1
 
@@ -67,17 +69,25 @@ class Connection:
         self._sending = False
         self._send_waiters = trio.lowlevel.ParkingLot()
         self._in_flight = 0
-        self._slots = trio.Semaphore(MAX_IN_FLIGHT)
+        # Requests beyond MAX_IN_FLIGHT wait here while the reader goes on reading, so the
+        # client's answers to our own requests (confirm) still get through. Bounded in bytes:
+        # past daemon.max_line the reader waits (back-pressure) until a request finishes.
+        self._backlog: collections.deque[tuple[Request, int]] = collections.deque()
+        self._backlog_bytes = 0
+        self._backlog_room = trio.lowlevel.ParkingLot()
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
         self._closed = False
         self._scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        self._unsent = b""
 
     async def serve(self) -> None:
         """Read and dispatch until EOF; then finish (or, on hangup, cancel) what is in flight."""
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
+                self._nursery = nursery
                 await self._read_loop(nursery)
                 if self._in_flight and not self._closed:
                     nursery.start_soon(self._watch_hangup, nursery.cancel_scope)
@@ -114,6 +124,8 @@ class Connection:
             for line in lines:
                 if not await self._fast_path(line):
                     await self._dispatch_line(line, nursery)
+            while self._backlog_bytes > self._buffer.max_line:
+                await self._backlog_room.park()
 
     async def _fast_path(self, line: bytes) -> bool:
         """Serve an inline, parameterless request (``ping``, ``status``…) with the fewest steps:
@@ -156,13 +168,13 @@ class Connection:
                 # Quick methods that never wait run in the reader task: no task switch.
                 await self._send_message(await self._call(message))
                 return
-            try:
-                self._slots.acquire_nowait()
-            except trio.WouldBlock:
-                await self._slots.acquire()
-            self._in_flight += 1
             self.daemon.request_started()
-            nursery.start_soon(self._handle_request, message)
+            if self._in_flight < MAX_IN_FLIGHT:
+                self._in_flight += 1
+                nursery.start_soon(self._handle_request, message)
+            else:
+                self._backlog.append((message, len(line)))
+                self._backlog_bytes += len(line)
         elif isinstance(message, Notification):
             # Client notifications carry no reply; none are defined yet, so they are ignored.
             log.debug("ignored notification %s", message.method)
@@ -178,14 +190,35 @@ class Connection:
             reply = await self._call(request)
             await self._send_message(reply)
         finally:
-            self._in_flight -= 1
+            self._next_from_backlog()
             self.daemon.request_finished()
-            self._slots.release()
+
+    def _next_from_backlog(self) -> None:
+        """A request finished: hand its slot to the oldest waiting one (or drop them all when
+        the connection is going away)."""
+        nursery = self._nursery
+        if not self._backlog:
+            self._in_flight -= 1
+            return
+        if nursery is None or nursery.cancel_scope.cancel_called:
+            self._in_flight -= 1
+            for _ in self._backlog:
+                self.daemon.request_finished()
+            self._backlog.clear()
+            self._backlog_bytes = 0
+        else:
+            request, size = self._backlog.popleft()
+            self._backlog_bytes -= size
+            nursery.start_soon(self._handle_request, request)
+        if self._backlog_bytes <= self._buffer.max_line:
+            self._backlog_room.unpark_all()
 
     async def _call(self, request: Request) -> Response | ErrorResponse:
         try:
             method, params = self.daemon.registry.resolve(request.method, request.params)
-            ctx = RequestContext(self.daemon, self, request.id, self.peer)
+            # RequestContext.request_id predates fractional ids (any JSON number is one); no
+            # handler reads it, and the cast keeps _registry.py out of this change.
+            ctx = RequestContext(self.daemon, self, cast("int | str", request.id), self.peer)
             result = await method.handler(ctx, params)
             return Response(request.id, result)
         except AiosError as exc:
@@ -220,17 +253,46 @@ class Connection:
                 await self._send_waiters.park()
             self._sending = True
             try:
-                await self.stream.send_all(data)
+                await self._write(data)
             finally:
                 self._sending = False
                 if self._send_waiters:
                     self._send_waiters.unpark()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             self._closed = True
             if self._scope is not None:
                 self._scope.cancel()
             return False
         return True
+
+    async def _write(self, data: bytes) -> None:
+        """Write one message (and the rest of one cut short before it); hold the send lock.
+
+        Cancellation: a message is never left half-written, which would glue the next message
+        onto it and break the framing for the client. When the caller is cancelled (a confirm
+        that timed out, a tool past its deadline) after part of the line went out, the rest is
+        kept and written first by the next sender, or by a flush task when nobody sends.
+        """
+        owed = len(self._unsent)
+        if owed:
+            data = self._unsent + data
+            self._unsent = b""
+        view = memoryview(data)
+        sock = self.stream.socket
+        sent = 0
+        try:
+            while sent < len(view):
+                # trio's send raises Cancelled only before a byte is written, so ``sent`` is exact.
+                sent += await sock.send(view[sent:])
+        except trio.Cancelled:
+            if sent < owed:
+                self._unsent = bytes(view[sent:owed])  # our own message never started: drop it
+            elif sent > owed:
+                self._unsent = bytes(view[sent:])
+            nursery = self._nursery
+            if self._unsent and nursery is not None and not nursery.cancel_scope.cancel_called:
+                nursery.start_soon(self._send_bytes, b"")
+            raise
 
     async def notify(self, method: str, params: dict[str, Any]) -> None:
         await self._send_message(Notification(method, params))

@@ -160,7 +160,9 @@ async def bind_listener(path: Path, cfg: DaemonConfig) -> trio.SocketListener:
         os.chmod(path, 0o660)
     else:
         os.chmod(path, 0o600)
-    sock.listen(128)
+    # The kernel caps this at net.core.somaxconn. A short queue refuses a burst of
+    # non-blocking connects (node's net, asyncio) with EAGAIN before accept() catches up.
+    sock.listen(stdsocket.SOMAXCONN)
     return trio.SocketListener(sock)
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from aios.errors import LineTooLong
 
+# JSON's whitespace besides the newline: a line of only these is skipped. Not the set of
+# bytes.strip(), which also drops vertical tab and form feed: a line of those gets an error.
+_JSON_SPACE = b" \t\r"
+
 
 class LineBuffer:
     """Accumulates received bytes and yields complete lines (without the ``\\n``).
@@ -24,7 +28,7 @@ class LineBuffer:
         if not self._buf and data.endswith(b"\n") and data.count(b"\n") == 1 and len(data) <= self.max_line:
             # The common case on a request/response connection: exactly one whole line.
             line = data[:-1].rstrip(b"\r")
-            return [line] if line.strip() else []
+            return [line] if line.strip(_JSON_SPACE) else []
         self._buf += data
         lines: list[bytes] = []
         start = 0
@@ -36,7 +40,7 @@ class LineBuffer:
                 self._reset()
                 raise LineTooLong(f"line longer than {self.max_line} bytes")
             line = bytes(self._buf[start:nl]).rstrip(b"\r")
-            if line.strip():
+            if line.strip(_JSON_SPACE):
                 lines.append(line)
             start = nl + 1
         del self._buf[:start]

@@ -7,6 +7,7 @@ client can use this module without paying for attrs or cattrs at start-up.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,9 @@ from aios.errors import (
     ParseError,
 )
 
-Id = int | str | None
+Id = int | float | str | None
+"""A request id: JSON-RPC allows a string, a number (fractions discouraged, not forbidden) or
+null; the reply carries the same value back."""
 
 
 class _Message:
@@ -41,7 +44,7 @@ class Request(_Message):
     __slots__ = ("id", "method", "params")
     __match_args__ = __slots__
 
-    def __init__(self, id: int | str, method: str, params: dict[str, Any] | None = None) -> None:
+    def __init__(self, id: int | float | str, method: str, params: dict[str, Any] | None = None) -> None:
         self.id = id
         self.method = method
         self.params: dict[str, Any] = {} if params is None else params
@@ -100,6 +103,8 @@ class MessageError(InvalidRequest):
 
 
 def _valid_id(value: Any) -> bool:
+    if type(value) is float:
+        return math.isfinite(value)
     return value is None or (isinstance(value, int | str) and not isinstance(value, bool))
 
 
@@ -127,6 +132,10 @@ def parse_message(line: bytes | str, loads: Loads = json.loads) -> Message:
             and type(params) is dict
         ):
             return Request(raw_id, method, params)
+    if type(obj) is dict and type(obj.get("id")) is float:
+        # orjson reads an integer beyond 64 bits as a float; the standard library keeps it
+        # exact, so the reply carries back the very id the client sent.
+        obj = json.loads(line)
     if isinstance(obj, list):
         raise MessageError("invalid request: batches are not supported; send one object per line")
     if not isinstance(obj, dict):
