@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import Daemon, Env, LineReader, connect, rpc
+from harness import Daemon, Env, LineReader, RPCError, connect, rpc
 
 
 def _exchange(sock: socket.socket, raw: bytes) -> dict:
@@ -253,3 +253,24 @@ def test_answers_to_confirm_are_read_while_many_requests_wait(env: Env) -> None:
         assert set(how.values()) == {"person"}, how
     finally:
         d.kill()
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "names"),
+    [
+        ("session.list", {"limit": 2**70}, "limit"),
+        ("memory.search", {"query": "x", "limit": -(2**64)}, "limit"),
+        ("policy.check", {"path": "/etc/\u0000passwd", "op": "read"}, "params.path"),
+        ("tools.call", {"tool": "read", "arguments": {"path": "notes\u0000.txt"}}, "NUL"),
+        ("tools.call", {"tool": "bash", "arguments": {"command": "echo \u0000"}}, "NUL"),
+    ],
+)
+def test_out_of_range_numbers_and_nul_characters_are_invalid_params(
+    daemon: Daemon, method: str, params: dict[str, object], names: str
+) -> None:
+    # Before: OverflowError / "embedded null byte" as internal errors (-32603).
+    with connect(daemon.socket) as s:
+        with pytest.raises(RPCError) as info:
+            rpc(s, method, params)
+        assert info.value.error["code"] == -32602 and names in info.value.error["message"], info.value.error
+        assert rpc(s, "ping") == "pong"

@@ -44,12 +44,16 @@ def _strict(v: Any, t: type) -> Any:
         raise ValueError("expected true or false")
     if t is int and (isinstance(v, bool) or not isinstance(v, int)):
         raise ValueError("expected an integer")
+    if t is int and not -(2**63) <= v < 2**63:
+        raise ValueError("out of range (a 64-bit integer)")
     if t is float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError("expected a number")
         return float(v)
     if t is str and not isinstance(v, str):
         raise ValueError("expected a string")
+    if t is str and "\x00" in v:
+        raise ValueError("must not contain a NUL character (no path, command or name can)")
     return v
 
 

@@ -122,6 +122,9 @@ class ToolRegistry:
             f"{'/'.join(str(p) for p in e.absolute_path) or 'arguments'}: {e.message}"
             for e in entry.validator.iter_errors(args)
         ]
+        if not problems and (where := _nul_at(args)) is not None:
+            # No path, command line or name can hold one; the OS would fail later, less clearly.
+            problems.append(f"{where or 'arguments'}: must not contain a NUL character")
         return f"invalid arguments for {name}: " + "; ".join(problems) if problems else None
 
     async def call(self, name: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
@@ -176,6 +179,20 @@ async def _run(entry: Entry, args: dict[str, Any], ctx: ToolContext) -> Any:
         async with trio_asyncio.open_loop():
             return await trio_asyncio.aio_as_trio(entry.tool.execute)(args, ctx)
     return await entry.tool.execute(args, ctx)
+
+
+def _nul_at(value: Any, where: str = "") -> str | None:
+    """The JSON path of the first string holding a NUL character, or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"{where}/{key!r}".lstrip("/")
+        found = _nul_at(item, f"{where}/{key}".lstrip("/"))
+        if found is not None:
+            return found
+    return None
 
 
 def _leaf(exc: BaseException) -> BaseException:
