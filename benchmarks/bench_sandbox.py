@@ -82,7 +82,10 @@ async def bench(rounds: int, per_round: int, workspace: Path) -> None:
     jail_ms, raw_ms, plain_ms = res["jail"], res["raw"], res["plain"]
     print(f"jailed `true` (normal mode, seccomp {'on' if status.seccomp else 'off'}): "
           f"{rounds} interleaved rounds x {per_round} runs, p50")  # fmt: skip
-    how = "preexec setrlimit (root without CAP_SYS_RESOURCE)" if os.geteuid() == 0 and not _runner._can_prlimit_others() else "prlimit between bwrap's --info-fd and --block-fd"
+    if os.geteuid() == 0 and not _runner._can_prlimit_others():
+        how = "prlimit(1) exec'd before bwrap (root without CAP_SYS_RESOURCE)" if _runner._prlimit_argv(_runner._limits(cfg)) else "preexec setrlimit (root without CAP_SYS_RESOURCE, no prlimit binary)"
+    else:
+        how = "prlimit(2) between bwrap's --info-fd and --block-fd"
     print(f"rlimits set by: {how}")
     line("Jail.run true p50", p50(jail_ms), "ms", "raw bwrap argv via subprocess", p50(raw_ms))
     line("Jail.run true p50", p50(jail_ms), "ms", "plain true", p50(plain_ms))

@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -111,6 +112,17 @@ def _limits(config: SandboxConfig) -> list[tuple[int, int]]:
 def _setrlimits(limits: Sequence[tuple[int, int]]) -> None:
     for which, value in limits:
         resource.setrlimit(which, (value, value))
+
+
+_PRLIMIT_OPTIONS = {resource.RLIMIT_AS: "--as", resource.RLIMIT_NPROC: "--nproc", resource.RLIMIT_FSIZE: "--fsize"}
+
+
+def _prlimit_argv(limits: Sequence[tuple[int, int]]) -> list[str]:
+    """``prlimit --as=V:V … --`` for ``limits``, or [] when util-linux's prlimit is missing."""
+    binary = shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if binary is None or any(which not in _PRLIMIT_OPTIONS for which, _ in limits):
+        return []
+    return [binary, *(f"{_PRLIMIT_OPTIONS[which]}={value}:{value}" for which, value in limits), "--"]
 
 
 _CAP_SYS_RESOURCE = 24
@@ -401,10 +413,15 @@ class Jail:
                     await self._ensure_access(ident)
                     kwargs.update(user=ident.uid, group=ident.gid, extra_groups=[], pipe_owner=ident.uid)
             limits = _limits(self.config)
+            wrap: list[str] = []
             if switch and not _can_prlimit_others():
                 # prlimit(2) on another user's process needs CAP_SYS_RESOURCE; without it the
-                # child sets its own limits (slower: a Python callback after fork).
-                kwargs["preexec_fn"] = functools.partial(_setrlimits, limits)
+                # child sets its own limits: through util-linux's prlimit, exec'd as the sandbox
+                # user before bwrap (about 0.8 ms), else a preexec function (a Python callback
+                # after a full fork of the daemon: 3-5 ms measured here).
+                wrap = _prlimit_argv(limits)
+                if not wrap:
+                    kwargs["preexec_fn"] = functools.partial(_setrlimits, limits)
                 limits = []
             if profile == "jail":
                 planted = git_absent(self.workspace, self.mode)
@@ -412,7 +429,7 @@ class Jail:
             try:
                 if profile == "jail" and status.seccomp:
                     seccomp_fd = _seccomp.filter_fd()
-                argv = self._argv(command, profile, seccomp_fd, gate)
+                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate)]
             except BaseException:
                 gate.close()
                 if seccomp_fd is not None:
