@@ -34,7 +34,7 @@ from aios.errors import ProviderError
 from . import _structured
 from ._http import StreamingProvider, stream_lines
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
-from ._reply import check_complete, stream_error, structured_cut
+from ._reply import check_complete, stream_error, structured_message
 from ._sse import SSEParser
 
 API_VERSION = "2023-06-01"
@@ -275,12 +275,8 @@ class AnthropicProvider(StreamingProvider):
         usage = _usage(raw_usage)
         content = "".join(text)
         if self.structured:
-            try:
-                message = _structured.parse_reply(content, [] if force_answer else tools)
-            except ProviderError as exc:
-                if finish == "length":
-                    raise structured_cut(self.name, self.max_tokens) from exc
-                raise
+            message = structured_message(content, tools, force_answer=force_answer, finish=finish,
+                                         provider=self.name, max_tokens=self.max_tokens)
             if message.content:
                 yield TextDelta(message.content)
             yield Done(message, usage, finish)

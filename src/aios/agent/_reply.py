@@ -7,8 +7,9 @@ from typing import Any
 
 from aios.errors import ProviderError
 
+from . import _structured
 from ._http import error_detail, one_line
-from ._messages import Message
+from ._messages import Message, ToolSpec
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -104,3 +105,15 @@ def structured_cut(provider: str, max_tokens: int) -> ProviderError:
         f"llm.providers.{provider}.max_tokens (now {max_tokens})",
         data={"provider": provider},
     )
+
+
+def structured_message(
+    content: str, tools: list[ToolSpec], *, force_answer: bool, finish: str | None, provider: str, max_tokens: int
+) -> Message:
+    """The assistant message of a structured-mode reply; a reply cut by max_tokens says so."""
+    try:
+        return _structured.parse_reply(content, [] if force_answer else tools)
+    except ProviderError as exc:
+        if finish == "length":
+            raise structured_cut(provider, max_tokens) from exc
+        raise
