@@ -33,8 +33,8 @@ from aios.errors import ProviderError
 
 from . import _structured
 from ._http import StreamingProvider, stream_lines
-from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
-from ._reply import check_complete, stream_error, structured_message
+from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
+from ._reply import final_events, stream_error
 from ._sse import SSEParser
 
 API_VERSION = "2023-06-01"
@@ -274,20 +274,13 @@ class AnthropicProvider(StreamingProvider):
             )
         usage = _usage(raw_usage)
         content = "".join(text)
-        if self.structured:
-            message = structured_message(content, tools, force_answer=force_answer, finish=finish,
-                                         provider=self.name, max_tokens=self.max_tokens)
-            if message.content:
-                yield TextDelta(message.content)
-            yield Done(message, usage, finish)
-            return
         tool_calls = tuple(
             ToolCall(slot["id"], slot["name"], slot["arguments"] or slot["initial"] or "{}")
             for _index, slot in sorted(calls.items())
         )
-        message = Message("assistant", content, tool_calls)
-        check_complete(message, finish, provider=self.name, max_tokens=self.max_tokens)
-        yield Done(message, usage, finish)
+        for closing in final_events(content, tool_calls, tools, structured=self.structured, force_answer=force_answer,
+                                  finish=finish, usage=usage, provider=self.name, max_tokens=self.max_tokens):
+            yield closing
 
     @staticmethod
     def _slot(block: dict[str, Any]) -> dict[str, str]:

@@ -25,8 +25,8 @@ from aios.errors import ProviderError
 
 from . import _structured
 from ._http import StreamingProvider, stream_lines
-from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
-from ._reply import ThinkFilter, check_complete, stream_error, structured_message
+from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
+from ._reply import ThinkFilter, final_events, stream_error
 from ._sse import SSEParser
 
 
@@ -156,16 +156,9 @@ class OpenAIProvider(StreamingProvider):
         content = "".join(text)
         if finish == "function_call":
             finish = "tool_calls"
-        if self.structured:
-            message = structured_message(content, tools, force_answer=force_answer, finish=finish,
-                                         provider=self.name, max_tokens=self.max_tokens)
-            if message.content:
-                yield TextDelta(message.content)
-            yield Done(message, usage, finish)
-            return
-        message = Message("assistant", content, calls.result())
-        check_complete(message, finish, provider=self.name, max_tokens=self.max_tokens)
-        yield Done(message, usage, finish)
+        for closing in final_events(content, calls.result(), tools, structured=self.structured, force_answer=force_answer,
+                                  finish=finish, usage=usage, provider=self.name, max_tokens=self.max_tokens):
+            yield closing
 
 
 class _CallAssembler:

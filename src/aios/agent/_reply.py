@@ -9,7 +9,7 @@ from aios.errors import ProviderError
 
 from . import _structured
 from ._http import error_detail, one_line
-from ._messages import Message, ToolSpec
+from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolSpec
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -107,13 +107,29 @@ def structured_cut(provider: str, max_tokens: int) -> ProviderError:
     )
 
 
-def structured_message(
-    content: str, tools: list[ToolSpec], *, force_answer: bool, finish: str | None, provider: str, max_tokens: int
-) -> Message:
-    """The assistant message of a structured-mode reply; a reply cut by max_tokens says so."""
-    try:
-        return _structured.parse_reply(content, [] if force_answer else tools)
-    except ProviderError as exc:
-        if finish == "length":
-            raise structured_cut(provider, max_tokens) from exc
-        raise
+def final_events(
+    content: str,
+    tool_calls: tuple[ToolCall, ...],
+    tools: list[ToolSpec],
+    *,
+    structured: bool,
+    force_answer: bool,
+    finish: str | None,
+    usage: dict[str, Any],
+    provider: str,
+    max_tokens: int,
+) -> list[Event]:
+    """The closing events of one streamed reply, whatever the wire format: a structured reply
+    parsed (and its answer shown), or the native message checked for a max_tokens cut."""
+    if structured:
+        try:
+            message = _structured.parse_reply(content, [] if force_answer else tools)
+        except ProviderError as exc:
+            if finish == "length":
+                raise structured_cut(provider, max_tokens) from exc
+            raise
+        done = Done(message, usage, finish)
+        return [TextDelta(message.content), done] if message.content else [done]
+    message = Message("assistant", content, tool_calls)
+    check_complete(message, finish, provider=provider, max_tokens=max_tokens)
+    return [Done(message, usage, finish)]
