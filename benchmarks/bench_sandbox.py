@@ -21,7 +21,7 @@ from _common import line, p50, percentile
 from aios.config import SandboxConfig
 from aios.sandbox import (  # the raw baseline rebuilds the runner's argv by hand
     Jail,
-    _runner,
+    _limits,
     _seccomp,
     probe,
 )
@@ -82,8 +82,8 @@ async def bench(rounds: int, per_round: int, workspace: Path) -> None:
     jail_ms, raw_ms, plain_ms = res["jail"], res["raw"], res["plain"]
     print(f"jailed `true` (normal mode, seccomp {'on' if status.seccomp else 'off'}): "
           f"{rounds} interleaved rounds x {per_round} runs, p50")  # fmt: skip
-    if os.geteuid() == 0 and not _runner._can_prlimit_others():
-        how = "prlimit(1) exec'd before bwrap (root without CAP_SYS_RESOURCE)" if _runner._prlimit_argv(_runner._limits(cfg)) else "preexec setrlimit (root without CAP_SYS_RESOURCE, no prlimit binary)"
+    if os.geteuid() == 0 and not _limits._can_prlimit_others():
+        how = "prlimit(1) exec'd before bwrap (root without CAP_SYS_RESOURCE)" if _limits._prlimit_argv(_limits._limits(cfg)) else "preexec setrlimit (root without CAP_SYS_RESOURCE, no prlimit binary)"
     else:
         how = "prlimit(2) between bwrap's --info-fd and --block-fd"
     print(f"rlimits set by: {how}")

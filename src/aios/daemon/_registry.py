@@ -8,7 +8,7 @@ A method module defines handlers and a ``register(registry)`` function::
         limit: int = 20
 
     async def search(ctx: RequestContext, p: SearchParams) -> list[dict]:
-        ...
+        return [m.to_json() for m in await ctx.daemon.memory.search(p.query, limit=p.limit)]
 
     def register(reg: Registry) -> None:
         reg.add("memory.search", search, SearchParams, "Search memories (bm25).")
