@@ -19,11 +19,9 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import orjson
 from ulid import ULID
 
@@ -31,68 +29,12 @@ from aios.config import Paths
 from aios.errors import RecoveryError, SnapshotNotFound
 
 from . import _restore
+from ._info import RestoreReport, SnapshotInfo
 from ._manifest import Change, Entry, Progress, Scan, compare, scan, under
 from ._objects import Objects
 from ._watch import ChangeWatch
 
 TRIGGERS = ("manual", "hourly", "pre-exec", "pre-restore")
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-@attrs.frozen
-class SnapshotInfo:
-    """One snapshot's metadata (``aios snapshots --json`` prints these)."""
-
-    id: str
-    created_at: float
-    trigger: str
-    description: str
-    size_bytes: int
-    """Bytes this snapshot added to the store (new contents, manifest, memory copy)."""
-    origin: str
-    paths: list[str]
-    files: int
-    logical_bytes: int
-    """Total size of the files it captured."""
-    memory: bool
-    packages: int | None
-    link: dict[str, Any] | None
-    skipped: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "created_at": _iso(self.created_at),
-            "trigger": self.trigger,
-            "description": self.description,
-            "size_bytes": self.size_bytes,
-            "origin": self.origin,
-            "paths": self.paths,
-            "files": self.files,
-            "logical_bytes": self.logical_bytes,
-            "memory": self.memory,
-            "packages": self.packages,
-            "link": self.link,
-            "skipped": self.skipped[:50],
-        }
-
-@attrs.frozen
-class RestoreReport:
-    id: str
-    dry_run: bool
-    changes: list[Change]
-    restored: list[dict[str, str]]
-    skipped: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "dry_run": self.dry_run,
-            "changes": [c.to_json() for c in self.changes],
-            "restored": self.restored,
-            "skipped": self.skipped,
-        }
 
 def default_paths(paths: Paths, euid: int) -> list[Path]:
     """What a snapshot captures when ``recovery.paths`` is not set: the aios config directory,
