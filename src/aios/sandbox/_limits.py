@@ -9,6 +9,7 @@ last resort sets them in a preexec function (:func:`_setrlimits`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -48,9 +49,14 @@ def _setrlimits(limits: Sequence[tuple[int, int]]) -> None:
 _PRLIMIT_OPTIONS = {resource.RLIMIT_AS: "--as", resource.RLIMIT_NPROC: "--nproc", resource.RLIMIT_FSIZE: "--fsize"}
 
 
+@functools.cache
+def _prlimit_binary() -> str | None:
+    return shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
 def _prlimit_argv(limits: Sequence[tuple[int, int]]) -> list[str]:
     """``prlimit --as=V:V … --`` for ``limits``, or [] when util-linux's prlimit is missing."""
-    binary = shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    binary = _prlimit_binary()  # looked up once, not on every command
     if binary is None or any(which not in _PRLIMIT_OPTIONS for which, _ in limits):
         return []
     return [binary, *(f"{_PRLIMIT_OPTIONS[which]}={value}:{value}" for which, value in limits), "--"]
