@@ -11,8 +11,9 @@ runs unjailed: an unusable bubblewrap raises :class:`aios.errors.SandboxUnavaila
 
 from __future__ import annotations
 
+from ._access import Identity
 from ._probe import SandboxStatus, probe
 from ._runner import Jail, JailResult
 from ._spawn import Child, open_process
 
-__all__ = ["Child", "Jail", "JailResult", "SandboxStatus", "open_process", "probe"]
+__all__ = ["Child", "Identity", "Jail", "JailResult", "SandboxStatus", "open_process", "probe"]

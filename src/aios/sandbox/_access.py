@@ -67,6 +67,22 @@ class Identity:
         groups = {entry.pw_gid}
         return cls(entry.pw_uid, entry.pw_gid, tuple(sorted(groups)), entry.pw_name, True)
 
+    @classmethod
+    def for_uid(cls, uid: int, gid: int | None = None) -> Identity:
+        """Another local user (a requester who is not the daemon's owner), with their groups.
+
+        ``switch`` is true when the daemon must change identity to act as them (it is root).
+        """
+        try:
+            entry = pwd.getpwuid(uid)
+            name, primary = entry.pw_name, entry.pw_gid
+            groups = {primary, *os.getgrouplist(name, primary)}
+        except KeyError:
+            name, primary, groups = str(uid), (gid if gid is not None else uid), set()
+        if gid is not None:
+            groups.add(gid)
+        return cls(uid, primary, tuple(sorted(groups | {primary})), name, os.geteuid() != uid)
+
 
 def _acl_entries(path: str) -> list[tuple[int, int, int]] | None:
     """(tag, perm, id) entries of the access ACL, or None when the file has none."""

@@ -31,6 +31,8 @@ class Decision:
         changes_system: the command writes outside the workspace, installs software, changes
             services and the like (the recovery layer takes a snapshot first).
         privileged: sudo/su/doas/pkexec, systemctl or a package manager is involved.
+        targets: absolute paths the action will write or delete, as far as the policy can tell
+            (a ``pre-exec`` snapshot covers these; empty when unknown).
     """
 
     action: Action
@@ -39,6 +41,7 @@ class Decision:
     commands: tuple[tuple[str, ...], ...] = ()
     changes_system: bool = False
     privileged: bool = False
+    targets: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used by ``aios policy check --json`` and the ``policy.check`` RPC."""
@@ -49,4 +52,5 @@ class Decision:
             "commands": [list(c) for c in self.commands],
             "changes_system": self.changes_system,
             "privileged": self.privileged,
+            "targets": list(self.targets),
         }

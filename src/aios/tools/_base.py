@@ -10,7 +10,7 @@ import attrs
 
 if TYPE_CHECKING:
     from aios.config import Config
-    from aios.sandbox import Jail
+    from aios.sandbox import Identity, Jail
     from aios.security import Policy
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -101,6 +101,9 @@ class ToolContext:
     grants: set[str] = attrs.field(factory=set)
     call_id: str | None = None
     on_grant: Callable[[str, str], None] | None = None
+    requester: Identity | None = None
+    """Who asked, when it is not the daemon's owner: tools act with this user's permissions
+    (jail as them, file tools as them), never more (see docs/security.md, "Threat model")."""
     """Told (tool, action) when the person approves an exact action for the rest of the session."""
 
 

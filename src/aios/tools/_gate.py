@@ -90,7 +90,7 @@ async def gate(ctx: ToolContext, decision: Decision, *, tool: str, subject: str,
             return await _refuse(ctx, decision, approval, tool=tool, subject=subject, what=what)
     snapshot_id = None
     if will_snapshot and ctx.snapshot is not None:
-        snapshot_id = await ctx.snapshot(f"before {tool}: {subject}"[:200], {"tool": tool, "command": subject})
+        snapshot_id = await ctx.snapshot(f"before {tool}: {subject}"[:200], {"tool": tool, "command": subject, "targets": list(decision.targets)})
     host = decision.changes_system and approval is not None and approval.approved and ctx.mode == "normal"
     if ctx.mode == "trusted":
         host = True
