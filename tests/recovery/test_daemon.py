@@ -148,8 +148,10 @@ def test_a_snapshot_of_given_paths_is_restored_by_its_owner(env: Env) -> None:
         undo = json.loads(again.stdout)["pre_restore"]
         assert env.cli_json("snapshot", "show", undo)["paths"] == [str(other / "data.txt")]
         # A path the snapshot does not hold is still refused.
+        before = len(env.cli_json("snapshots"))
         outside = _cli_in(env, env.outside(), "restore", snap["id"], "--yes", "--path", str(target / "app.conf"))
         assert outside.returncode == 1 and "not in snapshot" in outside.stderr
+        assert len(env.cli_json("snapshots")) == before  # refused before a pre-restore snapshot
     finally:
         d.kill()
 

@@ -224,7 +224,13 @@ async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, A
     pre: dict[str, Any] | None = None
     if not p.dry_run:
         _may_restore(ctx)
-        pre = await take_snapshot(d, trigger="pre-restore", description=f"before restoring {p.id}", paths=_pre_restore_paths(d, info, targets), ctx=ctx)
+        # Refuse bad paths before anything is taken or written; the pre-restore snapshot then
+        # holds exactly what the restore will write (memory.db is always copied).
+        fn0 = functools.partial(st.targets, p.id, targets, d.loaded.paths.memory_db)
+        writes = [t for t in await trio.to_thread.run_sync(fn0) if t != d.loaded.paths.memory_db]
+        pre = await take_snapshot(
+            d, trigger="pre-restore", description=f"before restoring {p.id}", paths=writes or configured_paths(d), ctx=ctx
+        )
     fn = functools.partial(
         st.restore,
         p.id,
@@ -244,14 +250,6 @@ async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, A
             origin=d.origin,
         )
     return data
-
-
-def _pre_restore_paths(daemon: Daemon, info: SnapshotInfo, targets: list[Path] | None) -> list[Path]:
-    """What the pre-restore snapshot holds: the paths the restore will write, so that undoing
-    the restore puts exactly those back (memory.db is always copied)."""
-    memory = daemon.loaded.paths.memory_db
-    chosen = [t for t in targets if t != memory] if targets is not None else [Path(x) for x in info.paths]
-    return chosen or configured_paths(daemon)
 
 
 async def snapshot_delete(ctx: RequestContext, p: IdParams) -> dict[str, Any]:

@@ -10,7 +10,6 @@ containers sharing the volume) never write at once. Retention never deletes a ma
 from __future__ import annotations
 
 import builtins
-import contextlib
 import fcntl
 import json
 import logging
@@ -32,8 +31,8 @@ from ._extras import backup_sqlite, installed_packages, restore_sqlite
 from ._info import RestoreReport, SnapshotInfo
 from ._manifest import Change, Entry, Progress, Scan, compare, dumps, loads, scan, under
 from ._objects import Objects
-from ._restore import Restorer, remove_top
-from ._safepath import STAGE_PREFIX, parents_exist, real_root, remove_stages
+from ._restore import Restorer, clean_up_after, remove_top
+from ._safepath import parents_exist, real_root
 from ._watch import ChangeWatch
 
 log = logging.getLogger("aios.recovery")
@@ -302,26 +301,7 @@ class SnapshotStore:
         """
         info = self.get(id)
         entries = self._manifest(id)
-        tops: builtins.list[str] = []
-        unread: builtins.list[str] = []
-        want_memory = False
-        for p in paths or [Path(x) for x in info.paths]:
-            if memory_db is not None and os.path.abspath(p) == os.path.abspath(memory_db):
-                if not info.memory:
-                    raise RecoveryError(f"snapshot {id} holds no memory database copy")
-                want_memory = True
-                continue
-            # A requested path is taken at its real place; the snapshot's own paths are real
-            # already (resolving them again would follow a symlink planted since).
-            ap = real_root(p) if paths else os.path.abspath(p)
-            if not any(ap == r or ap.startswith(r.rstrip("/") + "/") for r in info.paths):
-                raise RecoveryError(f"{ap} is not in snapshot {id} (it holds {', '.join(info.paths)})")
-            if any(ap == s or ap.startswith(s.rstrip("/") + "/") for s in info.skipped):
-                if paths:
-                    raise RecoveryError(f"{ap} could not be read when snapshot {id} was taken; it holds no copy of it")
-                unread.append(ap)  # left as it is, and reported
-                continue
-            tops.append(ap)
+        tops, unread, want_memory = self._tops(info, paths, memory_db)
         changes: builtins.list[Change] = []
         for top in tops:
             changes += compare(self.live_entries([top]), under(entries, top))
@@ -335,6 +315,38 @@ class SnapshotStore:
                 restore_sqlite(self._dir(id) / "memory.db", memory_db)
                 restored.append({"path": str(memory_db), "how": "sqlite-backup"})
         return RestoreReport(id, False, changes, restored, skipped)
+
+    def targets(self, id: str, paths: Sequence[Path] | None = None, memory_db: Path | None = None) -> builtins.list[Path]:
+        """The paths a restore of ``id`` would write, at their real place (memory.db included
+        when asked for); raises as :meth:`restore` would for paths it refuses."""
+        tops, _, want_memory = self._tops(self.get(id), paths, memory_db)
+        return [Path(t) for t in tops] + ([memory_db] if want_memory and memory_db is not None else [])
+
+    def _tops(
+        self, info: SnapshotInfo, paths: Sequence[Path] | None, memory_db: Path | None
+    ) -> tuple[builtins.list[str], builtins.list[str], bool]:
+        """(paths to put back, paths left alone because they were unreadable, memory wanted)."""
+        tops: builtins.list[str] = []
+        unread: builtins.list[str] = []
+        want_memory = False
+        for p in paths or [Path(x) for x in info.paths]:
+            if memory_db is not None and os.path.abspath(p) == os.path.abspath(memory_db):
+                if not info.memory:
+                    raise RecoveryError(f"snapshot {info.id} holds no memory database copy")
+                want_memory = True
+                continue
+            # A requested path is taken at its real place; the snapshot's own paths are real
+            # already (resolving them again would follow a symlink planted since).
+            ap = real_root(p) if paths else os.path.abspath(p)
+            if not any(ap == r or ap.startswith(r.rstrip("/") + "/") for r in info.paths):
+                raise RecoveryError(f"{ap} is not in snapshot {info.id} (it holds {', '.join(info.paths)})")
+            if any(ap == s or ap.startswith(s.rstrip("/") + "/") for s in info.skipped):
+                if paths:
+                    raise RecoveryError(f"{ap} could not be read when snapshot {info.id} was taken; it holds no copy of it")
+                unread.append(ap)  # left as it is, and reported
+                continue
+            tops.append(ap)
+        return tops, unread, want_memory
 
     def _put_back(
         self,
@@ -418,22 +430,7 @@ class SnapshotStore:
                     removed.append(d.name[5:])
             journal = self.root / _JOURNAL
             if journal.exists():
-                for line in journal.read_text(encoding="utf-8").splitlines():
-                    try:
-                        record = json.loads(line)
-                    except ValueError:  # a staged path (older journals), or a line cut short
-                        record = {"stage": line}
-                    if not isinstance(record, dict):
-                        continue
-                    if isinstance(record.get("dir"), str):
-                        remove_stages(record["dir"])
-                    elif isinstance(record.get("stage"), str):
-                        for stage in (record["stage"], record["stage"] + ".old"):
-                            if os.path.basename(stage).startswith(STAGE_PREFIX):
-                                with contextlib.suppress(RecoveryError):
-                                    remove_top(stage)
-                    elif "restore" in record:
-                        pending = record
+                pending = clean_up_after(journal.read_text(encoding="utf-8"))
                 journal.unlink()
         if pending is not None:
             # Entries are swapped one by one: finish the job so that each path is wholly the
