@@ -177,11 +177,11 @@ def test_paths_sent_to_the_daemon_must_be_absolute(env: Env) -> None:
         d.kill()
 
 
-RESTORE_AS = """
+CALL_AS = """
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": "snapshot.restore", "params": json.loads(sys.argv[2])}) + "\\n").encode())
+s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": json.loads(sys.argv[3])}) + "\\n").encode())
 data = b""
 while not data.endswith(b"\\n"):
     chunk = s.recv(65536)
@@ -195,7 +195,7 @@ for line in data.decode().splitlines():
 """
 
 
-def test_another_user_cannot_make_the_daemon_restore(env: Env) -> None:
+def test_another_user_cannot_make_the_daemon_restore_or_read(env: Env) -> None:
     name = f"aiosr{os.getpid() % 100000}"
     subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
     try:
@@ -213,9 +213,9 @@ def test_another_user_cannot_make_the_daemon_restore(env: Env) -> None:
             snap = env.cli_json("snapshot")
             (target / "app.conf").write_text("changed by the owner\n")
 
-            def as_user(params: dict[str, object]) -> dict[str, object]:
+            def as_user(params: dict[str, object], method: str = "snapshot.restore") -> dict[str, object]:
                 proc = subprocess.run(
-                    ["/usr/bin/python3", "-c", RESTORE_AS, str(d.socket), json.dumps(params)],
+                    ["/usr/bin/python3", "-c", CALL_AS, str(d.socket), method, json.dumps(params)],
                     user=user.pw_uid, group=user.pw_gid, extra_groups=[], capture_output=True, text=True, timeout=60,
                 )
                 assert proc.stdout, proc.stderr
@@ -228,6 +228,11 @@ def test_another_user_cannot_make_the_daemon_restore(env: Env) -> None:
             assert (target / "app.conf").read_text() == "changed by the owner\n"
             dry = as_user({"id": snap["id"], "dry_run": True})
             assert "result" in dry and dry["result"]["dry_run"]  # type: ignore[index]
+            # Nor read what it chooses as the daemon: a snapshot of a root-only directory.
+            secret = env.outside() / "root-only"
+            secret.mkdir(mode=0o700)
+            chosen = as_user({"paths": [str(secret)]}, "snapshot.create")
+            assert "only the daemon's owner" in str(chosen.get("error")), chosen
         finally:
             d.kill()
     finally:

@@ -126,6 +126,8 @@ def _existing(raw: list[str]) -> list[Path]:
 
 
 async def snapshot_create(ctx: RequestContext, p: CreateParams) -> dict[str, Any]:
+    if p.paths:
+        _owner_only(ctx, "choose what a snapshot holds (--path): the daemon reads it as itself")
     paths = await trio.to_thread.run_sync(_existing, p.paths) if p.paths else None
     return await take_snapshot(ctx.daemon, trigger="manual", description=p.description, paths=paths, ctx=ctx)
 
@@ -205,15 +207,12 @@ def restorable(daemon: Daemon, info: SnapshotInfo, requested: list[str] | None) 
     return mine
 
 
-def _may_restore(ctx: RequestContext) -> None:
-    """A restore writes as the daemon (root, for the system daemon): only its owner or root
-    may ask for one; anyone else would get more than they could do alone."""
+def _owner_only(ctx: RequestContext, what: str) -> None:
+    """Restores write, and snapshots of chosen paths read, as the daemon (root, for the system
+    daemon): only its owner or root may ask; anyone else would get more than they could do alone."""
     owner = os.geteuid()
     if ctx.peer.uid not in (0, owner):
-        raise RecoveryError(
-            f"only the daemon's owner (uid {owner}) or root may restore a snapshot (you are uid {ctx.peer.uid}); "
-            "--dry-run shows what a restore would change"
-        )
+        raise RecoveryError(f"only the daemon's owner (uid {owner}) or root may {what} (you are uid {ctx.peer.uid})")
 
 
 async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, Any]:
@@ -223,7 +222,7 @@ async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, A
     targets = restorable(d, info, p.paths)
     pre: dict[str, Any] | None = None
     if not p.dry_run:
-        _may_restore(ctx)
+        _owner_only(ctx, "restore a snapshot: a restore writes as the daemon (--dry-run shows what it would change)")
         # Refuse bad paths before anything is taken or written; the pre-restore snapshot then
         # holds exactly what the restore will write (memory.db is always copied).
         fn0 = functools.partial(st.targets, p.id, targets, d.loaded.paths.memory_db)
