@@ -128,6 +128,11 @@ class Restorer:
 
     # -- directories that stay --------------------------------------------------------------
     def _merge(self, fd: int, e: Entry) -> None:
+        st = os.fstat(fd)
+        if self._euid != 0 and st.st_uid == self._euid and st.st_mode & 0o300 != 0o300:
+            # A user daemon's own read-only directory: writable while its entries come back;
+            # its mode from the snapshot is set at the end.
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) | 0o300)
         want = {_base(k["path"]): k for k in self._children.get(e["path"], [])}
         for name in os.listdir(fd):
             path = e["path"] + "/" + name
