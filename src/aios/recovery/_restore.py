@@ -75,7 +75,8 @@ class Restorer:
             restored path).
         journal: called with a directory before the first stage is built in it, so that a
             crash leaves nothing a restart cannot find.
-        keep: paths the snapshot could not read: what is there now stays.
+        keep: paths left as they are: what the snapshot could not read, the snapshot store and
+            the live memory database.
     """
 
     def __init__(
