@@ -266,3 +266,13 @@ def test_only_approvers_decide_and_see_others_requests(
         assert result["ok"] is True and target.exists()
     finally:
         d.kill()
+
+
+def test_doctor_says_who_is_trusted_with_what(env: Env, make_user: Callable[[], pwd.struct_passwd]) -> None:
+    guest, approver = make_user(), make_user()
+    env.write_config(f"[daemon]\nallowed_uids = [{guest.pw_uid}]\napprover_gids = [{approver.pw_gid}]\n")
+    proc = env.cli("doctor", "--json")
+    checks = {c["check"]: c for c in json.loads(proc.stdout)}
+    trusted, others = checks["trusted"]["detail"], checks["other users"]["detail"]
+    assert approver.pw_name in trusted and "as trusted as the daemon's user" in trusted
+    assert guest.pw_name in others and "no more than they could do alone" in others and "wait for an approver" in others

@@ -81,8 +81,8 @@ def _group(gid: int) -> str:
         g = grp.getgrgid(gid)
     except KeyError:
         return f"gid {gid} (no such group)"
-    members = ", ".join(g.gr_mem) or "no listed members"
-    return f"{g.gr_name} (gid {gid}: {members})"
+    members = ", ".join(g.gr_mem) or "none"
+    return f"{g.gr_name} (gid {gid}; listed members: {members})"
 
 
 def _trust(cfg: DaemonConfig) -> list[dict[str, Any]]:
@@ -97,8 +97,9 @@ def _trust(cfg: DaemonConfig) -> list[dict[str, Any]]:
         _check("trusted", True, f"{'; '.join(approvers)}: as trusted as the daemon's user "
                f"({'root' if owner == 0 else _who(owner)}) for what they type or approve; others' escalations wait for them"),
         _check("other users", True,
-               (f"{'; '.join(allowed)}: may connect; they act with their own permissions (jail as themselves, "
-                f"'trusted' mode is 'normal' for them) and their confirmations wait for an approver "
+               (f"{'; '.join(allowed)}: may connect; they get no more than they could do alone (their jail never "
+                f"runs as the daemon, file tools use their permissions, 'trusted' mode is 'normal' for them) and "
+                f"their confirmations wait for an approver "
                 f"(daemon.approval_timeout {float(cfg.approval_timeout):.0f} s)") if allowed
                else "nobody else may connect (daemon.allowed_uids / allowed_gids are empty)"),
     ]
