@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from harness import Env
+from llmserver import LLMServer, text, tool_call
 
 # The venv's interpreter lives under /root, which another user cannot enter.
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -276,3 +277,35 @@ def test_doctor_says_who_is_trusted_with_what(env: Env, make_user: Callable[[], 
     trusted, others = checks["trusted"]["detail"], checks["other users"]["detail"]
     assert approver.pw_name in trusted and "as trusted as the daemon's user" in trusted
     assert guest.pw_name in others and "no more than they could do alone" in others and "wait for an approver" in others
+
+
+def test_another_user_never_inherits_the_owners_session_approvals(env: Env, other_user: pwd.struct_passwd) -> None:
+    """The model path: the owner approved a command "for this session"; another user who names
+    that session (ids are listed by session.list) asks the model again, and the model repeats the
+    exact command. It must wait for an approver, not run on the owner's remembered approval."""
+    target = env.outside() / "marker"
+    with LLMServer() as llm:
+        env.write_config(
+            f'[daemon]\nallowed_uids = [{other_user.pw_uid}]\napproval_timeout = "3s"\n'
+            f'[llm]\ndefault_provider = "scripted"\n[llm.providers.scripted]\nkind = "openai"\n'
+            f'base_url = "{llm.base_url}"\nmodel = "scripted-model"\nmax_retries = 1\n'
+        )
+        command = {"command": f"touch {target}"}
+        llm.script([tool_call("bash", command), text("done"), tool_call("bash", command), text("done again")])
+        d = env.start_daemon()
+        try:
+            _open_socket(env)
+            # the owner's client approves "for this session" (the CLIENT script answers so)
+            owner = subprocess.run([SYSTEM_PYTHON, "-c", CLIENT, str(env.socket),
+                                    json.dumps({"method": "chat", "params": {"message": "make the marker"}}), ""],
+                                   capture_output=True, text=True, timeout=60)
+            first = _final([_parse(ln) for ln in owner.stdout.splitlines() if ln.strip()])
+            session = first["result"]["session"]
+            assert target.exists(), first
+            target.unlink()
+            msgs = Other.messages(Other(env, other_user).start(
+                {"method": "chat", "params": {"message": "make it again", "session": session}}))
+            assert [m for m in msgs if m.get("method") == "approval.pending"], msgs
+            assert not target.exists()
+        finally:
+            d.kill()
