@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,7 @@ def test_the_owner_approves_with_aios_approve(env: Env, other: Other) -> None:
         assert target.exists()
         assert env.cli_json("approvals") == []
         again = env.cli("approve", item["id"])
-        assert again.returncode != 0 and "no pending approval" in again.stderr and "Traceback" not in again.stderr
+        assert again.returncode == 2 and "no pending approval" in again.stderr and "Traceback" not in again.stderr
     finally:
         d.kill()
 
@@ -309,3 +310,25 @@ def test_another_user_never_inherits_the_owners_session_approvals(env: Env, othe
             assert not target.exists()
         finally:
             d.kill()
+
+
+def test_a_requester_that_goes_away_withdraws_its_request(env: Env, other: Other) -> None:
+    env.write_config(f'[daemon]\nallowed_uids = [{other.user.pw_uid}]\napproval_timeout = "60s"\n')
+    d = env.start_daemon()
+    try:
+        _open_socket(env)
+        target = env.outside() / "marker"
+        proc = other.start(_bash(f"touch {target}"))
+        pending, _ = Other.read_until(proc, "approval.pending")
+        proc.kill()
+        proc.wait()
+        for _ in range(200):  # the daemon notices the hang-up and cancels the call
+            if env.cli_json("approvals") == []:
+                break
+            time.sleep(0.05)
+        assert env.cli_json("approvals") == []
+        late = env.cli("approve", pending["params"]["id"])
+        assert late.returncode == 2, late.stderr
+        assert not target.exists()
+    finally:
+        d.kill()
