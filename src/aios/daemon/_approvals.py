@@ -1,7 +1,7 @@
 """Pending approvals: what another user's request asks for beyond its own rights.
 
 A request never gets more than its requester could do alone unless an *approver* grants it
-(docs/security.md, "Threat model"). Requests from the daemon's owner (and root) are confirmed by
+(docs/security.md, "Who is trusted with what"). Requests from the daemon's owner (and root) are confirmed by
 the person at their own terminal, as before. A ``confirm`` decision on a request from any other
 uid is never sent back to that requester: it becomes a :class:`Pending` approval that the owner,
 root or a member of ``daemon.approver_gids`` grants with ``approvals.approve`` (``aios approve
