@@ -200,6 +200,11 @@ def test_the_container_entrypoint_starts_an_isolated_daemon(env: Env) -> None:
     assert not re.search(r"^ENV[^\n]*PYTHON", text, re.M)
     argv = json.loads(entry.group(1))
     assert argv[0] == "/opt/aios/venv/bin/python"
+    # the compose file and the quadlet units use that entry point as it is, without PYTHON* variables
+    for path in [REPO / "containers" / "compose.yaml", *(REPO / "containers" / "quadlet").glob("*.container")]:
+        setting = path.read_text()
+        assert not re.search(r"^\s*(entrypoint:|Entrypoint=|Exec=)", setting, re.M | re.I), path
+        assert not re.search(r"^\s*[^#\n]*PYTHON", setting, re.M), path
     _run_line([sys.executable, *argv[1:]], env, Planted(env))
 
 
