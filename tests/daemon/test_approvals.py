@@ -260,6 +260,12 @@ def test_only_approvers_decide_and_see_others_requests(
         assert "may not add a grant" in grant["error"]["message"]
         stop = _final(Other.messages(Other(env, bystander).start({"method": "shutdown"})))
         assert "may not stop the daemon" in stop["error"]["message"]
+        # nor act as the daemon on the snapshot store: read root-only files into it, put back an old /etc
+        for method, params in (("snapshot.create", {"description": "mine"}),
+                               ("snapshot.restore", {"id": "01M8T3D0ZD215ADPNX0627DXTC"}),
+                               ("snapshot.delete", {"id": "01M8T3D0ZD215ADPNX0627DXTC"})):
+            reply = _final(Other.messages(Other(env, bystander).start({"method": method, "params": params})))
+            assert reply.get("error", {}).get("code") == -32031 and "snapshot" in reply["error"]["message"], reply
         assert not target.exists()
         # a member of daemon.approver_gids may approve
         ok = _final(Other.messages(Other(env, approver).start({"method": "approvals.approve", "params": {"id": aid}})))

@@ -50,6 +50,31 @@ def is_approver(peer: PeerCred, approver_gids: Sequence[int]) -> bool:
         return False
 
 
+APPROVERS_ONLY: dict[str, str] = {
+    "shutdown": "stop the daemon",
+    "policy.grant": "add a grant",
+    "policy.revoke": "revoke a grant",
+    "snapshot.create": "take a snapshot as the daemon",
+    "snapshot.restore": "restore a snapshot",
+    "snapshot.delete": "delete a snapshot",
+}
+"""Methods that act as the daemon on everyone's behalf (method -> what it does, for the error):
+another user allowed on the socket could otherwise stop everyone's work, change what everyone is
+asked, read root-only files into a snapshot or put back an old /etc."""
+
+
+def check_method(method: str, peer: PeerCred, approver_gids: Sequence[int]) -> None:
+    """Refuse an approvers-only method to anyone else.
+
+    Raises:
+        PolicyBlocked: ``method`` is in :data:`APPROVERS_ONLY` and ``peer`` is not an approver.
+    """
+    what = APPROVERS_ONLY.get(method)
+    if what is not None and not is_approver(peer, approver_gids):
+        raise PolicyBlocked(f"uid {peer.uid} may not {what}: only the daemon's owner, root and members of "
+                            "daemon.approver_gids may")
+
+
 def user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name

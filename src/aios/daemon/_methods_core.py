@@ -9,10 +9,9 @@ from typing import Any
 import attrs
 
 from aios import __version__
-from aios.errors import InvalidParams, MemoryStoreError, PolicyBlocked
+from aios.errors import InvalidParams, MemoryStoreError
 from aios.memory import MemoryType, parse_since
 
-from ._approvals import is_approver
 from ._registry import NoParams, Registry, RequestContext
 
 
@@ -74,14 +73,7 @@ async def config_show(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
 
 
 async def shutdown(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    """Stop the daemon (an approver only: another user could stop everyone's work).
-
-    Raises:
-        PolicyBlocked: the caller is not the owner, root or a member of daemon.approver_gids.
-    """
-    if not is_approver(ctx.peer, ctx.daemon.config.daemon.approver_gids):
-        raise PolicyBlocked(f"uid {ctx.peer.uid} may not stop the daemon: only its owner, root and members of "
-                            "daemon.approver_gids may")
+    """Stop the daemon (approvers only: see _approvals.APPROVERS_ONLY)."""
     ctx.daemon.stop()
     return {"stopping": True, "pid": os.getpid()}
 

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from aios.errors import InvalidParams, PolicyBlocked
+from aios.errors import InvalidParams
 
-from ._approvals import is_approver
 from ._registry import NoParams, Registry, RequestContext
 
 if TYPE_CHECKING:
@@ -75,12 +74,6 @@ async def policy_rules(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
     return {"mode": ctx.daemon.config.security.mode, "rules": policy.rules()}
 
 
-def _approvers_only(ctx: RequestContext, what: str) -> None:
-    if not is_approver(ctx.peer, ctx.daemon.config.daemon.approver_gids):
-        raise PolicyBlocked(f"uid {ctx.peer.uid} may not {what}: only the daemon's owner, root and members "
-                            "of daemon.approver_gids may")
-
-
 @attrs.frozen
 class GrantParams:
     prefix: list[str]
@@ -90,10 +83,8 @@ class GrantParams:
 async def policy_grant(ctx: RequestContext, p: GrantParams) -> dict[str, Any]:
     """Add a prefix grant: commands starting with these words are allowed instead of confirmed.
 
-    Raises:
-        PolicyBlocked: the caller is not an approver (a grant changes what everyone is asked).
+    Approvers only (a grant changes what everyone is asked): see _approvals.APPROVERS_ONLY.
     """
-    _approvers_only(ctx, "add a grant")
     grant = grant_store(ctx.daemon).add_prefix(p.prefix, uid=ctx.peer.uid, note=p.note)
     await ctx.daemon.memory.add(MemoryType.SYSTEM, f"granted prefix: {' '.join(p.prefix)}", {"grant": grant})
     return grant
@@ -109,7 +100,6 @@ class RevokeParams:
 
 
 async def policy_revoke(ctx: RequestContext, p: RevokeParams) -> dict[str, Any]:
-    _approvers_only(ctx, "revoke a grant")
     grant = grant_store(ctx.daemon).revoke(p.id, ctx.daemon.extensions.setdefault("session_grants", {}))
     await ctx.daemon.memory.add(MemoryType.SYSTEM, f"revoked grant {p.id}", {"grant": grant, "by_uid": ctx.peer.uid})
     return {"revoked": grant}
