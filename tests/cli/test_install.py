@@ -46,7 +46,9 @@ def test_install_then_uninstall_keeps_the_data(env: Env) -> None:
         st = (root / d).stat()
         assert stat.S_IMODE(st.st_mode) == 0o750 and st.st_uid == 0
     service = (root / "etc/systemd/system/aios-runtime.service").read_text()
-    assert f"ExecStart={BIN / 'aios-runtime'} --system" in service
+    # an isolated interpreter in /: nothing in a working directory or PYTHON* reaches its imports
+    assert f"ExecStart={BIN / 'python'} -I -m aios.daemon --system" in service
+    assert "\nWorkingDirectory=/\n" in service
     assert "system = true" in (root / "etc/aios/config.toml").read_text()
     if shutil.which("systemd-analyze"):
         verify = subprocess.run(["systemd-analyze", "verify", str(root / "etc/systemd/system/aios-runtime.service")],

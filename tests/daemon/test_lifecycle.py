@@ -101,15 +101,6 @@ def test_fifty_concurrent_clients_times_a_hundred_pings(daemon: Daemon) -> None:
     assert sum(answered) == 5000
 
 
-def _other_user() -> pwd.struct_passwd:
-    name = "aios-test-other"
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
-        return pwd.getpwnam(name)
-
-
 # The venv's interpreter lives under /root, which another user cannot enter.
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -137,8 +128,8 @@ print(data.decode() or json.dumps({"closed": True}))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a second user (CI runs as root)")
-def test_connection_from_another_uid_is_refused(env: Env) -> None:
-    user = _other_user()
+def test_connection_from_another_uid_is_refused(env: Env, other_user: pwd.struct_passwd) -> None:
+    user = other_user
     # Let the other user reach the socket file itself, so only SO_PEERCRED stands in the way.
     env.write_config("[daemon]\n")
     d = env.start_daemon()
@@ -162,8 +153,8 @@ def test_connection_from_another_uid_is_refused(env: Env) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a second user (CI runs as root)")
-def test_allowed_uids_lets_another_user_in(env: Env) -> None:
-    user = _other_user()
+def test_allowed_uids_lets_another_user_in(env: Env, other_user: pwd.struct_passwd) -> None:
+    user = other_user
     env.write_config(f"[daemon]\nallowed_uids = [{user.pw_uid}]\n")
     d = env.start_daemon()
     try:

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ UNITS = REPO / "containers" / "systemd"
 def render(dest: Path) -> list[Path]:
     out = []
     for unit in ("aios-runtime.service", "aios-runtime.socket"):
-        text = (UNITS / unit).read_text().replace("@AIOS_RUNTIME@", str(BIN / "aios-runtime"))
+        text = (UNITS / unit).read_text().replace("@AIOS_PYTHON@", sys.executable)
         (dest / unit).write_text(text)
         out.append(dest / unit)
     return out

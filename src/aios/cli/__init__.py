@@ -46,6 +46,9 @@ app.command("aios.cli._doctor:doctor", help="Why the jail, the model or the daem
 app.command("aios.cli._run:run", help="Run one command through policy, confirmation, snapshot and jail (no model).")
 app.command("aios.cli._run:tools", name="tools", help="The tools the model can use; call one by hand.")
 app.command("aios.cli._run:policy", name="policy", help="What the policy decides for a command, and its rules.")
+app.command("aios.cli._approvals:approvals", help="Other users' requests waiting for an approver.")
+app.command("aios.cli._approvals:approve", help="Grant a pending request of another user (owner, root, daemon.approver_gids).")
+app.command("aios.cli._approvals:deny", help="Refuse a pending request (an approver, or the requester withdrawing it).")
 
 
 @app.meta.default

@@ -17,15 +17,23 @@ def run(
     *,
     system: Annotated[bool, Parameter(help="Run as the system daemon (/etc/aios, /var/lib/aios, /run/aios).", negative=())] = False,
 ) -> int:
-    """Run the daemon in the foreground until SIGTERM or Ctrl-C (exit 0 on a clean stop)."""
-    from aios.daemon import main as daemon_main
+    """Run the daemon in the foreground until SIGTERM or Ctrl-C (exit 0 on a clean stop).
+
+    The daemon replaces this process as an isolated interpreter in ``/`` (``python -I``, no
+    ``PYTHON*`` variables): code in the current directory is never on its import path.
+    """
+    from aios.client import exec_daemon
 
     argv = ctx.daemon_args()
     if ctx.G.socket is not None:
         argv += ["--socket", str(ctx.G.socket)]
     if system:
         argv.append("--system")
-    return daemon_main(argv)
+    try:
+        exec_daemon(argv)
+    except OSError as exc:
+        return ctx.fail(f"cannot start the daemon interpreter: {exc}")
+    return 1  # exec_daemon does not return
 
 
 def _target() -> object:

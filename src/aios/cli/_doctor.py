@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import pwd
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _context as ctx
 from ._status import JsonFlag
+
+if TYPE_CHECKING:
+    from aios.config import DaemonConfig
 
 
 def _check(name: str, ok: bool, detail: str, fix: str | None = None) -> dict[str, Any]:
@@ -51,6 +54,7 @@ def _checks() -> list[dict[str, Any]]:
         out.append(_check("model provider", True, detail))
     except Exception as exc:  # every failure here is something to fix, said in one line
         out.append(_check("model provider", False, str(exc), "see docs/providers.md"))
+    out.extend(_trust(cfg.daemon))
     sock = loaded.paths.socket
     try:
         from aios.client import Client
@@ -63,8 +67,48 @@ def _checks() -> list[dict[str, Any]]:
     return out
 
 
+def _who(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    import grp
+
+    try:
+        g = grp.getgrgid(gid)
+    except KeyError:
+        return f"gid {gid} (no such group)"
+    members = ", ".join(g.gr_mem) or "none"
+    return f"{g.gr_name} (gid {gid}; listed members: {members})"
+
+
+def _trust(cfg: DaemonConfig) -> list[dict[str, Any]]:
+    """Who is effectively trusted with what, on this configuration (docs/security.md)."""
+    owner = 0 if cfg.system else os.geteuid()
+    approvers = [_who(owner)] + (["root"] if owner != 0 else []) + [f"members of {_group(g)}" for g in cfg.approver_gids]
+    allowed = [_who(u) for u in cfg.allowed_uids if u not in (owner, 0)]
+    allowed += [f"members of {_group(g)}" for g in cfg.allowed_gids]
+    if cfg.system:
+        allowed.append(f"members of the socket group {cfg.socket_group!r}")
+    out = [
+        _check("trusted", True, f"{'; '.join(approvers)}: as trusted as the daemon's user "
+               f"({'root' if owner == 0 else _who(owner)}) for what they type or approve; others' escalations wait for them"),
+        _check("other users", True,
+               (f"{'; '.join(allowed)}: may connect; they get no more than they could do alone (their jail never "
+                f"runs as the daemon, file tools use their permissions, 'trusted' mode is 'normal' for them) and "
+                f"their confirmations wait for an approver "
+                f"(daemon.approval_timeout {float(cfg.approval_timeout):.0f} s)") if allowed
+               else "nobody else may connect (daemon.allowed_uids / allowed_gids are empty)"),
+    ]
+    return out
+
+
 def doctor(*, json: JsonFlag = False) -> int:
-    """Check the sandbox, the sandbox user, the model provider and the daemon; say what to fix.
+    """Check the sandbox, the sandbox user, the model provider and the daemon; say what to fix,
+    and who is trusted with what (the owner and approvers; other users allowed on the socket).
 
     Exits 0 when every check passes, 1 otherwise.
     """

@@ -2,7 +2,7 @@
 
 Install creates the unprivileged sandbox user, the ``aios`` group that may use the system
 socket, ``/etc/aios`` and ``/var/lib/aios`` with their owners and modes, a system config that
-selects the system scope, and the two units (with ExecStart pointing at this installation).
+selects the system scope, and the two units (ExecStart runs this installation's interpreter isolated: ``python -I -m aios.daemon``).
 Uninstall removes the units (and the group and user it created) and keeps the data and config.
 ``--root DIR`` works on another root file system (as ``systemctl --root`` does), which is how the
 tests run it; ``--dry-run`` prints the steps without doing them.
@@ -119,10 +119,9 @@ def install(
     plan.mkdir("/etc/aios", 0o750, group)
     plan.mkdir("/var/lib/aios", 0o750, group)
     plan.write("/etc/aios/config.toml", SYSTEM_CONFIG, 0o640, keep=True)
-    runtime = str(Path(sys.executable).parent / "aios-runtime")
     src = _units_source()
     for unit in UNITS:
-        text = (src / unit).read_text().replace("@AIOS_RUNTIME@", runtime).replace("Group=aios", f"Group={group}").replace("SocketGroup=aios", f"SocketGroup={group}")
+        text = (src / unit).read_text().replace("@AIOS_PYTHON@", sys.executable).replace("Group=aios", f"Group={group}").replace("SocketGroup=aios", f"SocketGroup={group}")
         plan.write(f"/etc/systemd/system/{unit}", text, 0o644)
     if base == Path("/") and Path("/run/systemd/system").is_dir():
         plan.run(["systemctl", "daemon-reload"], "reload systemd")

@@ -125,6 +125,20 @@ class EventPrinter:
         self.snapshots.append(p.get("id", ""))
         print(f"  snapshot {p.get('id')} taken ({p.get('trigger', 'pre-exec')})", file=self.err)
 
+    def on_approval_pending(self, p: dict[str, Any]) -> None:
+        # This client's user is not the daemon's owner: an approver decides, not this terminal.
+        self._newline()
+        print(f"  waiting for an approver ({p.get('how', 'aios approve ' + str(p.get('id')))}); "
+              f"no decision within {float(p.get('timeout_s', 0)):.0f} s is a denial", file=self.err, flush=True)
+
+    def on_approval_decided(self, p: dict[str, Any]) -> None:
+        by = p.get("by") or {}
+        if p.get("how") == "timeout":
+            print(f"  approval {p.get('id')}: nobody decided in time (denied)", file=self.err, flush=True)
+        else:
+            verb = "approved" if p.get("approved") else "denied"
+            print(f"  approval {p.get('id')}: {verb} by {by.get('name', '?')} (uid {by.get('uid', '?')})", file=self.err, flush=True)
+
     def on_tool_finished(self, p: dict[str, Any]) -> None:
         decision = p.get("decision", "")
         parts = [f"◀ {p.get('tool', '?')}: {decision}"]

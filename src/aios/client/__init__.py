@@ -3,12 +3,16 @@
 from ._autostart import connect, log_file_for, start_daemon, wait_gone
 from ._client import Client, RemoteError
 from ._locate import autostart_enabled, socket_candidates, user_socket
+from ._spawn import daemon_argv, daemon_environment, exec_daemon
 
 __all__ = [
     "Client",
     "RemoteError",
     "autostart_enabled",
     "connect",
+    "daemon_argv",
+    "daemon_environment",
+    "exec_daemon",
     "log_file_for",
     "socket_candidates",
     "start_daemon",

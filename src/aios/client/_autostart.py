@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from aios.errors import ClientError, DaemonUnreachable
 
 from ._client import Client
 from ._locate import autostart_enabled, socket_candidates
+from ._spawn import DAEMON_CWD, daemon_argv, daemon_environment, log_offset
 
 START_TIMEOUT_S = 30.0
 
@@ -57,12 +57,18 @@ def log_file_for(socket: Path) -> Path:
 def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float = START_TIMEOUT_S) -> int:
     """Start ``aios-runtime`` in the background on ``socket``; return its pid once it answers.
 
+    The daemon is an isolated interpreter in ``/`` (see :mod:`aios.client._spawn`): nothing in
+    the caller's directory or ``PYTHON*`` variables can put code on its import path.
+
     Raises:
-        ClientError: it exited or did not answer in time (with the tail of its log).
+        ClientError: it exited (with its own error message, not older log lines) or did not
+            answer in time; both name the log file.
     """
+    socket = socket.absolute()
     socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = log_file_for(socket)
-    argv = [sys.executable, "-m", "aios.daemon", "--socket", str(socket), *daemon_args]
+    argv = daemon_argv(["--socket", str(socket), *daemon_args])
+    start = log_offset(log_path)
     with open(log_path, "ab") as log:
         import subprocess  # only when a daemon must be started: keeps 'aios status' fast
 
@@ -71,6 +77,8 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            cwd=DAEMON_CWD,
+            env=daemon_environment(),
             start_new_session=True,
             close_fds=True,
         )
@@ -79,7 +87,8 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
         code = proc.poll()
         if code is not None:
             raise ClientError(
-                f"the daemon exited with code {code} while starting: {_tail(log_path)}"
+                f"the daemon exited with code {code} while starting: "
+                f"{failure_message(log_path, start)} (full log: {log_path})"
             )
         try:
             with Client.connect(socket, timeout=1.0) as client:
@@ -92,12 +101,29 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
     )
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+_PREFIX = "aios-runtime: "
+
+
+def failure_message(path: Path, offset: int = 0) -> str:
+    """The one line that says why a start failed, from what the start wrote after ``offset``.
+
+    The daemon's own error line (``aios-runtime: ...``) when there is one, else the last line of
+    a traceback (the exception), else the last line written.
+    """
     try:
-        text = path.read_text(errors="replace").strip().splitlines()
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
     except OSError:
         return f"(no log at {path})"
-    return " | ".join(text[-lines:]) or f"(empty log {path})"
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return "it wrote nothing to its log"
+    own = [ln for ln in lines if ln.startswith(_PREFIX)]
+    if own:
+        return own[-1][len(_PREFIX):]
+    unindented = [ln for ln in lines if not ln[0].isspace()]
+    return (unindented or lines)[-1]
 
 
 def wait_gone(socket: Path, pid: int | None, timeout: float = 15.0) -> bool:

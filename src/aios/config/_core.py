@@ -19,6 +19,10 @@ class DaemonConfig:
     """Extra uids allowed to connect, beside the daemon's own uid (and root)."""
     allowed_gids: list[int] = field(factory=list)
     """Gids whose members may connect (the socket group is added for a system daemon)."""
+    approver_gids: list[int] = field(factory=list)
+    """Gids whose members may approve other users' pending requests (besides the owner and root)."""
+    approval_timeout: Seconds = field(default=Seconds(300.0))
+    """How long another user's request waits for an approver; no decision in time is a denial."""
     autostart: bool = True
     """Client commands start a user daemon on demand when none answers."""
     max_line: Bytes = field(default=Bytes(1024 * 1024), validator=validators.ge(Bytes(1024)))

@@ -30,6 +30,7 @@ from aios.config import Config, LoadedConfig
 from aios.memory import AsyncMemory, default_origin
 
 from . import _systemd
+from ._approvals import Approvals
 from ._connection import Connection
 from ._listen import (
     Authorizer,
@@ -83,6 +84,8 @@ class Daemon:
         self._services: trio.Nursery | None = None
         self._owned_socket: Path | None = None
         self._stuck_timer: threading.Timer | None = None
+        self.approvals = Approvals()
+        """Other users' escalations waiting for an approver."""
         self.extensions: dict[str, Any] = {}
         """Lazily created subsystems (policy, tools, snapshot store, agent), by name."""
 

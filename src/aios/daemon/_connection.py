@@ -30,6 +30,7 @@ from aios.protocol import (
     parse_message,
 )
 
+from ._approvals import check_method
 from ._registry import _NO_PARAMS, RequestContext
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class Connection:
         if method is None:
             return False
         try:
+            check_method(name, self.peer, self.daemon.config.daemon.approver_gids)
             result = await method.handler(RequestContext(self.daemon, self, rid, self.peer), _NO_PARAMS)
             data = fastjson.dumps({"jsonrpc": "2.0", "id": rid, "result": result}) + b"\n"
         except AiosError as exc:
@@ -216,6 +218,7 @@ class Connection:
     async def _call(self, request: Request) -> Response | ErrorResponse:
         try:
             method, params = self.daemon.registry.resolve(request.method, request.params)
+            check_method(request.method, self.peer, self.daemon.config.daemon.approver_gids)
             # RequestContext.request_id predates fractional ids (any JSON number is one); no
             # handler reads it, and the cast keeps _registry.py out of this change.
             ctx = RequestContext(self.daemon, self, cast("int | str", request.id), self.peer)

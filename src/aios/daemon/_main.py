@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,10 +16,11 @@ from aios.config import load
 from aios.errors import AiosError
 
 from ._app import Daemon
+from ._pathguard import clean_environment, clean_sys_path
 from ._registry import Registry
 
 METHOD_MODULES = ("aios.daemon._methods_core", "aios.daemon._methods_tools", "aios.daemon._methods_chat",
-                  "aios.daemon._methods_snapshot")
+                  "aios.daemon._methods_snapshot", "aios.daemon._methods_approvals")
 
 
 def build_registry() -> Registry:
@@ -52,20 +54,31 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the daemon in the foreground. Exit 0 on a clean stop, 1 on an error."""
+    # Before anything is imported lazily: no import path others can write (see _pathguard).
+    unsafe = clean_sys_path()
+    dropped = clean_environment()
     args = _parser().parse_args(argv)
     sets = list(args.sets)
     if args.socket:
-        sets.append(f"paths.socket={_toml_str(args.socket)}")
+        sets.append(f"paths.socket={_toml_str(os.path.abspath(args.socket))}")
+    config_file = os.path.abspath(args.config) if args.config else None
     try:
-        loaded = load(config_file=args.config, sets=sets, system=args.system or None)
+        loaded = load(config_file=config_file, sets=sets, system=args.system or None)
     except AiosError as exc:
         print(f"aios-runtime: {exc}", file=sys.stderr)
         return 1
+    # The caller's directory may be a workspace a jailed command wrote: nothing may resolve there.
+    os.chdir("/")
     logging.basicConfig(
         level=(args.log_level or loaded.config.daemon.log_level).upper(),
         format="%(asctime)s aios-runtime[%(process)d] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    for entry, why in unsafe:
+        logging.getLogger("aios.daemon").warning(
+            "removed %r from the import path: %s (start the daemon with 'python -I', see docs/deploy.md)", entry, why)
+    if dropped:
+        logging.getLogger("aios.daemon").info("ignored %s: the daemon and its children run without them", ", ".join(dropped))
     daemon = Daemon(loaded, build_registry())
     install_extensions(daemon)
     try:

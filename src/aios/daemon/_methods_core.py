@@ -73,6 +73,7 @@ async def config_show(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
 
 
 async def shutdown(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
+    """Stop the daemon (approvers only: see _approvals.APPROVERS_ONLY)."""
     ctx.daemon.stop()
     return {"stopping": True, "pid": os.getpid()}
 

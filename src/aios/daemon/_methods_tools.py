@@ -81,7 +81,10 @@ class GrantParams:
 
 
 async def policy_grant(ctx: RequestContext, p: GrantParams) -> dict[str, Any]:
-    """Add a prefix grant: commands starting with these words are allowed instead of confirmed."""
+    """Add a prefix grant: commands starting with these words are allowed instead of confirmed.
+
+    Approvers only (a grant changes what everyone is asked): see _approvals.APPROVERS_ONLY.
+    """
     grant = grant_store(ctx.daemon).add_prefix(p.prefix, uid=ctx.peer.uid, note=p.note)
     await ctx.daemon.memory.add(MemoryType.SYSTEM, f"granted prefix: {' '.join(p.prefix)}", {"grant": grant})
     return grant

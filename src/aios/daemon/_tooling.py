@@ -5,6 +5,7 @@ Shared by ``tools.call`` / ``run`` (a person through the CLI) and ``chat`` (the 
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 from pathlib import Path
@@ -13,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from aios.errors import InvalidParams, PolicyBlocked
 from aios.memory import MemoryType
 
+from ._approvals import is_owner
 from ._confirm import ask
 from ._grants import GrantStore
 from ._registry import RequestContext
 
 if TYPE_CHECKING:
-    from aios.sandbox import Jail
+    from aios.sandbox import Identity, Jail
     from aios.security import Policy
     from aios.tools import ToolContext, ToolRegistry
 
@@ -36,13 +38,17 @@ def effective_mode(ctx: RequestContext, requested: str | None) -> str:
     """The mode for this request: the daemon's, or a requested one.
 
     Anyone may ask for a stricter mode. Only the daemon's own user may ask for a looser one,
-    and never looser than a mode pinned in the system config.
+    and never looser than a mode pinned in the system config. Another user's request never runs
+    in ``trusted`` mode (no jail, on the host as the daemon): for them it is ``normal``.
 
     Raises:
         InvalidParams: unknown mode.
         PolicyBlocked: a looser mode that this caller may not have.
     """
     current = ctx.daemon.config.security.mode
+    if not is_owner(ctx.peer.uid) and current == "trusted":
+        # trusted runs everything on the host as the daemon: never on another user's say-so.
+        current = "normal"
     if requested is None or requested == current:
         return current
     if requested not in STRICTNESS:
@@ -52,7 +58,7 @@ def effective_mode(ctx: RequestContext, requested: str | None) -> str:
     pinned = ctx.daemon.loaded.pins.get("mode")
     if pinned is not None and STRICTNESS[requested] < STRICTNESS[pinned]:
         raise PolicyBlocked(f"mode {requested!r} is looser than the mode {pinned!r} pinned in the system config (pin.security.mode)")
-    if ctx.peer.uid != os.geteuid():
+    if not is_owner(ctx.peer.uid):
         raise PolicyBlocked(f"only the daemon's own user may loosen the mode from {current!r} to {requested!r}")
     return requested
 
@@ -126,12 +132,36 @@ def policy_for(daemon: Daemon, workspace: Path) -> Policy:
     return policy
 
 
-def jail_for(daemon: Daemon, mode: str, workspace: Path) -> Jail:
+def requester_of(ctx: RequestContext) -> Identity | None:
+    """Who asked, when it is not the daemon's owner (or root): tools act as them, never more."""
+    from aios.sandbox import Identity
+
+    if is_owner(ctx.peer.uid):
+        return None
+    return Identity.for_uid(ctx.peer.uid, ctx.peer.gid)
+
+
+def jail_for(daemon: Daemon, mode: str, workspace: Path, requester: Identity | None = None) -> Jail:
+    """The jail for a request; another user's commands run in it as that user."""
     from aios.sandbox import Jail
 
     paths = daemon.loaded.paths
+    extra: dict[str, Any] = {}
+    if requester is not None and _jail_takes_run_as():
+        extra["run_as"] = requester
     return Jail(daemon.config.sandbox, mode=mode, workspace=workspace,
-                hidden=[paths.state_dir, paths.runtime_dir], home=Path.home())
+                hidden=[paths.state_dir, paths.runtime_dir], home=Path.home(), **extra)
+
+
+@functools.cache
+def _jail_takes_run_as() -> bool:
+    # Jail(run_as=...) arrives with the jail's own change (issue 13 C); until it is there, another
+    # user's commands run as the sandbox user, which is no more than they could do alone.
+    import inspect
+
+    from aios.sandbox import Jail
+
+    return "run_as" in inspect.signature(Jail.__init__).parameters
 
 
 def registry(daemon: Daemon) -> ToolRegistry:
@@ -159,6 +189,11 @@ def tool_context(
     from aios.tools import Approval, ToolContext
 
     daemon = ctx.daemon
+    requester = requester_of(ctx)
+    if requester is not None:
+        # Remembered approvals belong to the owner's sessions; another user (who could name the
+        # owner's session) gets none, and nothing is remembered for them.
+        grants = set()
 
     async def emit(method: str, params: dict[str, Any]) -> None:
         await ctx.notify(method, params)
@@ -189,7 +224,7 @@ def tool_context(
         mode=mode,
         workspace=workspace,
         policy=policy_for(daemon, workspace),
-        jail=jail_for(daemon, mode, workspace),
+        jail=jail_for(daemon, mode, workspace, requester),
         emit=emit,
         confirm=confirm,
         record=record,
@@ -200,4 +235,5 @@ def tool_context(
         grants=grants if grants is not None else set(),
         call_id=call_id,
         on_grant=lambda tool, command: grant_store(daemon).note_session(session=session, tool=tool, command=command, uid=ctx.peer.uid),
+        requester=requester,
     )
