@@ -197,13 +197,18 @@ class AdminTool:
         return result
 
 
-def action_schema(actions: list[str], properties: dict[str, Any], *, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A JSON Schema for ``{"action": <enum>, …}`` with no free-form extra keys."""
+def action_schema(actions: list[str], properties: dict[str, Any], *, essential: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON Schema for ``{"action": <enum>, …}`` with no free-form extra keys.
+
+    ``essential`` names the optional properties a small model must still be offered in
+    structured mode (``x-essential``; see ``aios.agent``'s structured replies).
+    """
     return {
         "type": "object",
         "properties": {"action": {"type": "string", "enum": actions}, **properties},
-        "required": ["action", *required],
+        "required": ["action"],
         "additionalProperties": False,
+        "x-essential": list(essential),
     }
 
 

@@ -38,6 +38,7 @@ class ContainersTool(AdminTool):
             "name": {"type": "string", "pattern": NAME, "description": "Container name or id."},
             "lines": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "Log lines (default 100)."},
         },
+        essential=("name",),
     )
     read_actions = frozenset({"list", "inspect", "logs"})
     change_actions = frozenset({"start", "stop", "restart", "remove"})

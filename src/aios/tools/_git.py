@@ -18,7 +18,8 @@ from ._admin import AdminError, AdminTool, Change, action_schema
 from ._base import ToolContext
 
 REV = r"^[A-Za-z0-9_][A-Za-z0-9._/^~@{}-]{0,199}$"
-REL_PATH = r"^(?!-)(?!/)[^\x00]{1,4096}$"
+REL_PATH = r"^[^-/].{0,4095}$"
+"""Relative, and never an option (no lookaheads: llama.cpp turns patterns into grammars)."""
 SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
         "-c", "core.sshCommand=false", "-c", "protocol.ext.allow=never", "-c", "color.ui=false",
         "-c", "safe.directory=*")
@@ -44,6 +45,7 @@ class GitTool(AdminTool):
             "rev": {"type": "string", "pattern": REV, "description": "Revision for show (default HEAD)."},
             "lines": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Log entries (default 20)."},
         },
+        essential=("message", "paths"),
     )
     read_actions = frozenset({"status", "diff", "log", "show", "branch"})
     change_actions = frozenset({"commit", "push"})

@@ -93,6 +93,7 @@ class PackagesTool(AdminTool):
             "remove": {"type": "array", "items": {"type": "string", "pattern": PKG}, "maxItems": 200},
             "upgrade": {"type": "boolean", "description": "For plan: plan upgrading everything (or 'names')."},
         },
+        essential=("query", "names"),
     )
     read_actions = frozenset({"search", "info", "list_installed", "plan"})
     change_actions = frozenset({"install", "remove", "upgrade"})

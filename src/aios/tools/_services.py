@@ -57,6 +57,7 @@ class ServicesTool(AdminTool):
             "since": {"type": "string", "pattern": SINCE, "description": "Logs since, e.g. '2 hours ago' or '2026-01-01'."},
             "lines": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "Log lines (default 100)."},
         },
+        essential=("unit",),
     )
     read_actions = frozenset({"list", "status", "logs"})
     change_actions = frozenset(WANT)
