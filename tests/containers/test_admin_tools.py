@@ -70,10 +70,13 @@ def test_containers_tool_on_a_container_of_the_project_image(image: str, env: En
 
 # -- systemd as PID 1 in a container ------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def systemd_image(image: str) -> str:  # noqa: F811
-    containerfile = f"FROM {IMAGE}\nRUN apt-get update && apt-get install -y --no-install-recommends systemd systemd-sysv && rm -rf /var/lib/apt/lists/*\n"
-    proc = subprocess.run(["podman", "build", "-q", "--pull=never", "-t", SYSTEMD_IMAGE, "-f", "-", "/var/empty"],
-                          input=containerfile, capture_output=True, text=True, env=podman_env(), timeout=1200)
+def systemd_image(image: str, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
+    ctx = tmp_path_factory.mktemp("systemd-image")
+    (ctx / "Containerfile").write_text(
+        f"FROM {IMAGE}\nRUN apt-get update && apt-get install -y --no-install-recommends systemd systemd-sysv"
+        " && rm -rf /var/lib/apt/lists/*\n")
+    proc = subprocess.run(["podman", "build", "-q", "--pull=never", "-t", SYSTEMD_IMAGE, str(ctx)],
+                          capture_output=True, text=True, env=podman_env(), timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return SYSTEMD_IMAGE
 
@@ -89,6 +92,7 @@ class Booted:
         proc = podman("exec", self.name, "aios", "tools", "call", tool, json.dumps(args), "--json", *extra,
                       check=False, timeout=600)
         assert "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout.strip(), proc.stderr
         return proc.returncode, json.loads(proc.stdout), proc.stderr
 
 

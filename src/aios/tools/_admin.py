@@ -174,8 +174,12 @@ class AdminTool:
             if ctx.config.recovery.auto_rollback:
                 done, not_done = await self.rollback(change, ctx)
                 if self.restore_snapshot and g.snapshot_id and ctx.rollback is not None:
-                    report = await ctx.rollback(g.snapshot_id)
-                    done += [f"restored {r['path']}" for r in report.get("restored", [])]
+                    try:
+                        report = await ctx.rollback(g.snapshot_id)
+                    except Exception as exc:  # the action already ran: report, never lose the result
+                        not_done.append(f"restoring snapshot {g.snapshot_id} failed: {exc}")
+                    else:
+                        done += [f"restored {r['path']}" for r in report.get("restored", [])]
                 meta["rolled_back"], meta["not_rolled_back"] = done, not_done
                 error += "; rolled back (recovery.auto_rollback): " + (", ".join(done) or "nothing")
                 if not_done:
