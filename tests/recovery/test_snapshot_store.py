@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -80,7 +81,7 @@ def test_round_trip_keeps_owners_modes_xattrs_links(tmp: Path) -> None:
     assert changes["/sub/b.conf"] == "removed"
     assert changes["/new-file"] == "added"
     report = store.restore(info.id)
-    assert report.restored == [{"path": str(t), "how": "swapped"}]
+    assert report.restored == [{"path": str(t), "how": "in-place"}]
     assert state(t) == before
     assert os.getxattr(t / "a.txt", "user.aios") == b"tagged"
     assert os.stat(t / "a.txt").st_ino == os.stat(t / "hard-a").st_ino
@@ -179,6 +180,15 @@ def test_interrupted_snapshot_is_cleaned_up(tmp: Path) -> None:
     (tmp / "snaps" / ".restore-journal").write_text(f"{stage}\n")
     assert store.cleanup_incomplete() == ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]
     assert store.list() == [] and not stage.exists()
+    # The journal of today's restores: the directories that hold staged entries.
+    (tmp / "d").mkdir()
+    staged = [tmp / "d" / ".aios-restore-7-1", tmp / "d" / ".aios-restore-7-2"]
+    staged[0].write_text("half")
+    staged[1].mkdir()
+    (tmp / "d" / "keep").write_text("mine")
+    (tmp / "snaps" / ".restore-journal").write_text(json.dumps({"dir": str(tmp / "d")}) + "\n" + '{"dir": "/tm')
+    store.cleanup_incomplete()
+    assert sorted(os.listdir(tmp / "d")) == ["keep"]
 
 
 def _snap(root: str, tree: str, n: int) -> None:
@@ -235,24 +245,26 @@ def test_thirty_hourly_and_three_manual_leave_twenty_four_and_three(tmp: Path) -
     assert [s.id for s in left if s.trigger == "hourly"] == list(reversed(hourly[-24:]))
 
 
-def _restore_forever(root: str, snap_id: str, ready: str) -> None:
+def _restore_forever(root: str, ids: list[str], ready: str) -> None:
     store = SnapshotStore(Path(root), origin="victim")
     Path(ready).touch()
     while True:
-        store.restore(snap_id)
+        for snap_id in ids:  # old, new, old ...: a kill lands in the middle of a change
+            store.restore(snap_id)
 
 
-def test_kill_9_during_restores_leaves_each_path_old_or_new(tmp: Path) -> None:
+def test_kill_9_during_restores_leaves_each_entry_whole_and_the_restart_finishes(tmp: Path) -> None:
     t = tmp / "big"
     t.mkdir()
     for i in range(300):
         (t / f"f{i:03}").write_text(f"old {i}\n" * 200)
     store = SnapshotStore(tmp / "snaps", origin="test")
-    snap = store.create([t], trigger="manual", packages=False)
+    old = store.create([t], trigger="manual", packages=False)
     for i in range(300):
         (t / f"f{i:03}").write_text(f"new {i}\n" * 200)
+    new = store.create([t], trigger="manual", packages=False)
     ready = tmp / "ready"
-    proc = multiprocessing.get_context("spawn").Process(target=_restore_forever, args=(str(tmp / "snaps"), snap.id, str(ready)))
+    proc = multiprocessing.get_context("spawn").Process(target=_restore_forever, args=(str(tmp / "snaps"), [old.id, new.id], str(ready)))
     proc.start()
     import time
 
@@ -262,14 +274,19 @@ def test_kill_9_during_restores_leaves_each_path_old_or_new(tmp: Path) -> None:
     time.sleep(0.35)  # in the middle of some restore
     os.kill(proc.pid, 9)
     proc.join()
-    # The path is whole: every file from the same version, none missing.
-    contents = {(t / f"f{i:03}").read_text().split()[0] for i in range(300)}
-    assert len(contents) == 1 and contents <= {"old", "new"}
-    assert sorted(p.name for p in t.iterdir()) == [f"f{i:03}" for i in range(300)]
-    # What the crash left beside it is cleaned up at the next start.
+    # Each file is whole (one version, never half written) and none is missing.
+    for i in range(300):
+        text = (t / f"f{i:03}").read_text()
+        assert text in (f"old {i}\n" * 200, f"new {i}\n" * 200)
+    assert sorted(p.name for p in t.iterdir() if not p.name.startswith(".aios-restore")) == [f"f{i:03}" for i in range(300)]
+    # The next start removes what the crash left and finishes the interrupted restore: the
+    # tree is then wholly one snapshot's.
     store.cleanup_incomplete()
-    assert not [p for p in tmp.iterdir() if p.name.startswith(".aios-restore")]
-    assert store.restore(snap.id).restored[0]["how"] == "swapped"
+    assert not [p for p in t.iterdir() if p.name.startswith(".aios-restore")]
+    assert not (tmp / "snaps" / ".restore-journal").exists()
+    contents = {(t / f"f{i:03}").read_text().split()[0] for i in range(300)}
+    assert len(contents) == 1, contents
+    assert store.restore(old.id).restored[0]["how"] == "in-place"
 
 
 def _scan_kind(store_root: Path, sid: str) -> str:

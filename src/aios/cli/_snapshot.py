@@ -52,6 +52,14 @@ def _call(method: str, params: dict[str, Any]) -> Any:
         view.close()
 
 
+def _absolute(paths: list[str]) -> list[str]:
+    """``--path`` values as the daemon needs them: absolute, from this shell's directory (the
+    daemon's own working directory is ``/``)."""
+    import os
+
+    return [os.path.abspath(os.path.expanduser(p)) for p in paths]
+
+
 def _size(n: Any) -> str:
     from aios.config import format_size
 
@@ -70,12 +78,13 @@ def create(
     def body() -> int:
         params: dict[str, Any] = {"description": description}
         if path:
-            params["paths"] = path
+            params["paths"] = _absolute(path)
         data = _call("snapshot.create", params)
         if json:
             ctx.print_json(data)
         else:
-            print(f"{data['id']}  {_size(data.get('size_bytes'))} new  {data.get('description', '')}")
+            disk = "" if data.get("disk_bytes") is None else f" ({_size(data['disk_bytes'])} on disk)"
+            print(f"{data['id']}  {_size(data.get('size_bytes'))} new{disk}  {data.get('description', '')}")
         return 0
 
     return ctx.run(body)
@@ -87,7 +96,7 @@ def list_snapshots(
     trigger: Annotated[str | None, Parameter(help="Only this trigger: manual, hourly, pre-exec, pre-restore.")] = None,
     json: JsonFlag = False,
 ) -> int:
-    """List snapshots, newest first: id, time, trigger, description, size, origin."""
+    """List snapshots, newest first: id, time, trigger, size added (bytes and disk), origin, description."""
 
     def body() -> int:
         params: dict[str, Any] = {}
@@ -105,8 +114,14 @@ def list_snapshots(
         from . import _render
 
         _render.table(
-            ["id", "created", "trigger", "size", "origin", "description"],
-            [[s["id"], _render.short_time(s["created_at"]), s["trigger"], _size(s.get("size_bytes")), s.get("origin", ""), s.get("description", "")] for s in items],
+            ["id", "created", "trigger", "size", "disk", "origin", "description"],
+            [
+                [
+                    s["id"], _render.short_time(s["created_at"]), s["trigger"], _size(s.get("size_bytes")),
+                    "-" if s.get("disk_bytes") is None else _size(s["disk_bytes"]), s.get("origin", ""), s.get("description", ""),
+                ]
+                for s in items
+            ],
         )
         return 0
 
@@ -198,7 +213,7 @@ def restore(
     def body() -> int:
         params: dict[str, Any] = {"id": id}
         if path:
-            params["paths"] = path
+            params["paths"] = _absolute(path)
         if not dry_run and not yes:
             preview = _call("snapshot.restore", {**params, "dry_run": True})
             _print_changes(preview.get("changes", []))
@@ -212,6 +227,10 @@ def restore(
             ctx.print_json(report)
             return 0
         _print_changes(report.get("changes", []))
+        skipped = report.get("skipped") or []
+        if skipped:
+            shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+            print(f"left as they are (not in the snapshot's copy, or a mount point): {shown}", file=sys.stderr)
         if not dry_run:
             print(f"restored {id}" + (f"; undo with: aios restore {report['pre_restore']}" if report.get("pre_restore") else ""))
         return 0

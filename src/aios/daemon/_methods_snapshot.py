@@ -13,7 +13,7 @@ import trio
 
 from aios.errors import InvalidParams, RecoveryError
 from aios.memory import MemoryType
-from aios.recovery import SnapshotStore, default_paths
+from aios.recovery import SnapshotInfo, SnapshotStore, default_paths, snapshot_roots
 
 from ._registry import Registry, RequestContext
 
@@ -105,8 +105,20 @@ class CreateParams:
     paths: list[str] | None = None
 
 
+def _absolute(raw: list[str]) -> list[Path]:
+    """Paths sent by a client: absolute only. The daemon runs in ``/`` for everyone, so a
+    relative path or ``~`` would name the daemon's place, not the caller's (the aios CLI
+    resolves them from the caller's directory before sending)."""
+    bad = [x for x in raw if not x.startswith("/") or "\0" in x]
+    if bad:
+        raise InvalidParams(
+            f"paths must be absolute (the aios CLI resolves relative ones from your working directory): {', '.join(bad)}"
+        )
+    return [Path(os.path.normpath(x)) for x in raw]
+
+
 def _existing(raw: list[str]) -> list[Path]:
-    paths = [Path(os.path.expanduser(x)) for x in raw]
+    paths = _absolute(raw)
     missing = [str(x) for x in paths if not x.exists() and not x.is_symlink()]
     if missing:
         raise InvalidParams(f"no such path: {', '.join(missing)}")
@@ -114,6 +126,8 @@ def _existing(raw: list[str]) -> list[Path]:
 
 
 async def snapshot_create(ctx: RequestContext, p: CreateParams) -> dict[str, Any]:
+    if p.paths:
+        _owner_only(ctx, "choose what a snapshot holds (--path): the daemon reads it as itself")
     paths = await trio.to_thread.run_sync(_existing, p.paths) if p.paths else None
     return await take_snapshot(ctx.daemon, trigger="manual", description=p.description, paths=paths, ctx=ctx)
 
@@ -162,41 +176,60 @@ def _own(path: Path, roots: list[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
 
-def restorable(daemon: Daemon, snapshot_paths: list[str], requested: list[str] | None) -> list[Path]:
-    """What this daemon may restore: only paths under its own ``recovery.paths`` (or memory.db).
+def restorable(daemon: Daemon, info: SnapshotInfo, requested: list[str] | None) -> list[Path] | None:
+    """What this daemon may restore of a snapshot; None means every path it holds.
 
-    A snapshot taken by another daemon on a shared store (another container) may hold paths
-    this one never configured: they are left alone, so a restore never writes where this
-    daemon's configuration does not reach.
+    A snapshot this daemon took holds the paths it was asked to hold (``--path``, a command's
+    targets, ``recovery.paths``) and may restore them all; the store checks that requested
+    paths lie inside it, at their real location. A snapshot taken by another daemon on a
+    shared store (another container) may hold paths this one never configured: only those
+    under this daemon's own ``recovery.paths`` (or memory.db) are restored.
     """
+    wanted = _absolute(requested) if requested else None
+    if info.origin == daemon.origin:
+        return wanted
     roots = [Path(os.path.abspath(r)) for r in configured_paths(daemon)]
     memory = daemon.loaded.paths.memory_db
-    if requested:
-        wanted = [Path(os.path.abspath(os.path.expanduser(x))) for x in requested]
+    if wanted:
         foreign = [str(w) for w in wanted if w != memory and not _own(w, roots)]
         if foreign:
             raise RecoveryError(
-                f"not restoring {', '.join(foreign)}: outside this daemon's recovery.paths "
-                f"({', '.join(map(str, roots)) or 'none'})"
+                f"not restoring {', '.join(foreign)}: snapshot {info.id} was taken by {info.origin or 'another daemon'}, "
+                f"and this daemon restores another's snapshots only under its recovery.paths ({', '.join(map(str, roots)) or 'none'})"
             )
         return wanted
-    mine = [Path(x) for x in snapshot_paths if _own(Path(x), roots)]
+    mine = [Path(x) for x in info.paths if _own(Path(x), roots)]
     if not mine:
         raise RecoveryError(
-            f"the snapshot holds {', '.join(snapshot_paths) or 'no paths'}, none under this daemon's "
-            f"recovery.paths ({', '.join(map(str, roots)) or 'none'}); restore it where it was taken, or pass --path"
+            f"snapshot {info.id} was taken by {info.origin or 'another daemon'} and holds {', '.join(info.paths) or 'no paths'}, "
+            f"none under this daemon's recovery.paths ({', '.join(map(str, roots)) or 'none'}); restore it where it was taken, or pass --path"
         )
     return mine
+
+
+def _owner_only(ctx: RequestContext, what: str) -> None:
+    """Restores write, and snapshots of chosen paths read, as the daemon (root, for the system
+    daemon): only its owner or root may ask; anyone else would get more than they could do alone."""
+    owner = os.geteuid()
+    if ctx.peer.uid not in (0, owner):
+        raise RecoveryError(f"only the daemon's owner (uid {owner}) or root may {what} (you are uid {ctx.peer.uid})")
 
 
 async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, Any]:
     d = ctx.daemon
     st = store(d)
     info = await trio.to_thread.run_sync(st.get, p.id)  # refuse unknown ids before anything else
-    targets = restorable(d, info.paths, p.paths)
+    targets = restorable(d, info, p.paths)
     pre: dict[str, Any] | None = None
     if not p.dry_run:
-        pre = await take_snapshot(d, trigger="pre-restore", description=f"before restoring {p.id}", ctx=ctx)
+        _owner_only(ctx, "restore a snapshot: a restore writes as the daemon (--dry-run shows what it would change)")
+        # Refuse bad paths before anything is taken or written; the pre-restore snapshot then
+        # holds exactly what the restore will write (memory.db is always copied).
+        fn0 = functools.partial(st.targets, p.id, targets, d.loaded.paths.memory_db)
+        writes = [t for t in await trio.to_thread.run_sync(fn0) if t != d.loaded.paths.memory_db]
+        pre = await take_snapshot(
+            d, trigger="pre-restore", description=f"before restoring {p.id}", paths=writes or configured_paths(d), ctx=ctx
+        )
     fn = functools.partial(
         st.restore,
         p.id,
@@ -243,10 +276,17 @@ async def snapshot_memory_ids(daemon: Daemon) -> set[str]:
 
 
 async def pre_exec_hook(daemon: Daemon, ctx: RequestContext, description: str, link: dict[str, Any]) -> str | None:
-    """``safe_execute``'s first step: a pre-exec snapshot before a system-changing action."""
+    """``safe_execute``'s first step: a pre-exec snapshot before a system-changing action.
+
+    It holds the paths the action will change (``link["targets"]``, from the policy's
+    ``Decision.targets``), so that undo puts back those and nothing else; paths that do not
+    exist yet are recorded as absent, so undo removes them. When the policy could not tell,
+    it holds ``recovery.paths``.
+    """
     if not daemon.config.recovery.enabled:
         return None
-    data = await take_snapshot(daemon, trigger="pre-exec", description=description, ctx=ctx, link=link)
+    roots = snapshot_roots(link.get("targets") or [])
+    data = await take_snapshot(daemon, trigger="pre-exec", description=description, paths=roots or None, ctx=ctx, link=link)
     return str(data["id"])
 
 

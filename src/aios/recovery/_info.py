@@ -22,7 +22,8 @@ class SnapshotInfo:
     trigger: str
     description: str
     size_bytes: int
-    """Bytes this snapshot added to the store (new contents, manifest, memory copy)."""
+    """Bytes this snapshot added to the store (new contents, manifest, memory copy), counted
+    as file lengths (holes left out); what it meant before ``disk_bytes`` existed."""
     origin: str
     paths: list[str]
     files: int
@@ -32,6 +33,15 @@ class SnapshotInfo:
     packages: int | None
     link: dict[str, Any] | None
     skipped: list[str]
+    disk_bytes: int | None = None
+    """Disk space this snapshot added: the blocks of its new objects and manifest, and of its
+    own directory (metadata.json, memory.db copy, packages.txt). None for snapshots taken
+    before it was measured."""
+    absent: list[str] = attrs.field(factory=list)
+    """Paths that did not exist when it was taken (a restore removes them)."""
+    excluded: list[str] = attrs.field(factory=list)
+    """The store and the live memory database, where they lie inside its paths: never captured
+    as files, and left alone by a restore."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +50,7 @@ class SnapshotInfo:
             "trigger": self.trigger,
             "description": self.description,
             "size_bytes": self.size_bytes,
+            "disk_bytes": self.disk_bytes,
             "origin": self.origin,
             "paths": self.paths,
             "files": self.files,
@@ -48,6 +59,8 @@ class SnapshotInfo:
             "packages": self.packages,
             "link": self.link,
             "skipped": self.skipped[:50],
+            "absent": self.absent,
+            "excluded": self.excluded,
         }
 
 @attrs.frozen
@@ -57,6 +70,15 @@ class RestoreReport:
     changes: list[Change]
     restored: list[dict[str, str]]
     skipped: list[str]
+    disk_bytes: int | None = None
+    """Disk space this snapshot added: the blocks of its new objects and manifest, and of its
+    own directory (metadata.json, memory.db copy, packages.txt). None for snapshots taken
+    before it was measured."""
+    absent: list[str] = attrs.field(factory=list)
+    """Paths that did not exist when it was taken (a restore removes them)."""
+    excluded: list[str] = attrs.field(factory=list)
+    """The store and the live memory database, where they lie inside its paths: never captured
+    as files, and left alone by a restore."""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ of an unchanged tree reads no file at all.
 from __future__ import annotations
 
 import base64
+import json
 import operator
 import os
 import stat
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import orjson
 
 Entry = dict[str, Any]
 """path, type (file|dir|symlink|other), mode, uid, gid, mtime_ns, size, sha, target, xattrs, link."""
@@ -38,8 +40,11 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
-def walk(root: Path, watch: Callable[[str], None] | None = None) -> Iterator[tuple[str, os.stat_result]]:
-    """``root`` and everything under it, parents before children, without following links.
+def walk(
+    root: Path, watch: Callable[[str], None] | None = None, leave_out: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, os.stat_result]]:
+    """``root`` and everything under it, parents before children, without following links;
+    paths in ``leave_out`` (and what is under them) are not listed.
 
     ``watch`` (see :class:`aios.recovery._watch.ChangeWatch`) is called with the root and every
     directory before they are stat-ed or listed, and with each multiply-linked file (which is
@@ -49,8 +54,8 @@ def walk(root: Path, watch: Callable[[str], None] | None = None) -> Iterator[tup
         watch(str(root))
     try:
         st = os.lstat(root)
-    except FileNotFoundError:
-        return
+    except (FileNotFoundError, NotADirectoryError):
+        return  # absent: the snapshot records that, and a restore removes what appears there
     yield str(root), st
     if not stat.S_ISDIR(st.st_mode):
         return
@@ -65,6 +70,8 @@ def walk(root: Path, watch: Callable[[str], None] | None = None) -> Iterator[tup
         except OSError:
             continue
         for e in children:
+            if e.path in leave_out:
+                continue
             try:
                 cst = e.stat(follow_symlinks=False)
                 if watch is not None and cst.st_nlink > 1 and stat.S_ISREG(cst.st_mode):
@@ -125,6 +132,7 @@ def scan(
     cache: dict[str, Entry] | None = None,
     progress: Progress | None = None,
     watch: Callable[[str], None] | None = None,
+    leave_out: frozenset[str] = frozenset(),
 ) -> Scan:
     """Describe every object under ``roots``; ``store_file`` stores a file's content, returns its hash.
 
@@ -138,7 +146,14 @@ def scan(
     result = Scan()
     seen_inodes: dict[tuple[int, int], str] = {}
     cache = cache or {}
-    items = [(p, st) for root in roots for p, st in walk(root, watch)]
+    items: list[tuple[str, os.stat_result]] = []
+    for root in roots:
+        try:
+            if str(root) in leave_out or any(str(root).startswith(x + "/") for x in leave_out):
+                continue
+            items += walk(root, watch, leave_out)
+        except OSError:
+            result.skipped.append(str(root))  # not even its metadata is readable by this daemon
     total = len(items)
     for i, (path, st) in enumerate(items, 1):
         key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
@@ -192,11 +207,35 @@ class Change:
         return {"path": self.path, "kind": self.kind, "detail": self.detail}
 
 
-_META = ("mode", "uid", "gid", "xattrs")
+def _what_changed(x: Entry, y: Entry) -> tuple[bool, list[str]]:
+    """(content changed, every difference in words) between two entries of one type."""
+    words: list[str] = []
+    content = False
+    if x.get("sha") != y.get("sha") or x.get("rdev") != y.get("rdev"):
+        content = True
+        words.append("content")
+    if x.get("target") != y.get("target"):
+        content = True
+        words.append(f"target {x.get('target')} -> {y.get('target')}")
+    if x.get("link") != y.get("link"):
+        content = True
+        words.append("hard link " + (f"to {y['link']}" if y.get("link") else "broken"))
+    if x["mode"] != y["mode"] and x["type"] != "symlink":  # a symlink's mode means nothing
+        words.append(f"mode {x['mode']:o} -> {y['mode']:o}")
+    for k in ("uid", "gid"):
+        if x.get(k) != y.get(k):
+            words.append(f"{k} {x.get(k)} -> {y.get(k)}")
+    if (x.get("xattrs") or {}) != (y.get("xattrs") or {}):
+        words.append("xattrs")
+    return content, words
 
 
 def compare(old: Iterable[Entry], new: Iterable[Entry]) -> list[Change]:
-    """What changed from ``old`` to ``new`` (two lists of entries), sorted by path."""
+    """What changed from ``old`` to ``new`` (two lists of entries), sorted by path.
+
+    Each path appears once with every difference it has (content and mode and owner ...):
+    ``modified`` when its type or content changed, ``metadata`` when only its metadata did.
+    """
     a = {e["path"]: e for e in old}
     b = {e["path"]: e for e in new}
     out: list[Change] = []
@@ -209,15 +248,25 @@ def compare(old: Iterable[Entry], new: Iterable[Entry]) -> list[Change]:
             out.append(Change(path, "removed", x["type"]))
         elif x["type"] != y["type"]:
             out.append(Change(path, "modified", f"{x['type']} -> {y['type']}"))
-        elif x.get("sha") != y.get("sha") or x.get("target") != y.get("target") or x.get("link") != y.get("link"):
-            what = "content" if x["type"] == "file" else "target"
-            out.append(Change(path, "modified", what))
         else:
-            diffs = [k for k in _META if x.get(k) != y.get(k)]
-            if diffs:
-                detail = ", ".join(
-                    f"mode {x['mode']:o} -> {y['mode']:o}" if k == "mode" else f"{k} {x.get(k)} -> {y.get(k)}" if k != "xattrs" else "xattrs"
-                    for k in diffs
-                )
-                out.append(Change(path, "metadata", detail))
+            content, words = _what_changed(x, y)
+            if words:
+                out.append(Change(path, "modified" if content else "metadata", ", ".join(words)))
     return out
+
+
+def dumps(entries: list[Entry]) -> bytes:
+    """JSON bytes of a manifest; file names that are not UTF-8 (surrogate escapes) need the
+    slower standard encoder."""
+    try:
+        return orjson.dumps(entries)
+    except TypeError:
+        return json.dumps(entries, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def loads(raw: bytes) -> list[Entry]:
+    try:
+        data: list[Entry] = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = json.loads(raw.decode("utf-8", "surrogatepass"))
+    return data

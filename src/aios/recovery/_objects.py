@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -38,16 +37,23 @@ def write_sparse(out: BinaryIO, chunk: bytes) -> int:
     return written
 
 
-def copy_sparse(src: Path, dest: str) -> None:
-    """Copy an object to ``dest``, keeping its holes (``shutil.copyfile`` would fill them)."""
+def copy_into(src: Path, out_fd: int) -> None:
+    """Copy an object into the open file ``out_fd``, keeping its holes (a plain copy would
+    fill them)."""
     st = os.stat(src)
-    if st.st_blocks * 512 >= st.st_size:  # no holes: the kernel's copy (sendfile) is fastest
-        shutil.copyfile(src, dest)
-        return
-    with open(src, "rb") as f, open(dest, "wb") as out:
-        while chunk := f.read(CHUNK):
-            write_sparse(out, chunk)
-        out.truncate()  # the final hole, if any
+    with open(src, "rb") as f:
+        if st.st_blocks * 512 >= st.st_size:  # no holes: the kernel's copy is fastest
+            offset = 0
+            while offset < st.st_size:
+                sent = os.sendfile(out_fd, f.fileno(), offset, st.st_size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+            return
+        with os.fdopen(out_fd, "wb", closefd=False) as out:
+            while chunk := f.read(CHUNK):
+                write_sparse(out, chunk)
+            out.truncate()  # the final hole, if any
 
 
 class Objects:
@@ -60,8 +66,9 @@ class Objects:
     def has(self, sha: str) -> bool:
         return self.path(sha).exists()
 
-    def put_file(self, src: str) -> tuple[str, int]:
-        """Store a file's content; returns its sha256 and the bytes newly written (0 when shared)."""
+    def put_file(self, src: str) -> tuple[str, int, int]:
+        """Store a file's content; returns its sha256, the bytes newly written and the disk space
+        they take (both 0 when the content was already stored)."""
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
@@ -80,26 +87,29 @@ class Objects:
             sha = h.hexdigest()
             final = self.path(sha)
             if final.exists():
-                return sha, 0
+                return sha, 0, 0
             final.parent.mkdir(exist_ok=True)
             os.chmod(tmp, 0o400)
+            disk = os.stat(tmp).st_blocks * 512
             os.replace(tmp, final)
-            return sha, size
+            return sha, size, disk
         finally:
             tmp.unlink(missing_ok=True)
 
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store bytes (a manifest); returns their sha256 and the bytes newly written."""
+    def put_bytes(self, data: bytes) -> tuple[str, int, int]:
+        """Store bytes (a manifest); returns their sha256, the bytes newly written and the disk
+        space they take."""
         sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
         if final.exists():
-            return sha, 0
+            return sha, 0, 0
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{sha}.{os.getpid()}")
         tmp.write_bytes(data)
         os.chmod(tmp, 0o400)
+        disk = os.stat(tmp).st_blocks * 512
         os.replace(tmp, final)
-        return sha, len(data)
+        return sha, len(data), disk
 
     def get_bytes(self, sha: str) -> bytes:
         return self.path(sha).read_bytes()

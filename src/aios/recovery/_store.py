@@ -12,9 +12,9 @@ from __future__ import annotations
 import builtins
 import fcntl
 import json
+import logging
 import os
 import shutil
-import subprocess
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -22,18 +22,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 from ulid import ULID
 
 from aios.config import Paths
 from aios.errors import RecoveryError, SnapshotNotFound
 
-from . import _restore
+from ._extras import backup_sqlite, installed_packages, restore_sqlite
 from ._info import RestoreReport, SnapshotInfo
-from ._manifest import Change, Entry, Progress, Scan, compare, scan, under
+from ._manifest import Change, Entry, Progress, Scan, compare, dumps, loads, scan, under
 from ._objects import Objects
+from ._restore import Restorer, clean_up_after, remove_top
+from ._safepath import parents_exist, real_root
 from ._watch import ChangeWatch
 
+log = logging.getLogger("aios.recovery")
+
+_JOURNAL = ".restore-journal"
 TRIGGERS = ("manual", "hourly", "pre-exec", "pre-restore")
 
 def default_paths(paths: Paths, euid: int) -> list[Path]:
@@ -48,17 +52,6 @@ def _cache_of(entries: builtins.list[Entry]) -> dict[str, Entry]:
     """A manifest as the scan's cache: path -> entry, for entries that carry their stat key."""
     return {e["path"]: e for e in entries if "_key" in e}
 
-
-def installed_packages() -> str | None:
-    """The installed package list (dpkg, else rpm), or None where neither exists."""
-    for argv in (["dpkg-query", "-W", "-f", "${binary:Package}\t${Version}\n"], ["rpm", "-qa"]):
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if out.returncode == 0:
-            return out.stdout
-    return None
 
 class SnapshotStore:
     def __init__(self, root: Path, *, origin: str) -> None:
@@ -98,7 +91,7 @@ class SnapshotStore:
             raw = zlib.decompress(self.objects.get_bytes(meta["manifest"]))
         except (OSError, KeyError, zlib.error) as exc:
             raise RecoveryError(f"snapshot {id} is damaged: its manifest cannot be read ({exc})", data={"id": id}) from exc
-        return _loads(raw)
+        return loads(raw)
 
     @staticmethod
     def _info(meta: dict[str, Any]) -> SnapshotInfo:
@@ -107,6 +100,7 @@ class SnapshotStore:
             size_bytes=meta.get("size_bytes", 0), origin=meta.get("origin", ""), paths=meta.get("paths", []),
             files=meta.get("files", 0), logical_bytes=meta.get("logical_bytes", 0), memory=meta.get("memory", False),
             packages=meta.get("packages"), link=meta.get("link"), skipped=meta.get("skipped", []),
+            disk_bytes=meta.get("disk_bytes"), absent=meta.get("absent", []), excluded=meta.get("excluded", []),
         )
 
     # -- create ---------------------------------------------------------------------------
@@ -129,16 +123,22 @@ class SnapshotStore:
             tmp = self.root / f".tmp-{sid}"
             tmp.mkdir(mode=0o700)
             try:
-                written = 0
+                written = disk = 0
 
                 def store_file(path: str, st: os.stat_result) -> str:
-                    nonlocal written
-                    sha, new = self.objects.put_file(path)
+                    nonlocal written, disk
+                    sha, new, used = self.objects.put_file(path)
                     written += new
+                    disk += used
                     return sha
 
-                roots = [Path(os.path.abspath(p)) for p in paths]
-                previous, previous_sha, cache = self._previous()
+                roots = [Path(real_root(p)) for p in paths]
+                absent = [str(r) for r in roots if not os.path.lexists(r)]
+                # The store itself and the live memory database never go in as files: a tree
+                # that holds them (a command's target such as /var/lib) is captured without them,
+                # and a restore leaves them alone (memory comes back through SQLite's backup API).
+                excluded = self._own_files(memory_db)
+                previous, previous_sha, cache = self._previous([str(r) for r in roots])
                 watch_key = (tuple(map(str, roots)), previous_sha)
                 recent = self._recent
                 if recent is not None and recent[0] == previous_sha and self._watch.unchanged(watch_key):
@@ -149,18 +149,19 @@ class SnapshotStore:
                         progress(len(scanned.entries), len(scanned.entries), "")
                 else:
                     self._watch.begin()
-                    scanned = scan(roots, store_file, cache=cache, progress=progress, watch=self._watch.add)
+                    scanned = scan(roots, store_file, cache=cache, progress=progress, watch=self._watch.add, leave_out=excluded)
                     how = "full"
                 if previous_sha is not None and scanned.entries == previous:
                     manifest_sha = previous_sha  # nothing changed: the same manifest object
                 else:
                     # The manifest is an object too: content-addressed, stored once.
-                    manifest_sha, new = self.objects.put_bytes(zlib.compress(_dumps(scanned.entries), 1))
+                    manifest_sha, new, used = self.objects.put_bytes(zlib.compress(dumps(scanned.entries), 1))
                     written += new
+                    disk += used
                     cache = _cache_of(scanned.entries)
                 has_memory = False
                 if memory_db is not None and memory_db.exists():
-                    written += _backup_sqlite(memory_db, tmp / "memory.db")
+                    written += backup_sqlite(memory_db, tmp / "memory.db")
                     has_memory = True
                 pkg_count = None
                 if packages:
@@ -174,10 +175,14 @@ class SnapshotStore:
                     "files": sum(1 for e in scanned.entries if e["type"] == "file"),
                     "logical_bytes": sum(e.get("size", 0) for e in scanned.entries),
                     "memory": has_memory, "packages": pkg_count, "link": link, "skipped": scanned.skipped,
-                    "manifest": manifest_sha, "scan": how,
+                    "manifest": manifest_sha, "scan": how, "absent": absent,
+                    "excluded": sorted(x for x in excluded if any(x.startswith(str(r).rstrip("/") + "/") for r in roots)),
                 }
                 (tmp / "metadata.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-                written += (tmp / "metadata.json").stat().st_size
+                # What this snapshot made the store take on disk: its new objects, and its own
+                # directory with everything in it (metadata.json measured as written once).
+                meta["disk_bytes"] = disk + sum(p.lstat().st_blocks * 512 for p in (tmp, *tmp.iterdir()))
+                (tmp / "metadata.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
                 os.rename(tmp, self.root / sid)
                 self._recent = (manifest_sha, scanned.entries, cache, scanned.skipped)
                 if how == "full":
@@ -188,12 +193,22 @@ class SnapshotStore:
                 raise
             return self._info(meta)
 
-    def _previous(self) -> tuple[builtins.list[Entry], str | None, dict[str, Entry]]:
-        """The entries, manifest hash and scan cache of this origin's newest snapshot.
+    def _own_files(self, memory_db: Path | None) -> frozenset[str]:
+        out = {real_root(self.root)}
+        if memory_db is not None:
+            db = real_root(memory_db)
+            out.update(db + suffix for suffix in ("", "-wal", "-shm", "-journal"))
+        return frozenset(out)
+
+    def _previous(self, roots: builtins.list[str]) -> tuple[builtins.list[Entry], str | None, dict[str, Entry]]:
+        """The entries, manifest hash and scan cache of this origin's newest snapshot of the
+        same roots (else of its newest one): a pre-exec snapshot of a command's targets in
+        between must not make the next hourly snapshot read every file again.
 
         Only this origin's: another container's files may share paths and even inode numbers.
         """
         names = sorted((d.name for d in self.root.iterdir() if not d.name.startswith(".") and d.name != "objects"), reverse=True)
+        chosen: tuple[str, str | None] | None = None
         for name in names:
             try:
                 meta = json.loads((self.root / name / "metadata.json").read_text(encoding="utf-8"))
@@ -201,15 +216,21 @@ class SnapshotStore:
                 continue
             if meta.get("origin") != self.origin:
                 continue
-            sha = meta.get("manifest")
-            if self._recent is not None and sha is not None and self._recent[0] == sha:
-                return self._recent[1], sha, self._recent[2]
-            try:
-                entries = self._manifest(name)
-            except (OSError, ValueError, RecoveryError):
-                return [], None, {}
-            return entries, sha, _cache_of(entries)
-        return [], None, {}
+            if chosen is None:
+                chosen = (name, meta.get("manifest"))
+            if meta.get("paths") == roots:
+                chosen = (name, meta.get("manifest"))
+                break
+        if chosen is None:
+            return [], None, {}
+        name, sha = chosen
+        if self._recent is not None and sha is not None and self._recent[0] == sha:
+            return self._recent[1], sha, self._recent[2]
+        try:
+            entries = self._manifest(name)
+        except (OSError, ValueError, RecoveryError):
+            return [], None, {}
+        return entries, sha, _cache_of(entries)
 
     # -- read -----------------------------------------------------------------------------
     def list(self, *, origin: str | None = None, trigger: str | None = None) -> builtins.list[SnapshotInfo]:
@@ -235,7 +256,11 @@ class SnapshotStore:
         return self._info(json.loads((d / "metadata.json").read_text(encoding="utf-8")))
 
     def live_entries(self, paths: Sequence[str]) -> builtins.list[Entry]:
-        """The live state of ``paths`` described like a manifest (contents hashed, not stored)."""
+        """The live state of ``paths`` described like a manifest (contents hashed, not stored).
+
+        Raises:
+            RecoveryError: a parent of a path is now a symlink (it is not followed).
+        """
         import hashlib
 
         def hash_only(path: str, st: os.stat_result) -> str:
@@ -245,7 +270,8 @@ class SnapshotStore:
                     h.update(chunk)
             return h.hexdigest()
 
-        return scan([Path(p) for p in paths], hash_only).entries
+        present = [Path(p) for p in paths if parents_exist(p)]
+        return scan(present, hash_only).entries
 
     def diff(self, id: str, id2: str | None = None) -> builtins.list[Change]:
         """Changes from snapshot ``id`` to ``id2`` (default: the live files)."""
@@ -268,49 +294,95 @@ class SnapshotStore:
     ) -> RestoreReport:
         """Put ``paths`` (default: every path of the snapshot) back as the snapshot holds them.
 
-        A path equal to ``memory_db`` restores the memory database through SQLite's backup API.
+        A requested path is taken at its real location (parents' symlinks resolved), which
+        must lie in one of the snapshot's paths; the restore itself then never follows a
+        symlink on the way there (see :mod:`aios.recovery._restore`). A path equal to
+        ``memory_db`` restores the memory database through SQLite's backup API.
         """
         info = self.get(id)
         entries = self._manifest(id)
-        tops: builtins.list[str] = []
-        want_memory = False
-        for p in paths or [Path(x) for x in info.paths]:
-            ap = os.path.abspath(p)
-            if memory_db is not None and ap == os.path.abspath(memory_db):
-                if not info.memory:
-                    raise RecoveryError(f"snapshot {id} holds no memory database copy")
-                want_memory = True
-                continue
-            if not any(ap == r or ap.startswith(r.rstrip("/") + "/") for r in info.paths):
-                raise RecoveryError(f"{ap} is not in snapshot {id} (it holds {', '.join(info.paths)})")
-            tops.append(ap)
+        tops, unread, want_memory = self._tops(info, paths, memory_db)
         changes: builtins.list[Change] = []
         for top in tops:
             changes += compare(self.live_entries([top]), under(entries, top))
         if dry_run:
-            return RestoreReport(id, True, changes, [], [])
-        restored: builtins.list[dict[str, str]] = []
-        skipped: builtins.list[str] = []
+            return RestoreReport(id, True, changes, [], unread)
         with self._locked():
-            journal = self.root / ".restore-journal"
-            for i, top in enumerate(tops, 1):
-                sub = under(entries, top)
-                if not sub:
-                    if os.path.lexists(top):
-                        _restore.remove(top)  # it did not exist when the snapshot was taken
-                    restored.append({"path": top, "how": "removed"})
-                    continue
-                with open(journal, "a", encoding="utf-8") as j:
-                    how, skip = _restore.put_back(sub, top, self.objects, lambda s, j=j: (j.write(s + "\n"), j.flush()))
-                restored.append({"path": top, "how": how})
-                skipped += skip
-                if progress is not None:
-                    progress(i, len(tops), top)
-            journal.unlink(missing_ok=True)
+            keep = frozenset(info.skipped) | frozenset(info.excluded) | self._own_files(memory_db)
+            restored, skipped = self._put_back(id, entries, tops, keep, progress)
+            skipped = unread + skipped
             if want_memory and memory_db is not None:
-                _restore_sqlite(self._dir(id) / "memory.db", memory_db)
+                restore_sqlite(self._dir(id) / "memory.db", memory_db)
                 restored.append({"path": str(memory_db), "how": "sqlite-backup"})
         return RestoreReport(id, False, changes, restored, skipped)
+
+    def targets(self, id: str, paths: Sequence[Path] | None = None, memory_db: Path | None = None) -> builtins.list[Path]:
+        """The paths a restore of ``id`` would write, at their real place (memory.db included
+        when asked for); raises as :meth:`restore` would for paths it refuses."""
+        tops, _, want_memory = self._tops(self.get(id), paths, memory_db)
+        return [Path(t) for t in tops] + ([memory_db] if want_memory and memory_db is not None else [])
+
+    def _tops(
+        self, info: SnapshotInfo, paths: Sequence[Path] | None, memory_db: Path | None
+    ) -> tuple[builtins.list[str], builtins.list[str], bool]:
+        """(paths to put back, paths left alone because they were unreadable, memory wanted)."""
+        tops: builtins.list[str] = []
+        unread: builtins.list[str] = []
+        want_memory = False
+        for p in paths or [Path(x) for x in info.paths]:
+            if memory_db is not None and os.path.abspath(p) == os.path.abspath(memory_db):
+                if not info.memory:
+                    raise RecoveryError(f"snapshot {info.id} holds no memory database copy")
+                want_memory = True
+                continue
+            # A requested path is taken at its real place; the snapshot's own paths are real
+            # already (resolving them again would follow a symlink planted since).
+            ap = real_root(p) if paths else os.path.abspath(p)
+            if not any(ap == r or ap.startswith(r.rstrip("/") + "/") for r in info.paths):
+                raise RecoveryError(f"{ap} is not in snapshot {info.id} (it holds {', '.join(info.paths)})")
+            if any(ap == s or ap.startswith(s.rstrip("/") + "/") for s in info.skipped):
+                if paths:
+                    raise RecoveryError(f"{ap} could not be read when snapshot {info.id} was taken; it holds no copy of it")
+                unread.append(ap)  # left as it is, and reported
+                continue
+            tops.append(ap)
+        return tops, unread, want_memory
+
+    def _put_back(
+        self,
+        id: str,
+        entries: builtins.list[Entry],
+        tops: builtins.list[str],
+        keep: frozenset[str],
+        progress: Progress | None,
+    ) -> tuple[builtins.list[dict[str, str]], builtins.list[str]]:
+        """The restore proper, journaled: the journal names the snapshot and paths first, then
+        each directory before anything is staged in it, so that :meth:`cleanup_incomplete`
+        can remove the staged leftovers and finish the restore after a crash."""
+        restored: builtins.list[dict[str, str]] = []
+        journal = self.root / _JOURNAL
+        with open(journal, "w", encoding="utf-8") as j:
+
+            def note(record: dict[str, Any]) -> None:
+                j.write(json.dumps(record) + "\n")
+                j.flush()
+
+            note({"restore": id, "paths": tops})
+            restorer = Restorer(self.objects, entries, lambda d: note({"dir": d}), keep)
+            try:
+                for i, top in enumerate(tops, 1):
+                    sub = under(entries, top)
+                    if sub:
+                        restored.append({"path": top, "how": restorer.put_back(sub, top)})
+                    else:  # it did not exist when the snapshot was taken
+                        remove_top(top)
+                        restored.append({"path": top, "how": "removed"})
+                    if progress is not None:
+                        progress(i, len(tops), top)
+            finally:
+                restorer.close()
+        journal.unlink()
+        return restored, restorer.skipped
 
     # -- delete and retention -----------------------------------------------------------
     def delete(self, id: str) -> None:
@@ -345,66 +417,27 @@ class SnapshotStore:
         return removed
 
     def cleanup_incomplete(self) -> builtins.list[str]:
-        """Remove what a crash left: half-built snapshots and staged restore trees."""
+        """Remove what a crash left: half-built snapshots and staged restore entries; then
+        finish an interrupted restore. Returns the ids of the removed snapshots."""
         removed: builtins.list[str] = []
         if not self.root.exists():
             return removed
+        pending: dict[str, Any] | None = None
         with self._locked():
             for d in self.root.iterdir():
                 if d.name.startswith(".tmp-"):
                     shutil.rmtree(d, ignore_errors=True)
                     removed.append(d.name[5:])
-            journal = self.root / ".restore-journal"
+            journal = self.root / _JOURNAL
             if journal.exists():
-                for line in journal.read_text(encoding="utf-8").splitlines():
-                    for stage in (line, line + ".old"):
-                        if stage and os.path.lexists(stage) and ".aios-restore-" in stage:
-                            _restore.remove(stage)
+                pending = clean_up_after(journal.read_text(encoding="utf-8"))
                 journal.unlink()
+        if pending is not None:
+            # Entries are swapped one by one: finish the job so that each path is wholly the
+            # snapshot's again (the pre-restore snapshot still holds what was there before).
+            try:
+                self.restore(str(pending["restore"]), paths=[Path(p) for p in pending.get("paths", [])])
+                log.warning("finished restoring snapshot %s, interrupted by a crash", pending["restore"])
+            except (OSError, RecoveryError) as exc:
+                log.error("could not finish the interrupted restore of %s: %s", pending.get("restore"), exc)
         return removed
-
-def _dumps(entries: list[Entry]) -> bytes:
-    """JSON bytes of a manifest; file names that are not UTF-8 (surrogate escapes) need the
-    slower standard encoder."""
-    try:
-        return orjson.dumps(entries)
-    except TypeError:
-        return json.dumps(entries, separators=(",", ":")).encode("utf-8", "surrogatepass")
-
-
-def _loads(raw: bytes) -> list[Entry]:
-    try:
-        data: list[Entry] = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = json.loads(raw.decode("utf-8", "surrogatepass"))
-    return data
-
-
-def _copy_sqlite(src: Path, dest: Path) -> None:
-    """Copy a live WAL database into ``dest`` (a file or another live database) with SQLite's
-    backup API: consistent, never a raw file copy."""
-    import apsw
-
-    source = apsw.Connection(str(src), flags=apsw.SQLITE_OPEN_READONLY)
-    try:
-        target = apsw.Connection(str(dest))
-        target.set_busy_timeout(10_000)
-        try:
-            with target.backup("main", source, "main") as b:
-                while not b.done:
-                    b.step(4096)
-        finally:
-            target.close()
-    finally:
-        source.close()
-
-
-def _backup_sqlite(src: Path, dest: Path) -> int:
-    """A consistent copy of a live database; returns its size."""
-    _copy_sqlite(src, dest)
-    return dest.stat().st_size
-
-
-def _restore_sqlite(copy: Path, live: Path) -> None:
-    """Put a snapshot's copy back into the live database, while other connections use it."""
-    _copy_sqlite(copy, live)
