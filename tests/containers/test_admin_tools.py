@@ -140,7 +140,7 @@ def test_services_tool_with_systemd_as_pid_1(booted: Booted) -> None:
     assert res["metadata"]["verified"] is False and res["metadata"]["differences"]
     assert "rolled back" in res["error"]
     code, res, err = booted.call("services", {"action": "list"})
-    assert any(r["unit"] == "aios-demo.service" for r in res["metadata"]["data"])
+    assert any(r["unit"] == "systemd-journald.service" and r["active"] == "active" for r in res["metadata"]["data"])
 
 
 @pytest.mark.slow
