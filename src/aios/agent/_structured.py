@@ -31,18 +31,24 @@ ARG_MAX = 300
 
 def essential(parameters: dict[str, Any]) -> dict[str, Any]:
     """A tool's argument schema with only its required properties: small models fill optional
-    ones with nonsense (a timeout of 10^15 seconds), and grammars do not enforce every bound."""
+    ones with nonsense (a timeout of 10^15 seconds), and grammars do not enforce every bound.
+
+    A tool keeps optional properties it cannot work without (a typed tool's package names or
+    unit) by listing them in ``"x-essential"``; their enums and patterns stay in the schema.
+    """
     props = parameters.get("properties")
     required = parameters.get("required")
     if not isinstance(props, dict) or not isinstance(required, list) or not required:
         return parameters
+    keep = {*required, *parameters.get("x-essential", ())}
     kept = {}
     for k, v in props.items():
-        if k in required:
+        if k in keep:
             if isinstance(v, dict) and v.get("type") == "string" and "maxLength" not in v:
                 v = {**v, "maxLength": ARG_MAX}
             kept[k] = v
-    return {**parameters, "properties": kept, "additionalProperties": False}
+    out = {k: v for k, v in parameters.items() if k != "x-essential"}
+    return {**out, "properties": kept, "additionalProperties": False}
 
 
 def reply_schema(tools: list[ToolSpec]) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class Confirmer:
         if p.get("reason"):
             rule = f"(rule {p['rule']})" if p.get("rule") else ""
             lines.append(f"  why asked: {p['reason']}" + (f" {rule}" if rule and rule not in p["reason"] else ""))
+        if p.get("plan_text"):
+            lines.append("  plan:")
+            lines.extend(f"    {line}" for line in str(p["plan_text"]).splitlines()[:40])
         if p.get("snapshot"):
             lines.append("  a snapshot is taken first; you can undo it with 'aios restore <id>'")
         if p.get("profile") == "host":

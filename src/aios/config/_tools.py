@@ -8,6 +8,14 @@ from ._types import Bytes, Seconds
 
 
 @frozen
+class GitToolConfig:
+    """``[tools.git]``: the typed git tool."""
+
+    allow_push: bool = False
+    """Let the git tool push (a confirmed action: it sends data off the host)."""
+
+
+@frozen
 class ToolsConfig:
     """``[tools]``: the tool registry."""
 
@@ -21,3 +29,7 @@ class ToolsConfig:
     """Largest file the read tool returns (larger ones are cut with a marker)."""
     write_max: Bytes = field(default=Bytes(10 * 1024 * 1024))
     """Largest content the write tool accepts."""
+    git: GitToolConfig = field(factory=GitToolConfig)
+    """The typed git tool."""
+    admin_timeout: Seconds = field(default=Seconds(900.0))
+    """A typed admin tool's backend command (apt, systemctl, podman, git) that runs longer is killed."""

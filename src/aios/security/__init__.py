@@ -12,7 +12,8 @@ See docs/security.md for the modes and the rules file format.
 
 from __future__ import annotations
 
+from ._admin import Kind, admin_decision
 from ._decision import Action, Decision, PathOp
 from ._engine import Policy
 
-__all__ = ["Action", "Decision", "PathOp", "Policy"]
+__all__ = ["Action", "Decision", "Kind", "PathOp", "Policy", "admin_decision"]

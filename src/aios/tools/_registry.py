@@ -21,11 +21,18 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from ._base import Tool, ToolContext, ToolResult
+from ._builtin import BUILTINS
+from ._containers import ContainersTool
+from ._gate import gate
+from ._git import GitTool
+from ._packages import PackagesTool
+from ._services import ServicesTool
 
 if TYPE_CHECKING:
     from aios.security import Decision
-from ._builtin import BUILTINS
-from ._gate import gate
+
+ADMIN_TOOLS = (PackagesTool, ServicesTool, ContainersTool, GitTool)
+"""The typed admin tools (docs/tools.md): built-in, through the same gate as bash."""
 
 log = logging.getLogger("aios.tools")
 
@@ -67,7 +74,7 @@ class ToolRegistry:
     def load(cls, *, disabled: Iterable[str] = (), plugins: bool = True) -> ToolRegistry:
         reg = cls()
         off = set(disabled)
-        for factory in BUILTINS:
+        for factory in (*BUILTINS, *ADMIN_TOOLS):
             tool = factory()
             if tool.name not in off:
                 reg.add(tool, "built-in")

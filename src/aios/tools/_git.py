@@ -1,0 +1,180 @@
+"""The ``git`` tool: status, diff, log, show, branch, commit (and push when allowed).
+
+A repository in the workspace was written by the model and by jailed commands, so its
+``.git/config`` may name programs (``core.fsmonitor``, filter and diff drivers, hooks): every git
+call on it runs **inside the jail**, never as the daemon on the host. ``/etc`` (when it is a
+repository, as etckeeper makes it) is root's own and read on the host with every program-running
+setting switched off; committing there is a confirmed system change with a snapshot of the
+repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ._admin import AdminError, AdminTool, Change, action_schema
+from ._base import ToolContext
+
+REV = r"^[A-Za-z0-9_][A-Za-z0-9._/^~@{}-]{0,199}$"
+REL_PATH = r"^[^-/].{0,4095}$"
+"""Relative, and never an option (no lookaheads: llama.cpp turns patterns into grammars)."""
+SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
+        "-c", "core.sshCommand=false", "-c", "protocol.ext.allow=never", "-c", "color.ui=false",
+        "-c", "safe.directory=*")
+"""Settings that keep git from running programs a repository's config names."""
+SEP = "\x1f"
+
+
+class GitTool(AdminTool):
+    name = "git"
+    description = (
+        "Git in the workspace (or /etc when it is a repository): status, diff, log, show, branch "
+        "(read), commit (a message and optional paths; confirmed outside the workspace), push "
+        "(only when tools.git.allow_push is on). Prefer this over 'bash git …'."
+    )
+    parameters: ClassVar[dict[str, Any]] = action_schema(
+        ["status", "diff", "log", "show", "branch", "commit", "push"],
+        {
+            "path": {"type": "string", "minLength": 1, "maxLength": 4096,
+                     "description": "The repository: the workspace (default), a directory in it, or /etc."},
+            "message": {"type": "string", "minLength": 1, "maxLength": 10000, "description": "Commit message."},
+            "paths": {"type": "array", "items": {"type": "string", "pattern": REL_PATH}, "maxItems": 1000,
+                      "description": "Files (relative to the repository) to limit diff/log or to commit."},
+            "rev": {"type": "string", "pattern": REV, "description": "Revision for show (default HEAD)."},
+            "lines": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Log entries (default 20)."},
+        },
+        essential=("message", "paths"),
+    )
+    read_actions = frozenset({"status", "diff", "log", "show", "branch"})
+    change_actions = frozenset({"commit", "push"})
+
+    async def unavailable(self, ctx: ToolContext) -> str | None:
+        from ._host import which
+
+        return None if which("git") else "git is not installed on this host"
+
+    # Where and how git runs ----------------------------------------------------------------------
+    def _repo(self, args: dict[str, Any], ctx: ToolContext) -> tuple[Path, bool]:
+        """(repository directory, is_in_workspace). Raises AdminError for anything else."""
+        raw = args.get("path")
+        ws = Path(os.path.realpath(ctx.workspace))
+        path = Path(os.path.realpath(ws / raw if raw and not os.path.isabs(raw) else raw or ws))
+        if path == ws or ws in path.parents:
+            if not path.is_dir():
+                raise AdminError(f"{path} is not a directory")
+            return path, True
+        if path == Path("/etc") and Path("/etc/.git").is_dir():
+            return path, False
+        raise AdminError(f"the git tool works in the workspace ({ws}) or in /etc when it is a repository, not in {path}")
+
+    def _argv(self, repo: Path, *words: str) -> list[str]:
+        """The command line as judged and shown (the settings in SAFE are added when it runs)."""
+        return ["git", "-C", str(repo), *words]
+
+    async def _git(self, repo: Path, in_ws: bool, words: list[str], ctx: ToolContext) -> tuple[int, str, str]:
+        argv = ["git", *SAFE, "-C", str(repo), *words]
+        if in_ws:
+            res = await ctx.jail.run(argv, profile="jail", timeout=self.timeout(ctx))
+            return res.exit_code, res.stdout, res.stderr
+        host = await self.host(ctx, argv)
+        return host.exit_code, host.stdout, host.stderr
+
+    async def _ok(self, repo: Path, in_ws: bool, words: list[str], ctx: ToolContext) -> str:
+        code, out, err = await self._git(repo, in_ws, words, ctx)
+        if code != 0:
+            tail = (err or out).strip().splitlines()
+            raise AdminError(f"git {words[0]} failed (exit {code}): {tail[-1] if tail else 'no output'}")
+        return out
+
+    # Read actions ------------------------------------------------------------------------------
+    def _read_words(self, action: str, args: dict[str, Any]) -> list[str]:
+        paths = ["--", *args["paths"]] if args.get("paths") else []
+        if action == "status":
+            return ["status", "--porcelain=v1", "--branch", "--untracked-files=all", *paths]
+        if action == "diff":
+            return ["diff", "--no-ext-diff", "--no-textconv", "--stat", "--patch", *paths]
+        if action == "log":
+            fmt = SEP.join(("%H", "%an", "%aI", "%s"))
+            return ["log", "--no-show-signature", f"-n{int(args.get('lines') or 20)}", f"--format={fmt}", *paths]
+        if action == "show":
+            return ["show", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--stat", "--patch",
+                    args.get("rev") or "HEAD", "--"]
+        return ["branch", "--list", f"--format=%(HEAD){SEP}%(refname:short)"]
+
+    def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
+        repo, _ = self._repo(args, ctx)
+        return self._argv(repo, *self._read_words(action, args))
+
+    async def read(self, action: str, args: dict[str, Any], ctx: ToolContext) -> tuple[str, Any]:
+        repo, in_ws = self._repo(args, ctx)
+        out = await self._ok(repo, in_ws, self._read_words(action, args), ctx)
+        data: Any
+        if action == "status":
+            lines = out.splitlines()
+            branch = lines[0][3:] if lines and lines[0].startswith("## ") else None
+            files = [{"status": ln[:2], "path": ln[3:]} for ln in lines[1:] if len(ln) > 3]
+            data = {"repository": str(repo), "branch": branch, "files": files, "clean": not files}
+            text = f"{repo}: branch {branch}\n" + ("\n".join(f"{f['status']} {f['path']}" for f in files) or "nothing to commit, working tree clean")
+            return text, data
+        if action == "log":
+            data = [dict(zip(("commit", "author", "date", "subject"), ln.split(SEP), strict=False)) for ln in out.splitlines() if ln]
+            return "\n".join(f"{d['commit'][:12]} {d.get('date', '')} {d.get('subject', '')}" for d in data) or "no commits", data
+        if action == "branch":
+            rows = [ln.split(SEP, 1) for ln in out.splitlines() if SEP in ln]
+            data = {"current": next((b for h, b in rows if h == "*"), None), "branches": [b for _, b in rows]}
+            return "\n".join(f"{'*' if h == '*' else ' '} {b}" for h, b in rows) or "no branches", data
+        return out or "(no changes)", {"repository": str(repo), "text": out}
+
+    # Changing actions ------------------------------------------------------------------------------
+    async def prepare(self, action: str, args: dict[str, Any], ctx: ToolContext) -> Change:
+        repo, in_ws = self._repo(args, ctx)
+        if action == "push":
+            if not ctx.config.tools.git.allow_push:
+                raise AdminError("push is off: set tools.git.allow_push = true to let the git tool push")
+            branch = (await self._ok(repo, in_ws, ["rev-parse", "--abbrev-ref", "HEAD"], ctx)).strip()
+            plan: dict[str, Any] = {"repository": str(repo), "push": branch}
+            return Change(tuple(self._argv(repo, "push")), plan, f"push branch {branch} of {repo} to its upstream",
+                          kind="send", state={"repo": str(repo), "in_ws": in_ws})
+        message = args.get("message")
+        if not message:
+            raise AdminError("the commit action needs 'message'")
+        paths: list[str] = args.get("paths") or []
+        status = await self._ok(repo, in_ws, ["status", "--porcelain=v1", "--untracked-files=all", "--", *paths], ctx)
+        changed = [ln[3:] for ln in status.splitlines() if len(ln) > 3]
+        staged = [ln[3:] for ln in status.splitlines() if len(ln) > 3 and ln[0] not in " ?"]
+        files = changed if paths else staged
+        if not files:
+            raise AdminError("nothing to commit" + (" in the given paths" if paths else " (no staged changes; name 'paths' to commit them)"))
+        head = (await self._git(repo, in_ws, ["rev-parse", "--verify", "-q", "HEAD"], ctx))[1].strip()
+        plan = {"repository": str(repo), "files": files, "message": message, "parent": head or None}
+        text = f"commit {len(files)} file(s) in {repo}: " + ", ".join(files[:20]) + (" …" if len(files) > 20 else "")
+        argv = self._argv(repo, "commit", "--no-verify", "-m", message, *(["--", *paths] if paths else []))
+        return Change(tuple(argv), plan, text, targets=() if in_ws else (str(repo / ".git"),),
+                      kind="workspace" if in_ws else "system",
+                      state={"repo": str(repo), "in_ws": in_ws, "head": head, "paths": paths})
+
+    async def apply(self, change: Change, ctx: ToolContext) -> tuple[bool, str]:
+        repo, in_ws = Path(change.state["repo"]), bool(change.state["in_ws"])
+        words = list(change.argv[3:])
+        if words[0] == "commit":
+            paths = change.state.get("paths") or []
+            if paths:
+                code, out, err = await self._git(repo, in_ws, ["add", "--", *paths], ctx)
+                if code != 0:
+                    return False, (err or out).strip()
+            who = await self._git(repo, in_ws, ["config", "user.email"], ctx)
+            if who[0] != 0 or not who[1].strip():
+                words = ["-c", "user.name=aios", "-c", "user.email=aios@localhost", *words]
+        code, out, err = await self._git(repo, in_ws, words, ctx)
+        return code == 0, (out + err).strip()
+
+    async def verify(self, change: Change, ctx: ToolContext) -> list[str]:
+        repo, in_ws = Path(change.state["repo"]), bool(change.state["in_ws"])
+        if "push" in change.plan:
+            return []
+        head = (await self._git(repo, in_ws, ["rev-parse", "--verify", "-q", "HEAD"], ctx))[1].strip()
+        if not head or head == change.state.get("head"):
+            return ["no new commit was made"]
+        return []
