@@ -213,3 +213,11 @@ def test_doc_names_every_tool() -> None:
     doc = (REPO / "docs" / "tools.md").read_text()
     for name in ("packages", "services", "containers", "git"):
         assert f"## {name}" in doc
+
+
+def test_doctor_lists_which_admin_tools_work_here(env: Env) -> None:
+    checks = {c["check"]: c for c in json.loads(env.cli("doctor", "--json").stdout)}
+    detail = checks["admin tools"]["detail"]
+    assert "git: usable" in detail and "packages: usable" in detail
+    assert ("services: usable" in detail) == Path("/run/systemd/system").is_dir()
+    assert "services: systemd is not PID 1 here" in detail or "services: usable" in detail

@@ -54,6 +54,11 @@ def _checks() -> list[dict[str, Any]]:
         out.append(_check("model provider", True, detail))
     except Exception as exc:  # every failure here is something to fix, said in one line
         out.append(_check("model provider", False, str(exc), "see docs/providers.md"))
+    from aios.tools import admin_tools_status
+
+    usable = admin_tools_status()
+    out.append(_check("admin tools", True, "; ".join(
+        f"{name}: {'usable' if why is None else why}" for name, why in usable.items())))
     out.extend(_trust(cfg.daemon))
     sock = loaded.paths.socket
     try:

@@ -7,9 +7,10 @@ snapshot, execution, memory record (see :mod:`aios.tools._gate`).
 
 from ._base import Approval, Confirm, Emit, Record, SnapshotHook, Tool, ToolContext, ToolResult
 from ._gate import EXIT_REFUSED, Gate, gate
-from ._registry import GROUP, Entry, ToolRegistry
+from ._registry import ADMIN_TOOLS, GROUP, Entry, ToolRegistry, admin_tools_status
 
 __all__ = [
+    "ADMIN_TOOLS",
     "EXIT_REFUSED",
     "GROUP",
     "Approval",
@@ -23,5 +24,6 @@ __all__ = [
     "ToolContext",
     "ToolRegistry",
     "ToolResult",
+    "admin_tools_status",
     "gate",
 ]

@@ -86,9 +86,13 @@ class AdminTool:
         return HostResult(tuple(argv), 124, "", "", timed_out=True)
 
     # Hooks ------------------------------------------------------------------------------------
-    async def unavailable(self, ctx: ToolContext) -> str | None:
-        """None when the backend can be used here, else one line saying why not."""
+    def problem(self) -> str | None:
+        """None when the backend can be used on this host, else one line saying why not."""
         raise NotImplementedError
+
+    async def unavailable(self, ctx: ToolContext) -> str | None:
+        """:meth:`problem` for this call (a tool may also look at the request)."""
+        return self.problem()
 
     def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
         """The command line a read action amounts to (for the policy and the record)."""

@@ -43,7 +43,7 @@ class ContainersTool(AdminTool):
     read_actions = frozenset({"list", "inspect", "logs"})
     change_actions = frozenset({"start", "stop", "restart", "remove"})
 
-    async def unavailable(self, ctx: ToolContext) -> str | None:
+    def problem(self) -> str | None:
         return None if engine() else "neither podman nor docker is installed on this host"
 
     def _words(self, action: str, args: dict[str, Any]) -> list[str]:

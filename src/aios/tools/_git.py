@@ -50,7 +50,7 @@ class GitTool(AdminTool):
     read_actions = frozenset({"status", "diff", "log", "show", "branch"})
     change_actions = frozenset({"commit", "push"})
 
-    async def unavailable(self, ctx: ToolContext) -> str | None:
+    def problem(self) -> str | None:
         from ._host import which
 
         return None if which("git") else "git is not installed on this host"

@@ -100,7 +100,7 @@ class PackagesTool(AdminTool):
     backend = Apt()
     restore_snapshot = False
 
-    async def unavailable(self, ctx: ToolContext) -> str | None:
+    def problem(self) -> str | None:
         return None if self.backend.available() else "no supported package manager here (the packages tool needs apt-get and dpkg-query)"
 
     def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 ADMIN_TOOLS = (PackagesTool, ServicesTool, ContainersTool, GitTool)
 """The typed admin tools (docs/tools.md): built-in, through the same gate as bash."""
 
+
+def admin_tools_status() -> dict[str, str | None]:
+    """Each typed admin tool's name and why it cannot work on this host (None: it can)."""
+    return {cls.name: cls().problem() for cls in ADMIN_TOOLS}
+
 log = logging.getLogger("aios.tools")
 
 GROUP = "aios.tools"

@@ -62,7 +62,7 @@ class ServicesTool(AdminTool):
     read_actions = frozenset({"list", "status", "logs"})
     change_actions = frozenset(WANT)
 
-    async def unavailable(self, ctx: ToolContext) -> str | None:
+    def problem(self) -> str | None:
         return systemd_problem()
 
     def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
