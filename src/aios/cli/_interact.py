@@ -38,7 +38,8 @@ class Confirmer:
         return answer
 
     def _describe(self, p: dict[str, Any]) -> str:
-        lines = [f"\n  {p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
+        agent = f"[{p['agent']}] " if p.get("agent") else ""  # which sub-agent asks
+        lines = [f"\n  {agent}{p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
         if p.get("reason"):
             rule = f"(rule {p['rule']})" if p.get("rule") else ""
             lines.append(f"  why asked: {p['reason']}" + (f" {rule}" if rule and rule not in p["reason"] else ""))
@@ -78,10 +79,15 @@ def _unknown(method: str) -> Exception:
 class EventPrinter:
     """Shows streamed notifications: model text as it arrives, tool calls as they start and end."""
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, show_output: bool = True) -> None:
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, *, show_output: bool = True, seen: set[str] | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.show_output = show_output
+        self.seen = seen if seen is not None else set()
+        """Notices already shown (shared by the turns of one ``aios shell``: each is shown once)."""
+        self._buffers: dict[str, str] = {}
         self._midline = False
         self.snapshots: list[str] = []
         self.provider: dict[str, Any] | None = None
@@ -92,9 +98,41 @@ class EventPrinter:
             self._midline = False
 
     def __call__(self, method: str, params: dict[str, Any]) -> None:
+        if params.get("agent") and method in ("chat.delta", "tool.output"):
+            self._agent_text(str(params["agent"]), str(params.get("text", "")), show=method == "chat.delta" or self.show_output)
+            return
         handler: Callable[[dict[str, Any]], None] | None = getattr(self, "on_" + method.replace(".", "_"), None)
         if handler is not None:
             handler(params)
+
+    def _label(self, p: dict[str, Any]) -> str:
+        """The indent and name that mark a sub-agent's lines (empty for the main agent)."""
+        return f"  [{p['agent']}] " if p.get("agent") else ""
+
+    def _agent_text(self, agent: str, text: str, *, show: bool) -> None:
+        # Sub-agents stream at the same time: whole lines only, each labelled, so they interleave
+        # readably.
+        if not show:
+            return
+        buf = self._buffers.get(agent, "") + text
+        *lines, rest = buf.split("\n")
+        self._buffers[agent] = rest
+        if lines:
+            self._newline()
+            for line in lines:
+                print(f"  [{agent}] {line}", file=self.err, flush=True)
+
+    def on_agent_started(self, p: dict[str, Any]) -> None:
+        self._newline()
+        print(f"  ┌ [{p.get('agent')}] task {p.get('task_index', 0) + 1} started", file=self.err, flush=True)
+
+    def on_agent_finished(self, p: dict[str, Any]) -> None:
+        agent = str(p.get("agent"))
+        rest = self._buffers.pop(agent, "")
+        self._newline()
+        if rest:
+            print(f"  [{agent}] {rest}", file=self.err)
+        print(f"  └ [{agent}] task {p.get('task_index', 0) + 1}: {p.get('status')}", file=self.err, flush=True)
 
     def on_chat_delta(self, p: dict[str, Any]) -> None:
         text = p.get("text", "")
@@ -104,8 +142,12 @@ class EventPrinter:
             self._midline = not text.endswith("\n")
 
     def on_chat_notice(self, p: dict[str, Any]) -> None:
+        text = str(p.get("text", ""))
+        if text in self.seen:
+            return
+        self.seen.add(text)
         self._newline()
-        print(f"note: {p.get('text', '')}", file=self.err)
+        print(f"note: {text}", file=self.err)
 
     def on_chat_provider(self, p: dict[str, Any]) -> None:
         self.provider = p
@@ -113,7 +155,7 @@ class EventPrinter:
     def on_tool_started(self, p: dict[str, Any]) -> None:
         self._newline()
         what = p.get("command") or _short(p.get("arguments"))
-        print(f"▶ {p.get('tool', '?')}: {what}", file=self.err, flush=True)
+        print(f"{self._label(p)}▶ {p.get('tool', '?')}: {what}", file=self.err, flush=True)
 
     def on_tool_output(self, p: dict[str, Any]) -> None:
         if self.show_output and p.get("text"):
@@ -127,7 +169,7 @@ class EventPrinter:
 
     def on_tool_finished(self, p: dict[str, Any]) -> None:
         decision = p.get("decision", "")
-        parts = [f"◀ {p.get('tool', '?')}: {decision}"]
+        parts = [f"{self._label(p)}◀ {p.get('tool', '?')}: {decision}"]
         if p.get("rule"):
             parts.append(f"rule {p['rule']}")
         if p.get("exit_code") is not None:
