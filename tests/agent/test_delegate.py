@@ -175,6 +175,8 @@ def test_disconnect_cancels_every_sub_agent_and_kills_their_commands(env: Env, s
             subs = [c for c in mems(env, "Chat") if c["metadata"].get("agent")]
             time.sleep(0.05)
         assert sorted((s["metadata"]["agent"], s["metadata"]["status"]) for s in subs) == [("a1", "cancelled"), ("a2", "cancelled")]
+        [main] = [c for c in mems(env, "Chat") if not c["metadata"].get("agent")]
+        assert main["metadata"]["status"] == "cancelled" and all(s["metadata"]["parent"] == main["id"] for s in subs)
     finally:
         d.kill()
 

@@ -12,6 +12,7 @@ name), so the same task and config always pick the same specialist.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ INVESTIGATOR = "investigator"
 REVIEWER = "reviewer"
 
 
+@functools.cache
 def _prompt(name: str) -> str:
     return resources.files("aios.agent").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8").strip()
 

@@ -100,6 +100,13 @@ async def _recall(ctx: RequestContext, text: str, session: str) -> list[dict[str
     return out
 
 
+def _cancelled(exc: BaseException) -> bool:
+    """A cancellation: trio.Cancelled, bare or grouped (sub-agents run in a child nursery)."""
+    if isinstance(exc, trio.Cancelled):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[1] is None
+
+
 async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
     """One turn: the model decides, tools act through the pipeline, the answer streams back.
 
@@ -160,18 +167,18 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
             context_budget=llm.context_budget, answer_after_tool=after_tool,
             context=() if recalled is None else (recalled,),
         )
-    except trio.Cancelled:
-        with trio.CancelScope(shield=True), trio.move_on_after(5):
-            mem = await daemon.memory.add(MemoryType.CHAT, p.message, {**base_meta, "status": "cancelled", "messages": []})
-            await link(turn, mem.id)
-        raise
-    except ProviderError as exc:
-        log.warning("chat turn failed: %s", exc)
-        if ran:  # tools already acted: the turn is recorded as failed, with what ran (no answer)
+    except BaseException as exc:
+        if _cancelled(exc):
             with trio.CancelScope(shield=True), trio.move_on_after(5):
-                mem = await daemon.memory.add(MemoryType.CHAT, p.message,
-                                              {**base_meta, "status": "failed", "error": str(exc), "calls": ran, "messages": []})
+                mem = await daemon.memory.add(MemoryType.CHAT, p.message, {**base_meta, "status": "cancelled", "messages": []})
                 await link(turn, mem.id)
+        elif isinstance(exc, ProviderError):
+            log.warning("chat turn failed: %s", exc)
+            if ran:  # tools already acted: the turn is recorded as failed, with what ran (no answer)
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    mem = await daemon.memory.add(MemoryType.CHAT, p.message,
+                                                  {**base_meta, "status": "failed", "error": str(exc), "calls": ran, "messages": []})
+                    await link(turn, mem.id)
         raise
     meta = {**base_meta, "status": result.status, "rounds": result.rounds, "calls": result.calls,
             "usage": result.usage, "answer": result.text, "messages": [_message_json(m) for m in result.messages]}

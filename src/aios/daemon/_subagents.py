@@ -54,11 +54,14 @@ class Turn:
     workspace: Path
     session: str
     grants: set[str]
+    host: dict[str, str] = attrs.field(factory=host_facts)
+    """The machine as the prompts describe it, read once per turn."""
     id: str = attrs.field(factory=lambda: str(ULID()))
     """Names the turn in the records of its sub-agents and their commands."""
     confirm_lock: trio.Lock = attrs.field(factory=trio.Lock)
-    sub_records: list[str] = attrs.field(factory=list)
-    """Chat memories of the sub-agents, linked to the turn's own record when it is written."""
+    sub_records: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
+    """Chat memories of the sub-agents (content, metadata), written with the turn's own record
+    so that they can name it (one transaction for all of them; see :func:`link`)."""
 
 
 def all_specialists(ctx: RequestContext) -> dict[str, Specialist]:
@@ -131,7 +134,7 @@ def tool_specs(ctx: RequestContext, choice: ProviderChoice, agent: Specialist | 
 def prompt_for(turn: Turn, mode: str, specs: list[ToolSpec], structured: bool, agent: Specialist | None) -> str:
     from aios.agent import system_prompt
 
-    base = system_prompt(host=host_facts(), mode=mode, workspace=str(turn.workspace), tools=specs, structured=structured)
+    base = system_prompt(host=turn.host, mode=mode, workspace=str(turn.workspace), tools=specs, structured=structured)
     return base if agent is None else f"{base}\n\n{agent.system_prompt}"
 
 
@@ -231,12 +234,11 @@ async def delegate(turn: Turn, args: dict[str, Any], *, mode: str, depth: int, p
         return await run_subtask(turn, task, calls, parent_mode=mode, depth=depth + 1, parent=parent, info=info)
 
     async def finish(task: Task, result: dict[str, Any]) -> None:
-        meta = {"agent": task.agent.name, "parent": None, "turn": turn.id, "parent_session": turn.session,
+        meta = {"agent": task.agent.name, "turn": turn.id, "parent_session": turn.session,
                 "task_index": task.index, "task": task.text, "chosen_by": task.chosen_by, "score": task.score,
                 "status": result["status"], "answer": result["answer"], "calls": result["calls"],
                 "uid": turn.ctx.peer.uid, "user": task.text, "messages": [], **info.get(task.index, {})}
-        mem = await daemon.memory.add(MemoryType.CHAT, f"{task.text}\n\n{result['answer']}".strip(), meta)
-        turn.sub_records.append(mem.id)
+        turn.sub_records.append((f"{task.text}\n\n{result['answer']}".strip(), meta))
 
     cfg = daemon.config.agents
     results = await run_tasks(tasks, run, max_parallel=cfg.max_parallel, emit=turn.ctx.notify, finish=finish)
@@ -284,6 +286,8 @@ async def run_subtask(
 
 
 async def link(turn: Turn, parent_id: str) -> None:
-    """Point the turn's sub-agent records at the turn's own record (``metadata.parent``)."""
-    for mid in turn.sub_records:
-        await turn.ctx.daemon.memory.update_metadata(mid, {"parent": parent_id})
+    """Write the turn's sub-agent records, each naming the turn's own record (``metadata.parent``)."""
+    if turn.sub_records:
+        items = [(MemoryType.CHAT, content, {**meta, "parent": parent_id}) for content, meta in turn.sub_records]
+        await turn.ctx.daemon.memory.add_many(items)
+        turn.sub_records.clear()

@@ -1,0 +1,82 @@
+"""Delegation: the daemon's cost per sub-agent above the sub-agent's own model time, and eight
+sub-agents at once against running them one after another (a scripted server that answers at
+once, so model time is the HTTP round trip only).
+
+Per sub-agent: turns that delegate N tasks and 1 task, run one at a time (agents.max_parallel =
+1), each sub-agent answering in one model call; their difference divided by N - 1, minus one
+model round (measured as turns of N refused tool rounds against a turn of none). Goal: under
+5 ms per sub-agent. Eight at once: eight tasks whose replies the server slows (50 ms before each
+stream event), max_parallel 8 against max_parallel 1."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from _common import line, p50, running_daemon  # noqa: E402
+
+from aios.client import Client  # noqa: E402
+from llmserver import LLMServer, Reply, slow, text, tool_call  # noqa: E402
+
+
+def chat(sock: Path, server: LLMServer, script: list[Reply]) -> float:
+    server.script(script)
+    start = time.perf_counter()
+    with Client.connect(sock) as c:
+        result = c.call("chat", {"message": "bench"}, on_notification=lambda m, p: None)
+    elapsed = time.perf_counter() - start
+    assert result["status"] == "ok", result
+    return elapsed
+
+
+def delegate(n: int) -> Reply:
+    return tool_call("delegate", {"tasks": [{"agent": "w", "task": f"task {i}"} for i in range(n)]})
+
+
+def config(server: LLMServer, parallel: int) -> dict[str, str]:
+    return {
+        "AIOS_LLM__DEFAULT_PROVIDER": "bench",
+        "AIOS_LLM__PROVIDERS__BENCH__KIND": "openai",
+        "AIOS_LLM__PROVIDERS__BENCH__BASE_URL": server.base_url,
+        "AIOS_LLM__PROVIDERS__BENCH__MODEL": "scripted",
+        "AIOS_AGENTS__W__DESCRIPTION": "a worker",
+        "AIOS_AGENTS__MAX_PARALLEL": str(parallel),
+        "AIOS_LLM__MAX_ROUNDS": "12",
+        "AIOS_RECOVERY__ENABLED": "false",
+    }
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    n, reps = (2, 2) if quick else (8, 7)
+    with LLMServer() as server:
+        with running_daemon(config(server, 1)) as (sock, _env):
+            chat(sock, server, [delegate(1), text("w"), text("done")])  # warm up
+            plain, rounds, one, many = [], [], [], []
+            for _ in range(reps):
+                plain.append(chat(sock, server, [text("done")]))
+                # n model rounds whose calls are refused before anything runs: a round's cost
+                rounds.append(chat(sock, server, [*(tool_call("no_such_tool", {"i": i}) for i in range(n)), text("done")]))
+                one.append(chat(sock, server, [delegate(1), text("answer"), text("done")]))
+                many.append(chat(sock, server, [delegate(n), *(text(f"answer {i}") for i in range(n)), text("done")]))
+            model_round = (p50(rounds) - p50(plain)) / n
+            per_agent = (p50(many) - p50(one)) / (n - 1) - model_round
+            one_by_one = p50([chat(sock, server, [delegate(n), *(slow(text("a"), 0.05) for _ in range(n)), text("done")])
+                              for _ in range(max(1, reps // 3))])
+        with running_daemon(config(server, n)) as (sock, _env):
+            chat(sock, server, [delegate(1), text("w"), text("done")])
+            at_once = p50([chat(sock, server, [delegate(n), *(slow(text("a"), 0.05) for _ in range(n)), text("done")])
+                           for _ in range(max(1, reps // 3))])
+    line("delegation overhead per sub-agent (above its own model round)", per_agent * 1e3, "ms",
+         "one model round through the daemon", model_round * 1e3, goal="under 5 ms")
+    line(f"{n} sub-agents at once (max_parallel {n}, each reply slowed by the server)", at_once * 1e3, "ms",
+         "the same tasks one at a time (max_parallel 1)", one_by_one * 1e3)
+
+
+if __name__ == "__main__":
+    main()
