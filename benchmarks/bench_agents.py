@@ -3,9 +3,9 @@ sub-agents at once against running them one after another (a scripted server tha
 once, so model time is the HTTP round trip only).
 
 Per sub-agent: turns that delegate N tasks and 1 task, run one at a time (agents.max_parallel =
-1), each sub-agent answering in one model call; their difference divided by N - 1, minus one
-model round (measured as turns of N refused tool rounds against a turn of none). Goal: under
-5 ms per sub-agent. Eight at once: eight tasks whose replies the server slows (50 ms before each
+1), each sub-agent answering in one model call; their difference divided by N - 1 is the cost of
+one more sub-agent, printed beside one model round of the main agent (turns of N refused tool
+rounds against a turn of none). Goal: under 5 ms per sub-agent above its model round. Eight at once: eight tasks whose replies the server slows (50 ms before each
 stream event), max_parallel 8 against max_parallel 1."""
 
 from __future__ import annotations
@@ -65,15 +65,19 @@ def main() -> None:
                 one.append(chat(sock, server, [delegate(1), text("answer"), text("done")]))
                 many.append(chat(sock, server, [delegate(n), *(text(f"answer {i}") for i in range(n)), text("done")]))
             model_round = (p50(rounds) - p50(plain)) / n
-            per_agent = (p50(many) - p50(one)) / (n - 1) - model_round
+            per_agent = (p50(many) - p50(one)) / (n - 1)
             one_by_one = p50([chat(sock, server, [delegate(n), *(slow(text("a"), 0.05) for _ in range(n)), text("done")])
                               for _ in range(max(1, reps // 3))])
         with running_daemon(config(server, n)) as (sock, _env):
             chat(sock, server, [delegate(1), text("w"), text("done")])
             at_once = p50([chat(sock, server, [delegate(n), *(slow(text("a"), 0.05) for _ in range(n)), text("done")])
                            for _ in range(max(1, reps // 3))])
-    line("delegation overhead per sub-agent (above its own model round)", per_agent * 1e3, "ms",
-         "one model round through the daemon", model_round * 1e3, goal="under 5 ms")
+    line("one more delegated sub-agent (its own model round included)", per_agent * 1e3, "ms",
+         "one model round of the main agent", model_round * 1e3)
+    # A main-agent round resends the growing conversation, so it can cost more than a sub-agent's
+    # first round: the difference may come out below zero on a quiet machine.
+    print(f"delegation overhead per sub-agent above its model round: {(per_agent - model_round) * 1e3:.2f} ms"
+          "   (goal: under 5 ms)", flush=True)
     line(f"{n} sub-agents at once (max_parallel {n}, each reply slowed by the server)", at_once * 1e3, "ms",
          "the same tasks one at a time (max_parallel 1)", one_by_one * 1e3)
 
