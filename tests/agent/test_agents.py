@@ -73,3 +73,14 @@ def test_the_ranking_is_deterministic_and_fits_descriptions() -> None:
     assert first == rank("check the failing services", agents)
     # no word in common: a score of 0, ties broken by name
     assert rank("zzz qqq", agents) == [("investigator", 0.0), ("reviewer", 0.0)]
+
+
+def test_the_worked_example_is_valid_and_its_unnamed_task_goes_to_the_investigator() -> None:
+    from aios.config import check_file
+    from harness import REPO
+
+    agents = specialists(check_file(REPO / "examples" / "agents" / "config.toml").agents)
+    assert sorted(agents) == ["investigator", "logs", "reviewer", "web"]
+    assert agents["web"].mode == "safe" and agents["logs"].read_only
+    assert rank("Which directories use the most disk space?", agents)[0][0] == "investigator"
+    assert rank("Is nginx healthy: config test, status, ports, certificate dates?", agents)[0][0] == "web"
