@@ -333,3 +333,88 @@ def test_structured_models_get_delegate_only_when_configured(env: Env, servers: 
         assert '"delegate"' in json.dumps(servers["main"].requests[-1].body["response_format"])
     finally:
         d.kill()
+
+
+def test_delegation_over_anthropic_native_tool_calls(env: Env, servers: dict[str, LLMServer]) -> None:
+    main = servers["main"]
+    (env.outside() / "etc-like").mkdir(exist_ok=True)
+    env.write_config(
+        f"""
+[llm]
+default_provider = "claude"
+[llm.providers.claude]
+kind = "anthropic"
+base_url = "{main.root_url}"
+model = "scripted-claude"
+max_retries = 1
+[recovery]
+paths = ["{env.outside() / 'etc-like'}"]
+packages = false
+"""
+    )
+    d = env.start_daemon()
+    try:
+        # The reviewer has no provider of its own: it shares the turn's (one task, so in order).
+        main.script([
+            delegate({"agent": "reviewer", "task": "Review: rm -rf /var/cache/apt/archives"}),
+            text("Risk is low; it only removes downloaded packages."),
+            text("The reviewer says it is safe."),
+        ])
+        proc = env.cli("chat", "--json", "is it safe to clear the apt cache?")
+        assert proc.returncode == 0, proc.stderr + d.log()
+        assert json.loads(proc.stdout)["text"] == "The reviewer says it is safe."
+        first, sub, last = (r.body for r in main.requests)
+        assert "delegate" in [t["name"] for t in first["tools"]]
+        assert "You are the reviewer" in sub["system"] and sorted(t["name"] for t in sub["tools"]) == ["list", "read"]
+        [result] = [b for m in last["messages"] if m["role"] == "user" and isinstance(m["content"], list)
+                    for b in m["content"] if b.get("type") == "tool_result"]
+        assert '"agent": "reviewer"' in result["content"] and '"status": "ok"' in result["content"]
+        assert result["content"].startswith("<untrusted-data")
+    finally:
+        d.kill()
+
+
+def test_confirmations_of_sub_agents_are_asked_one_at_a_time(env: Env, servers: dict[str, LLMServer]) -> None:
+    targets = {name: env.outside() / "etc-like" / f"motd-{name}" for name in ("a1", "a2")}
+    d = start(env, servers, worker("a1") + worker("a2"))
+    try:
+        for name, target in targets.items():
+            servers[name].script([tool_call("bash", {"command": f"echo {name} > {target}"}), text(f"{name} wrote.")])
+        servers["main"].script([delegate({"agent": "a1", "task": "w"}, {"agent": "a2", "task": "w"}), text("ok")])
+        order: list[str] = []
+        with connect(env.socket, timeout=60) as s:
+            s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "chat", "params": {"message": "both"}}).encode() + b"\n")
+            reader = LineReader(s)
+            pending: dict[str, Any] | None = None
+            started: set[str] = set()
+            while True:
+                if pending is not None and started == {"a1", "a2"}:
+                    # Both commands are waiting at the gate; nothing else may ask until this is answered.
+                    s.settimeout(1.0)
+                    try:
+                        while True:
+                            msg = reader.read()
+                            assert msg.get("method") != "confirm", "a second question while one is open"
+                    except TimeoutError:
+                        pass
+                    s.settimeout(60)
+                    order.append(f"answer {pending['params']['agent']}")
+                    s.sendall(json.dumps({"jsonrpc": "2.0", "id": pending["id"], "result": {"approve": True, "how": "person"}}).encode() + b"\n")
+                    pending = None
+                    continue
+                msg = reader.read()
+                if msg.get("method") == "confirm":
+                    assert pending is None
+                    order.append(f"ask {msg['params']['agent']}")
+                    pending = msg
+                    if len(order) > 1:  # the second question: the other agent is long past its tool.started
+                        started = {"a1", "a2"}
+                elif msg.get("method") == "tool.started":
+                    started.add(msg["params"]["agent"])
+                elif "result" in msg or "error" in msg:
+                    break
+        assert [o.split()[0] for o in order] == ["ask", "answer", "ask", "answer"]
+        assert {o.split()[1] for o in order} == {"a1", "a2"}
+        assert all(t.read_text() == f"{name}\n" for name, t in targets.items())
+    finally:
+        d.kill()
