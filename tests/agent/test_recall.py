@@ -282,3 +282,48 @@ def test_recall_and_tool_fences_need_no_client_cooperation(env: Env, llm: LLMSer
         assert "uid 12345" not in data and f"uid {os.geteuid()}" in data
     finally:
         d.kill()
+
+
+CHAT_AS = """
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "chat", "params": {"message": sys.argv[2]}}).encode() + b"\\n")
+buf = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+    *lines, buf = buf.split(b"\\n")
+    for line in lines:
+        msg = json.loads(line)
+        if "id" in msg and "method" not in msg:
+            print(json.dumps(msg))
+            sys.exit(0)
+"""
+
+
+def test_another_user_sees_their_own_notes_and_the_owners_shared_ones_only(
+    env: Env, llm: LLMServer, other_user: pwd.struct_passwd
+) -> None:
+    d = start(env, llm, "openai", f"[daemon]\nallowed_uids = [{other_user.pw_uid}]")
+    try:
+        open_to(env, d)
+        private = env.cli_json("memory", "add", "zebrafish private: the owner's recovery phrase is on the blue card")
+        shared = env.cli_json("memory", "add", "--shared", "zebrafish shared: backups run at 02:00")
+        theirs = rpc_as(other_user, str(d.socket), "memory.add", {"content": "zebrafish mine: my build dir is ~/b"})["result"]
+        llm.script([text("ok")])
+        proc = subprocess.run(
+            [SYSTEM_PYTHON, "-c", CHAT_AS, str(d.socket), "what about zebrafish?"],
+            user=other_user.pw_uid, group=other_user.pw_gid, extra_groups=[], capture_output=True, text=True, timeout=60,
+        )
+        reply = json.loads(proc.stdout)
+        assert "result" in reply, reply
+        assert sorted(reply["result"]["recalled"]) == sorted([shared["id"], theirs["id"]])
+        everything = "\n".join(strings(llm.requests[0].body))
+        assert "recovery phrase" not in everything and private["id"] not in everything
+        [data] = [t for t in message_texts(llm.requests[0].body) if theirs["id"] in t]
+        assert f"added by uid {other_user.pw_uid}," in data and "shared" in data
+    finally:
+        d.kill()
