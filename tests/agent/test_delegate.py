@@ -418,3 +418,22 @@ def test_confirmations_of_sub_agents_are_asked_one_at_a_time(env: Env, servers: 
         assert all(t.read_text() == f"{name}\n" for name, t in targets.items())
     finally:
         d.kill()
+
+
+def test_max_parallel_bounds_how_many_tasks_run_at_once(env: Env, servers: dict[str, LLMServer]) -> None:
+    d = start(env, servers, "[agents]\nmax_parallel = 2\n" + worker("a1") + worker("a2") + worker("a3"))
+    try:
+        for name in ("a1", "a2", "a3"):
+            servers[name].script([tool_call("bash", {"command": f"sleep 0.5; echo bound-{name}"}), text("ok")])
+        servers["main"].script([
+            delegate({"agent": "a1", "task": "x"}, {"agent": "a2", "task": "y"}, {"agent": "a3", "task": "z"}), text("ok")])
+        proc = env.cli("chat", "three tasks, two slots")
+        assert proc.returncode == 0, proc.stderr + d.log()
+        cmds = [c for c in mems(env, "Command") if c["content"].startswith("sleep 0.5")]
+        spans = sorted((ts(c["created_at"]) - c["metadata"]["duration_s"], ts(c["created_at"])) for c in cmds)
+        assert len(spans) == 3
+        # At no moment were three running: the last to start began after the first had ended.
+        assert spans[2][0] >= min(end for _start, end in spans[:2])
+        assert spans[1][0] < spans[0][1], "two did run at once"
+    finally:
+        d.kill()
