@@ -327,3 +327,22 @@ def test_another_user_sees_their_own_notes_and_the_owners_shared_ones_only(
         assert f"added by uid {other_user.pw_uid}," in data and "shared" in data
     finally:
         d.kill()
+
+
+def test_another_users_session_is_neither_shown_nor_continued(env: Env, llm: LLMServer, other_user: pwd.struct_passwd) -> None:
+    d = start(env, llm, "openai", f"[daemon]\nallowed_uids = [{other_user.pw_uid}]")
+    try:
+        open_to(env, d)
+        llm.script([text("first answer")])
+        mine = json.loads(env.cli("chat", "--json", "my secret plan is zebrafish").stdout)
+        shown = rpc_as(other_user, str(d.socket), "session.show", {"session": mine["session"]})
+        assert "another user's" in shown["error"]["message"] and "zebrafish" not in json.dumps(shown)
+        before = len(llm.requests)
+        cont = rpc_as(other_user, str(d.socket), "chat", {"message": "what was the plan?", "session": mine["session"]})
+        assert "another user's" in cont["error"]["message"]
+        assert len(llm.requests) == before, "nothing of the session reached a model"
+        # the owner still continues it
+        llm.script([text("second")])
+        assert env.cli("chat", "--session", mine["session"], "and then?").returncode == 0
+    finally:
+        d.kill()

@@ -30,8 +30,6 @@ from ._tooling import effective_mode, workspace_for
 if TYPE_CHECKING:
     from aios.agent import Message
 
-    from ._app import Daemon
-
 log = logging.getLogger("aios.daemon")
 
 HISTORY_TURNS = 50
@@ -64,8 +62,27 @@ def _message_from(d: dict[str, Any]) -> Message:
     return Message(str(d["role"]), str(d.get("content", "")), calls, d.get("tool_call_id"), d.get("name"))
 
 
-async def _history(daemon: Daemon, session: str) -> list[Message]:
-    turns = await daemon.memory.recent(types=[MemoryType.CHAT], session=session, limit=HISTORY_TURNS)
+async def _turns(ctx: RequestContext, session: str, limit: int) -> list[Any]:
+    """The newest turns of ``session``, when it is the requester's.
+
+    A session belongs to the uid whose turns it holds (turns from before uids were recorded: the
+    daemon's owner). Another person's session is neither shown nor continued: its messages would
+    reach this requester's model as if this requester had written them.
+
+    Raises:
+        InvalidParams: no such session, or it is another user's.
+    """
+    turns = await ctx.daemon.memory.recent(types=[MemoryType.CHAT], session=session, limit=limit)
+    if not turns:
+        raise InvalidParams(f"no session {session} ('aios sessions' lists them)")
+    uids = {m.metadata.get("uid", os.geteuid()) for m in turns}
+    if uids != {ctx.peer.uid}:
+        raise InvalidParams(f"session {session} is another user's; start a new one")
+    return turns
+
+
+async def _history(ctx: RequestContext, session: str) -> list[Message]:
+    turns = await _turns(ctx, session, HISTORY_TURNS)
     out: list[Message] = []
     for mem in reversed(turns):
         for d in mem.metadata.get("messages", []):
@@ -129,7 +146,7 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
             ULID.from_str(p.session)
         except ValueError as exc:
             raise InvalidParams(f"session {p.session!r} is not a session id ('aios sessions' lists them)") from exc
-        history = await _history(daemon, p.session)
+        history = await _history(ctx, p.session)
         if not history:
             raise InvalidParams(f"no session {p.session} ('aios sessions' lists them)")
         session = p.session
@@ -222,9 +239,7 @@ class SessionShowParams:
 
 
 async def session_show(ctx: RequestContext, p: SessionShowParams) -> dict[str, Any]:
-    turns = await ctx.daemon.memory.recent(types=[MemoryType.CHAT], session=p.session, limit=1000)
-    if not turns:
-        raise InvalidParams(f"no session {p.session} ('aios sessions' lists them)")
+    turns = await _turns(ctx, p.session, 1000)
     return {
         "session": p.session,
         "turns": [
