@@ -80,7 +80,7 @@ def test_three_tasks_run_at_once_and_are_recorded_with_agent_and_parent(env: Env
     d = start(env, servers, worker("a1") + worker("a2") + worker("a3"))
     try:
         for name in ("a1", "a2", "a3"):
-            servers[name].script([tool_call("bash", {"command": f"sleep 1; echo done-{name}"}), text(f"{name} finished.")])
+            servers[name].script([tool_call("bash", {"command": f"sleep 2; echo done-{name}"}), text(f"{name} finished.")])
         servers["main"].script([
             delegate({"agent": "a1", "task": "first"}, {"agent": "a2", "task": "second"}, {"agent": "a3", "task": "third"}),
             text("All three finished."),
@@ -93,9 +93,9 @@ def test_three_tasks_run_at_once_and_are_recorded_with_agent_and_parent(env: Env
         assert [(r["agent"], r["task"], r["status"]) for r in results] == [
             ("a1", "first", "ok"), ("a2", "second", "ok"), ("a3", "third", "ok")]
         assert results[0]["answer"] == "a1 finished." and results[0]["chosen_by"] == "model"
-        assert results[1]["calls"] == [{"tool": "bash", "command": "sleep 1; echo done-a2", "decision": "allow", "exit_code": 0}]
+        assert results[1]["calls"] == [{"tool": "bash", "command": "sleep 2; echo done-a2", "decision": "allow", "exit_code": 0}]
         # Overlap from the records: every command started before any of them ended.
-        cmds = [c for c in mems(env, "Command") if c["content"].startswith("sleep 1")]
+        cmds = [c for c in mems(env, "Command") if c["content"].startswith("sleep 2")]
         assert sorted(c["metadata"]["agent"] for c in cmds) == ["a1", "a2", "a3"]
         ends = [ts(c["created_at"]) for c in cmds]
         starts = [end - c["metadata"]["duration_s"] for end, c in zip(ends, cmds, strict=True)]
