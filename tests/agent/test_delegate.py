@@ -134,8 +134,8 @@ def test_a_failing_or_slow_task_leaves_its_siblings_intact(env: Env, servers: di
         assert results[1]["answer"] == "a2 is fine." and results[1]["calls"][0]["exit_code"] == 0
         assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0, "the timed-out tool survived"
         # The CLI shows each sub-agent as a labelled block.
-        assert "┌ [a2] task 2 started" in proc.stderr and "└ [a1] task 1: failed" in proc.stderr
-        assert "[a2] ▶ bash: echo sibling-ok" in proc.stderr
+        assert "┌ [a2 #2] started" in proc.stderr and "└ [a1 #1] failed" in proc.stderr
+        assert "[a2 #2] ▶ bash: echo sibling-ok" in proc.stderr
         statuses = {c["metadata"]["agent"]: c["metadata"]["status"] for c in mems(env, "Chat") if c["metadata"].get("agent")}
         assert statuses == {"a1": "failed", "a2": "ok", "a3": "timeout"}
     finally:
@@ -223,7 +223,7 @@ def test_a_sub_agents_confirmation_names_it_and_reaches_only_it(env: Env, server
                 else:
                     assert "result" in msg, msg
                     break
-        assert [(a["agent"], a["command"]) for a in asked] == [("a1", f"echo approved > {target}")]
+        assert [(a["agent"], a["task_index"], a["command"]) for a in asked] == [("a1", 0, f"echo approved > {target}")]
         assert target.read_text() == "approved\n"
         a1, a2 = delegate_result(servers["main"])
         assert (a1["status"], a1["calls"][0]["exit_code"]) == ("ok", 0) and a2["calls"][0]["decision"] == "allow"
@@ -240,7 +240,7 @@ def test_a_sub_agents_confirmation_names_it_and_reaches_only_it(env: Env, server
         servers["a1"].script([tool_call("bash", {"command": f"echo again > {target}"}), text("Denied.")])
         servers["main"].script([delegate({"agent": "a1", "task": "write"}), text("ok")])
         proc = env.cli("chat", "again")
-        assert f"[a1] bash: echo again > {target}" in proc.stderr and "denied: no terminal" in proc.stderr
+        assert f"[a1 #1] bash: echo again > {target}" in proc.stderr and "denied: no terminal" in proc.stderr
         assert target.read_text() == "approved\n"
     finally:
         d.kill()

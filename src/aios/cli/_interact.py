@@ -38,7 +38,7 @@ class Confirmer:
         return answer
 
     def _describe(self, p: dict[str, Any]) -> str:
-        agent = f"[{p['agent']}] " if p.get("agent") else ""  # which sub-agent asks
+        agent = f"{agent_label(p)} " if p.get("agent") else ""  # which sub-agent asks
         lines = [f"\n  {agent}{p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
         if p.get("reason"):
             rule = f"(rule {p['rule']})" if p.get("rule") else ""
@@ -70,6 +70,13 @@ class Confirmer:
         return {"approve": reply in ("y", "yes"), "how": "person"}
 
 
+def agent_label(p: dict[str, Any]) -> str:
+    """How a sub-agent is named on the terminal: ``[logs #2]`` (the specialist and its task's
+    number in the delegate call), ``[logs]`` for an agent outside a delegate call."""
+    index = p.get("task_index")
+    return f"[{p.get('agent')} #{index + 1}]" if isinstance(index, int) else f"[{p.get('agent')}]"
+
+
 def _unknown(method: str) -> Exception:
     from aios.errors import ClientError
 
@@ -99,7 +106,7 @@ class EventPrinter:
 
     def __call__(self, method: str, params: dict[str, Any]) -> None:
         if params.get("agent") and method in ("chat.delta", "tool.output"):
-            self._agent_text(str(params["agent"]), str(params.get("text", "")), show=method == "chat.delta" or self.show_output)
+            self._agent_text(params, str(params.get("text", "")), show=method == "chat.delta" or self.show_output)
             return
         handler: Callable[[dict[str, Any]], None] | None = getattr(self, "on_" + method.replace(".", "_"), None)
         if handler is not None:
@@ -107,32 +114,33 @@ class EventPrinter:
 
     def _label(self, p: dict[str, Any]) -> str:
         """The indent and name that mark a sub-agent's lines (empty for the main agent)."""
-        return f"  [{p['agent']}] " if p.get("agent") else ""
+        return f"  {agent_label(p)} " if p.get("agent") else ""
 
-    def _agent_text(self, agent: str, text: str, *, show: bool) -> None:
+    def _agent_text(self, p: dict[str, Any], text: str, *, show: bool) -> None:
         # Sub-agents stream at the same time: whole lines only, each labelled, so they interleave
         # readably.
         if not show:
             return
-        buf = self._buffers.get(agent, "") + text
+        label = agent_label(p)
+        buf = self._buffers.get(label, "") + text
         *lines, rest = buf.split("\n")
-        self._buffers[agent] = rest
+        self._buffers[label] = rest
         if lines:
             self._newline()
             for line in lines:
-                print(f"  [{agent}] {line}", file=self.err, flush=True)
+                print(f"  {label} {line}", file=self.err, flush=True)
 
     def on_agent_started(self, p: dict[str, Any]) -> None:
         self._newline()
-        print(f"  ┌ [{p.get('agent')}] task {p.get('task_index', 0) + 1} started", file=self.err, flush=True)
+        print(f"  ┌ {agent_label(p)} started", file=self.err, flush=True)
 
     def on_agent_finished(self, p: dict[str, Any]) -> None:
-        agent = str(p.get("agent"))
-        rest = self._buffers.pop(agent, "")
+        label = agent_label(p)
+        rest = self._buffers.pop(label, "")
         self._newline()
         if rest:
-            print(f"  [{agent}] {rest}", file=self.err)
-        print(f"  └ [{agent}] task {p.get('task_index', 0) + 1}: {p.get('status')}", file=self.err, flush=True)
+            print(f"  {label} {rest}", file=self.err)
+        print(f"  └ {label} {p.get('status')}", file=self.err, flush=True)
 
     def on_chat_delta(self, p: dict[str, Any]) -> None:
         text = p.get("text", "")

@@ -138,21 +138,28 @@ def prompt_for(turn: Turn, mode: str, specs: list[ToolSpec], structured: bool, a
     return base if agent is None else f"{base}\n\n{agent.system_prompt}"
 
 
-def tagged(ctx: RequestContext, agent: str | None) -> Emit:
-    """Notifications of one agent: with an ``agent`` field, except for the main agent's."""
+def tagged(ctx: RequestContext, agent: str | None, task_index: int | None = None) -> Emit:
+    """Notifications of one agent: with ``agent`` (and the delegated task's ``task_index``, since
+    one specialist may run several tasks at once), except for the main agent's."""
+    tag: dict[str, Any] = {} if agent is None else {"agent": agent}
+    if agent is not None and task_index is not None:
+        tag["task_index"] = task_index
 
     async def emit(method: str, params: dict[str, Any]) -> None:
-        await ctx.notify(method, params if agent is None else {**params, "agent": agent})
+        await ctx.notify(method, {**params, **tag} if tag else params)
 
     return emit
 
 
-def _for_agent(tctx: ToolContext, turn: Turn, agent: str | None, emit: Emit) -> ToolContext:
+def _for_agent(tctx: ToolContext, turn: Turn, agent: str | None, emit: Emit, task_index: int | None) -> ToolContext:
     confirm, record = tctx.confirm, tctx.record
+    who: dict[str, Any] = {} if agent is None else {"agent": agent}
+    if agent is not None and task_index is not None:
+        who["task_index"] = task_index
 
     async def confirm_one(params: dict[str, Any]) -> Any:
         async with turn.confirm_lock:  # one question at a time on the person's terminal
-            return await confirm(params if agent is None else {**params, "agent": agent})
+            return await confirm({**params, **who})
 
     async def record_named(type_: str, content: str, meta: dict[str, Any]) -> str | None:
         return await record(type_, content, {**meta, "turn": turn.id, **({"agent": agent} if agent else {})})
@@ -170,6 +177,7 @@ def make_execute(
     emit: Emit,
     parent: tuple[ProviderChoice, Any],
     calls: list[dict[str, Any]] | None = None,
+    task_index: int | None = None,
 ) -> Execute:
     """How one agent's tool calls run; each call is appended to ``ran`` (and, in the short form
     of a delegate result, to ``calls``)."""
@@ -186,7 +194,7 @@ def make_execute(
         tctx = _for_agent(
             tool_context(turn.ctx, mode=mode, workspace=turn.workspace, origin="agent", session=turn.session,
                          grants=turn.grants, call_id=call.id),
-            turn, name, emit,
+            turn, name, emit, task_index,
         )
         refusal = read_only_refusal(tctx.policy, mode, call.name, args) if agent is not None and agent.read_only else None
         if refusal is not None:
@@ -269,9 +277,10 @@ async def run_subtask(
     choice, provider = parent if agent.provider is None else await provider_for(turn.ctx, agent.provider)
     info[task.index] = {"mode": mode, "provider": choice.name, "model": provider.model}
     specs = tool_specs(turn.ctx, choice, agent, depth=depth, structured=provider.structured)
-    emit = tagged(turn.ctx, agent.name)
+    emit = tagged(turn.ctx, agent.name, task.index)
     ran: list[dict[str, Any]] = []
-    execute = make_execute(turn, agent=agent, mode=mode, depth=depth, ran=ran, emit=emit, parent=(choice, provider), calls=calls)
+    execute = make_execute(turn, agent=agent, mode=mode, depth=depth, ran=ran, emit=emit, parent=(choice, provider), calls=calls,
+                           task_index=task.index)
     llm = turn.ctx.daemon.config.llm
     after_tool = choice.config.answer_after_tool
     if after_tool is None:
