@@ -437,3 +437,27 @@ def test_max_parallel_bounds_how_many_tasks_run_at_once(env: Env, servers: dict[
         assert spans[1][0] < spans[0][1], "two did run at once"
     finally:
         d.kill()
+
+
+def test_two_tasks_of_one_specialist_stream_as_separate_blocks(env: Env, servers: dict[str, LLMServer]) -> None:
+    d = start(env, servers)
+    try:
+        main = servers["main"]
+        main.script([
+            delegate({"agent": "reviewer", "task": "review A"}, {"agent": "reviewer", "task": "review B"}),
+            text("alpha one\nalpha two\nalpha three", chunks=9, delay=0.02),
+            text("beta one\nbeta two\nbeta three", chunks=9, delay=0.02),
+            text("done"),
+        ])
+        proc = env.cli("chat", "two reviews")
+        assert proc.returncode == 0, proc.stderr + d.log()
+        labels: dict[str, set[str]] = {"alpha": set(), "beta": set()}
+        for ln in proc.stderr.splitlines():
+            for word in labels:
+                if f" {word} " in ln + " ":
+                    labels[word].add(ln.split("]")[0].strip())
+                    assert ln.endswith(("one", "two", "three")), ln  # whole lines, never mixed
+        assert len(labels["alpha"]) == 1 and len(labels["beta"]) == 1 and labels["alpha"] != labels["beta"], labels
+        assert labels["alpha"] | labels["beta"] == {"[reviewer #1", "[reviewer #2"}
+    finally:
+        d.kill()
