@@ -109,8 +109,11 @@ def section(cls: type, prefix: str, default: object, out: list[str]) -> None:
             continue
         if typing.get_origin(tp) is dict:
             item = typing.get_args(tp)[1]
-            nested.append((item, f"{prefix}.{a.name}.NAME", item()))
-            rows.append(f"| `{a.name}` | table of `[{prefix}.{a.name}.NAME]` | `{{}}` | {docs.get(a.name, '')} |")
+            # A class's TABLES field holds the tables written directly under it ([agents.NAME]).
+            inline = getattr(cls, "TABLES", None) == a.name
+            where = f"{prefix}.NAME" if inline else f"{prefix}.{a.name}.NAME"
+            nested.append((item, where, item()))
+            rows.append(f"| `{'NAME' if inline else a.name}` | table of `[{where}]` | `{{}}` | {docs.get(a.name, '')} |")
             continue
         rows.append(
             f"| `{a.name}` | {describe_type_for_docs(tp)} | {fmt_default(to_dict(value))} | {docs.get(a.name, '')} |"

@@ -26,6 +26,11 @@ BASH = ToolSpec(
 )
 
 
+def fenced(output: str, tool: str = "bash") -> str:
+    """Tool output as the model gets it: fenced as untrusted data."""
+    return f'<untrusted-data source="output of the {tool} tool">\n{output}\n</untrusted-data>'
+
+
 @attrs.define
 class Tools:
     """A tiny tool runner: ``bash`` echoes the command back; records what it ran and emitted."""
@@ -94,7 +99,7 @@ async def test_tool_call_then_answer(srv: LLMServer) -> None:
         second["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"command": "ls -la"}'
     )
     assert tool_messages(second) == [
-        {"role": "tool", "tool_call_id": "call_1", "content": "ran: ls -la"}
+        {"role": "tool", "tool_call_id": "call_1", "content": fenced("ran: ls -la")}
     ]
     deltas = "".join(p["text"] for m, p in tools.emitted if m == "chat.delta")
     assert deltas == "Two files."
@@ -111,7 +116,7 @@ async def test_anthropic_tool_call_then_answer(srv: LLMServer) -> None:
     last = srv.requests[1].body["messages"][-1]
     assert last == {
         "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "ran: uptime"}],
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": fenced("ran: uptime")}],
     }
 
 
@@ -135,7 +140,7 @@ async def test_invalid_arguments_go_back_to_the_model(srv: LLMServer) -> None:
         "invalid arguments for bash" in results["bad_schema"] and "command" in results["bad_schema"]
     )
     assert "no tool named 'rm_everything'" in results["no_such_tool"]
-    assert results["good"] == "ran: ls"
+    assert results["good"] == fenced("ran: ls")
     # Each error reached the model in the very next request.
     assert "not valid JSON" in tool_messages(srv.requests[1].body)[0]["content"]
     invalid = [
@@ -193,8 +198,8 @@ async def test_long_tool_output_is_cut_with_a_marker(srv: LLMServer) -> None:
     tools = Tools(output="x" * 10_000 + "{command}")
     await turn(provider_for("openai", srv), tools, max_tool_output=1000)
     (sent,) = tool_messages(srv.requests[1].body)
-    assert "cut by aios" in sent["content"] and len(sent["content"]) < 1200
-    assert sent["content"].endswith("seq")
+    assert "cut by aios" in sent["content"] and len(sent["content"]) < 1300
+    assert sent["content"].endswith("seq\n</untrusted-data>")
 
 
 async def test_a_cut_stream_fails_the_turn(srv: LLMServer) -> None:

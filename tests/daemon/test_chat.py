@@ -166,12 +166,14 @@ def test_client_disconnect_cancels_the_turn_and_its_tool(env: Env, chat_daemon: 
         assert rpc(s, "ping") == "pong"
 
 
-def test_memory_recall_puts_relevant_memories_in_the_prompt(env: Env, chat_daemon: Daemon, llm: LLMServer) -> None:
+def test_memory_recall_puts_relevant_memories_before_the_request(env: Env, chat_daemon: Daemon, llm: LLMServer) -> None:
     added = env.cli_json("memory", "add", "the backup server is called zebrafish-7")
     llm.script([text("It is zebrafish-7.")])
     proc = env.cli("chat", "what is the backup server called? zebrafish")
     assert proc.returncode == 0, proc.stderr
-    system = llm.requests[0].body["messages"][0]["content"]
-    assert added["id"] in system and "zebrafish-7" in system
+    messages = llm.requests[0].body["messages"]
+    assert "zebrafish-7" not in messages[0]["content"], "recalled text is data, never the system prompt"
+    data = messages[-2]["content"]  # tests/agent/test_recall.py checks the fence and provenance
+    assert added["id"] in data and "zebrafish-7" in data and data.startswith("UNTRUSTED DATA")
 
 

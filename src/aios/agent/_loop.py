@@ -15,6 +15,7 @@ import attrs
 from jsonschema import Draft202012Validator
 
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolSpec
+from ._recall import mark_tool_output
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -115,8 +116,14 @@ async def run_turn(
     max_tool_output: int,
     context_budget: int,
     answer_after_tool: bool = False,
+    context: Sequence[Message] = (),
 ) -> TurnResult:
-    """Run one turn: model, tools, model … until an answer or ``max_rounds`` model calls."""
+    """Run one turn: model, tools, model … until an answer or ``max_rounds`` model calls.
+
+    ``context`` (recalled memories as a data message) goes right before this turn's user
+    message on every model call; it is not part of the turn's messages and is never stored.
+    Tool results go back to the model fenced as untrusted data (:func:`mark_tool_output`).
+    """
     specs = {t.name: t for t in tools}
     added: list[Message] = [Message("user", user_text)]
     calls: list[dict[str, Any]] = []
@@ -126,7 +133,9 @@ async def run_turn(
     text = ""
     for round_no in range(1, max_rounds + 1):
         force = force or round_no == max_rounds
-        messages = [Message("system", system_prompt), *fit_history([*history, *added], context_budget)]
+        fitted = fit_history([*history, *added], context_budget)
+        at = max(0, len(fitted) - len(added))  # where this turn starts (older history may be cut)
+        messages = [Message("system", system_prompt), *fitted[:at], *context, *fitted[at:]]
         done: Done | None = None
         event: Event
         async for event in provider.stream(messages, tools, force_answer=force):
@@ -160,7 +169,10 @@ async def run_turn(
                 force = True  # the model repeats itself: ask for an answer now
             seen.add(sig)
             calls.append({"tool": call.name, "arguments": args, "ok": outcome.ok, **outcome.data})
-            added.append(Message("tool", truncate(outcome.content, max_tool_output), tool_call_id=call.id, name=call.name))
+            shown = truncate(outcome.content, max_tool_output)
+            if args is not None:  # the tool ran (or was refused): its text is data, not instructions
+                shown = mark_tool_output(call.name, shown)
+            added.append(Message("tool", shown, tool_call_id=call.id, name=call.name))
         if answer_after_tool:
             force = True
     return TurnResult("round-limit", text, added, calls, max_rounds, provider.name, provider.model, usage)

@@ -112,3 +112,16 @@ def _configured(name: str, cfg: ProviderConfig, env: Mapping[str, str], why: str
     if cfg.kind != "embedded" and not cfg.model:
         raise ConfigError(f"llm.providers.{name}.model is required for kind {cfg.kind!r}", key=f"llm.providers.{name}.model")
     return ProviderChoice(name, cfg, why, key)
+
+
+def named_provider(llm: LlmConfig, name: str, environ: Mapping[str, str] | None = None) -> ProviderChoice:
+    """The provider of the section ``[llm.providers.NAME]`` (a specialist's own ``provider``).
+
+    Raises:
+        ConfigError: no such section, or its key variable is empty.
+    """
+    env = os.environ if environ is None else environ
+    if name not in llm.providers:
+        known = ", ".join(sorted(llm.providers)) or "none"
+        raise ConfigError(f"no [llm.providers.{name}] section (configured: {known})", key=f"llm.providers.{name}")
+    return _configured(name, llm.providers[name], env, f"chosen by the agent's provider = {name!r}")

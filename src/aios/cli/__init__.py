@@ -39,6 +39,7 @@ app.command("aios.cli._config:app", name="config", help="Show the merged config 
 app.command("aios.cli._chat:chat", help="One turn with the agent: streamed answer, tools confirmed inline.")
 app.command("aios.cli._chat:shell", help="An interactive session with the agent (/help inside).")
 app.command("aios.cli._chat:sessions", help="Chat sessions, newest first.")
+app.command("aios.cli._agents:app", name="agents", help="The specialist agents the main agent can delegate to.")
 app.command("aios.cli._snapshot:app", name="snapshot", help="Take a snapshot (default), or show, diff and delete one.")
 app.command("aios.cli._snapshot:list_snapshots", name="snapshots", help="List snapshots, newest first.")
 app.command("aios.cli._snapshot:restore", help="Restore a snapshot (a pre-restore snapshot is taken first).")

@@ -14,15 +14,21 @@ from ._run import ModeOpt, YesOpt
 from ._status import JsonFlag
 
 SessionOpt = Annotated[str | None, Parameter(name=["--session", "-s"], help="Continue this session (see aios sessions).")]
+AgentOpt = Annotated[str | None, Parameter(name=["--agent", "-a"], help="Talk to this specialist directly (see aios agents list).")]
 
 
-def _turn(client: Any, message: str, *, session: str | None, mode: str | None, yes: bool, json: bool) -> dict[str, Any]:
+def _turn(
+    client: Any, message: str, *, session: str | None, mode: str | None, yes: bool, json: bool, seen: set[str] | None = None,
+    agent: str | None = None,
+) -> dict[str, Any]:
     params: dict[str, Any] = {"message": message, "cwd": cwd()}
     if session:
         params["session"] = session
+    if agent:
+        params["agent"] = agent
     if mode:
         params["mode"] = mode
-    printer = EventPrinter()
+    printer = EventPrinter(seen=seen)
     result: dict[str, Any] = client.call(
         "chat", params, on_notification=None if json else printer, on_request=Confirmer(yes=yes)
     )
@@ -32,6 +38,8 @@ def _turn(client: Any, message: str, *, session: str | None, mode: str | None, y
         if result.get("status") == "round-limit":
             print("aios: the turn stopped at the round limit (llm.max_rounds) before a final answer", file=sys.stderr)
         who = f"{result.get('provider')} ({result.get('model')})"
+        if result.get("agent"):
+            who = f"agent {result['agent']} · {who}"
         print(f"— {who} · session {result['session']}", file=sys.stderr)
     return result
 
@@ -40,6 +48,7 @@ def chat(
     message: Annotated[str, Parameter(help="What you want, in words.")],
     *,
     session: SessionOpt = None,
+    agent: AgentOpt = None,
     mode: ModeOpt = None,
     yes: YesOpt = False,
     json: JsonFlag = False,
@@ -49,7 +58,7 @@ def chat(
     def body() -> int:
         with ctx.client() as c:
             try:
-                result = _turn(c, message, session=session, mode=mode, yes=yes, json=json)
+                result = _turn(c, message, session=session, mode=mode, yes=yes, json=json, agent=agent)
             except KeyboardInterrupt:
                 print("\naios: cancelled", file=sys.stderr)
                 return 130
@@ -124,7 +133,9 @@ def shell(*, session: SessionOpt = None, mode: ModeOpt = None, yes: YesOpt = Fal
     except ImportError:  # pragma: no cover - readline is part of CPython on Linux
         hist = ""
     print("aios shell: /help for commands, Ctrl-D to leave", file=sys.stderr)
-    state: dict[str, Any] = {"session": session, "mode": mode}
+    # "notices": what the daemon told once (the embedded model's long notice) is shown once per shell,
+    # even when a turn fails before it has a session and the next turn starts a new one.
+    state: dict[str, Any] = {"session": session, "mode": mode, "notices": set()}
     try:
         while True:
             text = _read_input("aios> ")
@@ -155,7 +166,7 @@ def _shell_turn(text: str, state: dict[str, Any], yes: bool) -> int:
     # One connection per turn: Ctrl-C closes it, which cancels the turn and its tool in the daemon.
     with ctx.client() as c:
         try:
-            result = _turn(c, text, session=state["session"], mode=state["mode"], yes=yes, json=False)
+            result = _turn(c, text, session=state["session"], mode=state["mode"], yes=yes, json=False, seen=state["notices"])
         except KeyboardInterrupt:
             print("\n(cancelled)", file=sys.stderr)
             return 130

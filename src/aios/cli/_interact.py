@@ -38,7 +38,8 @@ class Confirmer:
         return answer
 
     def _describe(self, p: dict[str, Any]) -> str:
-        lines = [f"\n  {p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
+        agent = f"{agent_label(p)} " if p.get("agent") else ""  # which sub-agent asks
+        lines = [f"\n  {agent}{p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
         if p.get("reason"):
             rule = f"(rule {p['rule']})" if p.get("rule") else ""
             lines.append(f"  why asked: {p['reason']}" + (f" {rule}" if rule and rule not in p["reason"] else ""))
@@ -72,6 +73,13 @@ class Confirmer:
         return {"approve": reply in ("y", "yes"), "how": "person"}
 
 
+def agent_label(p: dict[str, Any]) -> str:
+    """How a sub-agent is named on the terminal: ``[logs #2]`` (the specialist and its task's
+    number in the delegate call), ``[logs]`` for an agent outside a delegate call."""
+    index = p.get("task_index")
+    return f"[{p.get('agent')} #{index + 1}]" if isinstance(index, int) else f"[{p.get('agent')}]"
+
+
 def _unknown(method: str) -> Exception:
     from aios.errors import ClientError
 
@@ -81,10 +89,15 @@ def _unknown(method: str) -> Exception:
 class EventPrinter:
     """Shows streamed notifications: model text as it arrives, tool calls as they start and end."""
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, show_output: bool = True) -> None:
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, *, show_output: bool = True, seen: set[str] | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.show_output = show_output
+        self.seen = seen if seen is not None else set()
+        """Notices already shown (shared by the turns of one ``aios shell``: each is shown once)."""
+        self._buffers: dict[str, str] = {}
         self._midline = False
         self.snapshots: list[str] = []
         self.provider: dict[str, Any] | None = None
@@ -95,9 +108,42 @@ class EventPrinter:
             self._midline = False
 
     def __call__(self, method: str, params: dict[str, Any]) -> None:
+        if params.get("agent") and method in ("chat.delta", "tool.output"):
+            self._agent_text(params, str(params.get("text", "")), show=method == "chat.delta" or self.show_output)
+            return
         handler: Callable[[dict[str, Any]], None] | None = getattr(self, "on_" + method.replace(".", "_"), None)
         if handler is not None:
             handler(params)
+
+    def _label(self, p: dict[str, Any]) -> str:
+        """The indent and name that mark a sub-agent's lines (empty for the main agent)."""
+        return f"  {agent_label(p)} " if p.get("agent") else ""
+
+    def _agent_text(self, p: dict[str, Any], text: str, *, show: bool) -> None:
+        # Sub-agents stream at the same time: whole lines only, each labelled, so they interleave
+        # readably.
+        if not show:
+            return
+        label = agent_label(p)
+        buf = self._buffers.get(label, "") + text
+        *lines, rest = buf.split("\n")
+        self._buffers[label] = rest
+        if lines:
+            self._newline()
+            for line in lines:
+                print(f"  {label} {line}", file=self.err, flush=True)
+
+    def on_agent_started(self, p: dict[str, Any]) -> None:
+        self._newline()
+        print(f"  ┌ {agent_label(p)} started", file=self.err, flush=True)
+
+    def on_agent_finished(self, p: dict[str, Any]) -> None:
+        label = agent_label(p)
+        rest = self._buffers.pop(label, "")
+        self._newline()
+        if rest:
+            print(f"  {label} {rest}", file=self.err)
+        print(f"  └ {label} {p.get('status')}", file=self.err, flush=True)
 
     def on_chat_delta(self, p: dict[str, Any]) -> None:
         text = p.get("text", "")
@@ -107,8 +153,12 @@ class EventPrinter:
             self._midline = not text.endswith("\n")
 
     def on_chat_notice(self, p: dict[str, Any]) -> None:
+        text = str(p.get("text", ""))
+        if text in self.seen:
+            return
+        self.seen.add(text)
         self._newline()
-        print(f"note: {p.get('text', '')}", file=self.err)
+        print(f"note: {text}", file=self.err)
 
     def on_chat_provider(self, p: dict[str, Any]) -> None:
         self.provider = p
@@ -116,7 +166,7 @@ class EventPrinter:
     def on_tool_started(self, p: dict[str, Any]) -> None:
         self._newline()
         what = p.get("command") or _short(p.get("arguments"))
-        print(f"▶ {p.get('tool', '?')}: {what}", file=self.err, flush=True)
+        print(f"{self._label(p)}▶ {p.get('tool', '?')}: {what}", file=self.err, flush=True)
 
     def on_tool_output(self, p: dict[str, Any]) -> None:
         if self.show_output and p.get("text"):
@@ -144,7 +194,7 @@ class EventPrinter:
 
     def on_tool_finished(self, p: dict[str, Any]) -> None:
         decision = p.get("decision", "")
-        parts = [f"◀ {p.get('tool', '?')}: {decision}"]
+        parts = [f"{self._label(p)}◀ {p.get('tool', '?')}: {decision}"]
         if p.get("rule"):
             parts.append(f"rule {p['rule']}")
         if p.get("exit_code") is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
@@ -65,6 +65,7 @@ def add(
     *,
     type: Annotated[str, Parameter(name=["--type", "-t"], help="Command, Chat, System or Snapshot.")] = "System",
     meta: Annotated[list[str] | None, Parameter(help="Metadata KEY=VALUE (repeatable).", negative=())] = None,
+    shared: Annotated[bool, Parameter(help="Recall it for every user of this daemon (the owner only).", negative=())] = False,
     json: JsonFlag = False,
 ) -> int:
     """Add one memory and print its id."""
@@ -76,7 +77,10 @@ def add(
             if not sep or not key:
                 return ctx.fail(f"--meta {item!r}: expected KEY=VALUE", ctx.EXIT_USAGE)
             metadata[key] = value
-        memory = ctx.call("memory.add", {"content": content, "type": type, "metadata": metadata})
+        params: dict[str, Any] = {"content": content, "type": type, "metadata": metadata}
+        if shared:
+            params["metadata"] = {**metadata, "shared": True}
+        memory = ctx.call("memory.add", params)
         if json:
             ctx.print_json(memory)
         else:

@@ -19,6 +19,7 @@ import cattrs
 
 from aios.errors import ConfigError
 
+from ._agents import AgentConfig, AgentsConfig
 from ._core import DaemonConfig, MemoryConfig, MemoryRetention, PathsConfig, TypeRetention
 from ._llm import LlmConfig, ProviderConfig, ProviderKind
 from ._loader import (
@@ -51,6 +52,8 @@ from ._types import Bytes, Seconds, format_duration, format_size, parse_duration
 __all__ = [
     "DEFAULT_SOURCE",
     "MODES",
+    "AgentConfig",
+    "AgentsConfig",
     "Bytes",
     "Config",
     "ConfigError",
@@ -87,6 +90,15 @@ __all__ = [
 ]
 
 _out = cattrs.Converter()
+
+
+def _agents_dict(a: AgentsConfig) -> dict[str, Any]:
+    # [agents.NAME] tables sit beside the limits, as in the TOML (and in their provenance keys).
+    limits = {f.name: getattr(a, f.name) for f in attrs.fields(AgentsConfig) if f.name != AgentsConfig.TABLES}
+    return {**limits, **{name: _out.unstructure(spec) for name, spec in a.specialists.items()}}
+
+
+_out.register_unstructure_hook(AgentsConfig, _agents_dict)
 
 
 def to_dict(obj: Any) -> Any:

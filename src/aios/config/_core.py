@@ -80,6 +80,6 @@ class MemoryConfig:
     search_window: int = field(default=200, validator=validators.ge(10))
     """Matches considered for ranking, newest first: bounds search time on very common words."""
     recall_limit: int = field(default=5, validator=validators.ge(0))
-    """Memories recalled into the agent's system prompt."""
+    """Memories recalled into a turn (as an untrusted-data message before the request; docs/providers.md)."""
     readers: int = field(default=4, validator=validators.ge(1))
     """Read connections in the daemon's pool."""

@@ -167,9 +167,18 @@ def validate_layer(
     out: dict[str, Any] = {}
     provenance: dict[KeyPath, str] = {}
     fields = _fields(cls)
+    # A class may file its unknown *tables* under one dict field (``[agents.NAME]`` beside
+    # ``agents.max_parallel``); provenance keeps the path as written.
+    tables: str | None = getattr(cls, "TABLES", None)
     for name, value in data.items():
         path = (*prefix, name)
         key = ".".join(path)
+        if name not in fields and tables is not None and isinstance(value, Mapping):
+            item_cls = get_args(fields[tables][1])[1]
+            out.setdefault(tables, {})[name], inner = validate_layer(item_cls, value, source, path)
+            provenance.update(inner)
+            provenance[path] = source
+            continue
         if name not in fields:
             known = ", ".join(sorted(fields))
             where = ".".join(prefix) or "the top level"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
+from ._agents import AgentsConfig
 from ._core import DaemonConfig, MemoryConfig, PathsConfig
 from ._llm import LlmConfig
 from ._recovery import RecoveryConfig
@@ -24,3 +25,4 @@ class Config:
     security: SecurityConfig = field(factory=SecurityConfig)
     sandbox: SandboxConfig = field(factory=SandboxConfig)
     tools: ToolsConfig = field(factory=ToolsConfig)
+    agents: AgentsConfig = field(factory=AgentsConfig)

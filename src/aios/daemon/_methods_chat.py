@@ -1,8 +1,9 @@
-"""Chat methods: chat (one agent turn, streamed), session.list, session.show."""
+"""Chat methods: chat (one agent turn, streamed), session.list, session.show, agents.list."""
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,14 +13,22 @@ from ulid import ULID
 from aios.errors import InvalidParams, ProviderError
 from aios.memory import MemoryType
 
-from ._methods_core import host_facts
-from ._registry import Registry, RequestContext
-from ._tooling import effective_mode, registry, tool_context, workspace_for
+from ._registry import NoParams, Registry, RequestContext
+from ._subagents import (
+    Turn,
+    agent_mode,
+    all_specialists,
+    find_specialist,
+    link,
+    make_execute,
+    prompt_for,
+    provider_for,
+    tool_specs,
+)
+from ._tooling import effective_mode, workspace_for
 
 if TYPE_CHECKING:
-    from aios.agent import Message, ToolCall, ToolOutcome
-
-    from ._app import Daemon
+    from aios.agent import Message
 
 log = logging.getLogger("aios.daemon")
 
@@ -32,6 +41,7 @@ class ChatParams:
     session: str | None = None
     mode: str | None = None
     cwd: str | None = None
+    agent: str | None = None
 
 
 def _message_json(m: Message) -> dict[str, Any]:
@@ -52,8 +62,27 @@ def _message_from(d: dict[str, Any]) -> Message:
     return Message(str(d["role"]), str(d.get("content", "")), calls, d.get("tool_call_id"), d.get("name"))
 
 
-async def _history(daemon: Daemon, session: str) -> list[Message]:
-    turns = await daemon.memory.recent(types=[MemoryType.CHAT], session=session, limit=HISTORY_TURNS)
+async def _turns(ctx: RequestContext, session: str, limit: int) -> list[Any]:
+    """The newest turns of ``session``, when it is the requester's.
+
+    A session belongs to the uid whose turns it holds (turns from before uids were recorded: the
+    daemon's owner). Another person's session is neither shown nor continued: its messages would
+    reach this requester's model as if this requester had written them.
+
+    Raises:
+        InvalidParams: no such session, or it is another user's.
+    """
+    turns = await ctx.daemon.memory.recent(types=[MemoryType.CHAT], session=session, limit=limit)
+    if not turns:
+        raise InvalidParams(f"no session {session} ('aios sessions' lists them)")
+    uids = {m.metadata.get("uid", os.geteuid()) for m in turns}
+    if uids != {ctx.peer.uid}:
+        raise InvalidParams(f"session {session} is another user's; start a new one")
+    return turns
+
+
+async def _history(ctx: RequestContext, session: str) -> list[Message]:
+    turns = await _turns(ctx, session, HISTORY_TURNS)
     out: list[Message] = []
     for mem in reversed(turns):
         for d in mem.metadata.get("messages", []):
@@ -64,115 +93,114 @@ async def _history(daemon: Daemon, session: str) -> list[Message]:
     return out
 
 
-async def _recall(daemon: Daemon, text: str, session: str) -> list[dict[str, Any]]:
+async def _recall(ctx: RequestContext, text: str, session: str) -> list[dict[str, Any]]:
+    """Memories relevant to ``text`` that this requester may be shown (aios.agent's recall rules:
+    their own records, the owner's shared notes; never another uid's, never a refused command)."""
+    from aios.agent import Viewer, visible
+
+    daemon = ctx.daemon
     limit = daemon.config.memory.recall_limit
     if limit <= 0:
         return []
-    hits = await daemon.memory.search(text, any_word=True, limit=limit * 3)
+    viewer = Viewer(uid=ctx.peer.uid, owner_uid=os.geteuid(), origin=daemon.origin)
+    hits = await daemon.memory.search(text, any_word=True, limit=limit * 5)
     out = []
     for h in hits:
         m = h.memory
         if m.metadata.get("session") == session:
             continue  # already in the history
-        out.append({"id": m.id, "type": m.type.value, "content": m.content, "created_at": m.created_iso})
+        if not visible(viewer, m.type.value, m.metadata, m.origin):
+            continue
+        out.append(m.to_json())
         if len(out) >= limit:
             break
     return out
 
 
-async def _provider(ctx: RequestContext) -> tuple[Any, Any]:
-    from aios.agent import EmbeddedServer, make_provider, select_provider
-
-    daemon = ctx.daemon
-    choice = select_provider(daemon.config.llm)
-    base_url = None
-    if choice.config.kind == "embedded":
-        server: EmbeddedServer | None = daemon.extensions.get("embedded_server")
-        if server is None:
-            server = EmbeddedServer(choice.config, daemon.loaded.paths.state_dir / "embedded-model.log")
-            daemon.extensions["embedded_server"] = server
-        if not server.running:
-            await ctx.notify("chat.notice", {"text": "starting the embedded model (a few seconds)…"})
-        base_url = await server.ensure_started(daemon.services)
-    return choice, make_provider(choice, base_url=base_url)
+def _cancelled(exc: BaseException) -> bool:
+    """A cancellation: trio.Cancelled, bare or grouped (sub-agents run in a child nursery)."""
+    if isinstance(exc, trio.Cancelled):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[1] is None
 
 
 async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
     """One turn: the model decides, tools act through the pipeline, the answer streams back.
 
-    Cancellation: a client that goes away cancels the turn and its running tool; the turn is
-    recorded as cancelled.
+    With ``agent`` the turn is that specialist's (its prompt, tools, mode and provider).
+
+    Cancellation: a client that goes away cancels the turn, its sub-agents and their running
+    tools; the turn is recorded as cancelled.
     """
-    from aios.agent import EMBEDDED_NOTICE, ToolOutcome, ToolSpec, few_shot, run_turn, system_prompt
+    from aios.agent import EMBEDDED_NOTICE, Viewer, few_shot, recall_message, run_turn
 
     daemon = ctx.daemon
     if not p.message.strip():
         raise InvalidParams("message is empty")
+    agent = find_specialist(ctx, p.agent) if p.agent is not None else None
     mode = effective_mode(ctx, p.mode)
+    if agent is not None:
+        mode = agent_mode(mode, agent)
     if p.session is not None:
         try:
             ULID.from_str(p.session)
         except ValueError as exc:
             raise InvalidParams(f"session {p.session!r} is not a session id ('aios sessions' lists them)") from exc
-        history = await _history(daemon, p.session)
+        history = await _history(ctx, p.session)
         if not history:
             raise InvalidParams(f"no session {p.session} ('aios sessions' lists them)")
         session = p.session
     else:
         session, history = str(ULID()), []
     workspace = workspace_for(ctx, p.cwd)
-    choice, provider = await _provider(ctx)
+    choice, provider = await provider_for(ctx, agent.provider if agent is not None else None)
     await ctx.notify("chat.provider", {"session": session, **choice.describe()})
     if choice.config.kind == "embedded" and not history:
         await ctx.notify("chat.notice", {"text": EMBEDDED_NOTICE})
-    reg = registry(daemon)
-    offered = choice.tools
-    names = [n for n in reg.names() if offered is None or n in offered]
-    specs = [ToolSpec(e.tool.name, e.tool.description, e.tool.parameters) for e in (reg.entries[n] for n in names)]
-    memories = await _recall(daemon, p.message, session)
-    prompt = system_prompt(
-        host=host_facts(), mode=mode, workspace=str(workspace), tools=specs, structured=provider.structured, memories=memories
-    )
     grants: set[str] = daemon.extensions.setdefault("session_grants", {}).setdefault(session, set())
+    turn = Turn(ctx, mode, workspace, session, grants)
+    # A turn with --agent is the specialist's: one level down, as if delegated.
+    depth = 0 if agent is None else 1
+    specs = tool_specs(ctx, choice, agent, depth=depth, structured=provider.structured)
+    memories = await _recall(ctx, p.message, session)
+    recalled = recall_message(memories, Viewer(uid=ctx.peer.uid, owner_uid=os.geteuid(), origin=daemon.origin))
+    prompt = prompt_for(turn, mode, specs, provider.structured, agent)
 
     ran: list[dict[str, Any]] = []  # tool calls that ran, for the record of a turn that fails later
-
-    async def execute(call: ToolCall, args: dict[str, Any]) -> ToolOutcome:
-        tctx = tool_context(ctx, mode=mode, workspace=workspace, origin="agent", session=session, grants=grants, call_id=call.id)
-        result = await reg.call(call.name, args, tctx)
-        keep = ("exit_code", "decision", "rule", "snapshot_id", "memory_id", "timed_out")
-        kept = {k: result.metadata[k] for k in keep if k in result.metadata}
-        ran.append({"tool": call.name, "arguments": args, "ok": result.ok, **kept})
-        return ToolOutcome(result.for_model(), result.ok, kept)
-
+    execute = make_execute(turn, agent=agent, mode=mode, depth=depth, ran=ran, emit=ctx.notify, parent=(choice, provider))
     llm = daemon.config.llm
     after_tool = choice.config.answer_after_tool
     if after_tool is None:
         after_tool = choice.config.kind == "embedded"
-    base_meta = {"session": session, "provider": choice.name, "model": provider.model, "mode": mode,
-                 "recalled": [m["id"] for m in memories], "user": p.message}
+    base_meta = {"session": session, "provider": choice.name, "model": provider.model, "mode": mode, "turn": turn.id,
+                 "recalled": [m["id"] for m in memories], "user": p.message, "uid": ctx.peer.uid,
+                 **({"agent": agent.name} if agent is not None else {})}
     # Small models get the worked examples closest to the request as earlier turns (not stored).
     shown = [*few_shot(specs, p.message), *history] if provider.structured else history
     try:
         result = await run_turn(
             provider, shown, p.message, system_prompt=prompt, tools=specs, execute=execute, emit=ctx.notify,
-            max_rounds=llm.max_rounds, max_tool_output=int(llm.max_tool_output), context_budget=llm.context_budget,
-            answer_after_tool=after_tool,
+            max_rounds=llm.max_rounds if agent is None else agent.max_rounds, max_tool_output=int(llm.max_tool_output),
+            context_budget=llm.context_budget, answer_after_tool=after_tool,
+            context=() if recalled is None else (recalled,),
         )
-    except trio.Cancelled:
-        with trio.CancelScope(shield=True), trio.move_on_after(5):
-            await daemon.memory.add(MemoryType.CHAT, p.message, {**base_meta, "status": "cancelled", "messages": []})
-        raise
-    except ProviderError as exc:
-        log.warning("chat turn failed: %s", exc)
-        if ran:  # tools already acted: the turn is recorded as failed, with what ran (no answer)
+    except BaseException as exc:
+        if _cancelled(exc):
             with trio.CancelScope(shield=True), trio.move_on_after(5):
-                await daemon.memory.add(MemoryType.CHAT, p.message,
-                                        {**base_meta, "status": "failed", "error": str(exc), "calls": ran, "messages": []})
+                mem = await daemon.memory.add(MemoryType.CHAT, p.message, {**base_meta, "status": "cancelled", "messages": []})
+                await link(turn, mem.id)
+        elif isinstance(exc, ProviderError):
+            log.warning("chat turn failed: %s", exc)
+            if ran:  # tools already acted: the turn is recorded as failed, with what ran (no answer)
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    mem = await daemon.memory.add(MemoryType.CHAT, p.message,
+                                                  {**base_meta, "status": "failed", "error": str(exc), "calls": ran, "messages": []})
+                    await link(turn, mem.id)
         raise
     meta = {**base_meta, "status": result.status, "rounds": result.rounds, "calls": result.calls,
             "usage": result.usage, "answer": result.text, "messages": [_message_json(m) for m in result.messages]}
     mem = await daemon.memory.add(MemoryType.CHAT, f"{p.message}\n\n{result.text}", meta)
+    await link(turn, mem.id)
     return {
         "session": session,
         "text": result.text,
@@ -180,12 +208,18 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
         "provider": choice.name,
         "kind": choice.config.kind,
         "model": provider.model,
+        "agent": agent.name if agent is not None else None,
         "rounds": result.rounds,
         "calls": result.calls,
         "usage": result.usage,
         "recalled": base_meta["recalled"],
         "memory_id": mem.id,
     }
+
+
+async def agents_list(ctx: RequestContext, p: NoParams) -> list[dict[str, Any]]:
+    """The specialists: built-in and configured, with their tools, mode and provider."""
+    return [a.to_json() for a in all_specialists(ctx).values()]
 
 
 @attrs.frozen
@@ -205,9 +239,7 @@ class SessionShowParams:
 
 
 async def session_show(ctx: RequestContext, p: SessionShowParams) -> dict[str, Any]:
-    turns = await ctx.daemon.memory.recent(types=[MemoryType.CHAT], session=p.session, limit=1000)
-    if not turns:
-        raise InvalidParams(f"no session {p.session} ('aios sessions' lists them)")
+    turns = await _turns(ctx, p.session, 1000)
     return {
         "session": p.session,
         "turns": [
@@ -222,4 +254,5 @@ def register(reg: Registry) -> None:
     reg.add("chat", chat, ChatParams, "One agent turn: streamed answer, tool calls through the pipeline.")
     reg.add("session.list", session_list, SessionListParams, "Chat sessions, newest first.")
     reg.add("session.show", session_show, SessionShowParams, "The turns of one chat session.")
+    reg.add("agents.list", agents_list, summary="The specialist agents: built-in and [agents.NAME].")
 

@@ -137,7 +137,15 @@ async def memory_add(ctx: RequestContext, p: AddParams) -> dict[str, Any]:
     if not p.content:
         raise InvalidParams("content must not be empty")
     meta = dict(p.metadata)
-    meta.setdefault("added_by_uid", ctx.peer.uid)
+    # Set from the peer's credentials, never from what the client sent: recall trusts it.
+    meta["added_by_uid"] = ctx.peer.uid
+    meta.pop("uid", None)
+    if meta.get("shared") in (True, "true", "1", "yes"):
+        if ctx.peer.uid != os.geteuid():
+            raise InvalidParams("only the daemon's owner may add a shared memory (metadata.shared)")
+        meta["shared"] = True
+    else:
+        meta.pop("shared", None)
     memory = await ctx.daemon.memory.add(mtype, p.content, meta, origin=ctx.daemon.origin)
     return memory.to_json()
 

@@ -202,7 +202,8 @@ def tool_context(
         return await ask(ctx, params, mode=mode)
 
     async def record(type_: str, content: str, metadata: dict[str, Any]) -> str | None:
-        mem = await daemon.memory.add(MemoryType.parse(type_), content, metadata)
+        # Who asked, so recall never shows one person's commands to another (aios.agent._recall).
+        mem = await daemon.memory.add(MemoryType.parse(type_), content, {**metadata, "uid": ctx.peer.uid})
         return mem.id
 
     snapshot = daemon.extensions.get("snapshot_hook")
