@@ -28,7 +28,7 @@ def pol(**kw: object) -> Policy:
 def test_decision_json_shape() -> None:
     d = pol().check_command("sudo rm -rf / && ls")
     j = d.to_json()
-    assert set(j) == {"decision", "rule", "reason", "commands", "changes_system", "privileged"}
+    assert set(j) == {"decision", "rule", "reason", "commands", "changes_system", "privileged", "targets"}
     assert j["decision"] == "block" and j["rule"] == "fs.rm-root"
     assert j["reason"] == "blocks: rm with --recursive on / (rule fs.rm-root)"
     assert j["commands"] == [["sudo", "rm", "-rf", "/"], ["ls"]]

@@ -10,6 +10,7 @@ import pwd
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aios.config import STRICTNESS
 from aios.errors import InvalidParams, PolicyBlocked
 from aios.memory import MemoryType
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from ._app import Daemon
 
-STRICTNESS = {"trusted": 0, "normal": 1, "safe": 2, "paranoid": 3}
 
 # A request's directory is a fine workspace, except the root or a system tree: the jail makes the
 # workspace writable, and the policy treats writes there as ordinary.

@@ -14,5 +14,6 @@ from __future__ import annotations
 
 from ._decision import Action, Decision, PathOp
 from ._engine import Policy
+from ._plugin import plugin_decision
 
-__all__ = ["Action", "Decision", "PathOp", "Policy"]
+__all__ = ["Action", "Decision", "PathOp", "Policy", "plugin_decision"]

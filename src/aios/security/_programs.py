@@ -1,0 +1,402 @@
+"""Programs with their own syntax for running commands or touching files, one handler each.
+
+A handler takes the judge, the program name, its words, the simple command (for stdin), the
+context and the depth; it adds findings and may recurse into text the program will run. The
+table :data:`PROGRAMS` maps names to handlers: add a program here when rules.toml cannot say
+what it does (``[command.X]`` covers options that take files or commands).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ._args import split_args
+from ._findings import MAX_VALUES, Context, Finding, dynamic
+from ._names import ASSIGNMENT, DEFAULT_SPEC
+from ._rules_model import CommandSpec
+from ._shells import pipe_text, stdin_code
+from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
+
+if TYPE_CHECKING:
+    from ._judge import Judge
+
+FIND_FILTERS_1 = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-type", "-xtype", "-mtime", "-mmin",
+    "-atime", "-amin", "-ctime", "-cmin", "-size", "-user", "-group", "-newer", "-perm", "-links",
+    "-inum", "-samefile", "-wholename", "-iwholename", "-lname", "-ilname", "-uid", "-gid", "-used",
+    "-newermt", "-newerct", "-anewer", "-cnewer", "-context", "-fstype",
+})
+FIND_ARG_1 = frozenset({"-maxdepth", "-mindepth", "-printf", "-D", "-O", "-files0-from"})
+FIND_NARROWING = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-wholename", "-iwholename", "-lname",
+    "-ilname", "-samefile", "-inum", "-newer", "-newermt", "-mmin", "-mtime", "-size",
+})
+FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+FIND_WRITE = frozenset({"-fprint", "-fprint0", "-fls"})
+
+EX_BANG = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:r(?:ead)?\s*|w(?:rite)?\s*)?!(.*)", re.S)
+EX_CODE = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:py\w*|lua\w*|perl\w*|rub\w*|mz\w*|tcl\w*|"
+                      r"exe(?:cute)?|so(?:urce)?|ter(?:minal)?|runtime|call|mak(?:e)?|gr(?:ep)?|lm(?:ake)?)\b")
+EX_CALLS = re.compile(r"\b(?:system|systemlist|job_start|jobstart|termopen|term_start|libcall\w*|luaeval|py3?eval|"
+                       r"pyxeval|perleval|rubyeval|chansend|rpcstart)\s*\(")
+
+
+def cd(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """cd/pushd/popd: later relative paths mean something else (None: unknown)."""
+    rest = [w for w in args if not (w.value.startswith("-") and len(w.value) > 1)]
+    if name == "popd":
+        ctx.cwd = None
+        return
+    if not rest:
+        ctx.cwd = judge.paths.home if name != "pushd" else ctx.cwd
+        return
+    w = rest[0]
+    if w.dynamic or w.value == "-" or len(w.values) != 1:
+        ctx.cwd = None
+        return
+    ctx.cwd = judge.paths.abspath(w.value, ctx.cwd)
+
+
+def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """find: ``-exec`` commands are judged on the files found, ``-delete`` and ``-fprint`` on the start paths."""
+    i = 0
+    n = len(args)
+    while i < n and args[i].value in ("-H", "-L", "-P"):
+        i += 1
+    starts: list[Word] = []
+    while i < n and not (args[i].value.startswith("-") or args[i].value in ("(", "!", ")", "\\(")):
+        starts.append(args[i])
+        i += 1
+    if not starts:
+        starts = [literal(".")]
+    filtered = delete = alternatives = False
+    while i < n:
+        v = args[i].value
+        if v in FIND_EXEC:
+            j = i + 1
+            sub: list[Word] = []
+            while j < n and args[j].value not in (";", "+", "\\;"):
+                sub.append(args[j])
+                j += 1
+            i = j + 1
+            if not sub:
+                continue
+            for s in starts[:MAX_VALUES]:
+                inner = literal(s.value.rstrip("/") + "/*" if s.value != "/" else "/*", glob=True)
+                if s.dynamic:
+                    inner = literal(DYN)
+                words = [replace_placeholder(w, "{}", [inner]) if "{}" in w.value else w for w in sub]
+                if words and words[0].dynamic and words[0].value == inner.value:
+                    ctx.add(dynamic("dyn.command-name", "find -exec runs the files it finds"))
+                    continue
+                ctx.commands.append(tuple(w.text for w in sub))
+                judge.argv(words, cmd, ctx, depth + 1)
+            continue
+        if v == "-delete":
+            delete = True
+        elif v in FIND_WRITE and i + 1 < n:
+            judge.effect("write", args[i + 1], ctx, f"find {v}")
+            i += 1
+        elif v == "-fprintf" and i + 1 < n:
+            judge.effect("write", args[i + 1], ctx, "find -fprintf")
+            i += 2
+        elif v == "-empty":  # only empty files and directories
+            filtered = True
+        elif v in ("-o", "-or", ","):  # another branch: a filter no longer narrows everything
+            alternatives = True
+        elif v in FIND_FILTERS_1:
+            if v in FIND_NARROWING and not (i + 1 < n and args[i + 1].value in ("*", "*.*")):
+                filtered = True
+            i += 1
+        elif v in FIND_ARG_1:
+            i += 1
+        i += 1
+    if delete:
+        for s in starts:
+            if filtered and not alternatives:
+                target = literal(s.value.rstrip("/") + "/*") if not s.dynamic else literal(DYN)
+                judge.effect("delete", target, ctx, "find -delete", option=" (matching files)")
+            else:
+                judge.effect("delete", s, ctx, "find -delete", option=" (everything below)", recursive=True)
+
+
+def option_code(judge: Judge, name: str, spec: CommandSpec, values: Sequence[tuple[str, Word]], ctx: Context,
+                 depth: int) -> None:
+    """Option values that are command lines the program runs (rsync -e, tar --to-command,
+    ssh -o ProxyCommand=, git -c core.sshCommand=): judged like that command line."""
+    for o, w in values:
+        for entry in spec.command_options:
+            opt, eq, prefix = entry.partition("=")
+            if o != opt:
+                continue
+            if eq and not w.value.startswith(prefix):
+                continue
+            if w.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"{name} {o} runs a command only known when it runs ({w.text})"))
+                break
+            for v in w.values[:MAX_VALUES]:
+                judge.line(v[len(prefix):] if eq else v, ctx, depth + 1, origin=f"{name} {o}")
+            break
+        if o in spec.setting_options and spec.command_keys:
+            m = re.match(r"\s*([^=\s]+)\s*(?:=|\s)\s*(.*)", w.value, re.S)
+            if m is None:
+                continue
+            key = m.group(1).lower()
+            if not any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+                continue
+            if w.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"{name} {o} {m.group(1)} runs a command only known when it "
+                                 "runs"))
+                continue
+            setting_code(judge, name, f"{o} {m.group(1)}", m.group(2), ctx, depth)
+
+
+def setting_code(judge: Judge, name: str, what: str, value: str, ctx: Context, depth: int) -> None:
+    """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
+    value = value.strip()
+    if value.startswith("!"):
+        value = value[1:]
+    judge.line(re.sub(r"%[a-zA-Z%]", "X", value), ctx, depth + 1, origin=f"{name} {what}")
+
+
+def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """git: configured commands, ``submodule foreach``, ``bisect run``, ``rebase --exec``."""
+    spec = judge.rules.command("git") or DEFAULT_SPEC
+    a = split_args(args, spec.arg_options)
+    ops = [w.value for w in a.operands]
+    sub = ops[0] if ops else ""
+    if sub == "config" and len(ops) >= 3 and spec.command_keys:
+        key = ops[1].lower()
+        if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+            val = a.operands[2]
+            ctx.add(Finding("confirm", "git.config-command", f"git config {ops[1]} sets a command git runs later"))
+            if val.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"git config {ops[1]} is only known when it runs"))
+            else:
+                setting_code(judge, "git", f"config {ops[1]}", val.value, ctx, depth)
+    elif sub == "submodule" and len(ops) >= 2 and ops[1] == "foreach":
+        k = next(i for i, w in enumerate(args) if w.value == "foreach")
+        rest = [w for w in args[k + 1 :] if w.value not in ("--recursive", "-q", "--quiet")]
+        if rest:
+            wrapper_text(judge, "git submodule foreach", rest, ctx, depth)
+    elif sub == "bisect" and len(ops) >= 2 and ops[1] == "run":
+        k = next(i for i, w in enumerate(args) if w.value == "run")
+        if k + 1 < len(args):
+            judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
+    elif sub == "rebase":
+        for i, w in enumerate(args):
+            v = w.value
+            code: Word | None = None
+            if v in ("-x", "--exec") and i + 1 < len(args):
+                code = args[i + 1]
+            elif v.startswith("--exec="):
+                code = literal(v[len("--exec="):])
+            elif v.startswith("-x") and len(v) > 2 and not v.startswith("--"):
+                code = literal(v[2:])
+            if code is not None:
+                wrapper_text(judge, "git rebase --exec", [code], ctx, depth)
+
+
+def crontab(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``crontab -`` / ``crontab`` installs the table it reads: judge each job's command."""
+    if any(not w.value.startswith("-") or w.value == "-" for w in args if w.value != "-") or any(
+            w.value in ("-l", "-r", "-e", "-i") for w in args):
+        return
+    st = cmd.stdin
+    text = None
+    if st is not None:
+        text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is None or (st is not None and st.dynamic):
+        return
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line or line.startswith("#") or ASSIGNMENT.match(line):
+            continue
+        parts = line.split(None, 1 if line.startswith("@") else 5)
+        job = parts[-1] if len(parts) == (2 if line.startswith("@") else 6) else ""
+        if job:
+            judge.line(job.replace("%", "\n"), ctx, depth + 1, origin="crontab")
+
+
+def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
+    """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
+    if any(w.dynamic for w in words):
+        ctx.add(dynamic("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
+        return
+    judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
+
+
+def editor(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """vi/vim/ex ``-c CMD``, ``--cmd CMD``, ``+CMD``; emacs ``--eval``: commands the editor runs."""
+    if name in ("emacs", "emacsclient"):
+        for w in args:
+            v = w.value
+            if v in ("--eval", "-eval", "--execute", "-execute") or v.startswith(("--eval=", "--execute=")):
+                ctx.add(dynamic("editor.code", f"{name} {v.split('=')[0]} runs Lisp code, which the policy cannot "
+                                 "follow"))
+                return
+        return
+    i = 0
+    while i < len(args):
+        w = args[i]
+        v = w.value
+        text: Word | None = None
+        if (v == "--cmd" or re.fullmatch(r"-[a-zA-Z]*c", v)) and i + 1 < len(args):
+            text = args[i + 1]
+            i += 1
+        elif v.startswith("-c") and len(v) > 2 and not v.startswith("--"):
+            text = literal(v[2:])
+        elif v.startswith("+") and len(v) > 1 and not v[1:].isdigit():
+            text = literal(v[1:])
+        i += 1
+        if text is None:
+            continue
+        if text.dynamic:
+            ctx.add(dynamic("dyn.editor-command", f"{name} runs an editor command only known when it runs"))
+            continue
+        ex_command(judge, name, text.value, ctx, depth)
+
+
+def ex_command(judge: Judge, name: str, text: str, ctx: Context, depth: int, *, plain: bool = False) -> None:
+    """One ex/vim command line: ``!cmd`` runs a shell; calls into other languages are opaque."""
+    pos = 0
+    while pos <= len(text):
+        # `!cmd` takes the rest of the line, bars included; other commands end at a bar.
+        m = EX_BANG.match(text, pos)
+        if m is not None:
+            judge.line(m.group(1), ctx, depth + 1, origin=f"{name} !")
+            return
+        end = text.find("|", pos)
+        part = text[pos:] if end == -1 else text[pos:end]
+        if not plain and (EX_CODE.match(part) or EX_CALLS.search(part)):
+            ctx.add(dynamic("editor.code", f"{name} runs the editor command {part.strip()!r}, which the policy "
+                             "cannot follow"))
+        if end == -1 or plain:
+            break
+        pos = end + 1
+
+
+def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """GNU sed scripts: ``e CMD`` and ``s///e`` run commands, ``w FILE`` writes, ``r FILE`` reads."""
+    spec = judge.rules.command("sed") or DEFAULT_SPEC
+    a = split_args(args, spec.arg_options)
+    scripts = [w for o, w in a.values if o in ("-e", "--expression")]
+    if not scripts and not any(o in ("-f", "--file") for o, _ in a.values) and a.operands:
+        scripts = [a.operands[0]]
+    for w in scripts:
+        if w.dynamic:
+            continue
+        for kind, arg in sed_actions(w.value):
+            if kind == "exec":
+                if arg.strip():
+                    judge.line(arg, ctx, depth + 1, origin="sed e")
+                else:
+                    ctx.add(dynamic("dyn.sed-exec", "sed runs the text it edits as a command (e)"))
+            else:
+                judge.effect(kind, literal(arg), ctx, f"sed {'w' if kind == 'write' else 'r'}")
+
+
+def at(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """at/batch read the commands they schedule from standard input."""
+    stdin_code(judge, cmd, ctx, depth, name, None)
+
+
+def ed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """ed/ex reading commands from a here-document: each line is an ex command."""
+    if cmd.stdin is not None and cmd.stdin.kind == "text" and cmd.stdin.text:
+        for line in cmd.stdin.text.split("\n"):
+            ex_command(judge, name, line, ctx, depth, plain=True)
+    if name == "ex":
+        editor(judge, name, args, cmd, ctx, depth)
+
+
+Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None]
+
+PROGRAMS: dict[str, Handler] = {
+    "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
+}
+"""Programs with their own syntax for running commands, reading or writing files: judged by
+their handler, then like any other program (rules.toml entries still apply)."""
+EDITORS = "vi"
+"""Programs whose ``[command.X]`` entry is vi's (aliases: vim, nvim, view …) use :func:`editor`."""
+
+
+def handler(judge: Judge, name: str) -> Handler | None:
+    """The handler for a program with its own syntax, if it has one."""
+    h = PROGRAMS.get(name)
+    if h is None and judge.rules.command(name) is not None and judge.rules.command(name) is judge.rules.command(EDITORS):
+        return editor
+    return h
+
+
+SED_ADDR = re.compile(r"""(?:\d+(?:~\d+)?|\$|/(?:[^/\\\n]|\\.)*/[IM]*|\\(.)(?:(?!\1)[^\\\n]|\\.)*\1[IM]*)""")
+
+
+def sed_actions(script: str) -> list[tuple[str, str]]:
+    """What a GNU sed script does besides editing text: ``("exec", CMD)`` for ``e CMD`` (CMD empty:
+    the pattern space is run, as with ``s///e``), ``("write", FILE)`` for ``w``/``W`` and the
+    ``w`` flag of ``s``, ``("read", FILE)`` for ``r``/``R``."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    n = len(script)
+
+    def rest_of_line(j: int) -> tuple[str, int]:
+        k = script.find("\n", j)
+        k = n if k == -1 else k
+        return script[j:k].strip(), k
+
+    while i < n:
+        c = script[i]
+        if c in " \t\n;{}!":
+            i += 1
+            continue
+        # addresses: N, $, /re/, \cREc, first~step, ranges and +N/~N
+        m = SED_ADDR.match(script, i)
+        if m is not None and m.end() > i:
+            i = m.end()
+            while i < n and script[i] in " \t,+~0123456789":
+                i += 1
+            if i < n and script[i] in "/\\$":
+                m2 = SED_ADDR.match(script, i)
+                if m2 is not None and m2.end() > i:
+                    i = m2.end()
+            continue
+        i += 1
+        if c == "#" or c == ":":
+            i = rest_of_line(i)[1]
+        elif c in "aic":
+            i = rest_of_line(i)[1]
+        elif c in "wWrR":
+            arg, i = rest_of_line(i)
+            if arg:
+                out.append(("write" if c in "wW" else "read", arg))
+        elif c == "e":
+            arg, i = rest_of_line(i)
+            out.append(("exec", arg))
+        elif c in "btTvlqQLz":
+            while i < n and script[i] not in ";\n}":
+                i += 1
+        elif c in "sy":
+            if i >= n:
+                break
+            delim = script[i]
+            i += 1
+            for _ in range(2):
+                while i < n and script[i] != delim:
+                    i += 2 if script[i] == "\\" else 1
+                i += 1
+            if c == "s":
+                while i < n and script[i] not in ";\n}":
+                    f = script[i]
+                    if f == "e":
+                        out.append(("exec", ""))
+                    elif f == "w":
+                        arg, i = rest_of_line(i + 1)
+                        if arg:
+                            out.append(("write", arg))
+                        break
+                    i += 1
+    return out
