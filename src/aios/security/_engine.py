@@ -161,7 +161,7 @@ class Policy:
             if cls in ("secret", "protected", "network"):
                 return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False)
             return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False)
-        if cls in ("secret", "protected", "network", "critical", "device"):
+        if cls in ("secret", "protected", "network", "critical", "device", "traces"):
             return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False)
         if cls == "workspace":
             if mode == "paranoid":
@@ -182,7 +182,7 @@ class Policy:
 
 
 def _path_action(cls: str) -> str:
-    if cls in ("secret", "protected", "network", "critical", "device"):
+    if cls in ("secret", "protected", "network", "critical", "device", "traces"):
         return "block"
     if cls in ("workspace", "scratch"):
         return "allow"

@@ -77,3 +77,14 @@ class Context:
         """Note an absolute path the line writes or deletes."""
         if path not in self.targets:
             self.targets.append(path)
+
+
+def hidden(rule: str, reason: str) -> Finding:
+    """A command word (or the whole text a shell runs) that cannot be read from the line:
+    blocked in normal mode; ``--mode trusted`` runs it."""
+    return Finding("block", rule, f"hidden command: {reason}", frozenset({"dynamic", "dangerous"}))
+
+
+def remote_code(rule: str, reason: str) -> Finding:
+    """Code fetched from the network and run in the same line (download, read, run later instead)."""
+    return Finding("block", rule, f"remote code execution: {reason}", frozenset({"dynamic", "dangerous"}))

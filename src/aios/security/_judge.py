@@ -9,13 +9,16 @@ mode then turns the findings into one decision (``_engine``).
 
 from __future__ import annotations
 
+import glob as globmod
+import os
+import posixpath
 import re
 import shlex
 from collections.abc import Sequence
 
 from ._args import Args, split_args
 from ._decision import action_rank
-from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic
+from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
 from ._names import (
     DEFAULT_SPEC,
     DOWNLOADERS,
@@ -35,6 +38,19 @@ from ._rules_model import EffectRule, PrefixRule, RuleSet
 from ._shells import eval_, interp, remember, run_file, shell, source
 from ._words import DYN, SimpleCommand, Word, literal
 from ._wrappers import wrapper
+
+_ENV_WORD = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+
+
+def _from_environment(word: Word) -> list[Word] | None:
+    """``"$EDITOR" file``: a program named by a variable of the daemon's own environment (set by
+    its owner, not by the line) is that program; None for anything else."""
+    m = _ENV_WORD.match(word.text)
+    value = os.environ.get(m.group(1), "") if m is not None else ""
+    if not value.strip() or DYN in value:
+        return None
+    return [literal(p) for p in value.split()]
+
 
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
@@ -142,13 +158,25 @@ class Judge:
             return
         first = words[0]
         if first.dynamic or DYN in first.value:
-            ctx.add(dynamic("dyn.command-name", f"the program {first.text!r} is only known when the line runs"))
-            ctx.misses.append(first.text)
-            return
+            resolved = _from_environment(first)
+            if resolved is None:
+                ctx.add(hidden("dyn.command-name", f"the program {first.text!r} is only known when the line runs"))
+                ctx.misses.append(first.text)
+                return
+            words = [*resolved, *words[1:]]
+            first = words[0]
         if first.glob:
-            ctx.add(dynamic("dyn.command-name", f"the program name {first.text!r} is a pattern expanded when it runs"))
-            ctx.misses.append(first.text)
-            return
+            matches = self._program_matches(first, ctx.cwd)
+            if not matches:
+                ctx.add(hidden("dyn.command-name", f"the program name {first.text!r} is a pattern expanded when it runs"
+                               + (" to more programs than are judged" if matches is None else " (nothing matches it now)")))
+                ctx.misses.append(first.text)
+                return
+            for m in matches[1:]:
+                ctx.commands.append((m, *(w.text for w in words[1:])))
+                self.argv([literal(m), *words[1:]], cmd, ctx, depth + 1)
+            words = [literal(matches[0]), *words[1:]]
+            first = words[0]
         if len(first.values) > 1:
             words = [literal(first.values[0]), *(literal(v) for v in first.values[1:]), *words[1:]]
         name = base(words[0].value)
@@ -333,6 +361,20 @@ class Judge:
             if effect in r.effects and cls in r.targets and (r.recursive is None or r.recursive == recursive):
                 return r
         return None
+
+    def _program_matches(self, word: Word, cwd: str | None) -> list[str] | None:
+        """What a glob in a program path (``/???/r?``) names on this machine now; None when more
+        than :data:`MAX_VALUES` do. Names without a slash expand in the working directory and
+        are then looked up on PATH, so the match's file name is the program."""
+        path = self.paths.abspath(word.value, cwd)
+        if path is None:
+            return []
+        found = sorted(globmod.glob(path))[: MAX_VALUES + 1]
+        if len(found) > MAX_VALUES:
+            return None
+        if "/" not in word.value:
+            return [posixpath.basename(f) for f in found]
+        return found
 
     def _target(self, value: str, ctx: Context, glob: bool) -> None:
         path = self.paths.abspath(value, ctx.cwd)

@@ -15,6 +15,9 @@ URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 DOWNLOADERS = frozenset({"curl", "wget", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
                          "lwp-request", "GET", "scp", "rsync", "sftp"})
 """Programs whose output (or written file) is text from the network."""
+DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "openssl", "gpg", "gunzip", "zcat", "gzip",
+                      "bzcat", "bunzip2", "xzcat", "unxz", "zstdcat", "uudecode", "rot13", "caesar", "iconv", "printf"})
+"""Programs that turn text into other text: a shell reading their output runs what the line hides."""
 RAW_NET = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "socat", "telnet", "cryptcat", "sbd"})
 INJECT_VARS = frozenset({"LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "LD_LIBRARY_PATH",
                          "GIT_SSH", "GIT_PROXY_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_EDITOR",
@@ -65,3 +68,11 @@ def fmt(template: str, cmd: str, hit: str, *, target: str = "", option: str = ""
     except (KeyError, IndexError, ValueError):
         text = template
     return re.sub(r"  +", " ", text).strip()
+
+
+_DOWNLOAD_WORD = re.compile(r"(?:^|[\s;|&(`'\"])(?:\S*/)?(?:" + "|".join(re.escape(d) for d in sorted(DOWNLOADERS)) + r")(?=\s|$)")
+
+
+def mentions_download(text: str) -> bool:
+    """Whether shell text runs a downloader (``$(curl -s URL)``, ``<(wget -qO- URL)``)."""
+    return bool(_DOWNLOAD_WORD.search(text)) or "://" in text

@@ -131,6 +131,8 @@ class _Walker:
         if t == "function_definition":
             self.function(node)
             return None
+        if t == "while_statement" and _endless_spawner(node):
+            self.fork_bombs.append("while loop")
         if t == "negated_command":
             for c in node.named_children:
                 self.stmt(c, stdin)
@@ -354,6 +356,32 @@ class _Walker:
                     later.append(("stmt", c))
         return Stdin("text", text=text, dynamic=dynamic)
 
+
+
+_ALWAYS = {"while": (":", "true", "/bin/true", "/usr/bin/true", "[ 1 ]", "((1))", "test 1", "[[ 1 ]]"),
+           "until": ("false", "/bin/false", "/usr/bin/false", "! :", "! true")}
+
+
+def _endless_spawner(node: Node) -> bool:
+    """``while :; do … & done``: a loop that never ends and starts a background job each turn
+    (nothing in it waits or breaks out)."""
+    kw = node.children[0].type if node.children else ""
+    cond = node.child_by_field_name("condition")
+    body = node.child_by_field_name("body")
+    if cond is None or body is None or kw not in _ALWAYS:
+        return False
+    if node_text(cond).strip().rstrip(";").strip() not in _ALWAYS[kw]:
+        return False
+    background = stops = False
+    stack = list(body.children)
+    while stack:
+        n = stack.pop()
+        if n.type == "&" and not n.is_named:
+            background = True
+        elif n.type == "command_name" and node_text(n) in ("wait", "break", "exit", "return"):
+            stops = True
+        stack.extend(n.children)
+    return background and not stops
 
 
 @functools.lru_cache(maxsize=4096)

@@ -21,10 +21,10 @@ from ._rules_model import PathRule
 DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
 GLOB_CHARS = re.compile(r"[*?\[]")
-SENSITIVE = ("protected", "secret", "network", "device", "critical")
+SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
-CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "root", "critical", "device",
-               "network", "secret", "protected")
+CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
+               "device", "network", "traces", "secret", "protected")
 """Least to most sensitive (a path reached two ways takes the stricter class)."""
 EVERYTHING = frozenset({"*", ".*", "*/", "*/*", "**", "{*,.*}", ".[!.]*", "..?*"})
 """Glob tails that name every entry of a directory."""
@@ -186,7 +186,14 @@ class Paths:
         cls = self.classify_abs(path)[1]
         if cls == "workspace" and recursive and self.is_workspace_top(path):
             return "workspace-top", path  # `rm -rf .`: the whole workspace, which no snapshot covers
+        if class_rank(cls) < class_rank("holder") and self.holds_precious(path):
+            return "holder", path
         return cls, path
+
+    def holds_precious(self, path: str) -> bool:
+        """Whether ``path`` is a directory above the workspace or the daemon's own files."""
+        prefix = path.rstrip("/") + "/"
+        return any(p.startswith(prefix) for p in (self.workspace, *self.protected) if p != NO_WORKSPACE)
 
     def is_workspace_top(self, path: str) -> bool:
         """Whether ``path`` is the workspace itself."""

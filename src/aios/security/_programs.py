@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ._args import split_args
-from ._findings import MAX_VALUES, Context, Finding, dynamic
+from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
 from ._names import ASSIGNMENT, DEFAULT_SPEC
 from ._rules_model import CommandSpec
-from ._shells import pipe_text, stdin_code
+from ._shells import STDIN_PATHS, pipe_text, stdin_code
 from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
                     inner = literal(DYN)
                 words = [replace_placeholder(w, "{}", [inner]) if "{}" in w.value else w for w in sub]
                 if words and words[0].dynamic and words[0].value == inner.value:
-                    ctx.add(dynamic("dyn.command-name", "find -exec runs the files it finds"))
+                    ctx.add(hidden("dyn.command-name", "find -exec runs the files it finds"))
                     continue
                 ctx.commands.append(tuple(w.text for w in sub))
                 judge.argv(words, cmd, ctx, depth + 1)
@@ -201,16 +201,32 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
 
 
 def crontab(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
-    """``crontab -`` / ``crontab`` installs the table it reads: judge each job's command."""
-    if any(not w.value.startswith("-") or w.value == "-" for w in args if w.value != "-") or any(
-            w.value in ("-l", "-r", "-e", "-i") for w in args):
+    """``crontab FILE|-`` installs the table it reads: each job's command is judged, and an
+    empty table (``crontab -r``, ``crontab /dev/null``, ``: | crontab -``) wipes every job."""
+    a = split_args(args, frozenset({"-u"}))
+    if "-r" in a.options:
+        ctx.add(_cron_wipe(f"{name} -r removes the whole table"))
         return
-    st = cmd.stdin
-    text = None
-    if st is not None:
-        text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
-    if text is None or (st is not None and st.dynamic):
+    if a.options & {"-l", "-e", "-i", "-h", "--help", "-V"}:
         return
+    source = a.operands[0] if a.operands else literal("-")
+    text: str | None = None
+    if source.value in ("/dev/null",):
+        text = ""
+    elif source.value in STDIN_PATHS:
+        if any(r.op == "<" and r.target is not None and r.target.value == "/dev/null" for r in cmd.redirects):
+            text = ""
+        st = cmd.stdin
+        if st is not None and not st.dynamic:
+            if st.kind == "text":
+                text = st.text
+            elif st.source is not None and st.source.words and st.source.words[0].value in (":", "true"):
+                text = ""
+            else:
+                text = pipe_text(judge, st.source, 0)
+    if text is None:
+        return
+    jobs = 0
     for line in text.split("\n"):
         line = line.strip()
         if not line or line.startswith("#") or ASSIGNMENT.match(line):
@@ -218,13 +234,21 @@ def crontab(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: 
         parts = line.split(None, 1 if line.startswith("@") else 5)
         job = parts[-1] if len(parts) == (2 if line.startswith("@") else 6) else ""
         if job:
+            jobs += 1
             judge.line(job.replace("%", "\n"), ctx, depth + 1, origin="crontab")
+    if jobs == 0:
+        ctx.add(_cron_wipe(f"{name} installs an empty table"))
+
+
+def _cron_wipe(what: str) -> Finding:
+    return Finding("block", "sched.crontab-wipe", f"turning security off: {what}, wiping every scheduled job",
+                   frozenset({"dangerous", "destructive", "system"}))
 
 
 def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
     """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
     if any(w.dynamic for w in words):
-        ctx.add(dynamic("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
+        ctx.add(hidden("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
         return
     judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
 
@@ -313,10 +337,43 @@ def ed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Conte
         editor(judge, name, args, cmd, ctx, depth)
 
 
+def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """make reading its makefile from stdin (``-f -``) or given ``--eval TEXT``: the recipes
+    and ``$(shell …)`` calls in that text are shell lines."""
+    a = split_args(args, frozenset({"-f", "--file", "--makefile", "-C", "--directory", "-I", "--include-dir",
+                                    "-o", "--old-file", "-W", "--what-if", "-j", "--jobs", "-l", "--load-average",
+                                    "--eval", "-E"}))
+    texts: list[tuple[str, Word | None]] = [("--eval", w) for o, w in a.values if o in ("--eval", "-E")]
+    for o, w in a.values:
+        if o in ("-f", "--file", "--makefile") and w.value in STDIN_PATHS:
+            st = cmd.stdin
+            text = None
+            if st is not None and not st.dynamic:
+                text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+            texts.append((f"{o} {w.value}", literal(text) if text is not None else None))
+    for label, w in texts:
+        if w is None or w.dynamic:
+            ctx.add(hidden("dyn.makefile", f"{name} {label} runs recipes that cannot be read from the line"))
+            continue
+        for line in _make_lines(w.value):
+            judge.line(line, ctx, depth + 1, origin=f"{name} {label}")
+
+
+def _make_lines(text: str) -> list[str]:
+    out: list[str] = []
+    for raw in text.replace("\\\n", " ").split("\n"):
+        if raw.startswith("\t"):
+            out.append(raw.lstrip("\t@-+ "))
+        for m in re.finditer(r"\$[({]shell\s+([^)}]*)[)}]", raw):
+            out.append(m.group(1))
+    return [re.sub(r"\$[({][^)}]*[)}]|\$[@<^*?%]", "X", line) for line in out]
+
+
 Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None]
 
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
+    "make": make, "gmake": make, "bmake": make,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""

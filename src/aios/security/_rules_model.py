@@ -17,8 +17,8 @@ from ._decision import Action
 BUILTIN = "built-in"
 
 PATH_CLASSES: tuple[str, ...] = (
-    "protected", "secret", "network", "device", "critical", "root", "workspace-top", "workspace", "scratch",
-    "system", "sysdata", "home", "outside", "unknown",
+    "protected", "secret", "traces", "network", "device", "critical", "root", "holder", "workspace-top", "workspace",
+    "scratch", "top", "system", "sysdata", "home", "outside", "unknown",
 )
 EFFECTS: tuple[str, ...] = ("delete", "write", "modify", "format", "read")
 OPERAND_SELECTORS: tuple[str, ...] = ("all", "last", "all-but-last", "first", "after-first", "after-script")

@@ -13,14 +13,17 @@ import binascii
 from typing import TYPE_CHECKING
 
 from ._args import split_args
-from ._findings import MAX_VALUES, Context, Finding, dynamic
+from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
 from ._interp import analyze
-from ._names import DOWNLOADERS, URL, base, is_version_query
+from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download
 from ._rules_model import InterpreterSpec
 from ._words import SimpleCommand, Word, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
+
+STDIN_PATHS = frozenset({"-", "/dev/stdin", "/proc/self/fd/0", "/dev/fd/0"})
+"""Names a program's script option gives for "read the program from standard input"."""
 
 
 def remember(judge: Judge, target: Word, producer: SimpleCommand, ctx: Context, *, append: bool = False) -> None:
@@ -55,7 +58,7 @@ def run_file(judge: Judge, word: Word, ctx: Context, depth: int, label: str, lan
         return False
     text = ctx.files[path]
     if text is None:
-        ctx.add(dynamic("dyn.download-exec", f"{label} runs {word.text}, which this line downloads; what it does "
+        ctx.add(remote_code("dyn.download-exec", f"{label} runs {word.text}, which this line downloads; what it does "
                          "is only known when it runs"))
     elif language is None:
         judge.line(text, ctx, depth + 1, origin=f"{label} {word.text}")
@@ -69,7 +72,7 @@ def eval_(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
     if name == "eval":
         ctx.misses.append("eval")
         if any(w.dynamic for w in args):
-            ctx.add(dynamic("dyn.eval", "eval runs text that is only known when it runs"))
+            ctx.add(hidden("dyn.eval", "eval runs text that is only known when it runs"))
             ctx.misses.append("eval")
             return
         judge.line(" ".join(w.value for w in args), ctx, depth + 1, origin="eval")
@@ -79,7 +82,7 @@ def eval_(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
             _, eq, body = w.value.partition("=")
             if eq and body:
                 if w.dynamic:
-                    ctx.add(dynamic("dyn.alias", "alias defines text that is only known when it runs"))
+                    ctx.add(hidden("dyn.alias", "alias defines text that is only known when it runs"))
                 else:
                     judge.line(body, ctx, depth + 1, origin="alias")
         return
@@ -87,7 +90,7 @@ def eval_(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
     real = [w for w in args if not w.value.startswith("-")]
     if real:
         if real[0].dynamic:
-            ctx.add(dynamic("dyn.trap", "trap runs text that is only known when it runs"))
+            ctx.add(hidden("dyn.trap", "trap runs text that is only known when it runs"))
         else:
             judge.line(real[0].value, ctx, depth + 1, origin="trap")
 
@@ -98,10 +101,11 @@ def source(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: C
         return
     w = args[0]
     if w.dynamic:
-        ctx.add(dynamic("dyn.source", f"{name} runs a script that is only known when it runs ({w.text})"))
+        ctx.add(_unseen("dyn.source", f"{name} runs a script that is only known when it runs ({w.text})", w,
+                        hide=w.text.startswith("<(")))
         ctx.misses.append(f"{name} {w.text}")
         return
-    if w.value in ("/dev/stdin", "-", "/proc/self/fd/0"):
+    if w.value in STDIN_PATHS:
         stdin_code(judge, cmd, ctx, depth, name, None)
         return
     ctx.misses.append(f"{name} {w.text}")
@@ -139,7 +143,7 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         code = operands[0]
         ctx.misses.append(f"{name} -c")
         if code.dynamic:
-            ctx.add(dynamic("dyn.shell-code", f"{name} -c runs {code.text!r}, text only known when it runs"))
+            ctx.add(_unseen("dyn.shell-code", f"{name} -c runs {code.text!r}, text only known when it runs", code))
             return
         for v in code.values[:MAX_VALUES]:
             judge.line(v, ctx, depth + 1, origin=f"{name} -c")
@@ -148,8 +152,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         script = operands[0]
         ctx.misses.append(f"{name} {script.text}")
         if script.dynamic:
-            ctx.add(dynamic("dyn.script", f"{name} runs a script only known when it runs ({script.text})"))
-        elif script.value in ("/dev/stdin", "/proc/self/fd/0"):
+            ctx.add(_unseen("dyn.script", f"{name} runs a script only known when it runs ({script.text})", script,
+                            hide=script.text.startswith("<(")))
+        elif script.value in STDIN_PATHS - {"-"}:
             stdin_code(judge, cmd, ctx, depth, name, None)
         elif not run_file(judge, script, ctx, depth, name, None):
             judge.effect("read", script, ctx, name)
@@ -172,9 +177,16 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         text = pipe_text(judge, st.source, 0)
         src_name = base(st.source.words[0].value) if st.source is not None and st.source.words else ""
         source = f"{src_name or 'a command'}"
+        chain = _upstream(st.source)
         if text is None:
-            if src_name in DOWNLOADERS:
-                ctx.add(dynamic("dyn.download-exec", f"{label} runs code that {src_name} downloads; what it does "
+            if chain & DOWNLOADERS:
+                ctx.add(remote_code("dyn.download-exec", f"{label} runs code that {', '.join(sorted(chain & DOWNLOADERS))} "
+                                    "downloads; what it does is only known when it runs"))
+            elif chain & DECODERS:
+                ctx.add(hidden("dyn.decoded-exec", f"{label} runs text that {', '.join(sorted(chain & DECODERS))} "
+                               "decodes, which cannot be read from the line"))
+            elif src_name in DOWNLOADERS:
+                ctx.add(remote_code("dyn.download-exec", f"{label} runs code that {src_name} downloads; what it does "
                                  "is only known when it runs"))
             else:
                 ctx.pipe_shell = True
@@ -228,6 +240,7 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
     module: Word | None = None
     inplace = False
     has_file_option = False
+    programs: list[Word] = []
     i = 0
     n = len(args)
     while i < n and code is None and module is None:
@@ -246,12 +259,15 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
                 i += 0 if eq else 1
             elif o in spec.file_options:
                 has_file_option = True
+                programs.append(literal(val) if eq else (args[i] if i < n else literal("")))
                 i += 0 if eq else 1
             elif o in spec.arg_options and not eq:
                 i += 1
             continue
         if v in spec.arg_options or v in spec.file_options:
-            has_file_option |= v in spec.file_options
+            if v in spec.file_options:
+                has_file_option = True
+                programs.append(args[i] if i < n else literal(""))
             i += 1
             continue
         if spec.module_option and v == spec.module_option:
@@ -279,7 +295,9 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
                 i += 0 if tail else 1
                 break
             if o in spec.arg_options or o in spec.file_options:
-                has_file_option |= o in spec.file_options
+                if o in spec.file_options:
+                    has_file_option = True
+                    programs.append(literal(tail) if tail else (args[i] if i < n else literal("")))
                 if not tail:
                     i += 1
                 break
@@ -290,10 +308,16 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
                     inplace = True
                 i += 1
     rest = args[i:]
+    for p in programs:
+        # awk -f FILE, perl's -x … : a program file; "-" or /dev/stdin is the here-document or pipe.
+        if p.value in STDIN_PATHS:
+            stdin_code(judge, cmd, ctx, depth, name, spec.language)
+        elif not run_file(judge, p, ctx, depth, name, spec.language):
+            judge.effect("read", p, ctx, name)
     if module is not None:
         ctx.misses.append(f"{name} -m {module.text}")
         if module.dynamic:
-            ctx.add(dynamic("dyn.module", f"{name} -m runs a module only known when it runs"))
+            ctx.add(hidden("dyn.module", f"{name} -m runs a module only known when it runs"))
             return
         judge.argv([module, *rest], cmd, ctx, depth + 1)
         return
@@ -303,7 +327,7 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
         if not is_version_query(args):
             ctx.misses.append(f"{name} code")
         if code.dynamic:
-            ctx.add(dynamic("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})"))
+            ctx.add(_unseen("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})", code))
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
         for w in rest:
@@ -319,10 +343,11 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
         if url is not None:
             script = url
         if script.dynamic:
-            ctx.add(dynamic("dyn.script", f"{name} runs a script only known when it runs ({script.text})"))
+            ctx.add(_unseen("dyn.script", f"{name} runs a script only known when it runs ({script.text})", script,
+                            hide=script.text.startswith("<(")))
         elif URL.match(script.value):
-            ctx.add(dynamic("dyn.download-exec", f"{name} runs code from {script.value}, unseen before it runs"))
-        elif script.value in ("-", "/dev/stdin"):
+            ctx.add(remote_code("dyn.download-exec", f"{name} runs code from {script.value}, unseen before it runs"))
+        elif script.value in STDIN_PATHS:
             stdin_code(judge, cmd, ctx, depth, name, spec.language)
         elif not run_file(judge, script, ctx, depth, name, spec.language):
             for w in rest:
@@ -345,6 +370,25 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
             ctx.add(Finding("block", "interp.reverse-shell", f"{label} connects a socket to a shell (a reverse shell)",
                             frozenset({"dangerous"})))
         elif it.kind == "download-exec":
-            ctx.add(dynamic("interp.download-exec", f"{label} downloads code and runs it"))
+            ctx.add(remote_code("interp.download-exec", f"{label} downloads code and runs it"))
         else:
             ctx.add(dynamic("interp.opaque", f"{label} code uses {it.what!r}, which the policy cannot follow"))
+
+
+def _unseen(rule: str, reason: str, word: Word, *, hide: bool = True) -> Finding:
+    """Text a shell or interpreter runs that the line does not show: fetched from the network
+    (remote code), hidden (blocked), or a script path only known at run time (confirmed)."""
+    if mentions_download(word.text):
+        return remote_code(rule, reason)
+    return hidden(rule, reason) if hide else dynamic(rule, reason)
+
+
+def _upstream(src: SimpleCommand | None) -> set[str]:
+    """The program names of a pipe's producers, nearest first (``curl … | gunzip | sh``)."""
+    names: set[str] = set()
+    for _ in range(8):
+        if src is None or not src.words:
+            break
+        names.add(base(src.words[0].value))
+        src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
+    return names

@@ -12,7 +12,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
-from ._findings import MAX_VALUES, Context, Finding, dynamic
+from ._findings import MAX_VALUES, Context, Finding, hidden
 from ._names import DEFAULT_SPEC, base
 from ._paths import GLOB_CHARS
 from ._programs import option_code
@@ -76,13 +76,13 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         return
     for s in strings:
         if s.dynamic:
-            ctx.add(dynamic("dyn.wrapper-string", f"{name} runs text that is only known when it runs"))
+            ctx.add(hidden("dyn.wrapper-string", f"{name} runs text that is only known when it runs"))
         else:
             judge.line(s.value, ctx, depth + 1, origin=name)
     if splits:
         words = [literal(p) for s in splits for p in s.value.split()]
         if any(s.dynamic for s in splits):
-            ctx.add(dynamic("dyn.wrapper-string", f"{name} -S runs text that is only known when it runs"))
+            ctx.add(hidden("dyn.wrapper-string", f"{name} -S runs text that is only known when it runs"))
         if words or rest:
             judge.argv(words + rest, cmd, ctx, depth + 1)
         return
