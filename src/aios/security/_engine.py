@@ -18,12 +18,14 @@ from ._decision import Action, Decision, PathOp, action_rank
 from ._findings import Context, Finding
 from ._judge import Judge
 from ._paths import Paths, class_rank
-from ._rules_model import PrefixRule, prefix_rule_from_words, with_readonly
-from ._rules_toml import load_rules
+from ._rules_model import BUILTIN, PrefixRule, prefix_rule_from_words, with_readonly
+from ._rules_toml import builtin_rules, load_rules
 
 if TYPE_CHECKING:
     from aios.config import SecurityConfig
 
+_CHECKED: set[tuple[object, ...]] = set()
+"""Rule sets (with the paths they were checked against) whose examples all held."""
 _VERB = {"allow": "allows", "confirm": "asks first", "block": "blocks"}
 
 class Policy:
@@ -66,6 +68,35 @@ class Policy:
             self._compile(config.dangerous_patterns, "dangerous_patterns", "block"),
             self._compile(config.require_confirm, "require_confirm", "confirm"),
         )
+        self._check_examples()
+
+    def _check_examples(self) -> None:
+        """Every example carried by the rules gets its decision, or the rules are refused.
+
+        Checked once per rule set, paths and regex lists (a daemon builds policies per request).
+        """
+        key = (id(self._judge.rules), self._judge.paths.home, self._judge.paths.workspace,
+               self._judge.paths.protected, tuple(rx.pattern for g in self._patterns for rx, _, _ in g))
+        if key in _CHECKED:
+            return
+        # A built-in example speaks for the built-in rules; the owner's file and regexes are
+        # checked by the owner's own examples.
+        builtin = Judge(builtin_rules(), self._judge.paths)
+        failed = []
+        for e in self._judge.rules.examples:
+            if e.source == BUILTIN:
+                d = _decide(builtin.judge(e.cmd), e.mode)
+            else:
+                d = self.check_command(e.cmd, mode=e.mode)
+            if d.action != e.decision:
+                failed.append((e, d))
+        if failed:
+            e, d = failed[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            where = f"{e.source}:{e.line}" if e.line else e.source
+            raise ConfigError(f"{where}: rule {e.rule}: example {e.cmd!r} should be {e.decision} in {e.mode} mode, "
+                              f"but the policy says {d.action} ({d.rule}){more}", source=e.source, key=e.key)
+        _CHECKED.add(key)
 
     @staticmethod
     def _compile(patterns: Sequence[str], key: str, action: Action) -> tuple[tuple[re.Pattern[str], str, Action], ...]:

@@ -122,9 +122,14 @@ class _Walker:
                 return cmd
             return None
         if t == "unset_command":
+            words = [Word("unset", ("unset",))]
             for c in node.named_children:
                 self.x.vars.pop(node_text(c), None)
-            return None
+                self.x.arrays.pop(node_text(c), None)
+                words.append(Word(node_text(c), (node_text(c),)))
+            cmd = SimpleCommand(tuple(words), (), (), stdin)
+            self.out.append(cmd)
+            return cmd
         if t == "for_statement":
             self.for_loop(node, stdin)
             return None

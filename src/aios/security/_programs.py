@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
-from ._names import ASSIGNMENT, DEFAULT_SPEC
+from ._names import ASSIGNMENT, DEFAULT_SPEC, REMOTE
 from ._rules_model import CommandSpec
 from ._shells import STDIN_PATHS, pipe_text, stdin_code
 from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
@@ -369,11 +369,25 @@ def _make_lines(text: str) -> list[str]:
     return [re.sub(r"\$[({][^)}]*[)}]|\$[@<^*?%]", "X", line) for line in out]
 
 
+def copy_out(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """scp/rsync whose destination is another host: data leaves this one."""
+    spec = judge.rules.command(name) or DEFAULT_SPEC
+    ops = split_args(args, spec.arg_options, single_dash_long=spec.single_dash_long).operands
+    if len(ops) < 2:
+        return
+    dest = ops[-1]
+    remote = dest.dynamic or dest.value.startswith("rsync://") or (
+        bool(REMOTE.match(dest.value)) and not dest.value.startswith(("/", "~", ".")))
+    if remote:
+        ctx.add(Finding("confirm", "net.send-copy", f"sending data off the host: {name} copies to {dest.text}",
+                        frozenset({"system"})))
+
+
 Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None]
 
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
-    "make": make, "gmake": make, "bmake": make,
+    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""

@@ -217,6 +217,29 @@ class Table:
 
 
 @frozen
+class Example:
+    """A command line a rule documents, with the decision it must get (checked when rules load).
+
+    Attributes:
+        cmd: the command line.
+        decision: ``allow``, ``confirm`` or ``block``.
+        mode: the mode it is judged in (default normal).
+        rule: the id (or ``command.NAME``) of the entry that carries it.
+        key: the key path of the example (``rule[12].examples[0]``).
+        source: the rules file (``built-in`` for rules.toml).
+        line: the line of the file it is written on (0 when unknown).
+    """
+
+    cmd: str
+    decision: Action
+    mode: str
+    rule: str
+    key: str
+    source: str = BUILTIN
+    line: int = 0
+
+
+@frozen
 class RuleSet:
     """All rules in force, with where each came from."""
 
@@ -235,6 +258,8 @@ class RuleSet:
     prefix_index: Mapping[str, tuple[PrefixRule, ...]]
     """First token → the prefix rules that can match it ("*" holds rules starting with a glob)."""
     readonly_index: Mapping[str, tuple[PrefixRule, ...]]
+    examples: tuple[Example, ...] = ()
+    """Examples carried by the rules, checked when a policy is built from them."""
 
     def command(self, name: str) -> CommandSpec | None:
         spec: CommandSpec | None = self.command_table.get(name)
@@ -277,6 +302,7 @@ def make_ruleset(
     shell_arg_options: frozenset[str],
     interpreters: Mapping[str, InterpreterSpec],
     readonly: Iterable[PrefixRule],
+    examples: Iterable[Example] = (),
 ) -> RuleSet:
     """A :class:`RuleSet` with its lookup tables built."""
     prefixes = tuple(prefixes)
@@ -285,7 +311,7 @@ def make_ruleset(
         tuple(paths), prefixes, tuple(effects), dict(commands), dict(wrappers), shells,
         shell_arg_options, dict(interpreters), tuple(readonly),
         Table.build(commands.values()), Table.build(wrappers.values()),
-        Table.build(interpreters.values()), _first_index(prefixes), _first_index(readonly),
+        Table.build(interpreters.values()), _first_index(prefixes), _first_index(readonly), tuple(examples),
     )
 
 
@@ -295,7 +321,7 @@ def with_extra_prefixes(rules: RuleSet, extra: Iterable[PrefixRule]) -> RuleSet:
     """The same rules plus more prefix rules (person-typed grants)."""
     return make_ruleset(
         rules.paths, (*rules.prefixes, *extra), rules.effects, rules.commands, rules.wrappers,
-        rules.shells, rules.shell_arg_options, rules.interpreters, rules.readonly,
+        rules.shells, rules.shell_arg_options, rules.interpreters, rules.readonly, rules.examples,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from attrs import frozen
 
+from aios.config import MODES
 from aios.errors import ConfigError
 
 from ._decision import ACTIONS, Action
@@ -26,6 +27,7 @@ from ._rules_model import (
     CommandSpec,
     EffectRule,
     EffectSpec,
+    Example,
     InterpreterSpec,
     PathRule,
     PrefixRule,
@@ -39,8 +41,42 @@ from ._rules_model import (
 class _Reader:
     """Reads one rules document, raising ConfigError that names the file and key path."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, text: str = "") -> None:
         self.source = source
+        self.lines = text.split("\n")
+        self.examples: list[Example] = []
+
+    def examples_of(self, d: Mapping[str, Any], key: str, rule: str) -> None:
+        """Read ``examples = [{cmd = "...", decision = "block", mode = "normal"}]`` of one entry."""
+        v = d.get("examples", [])
+        if not isinstance(v, list):
+            raise self.fail(f"{key}.examples", "expected a list of tables {cmd = ..., decision = ...}")
+        for i, e in enumerate(v):
+            k = f"{key}.examples[{i}]"
+            e = self.table(e, k)
+            self.keys(e, k, ("cmd", "decision", "mode"), ("cmd", "decision"))
+            cmd = self.str_(e, "cmd", k)
+            mode = self.str_(e, "mode", k, "normal")
+            if mode not in MODES:
+                raise self.fail(f"{k}.mode", f"{mode!r} is not one of {', '.join(MODES)}")
+            decision = self.str_(e, "decision", k)
+            if decision not in ACTIONS:
+                raise self.fail(f"{k}.decision", f"{decision!r} is not one of allow, confirm, block")
+            self.examples.append(Example(cmd, decision, mode, rule, k, self.source,  # type: ignore[arg-type]
+                                         self.line_of(rule, cmd)))
+
+    def line_of(self, rule: str, cmd: str) -> int:
+        """The line an example is written on: the first mention of its command after the entry."""
+        name = rule.removeprefix("command.").removeprefix("wrapper.")
+        start = next((i for i, ln in enumerate(self.lines)
+                      if f'"{rule}"' in ln or ln.strip() in (f"[command.{name}]", f"[wrapper.{name}]")), None)
+        if start is None:
+            return 0
+        probe = cmd.replace("\\", "\\\\").replace('"', '\\"')
+        for i in range(start, len(self.lines)):
+            if cmd in self.lines[i] or probe in self.lines[i]:
+                return i + 1
+        return start + 1
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}: {key}: {problem}", source=self.source, key=key)
@@ -116,7 +152,8 @@ class _Reader:
 
     def path_rule(self, d: Any, key: str) -> PathRule:
         d = self.table(d, key)
-        self.keys(d, key, ("id", "class", "patterns", "reason"), ("id", "class", "patterns"))
+        self.keys(d, key, ("id", "class", "patterns", "reason", "examples"), ("id", "class", "patterns"))
+        self.examples_of(d, key, self.str_(d, "id", key))
         cls = self.str_(d, "class", key)
         if cls not in PATH_CLASSES or cls == "unknown":
             raise self.fail(f"{key}.class", f"{cls!r} is not a path class ({', '.join(PATH_CLASSES[:-1])})")
@@ -132,8 +169,9 @@ class _Reader:
             raise self.fail(key, "a rule needs exactly one of `match` (prefix rule) or `effect` (effect rule)")
         tags = frozenset(self.strs(d, "tags", key, TAGS))
         if "effect" in d:
-            self.keys(d, key, ("id", "effect", "targets", "recursive", "action", "reason", "tags"),
+            self.keys(d, key, ("id", "effect", "targets", "recursive", "action", "reason", "tags", "examples"),
                       ("id", "effect", "targets", "action"))
+            self.examples_of(d, key, self.str_(d, "id", key))
             rec = d.get("recursive")
             if rec is not None and not isinstance(rec, bool):
                 raise self.fail(f"{key}.recursive", f"expected true or false, got {rec!r}")
@@ -143,7 +181,8 @@ class _Reader:
                 self.str_(d, "reason", key, ""), tags, rec, self.source,
             )
         self.keys(d, key, ("id", "match", "options", "options_all", "not_options", "args_any", "args_any_not",
-                           "operands_max", "action", "reason", "tags"), ("id", "match", "action"))
+                           "operands_max", "action", "reason", "tags", "examples"), ("id", "match", "action"))
+        self.examples_of(d, key, self.str_(d, "id", key))
         return PrefixRule(
             self.str_(d, "id", key), self.match(d, key), self.action(d, key),
             self.str_(d, "reason", key, ""), tags, frozenset(self.strs(d, "options", key)),
@@ -181,7 +220,8 @@ class _Reader:
         d = self.table(d, key)
         self.keys(d, key, ("aliases", "arg_options", "single_dash_long", "recursive", "always_recursive", "effects",
                            "secret_ok", "secret_ok_options", "no_read", "script_options", "mode_operand",
-                           "command_options", "setting_options", "command_keys"))
+                           "command_options", "setting_options", "command_keys", "examples"))
+        self.examples_of(d, key, f"command.{name}")
         effects = d.get("effects", [])
         if not isinstance(effects, list):
             raise self.fail(f"{key}.effects", "expected a list of tables")
@@ -201,7 +241,8 @@ class _Reader:
         self.keys(d, key, ("aliases", "arg_options", "positionals", "string_options", "split_options", "joins",
                            "appends", "replace_options", "separators", "privileged", "no_command",
                            "no_positional_command", "alone", "assignments", "numeric_option", "read_options",
-                           "shell_args"))
+                           "shell_args", "examples"))
+        self.examples_of(d, key, f"wrapper.{name}")
         alone = self.str_(d, "alone", key, "nothing")
         if alone not in ("nothing", "root-shell"):
             raise self.fail(f"{key}.alone", f"{alone!r} is not one of nothing, root-shell")
@@ -244,10 +285,11 @@ class _Doc:
     interpreters: dict[str, InterpreterSpec]
     readonly: tuple[PrefixRule, ...]
     disable: tuple[str, ...]
+    examples: tuple[Example, ...] = ()
 
 
-def _read_doc(data: Mapping[str, Any], source: str) -> _Doc:
-    r = _Reader(source)
+def _read_doc(data: Mapping[str, Any], source: str, text: str = "") -> _Doc:
+    r = _Reader(source, text)
     r.keys(data, "", _TOP_KEYS)
     version = data.get("version", 1)
     if version != 1:
@@ -281,7 +323,7 @@ def _read_doc(data: Mapping[str, Any], source: str) -> _Doc:
         ids[x.id] = f"{kind}[{idx}]"
     return _Doc(
         paths, rules, commands, wrappers, r.strs(shells_t, "names", "shells"),
-        r.strs(shells_t, "arg_options", "shells"), interps, readonly, r.strs(data, "disable", ""),
+        r.strs(shells_t, "arg_options", "shells"), interps, readonly, r.strs(data, "disable", ""), tuple(r.examples),
     )
 
 
@@ -299,7 +341,9 @@ def _merge(base: _Doc, top: _Doc) -> _Doc:
     rules: list[PrefixRule | EffectRule] = [x for x in new_rules if isinstance(x, EffectRule)]
     rules += [replaced_rules.get(x.id, x) for x in base.rules]
     rules += [x for x in new_rules if isinstance(x, PrefixRule)]
-    del top_ids
+    # A built-in example speaks for its built-in rule; one the file replaces or removes drops it.
+    changed = top_ids | drop | {f"command.{n}" for n in top.commands} | {f"wrapper.{n}" for n in top.wrappers}
+    examples = tuple(e for e in base.examples if e.rule not in changed) + top.examples
     return _Doc(
         tuple(p for p in paths if p.id not in drop),
         tuple(x for x in rules if x.id not in drop),
@@ -310,6 +354,7 @@ def _merge(base: _Doc, top: _Doc) -> _Doc:
         {**base.interpreters, **top.interpreters},
         base.readonly + top.readonly,
         (),
+        examples,
     )
 
 
@@ -324,13 +369,14 @@ def _ruleset(doc: _Doc) -> RuleSet:
         frozenset(doc.shell_arg_options),
         doc.interpreters,
         doc.readonly,
+        doc.examples,
     )
 
 
 @functools.cache
 def _builtin_doc() -> _Doc:
     text = resources.files("aios.security").joinpath("rules.toml").read_text(encoding="utf-8")
-    return _read_doc(tomllib.loads(text), BUILTIN)
+    return _read_doc(tomllib.loads(text), BUILTIN, text)
 
 
 @functools.cache
@@ -349,7 +395,9 @@ def load_rules(rules_file: str | None) -> RuleSet:
         return builtin_rules()
     try:
         with open(rules_file, "rb") as f:
-            data = tomllib.load(f)
+            raw = f.read()
+        text = raw.decode("utf-8", "replace")
+        data = tomllib.loads(text)
     except FileNotFoundError as exc:
         raise ConfigError(f"{rules_file}: rules file not found", source=rules_file, key="security.rules_file") from exc
     except OSError as exc:
@@ -357,5 +405,5 @@ def load_rules(rules_file: str | None) -> RuleSet:
                           key="security.rules_file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{rules_file}: not valid TOML: {exc}", source=rules_file, key="") from exc
-    return _ruleset(_merge(_builtin_doc(), _read_doc(data, rules_file)))
+    return _ruleset(_merge(_builtin_doc(), _read_doc(data, rules_file, text)))
 
