@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from . import _generalise as generalise
 from ._args import Args, split_args
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
@@ -32,9 +33,9 @@ from ._names import (
     select,
 )
 from ._parse import parse
-from ._paths import GLOB_CHARS, Paths, path_candidates
+from ._paths import GLOB_CHARS, Paths
 from ._programs import Handler, cd, handler, option_code
-from ._rules_model import EffectRule, PrefixRule, RuleSet
+from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import eval_, interp, remember, run_file, shell, source
 from ._words import DYN, SimpleCommand, Word, literal
 from ._wrappers import wrapper
@@ -132,6 +133,11 @@ class Judge:
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
         """Variables that make the shell or the loader run code: judged like that code."""
         if name not in INJECT_VARS:
+            if generalise.code_variable(name) and not val.dynamic:
+                for v in val.values[:MAX_VALUES]:
+                    self.line(v, ctx, depth + 1, origin=name)
+            elif not val.dynamic:
+                generalise.secrets(self, f"{name}=", [val], ctx)
             return
         if name in ("LD_PRELOAD", "LD_AUDIT"):
             ctx.add(Finding("confirm", "env.preload", f"{name}={val.text} loads a library into every program started",
@@ -249,7 +255,8 @@ class Judge:
         if name == "tar" and args and re.fullmatch(r"[A-Za-z]+", args[0].value):
             args = [literal("-" + args[0].value), *args[1:]]  # tar's old style: tar xzf FILE
         a = split_args(args, spec.arg_options, single_dash_long=spec.single_dash_long)
-        if not self.is_readonly(name, a, args):
+        readonly = self.is_readonly(name, a, args)
+        if not readonly:
             ctx.misses.append(shlex.join([name, *(w.text for w in args[:3])]))
         self.prefix(name, a, args, ctx)
         if spec.command_options or spec.setting_options:
@@ -302,18 +309,25 @@ class Judge:
                     tail = w.value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                     if tail:
                         self.downloaded(literal(tail), ctx)
+        self._by_words(name, spec, a, used, readonly, ctx, depth)
+
+    def _by_words(self, name: str, spec: CommandSpec, a: Args, used: set[int], readonly: bool, ctx: Context,
+                  depth: int) -> None:
+        """What the program's words say, whatever rules.toml knows of it (``_generalise``)."""
+        own_syntax = handler(self, name) is not None
+        unknown = spec is DEFAULT_SPEC and not own_syntax
+        values = [(o, w) for o, w in a.values if id(w) not in used]
+        operands = [w for w in a.operands if id(w) not in used] if unknown else []
+        if not own_syntax:
+            generalise.programs(self, name, operands, values, ctx, depth, readonly=readonly)
+        if unknown and not readonly:
+            generalise.code_values(self, name, [*a.operands, *(w for _, w in values)], ctx, depth)
+            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], [w for _, w in values], ctx)
         if spec.no_read or spec.secret_ok:
             return
         # Anything else that names a secret is read by this program as far as the policy knows.
-        for w in (*a.operands, *(w for o, w in a.values if o not in spec.secret_ok_options)):
-            if id(w) in used or w.dynamic:
-                continue
-            for v in w.values[:MAX_VALUES]:
-                for cand in path_candidates(v):
-                    cls = self.paths.classify(cand, ctx.cwd, False, w.glob)[0]
-                    if cls in ("secret", "protected", "network", "device"):
-                        self.effect("read", Word(w.text, (cand,), False, w.glob), ctx, name)
-                        break
+        words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options)) if id(w) not in used]
+        generalise.secrets(self, name, [*words, *(w for w in a.option_words if "=" in w.value or len(w.value) > 2)], ctx)
 
     def downloaded(self, w: Word, ctx: Context) -> None:
         if not w.dynamic and len(w.values) == 1 and w.value != "-":
