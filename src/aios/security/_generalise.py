@@ -50,6 +50,11 @@ _PROGRAM_OPTION = re.compile(r"prog|command|cmd|exec|shell|editor|pager|helper|h
 _MESSAGE_OPTION = re.compile(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"
                              r"reason|label|annotation|text)$")
 """Option names whose value is prose (``git commit -m "make it faster"`` runs no make)."""
+_RECURSIVE = frozenset({"-r", "-R", "--recursive", "-a", "--archive", "--dereference-recursive"})
+_CREATE = frozenset({"-c", "--create", "-r", "--append", "-u", "--update"})
+_WHOLE_TREE = frozenset({"rg", "ag", "ack", "ugrep", "zip", "7z", "7za", "rar", "restic", "borg", "duplicity", "rclone",
+                         "rsync", "scp", "cpio", "pax", "git-annex"})
+"""Programs that read every file below a directory operand by default."""
 _NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "printf", "sync", "time", "info",
                            "help", "[", "link", "type", "size", "join", "paste", "expand", "split", "print",
                            "list", "show", "add", "update", "build", "check", "clean", "start", "stop", "status", "pr",
@@ -66,6 +71,8 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context) -> Non
             continue
         for v in w.values[:MAX_VALUES]:
             cands = path_candidates(v) + _PATHS_IN.findall(v)
+            if v.startswith("-") and not v.startswith("--") and len(v) > 2:
+                cands += path_candidates(v[2:])  # -kPATH: a short option with its value glued on
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if cls in _SECRET_CLASSES:
@@ -138,6 +145,21 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[W
                 if cls in _WRITE_CLASSES:
                     judge.effect("write", literal(cand), ctx, name, option=" (named in its arguments)")
                     return
+
+
+def home_trees(judge: Judge, name: str, options: frozenset[str], operands: Sequence[Word], ctx: Context) -> None:
+    """``tar czf - ~``, ``grep -r … ~``, ``cp -r ~ …``: reading a whole home reads its secrets."""
+    if not (options & _RECURSIVE or name in _WHOLE_TREE or (name in ("tar", "bsdtar") and options & _CREATE)):
+        return
+    for w in operands:
+        if w.dynamic:
+            continue
+        for v in w.values[:MAX_VALUES]:
+            path = judge.paths.abspath(v, ctx.cwd)
+            if path is not None and judge.paths.holds_secrets(path):
+                ctx.add(Finding("block", "fs.home-read", f"{name} reads all of {w.text}, a home directory, with the "
+                                "secrets in it", frozenset({"secret"})))
+                return
 
 
 def code_variable(name: str) -> bool:

@@ -32,7 +32,7 @@ from ._names import (
     opens_to_others,
     select,
 )
-from ._parse import parse
+from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
 from ._programs import Handler, cd, handler, option_code
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
@@ -103,6 +103,10 @@ class Judge:
         if parsed.error:
             where = f" ({origin})" if origin else ""
             ctx.add(dynamic("parse.error", f"the text{where} does not parse as shell, so what runs cannot be known"))
+            words = expand_braces(text.strip())
+            if len(words) > 1 and not any(c.isspace() for c in text.strip()):
+                # `{rm,-rf,/}` is a brace expansion bash runs as `rm -rf /`, not a group.
+                self.line(" ".join(shlex.quote(w) for w in words), ctx, depth + 1, origin="brace expansion")
         for var, val in parsed.assignments:
             self.assignment(var, val, ctx, depth)
         for name in parsed.fork_bombs:
@@ -322,12 +326,17 @@ class Judge:
             generalise.programs(self, name, operands, values, ctx, depth, readonly=readonly)
         if unknown and not readonly:
             generalise.code_values(self, name, [*a.operands, *(w for _, w in values)], ctx, depth)
+        if not (spec.no_read or spec.secret_ok):
+            # Anything else that names a secret is read by this program as far as the policy knows.
+            words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))
+                     if id(w) not in used]
+            start = len(ctx.findings)
+            generalise.secrets(self, name, [*words, *(w for w in a.option_words if len(w.value) > 2)], ctx)
+            generalise.home_trees(self, name, a.options, a.operands, ctx)
+            if len(ctx.findings) > start:
+                return
+        if unknown and not readonly:
             generalise.writes(self, name, [w for w in a.operands if id(w) not in used], [w for _, w in values], ctx)
-        if spec.no_read or spec.secret_ok:
-            return
-        # Anything else that names a secret is read by this program as far as the policy knows.
-        words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options)) if id(w) not in used]
-        generalise.secrets(self, name, [*words, *(w for w in a.option_words if "=" in w.value or len(w.value) > 2)], ctx)
 
     def downloaded(self, w: Word, ctx: Context) -> None:
         if not w.dynamic and len(w.values) == 1 and w.value != "-":

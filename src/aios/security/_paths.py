@@ -218,6 +218,22 @@ class Paths:
                 best = cls
         return best
 
+    def holds_secrets(self, path: str) -> bool:
+        """Whether ``path`` is a directory of a home that holds secrets (``~``, ``/home/bob``,
+        ``/root``, ``/home``, ``/``): reading all of it reads them."""
+        comps = [c for c in path.strip("/").split("/") if c]
+        for cand, cls in self.sensitive:
+            if cls != "secret" or cand[0] == "**" or (cand[0] not in ("home", "root") and not self._under_home(cand)):
+                continue
+            if len(comps) < len(cand) - (1 if cand[-1] == "**" else 0) and all(
+                    fnmatch.fnmatchcase(c, p) for c, p in zip(comps, cand, strict=False)):
+                return True
+        return False
+
+    def _under_home(self, cand: tuple[str, ...]) -> bool:
+        home = [c for c in self.home.strip("/").split("/") if c]
+        return list(cand[: len(home)]) == home
+
     def _sensitive_paths(self) -> tuple[tuple[tuple[str, ...], str], ...]:
         out: list[tuple[tuple[str, ...], str]] = []
         for r in self.matcher.rules:
