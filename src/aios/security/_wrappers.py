@@ -31,6 +31,7 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
                    numeric=spec.numeric_option)
     rest = list(a.rest)
     option_values = list(a.values)
+    judge.prefix(name, a, args[: len(args) - len(rest)], ctx)  # rules about the wrapper itself (ssh: data leaves)
     for opt, ov in option_values:
         if opt in spec.read_options:
             judge.effect("read", ov, ctx, f"{name} {opt}")
