@@ -105,7 +105,7 @@ def grant_store(daemon: Daemon) -> GrantStore:
 
 def policy_for(daemon: Daemon, workspace: Path) -> Policy:
     """The policy for a workspace, with the person's prefix grants (cached until they change)."""
-    from aios.security import Policy
+    from aios.security import Policy, daemon_files
 
     prefixes = tuple(grant_store(daemon).prefixes())
     cache: dict[tuple[Path, tuple[tuple[str, ...], ...]], Policy] = daemon.extensions.setdefault("policies", {})
@@ -115,7 +115,9 @@ def policy_for(daemon: Daemon, workspace: Path) -> Policy:
         policy = Policy(
             daemon.config.security,
             workspace=workspace,
-            protected_paths=[paths.state_dir, paths.runtime_dir, paths.socket],
+            protected_paths=[Path(p) for p in daemon_files(
+                state_dir=paths.state_dir, runtime_dir=paths.runtime_dir, socket=paths.socket,
+                config_files=daemon.loaded.files, rules_file=daemon.config.security.rules_file, home=Path.home())],
             home=Path.home(),
         )
         if prefixes:

@@ -12,8 +12,9 @@ See docs/security.md for the modes and the rules file format.
 
 from __future__ import annotations
 
+from ._daemon_files import daemon_files
 from ._decision import Action, Decision, PathOp
 from ._engine import Policy
 from ._plugin import plugin_decision
 
-__all__ = ["Action", "Decision", "PathOp", "Policy", "plugin_decision"]
+__all__ = ["Action", "Decision", "PathOp", "Policy", "daemon_files", "plugin_decision"]

@@ -134,6 +134,8 @@ class Paths:
         if self.protected:
             pats: list[str] = []
             for p in self.protected:
+                if self.workspace.startswith(p.rstrip("/") + "/"):
+                    continue  # a workspace inside the daemon's directories stays writable
                 for q in sorted({p, os.path.realpath(p)}):
                     pats += [q, q.rstrip("/") + "/**"]
             out.append(PathRule("path.protected", "protected", tuple(pats),
