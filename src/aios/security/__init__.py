@@ -12,9 +12,13 @@ See docs/security.md for the modes and the rules file format.
 
 from __future__ import annotations
 
+from ._cases import Case, Report, load_cases, run_cases
 from ._daemon_files import daemon_files
 from ._decision import Action, Decision, PathOp
 from ._engine import Policy
 from ._plugin import plugin_decision
 
-__all__ = ["Action", "Decision", "PathOp", "Policy", "daemon_files", "plugin_decision"]
+__all__ = [
+    "Action", "Case", "Decision", "PathOp", "Policy", "Report", "daemon_files", "load_cases", "plugin_decision",
+    "run_cases",
+]

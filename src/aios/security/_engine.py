@@ -18,14 +18,15 @@ from ._decision import Action, Decision, PathOp, action_rank
 from ._findings import Context, Finding
 from ._judge import Judge
 from ._paths import Paths, class_rank
-from ._rules_model import BUILTIN, PrefixRule, prefix_rule_from_words, with_readonly
+from ._rules_model import BUILTIN, PrefixRule, RuleSet, prefix_rule_from_words, with_readonly
 from ._rules_toml import builtin_rules, load_rules
 
 if TYPE_CHECKING:
     from aios.config import SecurityConfig
 
-_CHECKED: set[tuple[object, ...]] = set()
-"""Rule sets (with the paths they were checked against) whose examples all held."""
+_CHECKED: dict[tuple[object, ...], RuleSet] = {}
+"""Rule sets (with the paths they were checked against) whose examples all held. The value keeps
+the rule set alive, so its ``id`` in the key cannot be reused by another one."""
 _VERB = {"allow": "allows", "confirm": "asks first", "block": "blocks"}
 
 class Policy:
@@ -96,7 +97,9 @@ class Policy:
             where = f"{e.source}:{e.line}" if e.line else e.source
             raise ConfigError(f"{where}: rule {e.rule}: example {e.cmd!r} should be {e.decision} in {e.mode} mode, "
                               f"but the policy says {d.action} ({d.rule}){more}", source=e.source, key=e.key)
-        _CHECKED.add(key)
+        if len(_CHECKED) > 64:
+            _CHECKED.clear()
+        _CHECKED[key] = self._judge.rules
 
     @staticmethod
     def _compile(patterns: Sequence[str], key: str, action: Action) -> tuple[tuple[re.Pattern[str], str, Action], ...]:

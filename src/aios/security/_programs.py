@@ -351,11 +351,11 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             if st is not None and not st.dynamic:
                 text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
             texts.append((f"{o} {w.value}", literal(text) if text is not None else None))
-    for label, w in texts:
-        if w is None or w.dynamic:
+    for label, given in texts:
+        if given is None or given.dynamic:
             ctx.add(hidden("dyn.makefile", f"{name} {label} runs recipes that cannot be read from the line"))
             continue
-        for line in _make_lines(w.value):
+        for line in _make_lines(given.value):
             judge.line(line, ctx, depth + 1, origin=f"{name} {label}")
 
 
