@@ -128,6 +128,10 @@ class Paths:
         real_home = os.path.realpath(self.home)
         self.matcher_real = PathMatcher.build(self.rules, real_home) if real_home != self.home else self.matcher
         self.sensitive = self._sensitive_paths()
+        self._home_secrets = tuple(
+            cand for cand, cls in self.sensitive
+            if cls == "secret" and cand[0] != "**" and (cand[0] in ("home", "root") or self._under_home(cand)))
+        self._holds: dict[str, bool] = {}
 
     def _in_force(self, rules: tuple[PathRule, ...]) -> tuple[PathRule, ...]:
         out: list[PathRule] = []
@@ -223,14 +227,15 @@ class Paths:
     def holds_secrets(self, path: str) -> bool:
         """Whether ``path`` is a directory of a home that holds secrets (``~``, ``/home/bob``,
         ``/root``, ``/home``, ``/``): reading all of it reads them."""
-        comps = [c for c in path.strip("/").split("/") if c]
-        for cand, cls in self.sensitive:
-            if cls != "secret" or cand[0] == "**" or (cand[0] not in ("home", "root") and not self._under_home(cand)):
-                continue
-            if len(comps) < len(cand) - (1 if cand[-1] == "**" else 0) and all(
-                    fnmatch.fnmatchcase(c, p) for c, p in zip(comps, cand, strict=False)):
-                return True
-        return False
+        hit = self._holds.get(path)
+        if hit is None:
+            comps = [c for c in path.strip("/").split("/") if c]
+            hit = any(len(comps) < len(cand) - (1 if cand[-1] == "**" else 0)
+                      and all(fnmatch.fnmatchcase(c, p) for c, p in zip(comps, cand, strict=False))
+                      for cand in self._home_secrets)
+            if len(self._holds) < 4096:
+                self._holds[path] = hit
+        return hit
 
     def _under_home(self, cand: tuple[str, ...]) -> bool:
         home = [c for c in self.home.strip("/").split("/") if c]

@@ -7,6 +7,7 @@ Reading rules.toml into these values is ``_rules_toml.py``.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -54,6 +55,8 @@ class PrefixRule:
     operands_max: int | None = None
     source: str = BUILTIN
     _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] = field(init=False, eq=False, repr=False)
+    _any: re.Pattern[str] | None = field(init=False, eq=False, repr=False)
+    _any_not: re.Pattern[str] | None = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         compiled: list[tuple[frozenset[str], tuple[str, ...]] | None] = []
@@ -64,6 +67,9 @@ class PrefixRule:
             globs = tuple(a for a in alts if any(c in a for c in "*?["))
             compiled.append((frozenset(a for a in alts if a not in globs), globs))
         object.__setattr__(self, "_compiled", tuple(compiled))
+        # One regex per glob list: rules with `match = ["*"]` are tried for every command.
+        object.__setattr__(self, "_any", _globs(self.args_any))
+        object.__setattr__(self, "_any_not", _globs(self.args_any_not))
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -86,7 +92,7 @@ class PrefixRule:
             return None
         if self.options_all and not self.options_all <= options:
             return None
-        if self.args_any_not and any(fnmatch.fnmatchcase(a, p) for a in args for p in self.args_any_not):
+        if self._any_not is not None and any(self._any_not.fullmatch(a) for a in args):
             return None
         hit = ""
         if self.options:
@@ -94,15 +100,21 @@ class PrefixRule:
             if not found:
                 return None
             hit = found[0]
-        if self.args_any:
-            words = [a for a in args if any(fnmatch.fnmatchcase(a, p) for p in self.args_any)]
-            if not words:
+        if self._any is not None:
+            word = next((a for a in args if self._any.fullmatch(a)), None)
+            if word is None:
                 return None
-            hit = hit or words[0]
+            hit = hit or word
         return hit
 
     def first_names(self) -> tuple[str, ...] | None:
         return self.match[0] if self.match else None
+
+
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.S)
 
 
 @frozen
