@@ -55,8 +55,7 @@ class PrefixRule:
     operands_max: int | None = None
     source: str = BUILTIN
     _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] = field(init=False, eq=False, repr=False)
-    _any: re.Pattern[str] | None = field(init=False, eq=False, repr=False)
-    _any_not: re.Pattern[str] | None = field(init=False, eq=False, repr=False)
+    _globs: tuple[re.Pattern[str] | None, re.Pattern[str] | None] | None = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         compiled: list[tuple[frozenset[str], tuple[str, ...]] | None] = []
@@ -67,9 +66,7 @@ class PrefixRule:
             globs = tuple(a for a in alts if any(c in a for c in "*?["))
             compiled.append((frozenset(a for a in alts if a not in globs), globs))
         object.__setattr__(self, "_compiled", tuple(compiled))
-        # One regex per glob list: rules with `match = ["*"]` are tried for every command.
-        object.__setattr__(self, "_any", _globs(self.args_any))
-        object.__setattr__(self, "_any_not", _globs(self.args_any_not))
+        object.__setattr__(self, "_globs", None)  # compiled on first use: most rules never meet their program
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -92,7 +89,11 @@ class PrefixRule:
             return None
         if self.options_all and not self.options_all <= options:
             return None
-        if self._any_not is not None and any(self._any_not.fullmatch(a) for a in args):
+        if self._globs is None:
+            # One regex per glob list: rules with `match = ["*"]` are tried for every command.
+            object.__setattr__(self, "_globs", (_globs(self.args_any), _globs(self.args_any_not)))
+        any_, any_not = self._globs  # type: ignore[misc]
+        if any_not is not None and any(any_not.fullmatch(a) for a in args):
             return None
         hit = ""
         if self.options:
@@ -100,8 +101,8 @@ class PrefixRule:
             if not found:
                 return None
             hit = found[0]
-        if self._any is not None:
-            word = next((a for a in args if self._any.fullmatch(a)), None)
+        if any_ is not None:
+            word = next((a for a in args if any_.fullmatch(a)), None)
             if word is None:
                 return None
             hit = hit or word

@@ -7,6 +7,7 @@ names the file and the key path (``rule[3].action``).
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -45,6 +46,7 @@ class _Reader:
         self.source = source
         self.lines = text.split("\n")
         self.examples: list[Example] = []
+        self._starts: dict[str, int] | None = None
 
     def examples_of(self, d: Mapping[str, Any], key: str, rule: str) -> None:
         """Read ``examples = [{cmd = "...", decision = "block", mode = "normal"}]`` of one entry."""
@@ -67,9 +69,13 @@ class _Reader:
 
     def line_of(self, rule: str, cmd: str) -> int:
         """The line an example is written on: the first mention of its command after the entry."""
-        name = rule.removeprefix("command.").removeprefix("wrapper.")
-        start = next((i for i, ln in enumerate(self.lines)
-                      if f'"{rule}"' in ln or ln.strip() in (f"[command.{name}]", f"[wrapper.{name}]")), None)
+        if self._starts is None:
+            self._starts = {}
+            for i, ln in enumerate(self.lines):
+                m = _ENTRY.match(ln)
+                if m is not None:
+                    self._starts.setdefault(m.group(1) or m.group(2), i)
+        start = self._starts.get(rule)
         if start is None:
             return 0
         probe = cmd.replace("\\", "\\\\").replace('"', '\\"')
@@ -271,6 +277,8 @@ class _Reader:
         )
 
 
+_ENTRY = re.compile(r'^\s*id\s*=\s*"([^"]+)"|^\s*\[((?:command|wrapper)\.[^\]]+)\]')
+"""Where an entry starts in a rules file: ``id = "X"`` or ``[command.X]``."""
 _TOP_KEYS = ("version", "path", "rule", "command", "wrapper", "shells", "interpreters", "readonly", "disable")
 
 

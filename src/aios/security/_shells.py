@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
-from ._interp import analyze
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download
 from ._rules_model import InterpreterSpec
 from ._words import SimpleCommand, Word, literal, literal_output
@@ -359,6 +358,9 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
 
 def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, depth: int) -> None:
     """Judge what a piece of interpreter code does (``_interp.analyze``)."""
+    # Imported here: its ~100 patterns cost a CLI start ~30 ms, and most lines hold no code.
+    from ._interp import analyze
+
     for it in analyze(language, text):
         what = f"{label} {it.what}".strip()
         if it.kind == "shell":
