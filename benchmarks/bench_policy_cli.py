@@ -14,7 +14,6 @@ from pathlib import Path
 
 from _common import BIN, isolated_env, line, p50
 
-
 CPU: dict[str, list[float]] = {}
 """CPU milliseconds (user + system) of each run, per command: steadier than wall time on a busy host."""
 
