@@ -136,6 +136,10 @@ class Judge:
 
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
         """Variables that make the shell or the loader run code: judged like that code."""
+        if name in ("HISTFILE", "HISTSIZE", "HISTFILESIZE") and (name == "HISTFILE" or val.value in ("", "0")):
+            ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
+                            "history (hides what is done)", frozenset({"dangerous"})))
+            return
         if name not in INJECT_VARS:
             if generalise.code_variable(name) and not val.dynamic:
                 for v in val.values[:MAX_VALUES]:
