@@ -102,7 +102,8 @@ def test_a_program_given_a_program_is_a_wrapper(tmp_path: Path) -> None:
 
 
 CODE_VALUES = ["frob --script '!rm -rf /'", "frob -e 'system(\"rm -rf /etc\")'", "quux --run='$(shell rm -rf /usr)'",
-               "frob --tex '\\write18{rm -rf /boot}'", "quux --eval '%x(rm -rf /var)'"]
+               "frob --tex '\\write18{rm -rf /boot}'", "quux --eval '%x(rm -rf /var)'",
+               "sqlite3 /dev/null '.shell rm -rf /etc'", "psql -c '\\! rm -rf /usr'", "less '+!rm -rf /boot' README"]
 
 
 @pytest.mark.parametrize("cmd", CODE_VALUES)
@@ -111,7 +112,8 @@ def test_code_in_option_values_is_judged(cmd: str) -> None:
 
 
 @pytest.mark.parametrize("cmd", ["frob --filter 'os.execute(\"id\")'", "quux -e 'system(\"date\")'",
-                                 "frob --script '!uptime'"])
+                                 "frob --script '!uptime'", "nmap --script=/tmp/probe.nse localhost",
+                                 "mysql -e '\\! uptime'"])
 def test_code_in_option_values_is_confirmed_and_blocked_in_paranoid(cmd: str) -> None:
     assert act(cmd) == "confirm"
     assert act(cmd, "paranoid") == "block"

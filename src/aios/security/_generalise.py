@@ -34,6 +34,7 @@ _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "hol
                             "device"})
 _CODE = (
     (re.compile(r"^\s*!(.+)", re.S), "!"),
+    (re.compile(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
     (re.compile(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
                 r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),
     (re.compile(r"\$[({]shell\s+([^)}]+)[)}]"), "$(shell)"),
@@ -47,6 +48,9 @@ _CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|pa
 _PROGRAM_OPTION = re.compile(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
                              r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress", re.I)
 """Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
+_CODE_OPTION = re.compile(r"script|engine|plugin|preload|extension|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
+_CODE_FILE = re.compile(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
+"""An option that loads code (``nmap --script=x.nse``, ``openssl -engine ./e.so``) given a file of it."""
 _MESSAGE_OPTION = re.compile(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"
                              r"reason|label|annotation|text)$")
 """Option names whose value is prose (``git commit -m "make it faster"`` runs no make)."""
@@ -112,6 +116,10 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
     for opt, w in values:
         if w.dynamic or _MESSAGE_OPTION.match(opt):
             continue
+        if _CODE_OPTION.search(opt) and _CODE_FILE.search(w.value):
+            ctx.add(Finding("confirm", "wrap.loads-code", f"{name} {opt} loads code from {_short(w.text)}",
+                            frozenset({"dynamic"})))
+            return
         parts = w.value.split()
         if not parts:
             continue

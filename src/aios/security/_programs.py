@@ -370,6 +370,24 @@ def _make_lines(text: str) -> list[str]:
     return [re.sub(r"\$[({][^)}]*[)}]|\$[@<^*?%]", "X", line) for line in out]
 
 
+def pager(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """less/more ``+CMD`` (and ``-+``/``--`` forms): an initial command; ``!cmd`` in it runs a shell."""
+    for w in args:
+        v = w.value
+        if not v.startswith("+") or len(v) < 2:
+            continue
+        text = v.lstrip("+")
+        if "!" not in text:
+            continue
+        if w.dynamic:
+            ctx.add(hidden("dyn.pager-command", f"{name} runs a command only known when it runs"))
+            continue
+        inner = text.split("!", 1)[1]
+        ctx.add(Finding("confirm", "pager.shell", f"{name} {v[:40]} runs a shell command", frozenset({"dynamic"})))
+        if inner.strip():
+            judge.line(inner, ctx, depth + 1, origin=f"{name} !")
+
+
 def copy_out(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
     """scp/rsync whose destination is another host: data leaves this one."""
     spec = judge.rules.command(name) or DEFAULT_SPEC
@@ -388,7 +406,8 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
-    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out,
+    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "more": pager,
+    "most": pager,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""
