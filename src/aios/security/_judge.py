@@ -34,7 +34,7 @@ from ._names import (
 )
 from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
-from ._programs import Handler, cd, handler, option_code
+from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import eval_, interp, remember, run_file, shell, source
 from ._words import DYN, SimpleCommand, Word, literal
@@ -322,11 +322,10 @@ class Judge:
     def _by_words(self, name: str, spec: CommandSpec, a: Args, used: set[int], readonly: bool, ctx: Context,
                   depth: int) -> None:
         """What the program's words say, whatever rules.toml knows of it (``_generalise``)."""
-        own_syntax = handler(self, name) is not None
-        unknown = spec is DEFAULT_SPEC and not own_syntax
+        unknown = spec is DEFAULT_SPEC and handler(self, name) is None
         values = [(o, w) for o, w in a.values if id(w) not in used]
         operands = [w for w in a.operands if id(w) not in used] if unknown else []
-        if not own_syntax:
+        if name not in OWN_VALUES:
             generalise.programs(self, name, operands, values, ctx, depth, readonly=readonly)
         if unknown and not readonly:
             generalise.code_values(self, name, [*a.operands, *(w for _, w in values)], ctx, depth)

@@ -411,6 +411,8 @@ PROGRAMS: dict[str, Handler] = {
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""
+OWN_VALUES = frozenset({"find", "git", "make", "gmake", "bmake", "sed", "crontab"})
+"""Handlers that judge every option value themselves (``git rebase --exec``, ``find -exec``)."""
 EDITORS = "vi"
 """Programs whose ``[command.X]`` entry is vi's (aliases: vim, nvim, view …) use :func:`editor`."""
 
