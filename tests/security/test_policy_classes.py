@@ -205,3 +205,10 @@ def test_rules_file_fixtures_are_real(tmp_path: Path) -> None:
     f.write_text("")
     f.chmod(0o755)
     assert os.stat(f).st_mode & stat.S_IXUSR
+
+
+def test_file_tool_writes_name_their_target() -> None:
+    p = policy()
+    assert p.check_path("write", "notes/todo.md").targets == (str(WS / "notes/todo.md"),)
+    assert p.check_path("write", "/etc/motd").targets == ("/etc/motd",)
+    assert p.check_path("read", "/etc/motd").targets == ()

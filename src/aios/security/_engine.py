@@ -187,26 +187,27 @@ class Policy:
         if class_rank(cls2) > class_rank(cls):
             rule, cls = rule2, cls2
         rid = rule.id if rule is not None else "path.outside"
+        targets = (real,) if op == "write" else ()
         what = f"{path}" + (f" ({rule.reason})" if rule is not None and rule.reason else "")
         changes = op == "write" and cls not in ("workspace", "scratch")
         if mode == "trusted":
-            return Decision("allow", "mode.trusted", f"allows: trusted mode ({op} {what})", (), changes, False)
+            return Decision("allow", "mode.trusted", f"allows: trusted mode ({op} {what})", (), changes, False, targets)
         if op in ("read", "list"):
             if cls in ("secret", "protected", "network"):
-                return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False)
-            return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False)
+                return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False, targets)
+            return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False, targets)
         if cls in ("secret", "protected", "network", "critical", "device", "traces"):
-            return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False)
+            return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False, targets)
         if cls == "workspace":
             if mode == "paranoid":
                 return Decision("confirm", "mode.paranoid-write", f"asks first: paranoid mode confirms every write ({what})",
-                                (), False, False)
-            return Decision("allow", rid, f"allows: write inside the workspace ({what})", (), False, False)
+                                (), False, False, targets)
+            return Decision("allow", rid, f"allows: write inside the workspace ({what})", (), False, False, targets)
         if mode == "normal":
             return Decision("confirm", "fs.outside-workspace", f"asks first: write to {what}, outside the workspace "
-                            f"(rule fs.outside-workspace)", (), changes, False)
+                            f"(rule fs.outside-workspace)", (), changes, False, targets)
         return Decision("block", f"mode.{mode}-write", f"blocks: {mode} mode allows writes only inside the workspace "
-                        f"({what})", (), changes, False)
+                        f"({what})", (), changes, False, targets)
 
     def _mode(self, mode: str | None) -> str:
         m = mode or self._config.mode
