@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from . import _generalise as generalise
 from ._args import Args, split_args
+from ._cron import scheduled_file
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
 from ._names import (
@@ -129,10 +130,17 @@ class Judge:
             self.effect("write" if r.writes else "read", r.target, ctx, label)
             if r.writes and r.fd in (None, "1") and cmd.words:
                 remember(self, r.target, cmd, ctx, append=r.op == ">>")
+                self._runs_later(r.target, ctx, depth)
         for name, val in cmd.assigns:
             self.assignment(name, val, ctx, depth)
         if cmd.words:
             self.argv(list(cmd.words), cmd, ctx, depth)
+
+    def _runs_later(self, target: Word, ctx: Context, depth: int) -> None:
+        path = self.paths.abspath(target.value, ctx.cwd) if not target.dynamic else None
+        text = ctx.files.get(path) if path is not None else None
+        if path is not None and text is not None:
+            scheduled_file(self, path, text, ctx, depth)
 
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
         """Variables that make the shell or the loader run code: judged like that code."""

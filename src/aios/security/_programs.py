@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ._args import split_args
+from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
-from ._names import ASSIGNMENT, DEFAULT_SPEC, REMOTE
+from ._names import DEFAULT_SPEC, REMOTE
 from ._rules_model import CommandSpec
 from ._sed import sed_actions
 from ._shells import STDIN_PATHS, pipe_text, stdin_code
@@ -201,51 +202,6 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
                 wrapper_text(judge, "git rebase --exec", [code], ctx, depth)
 
 
-def crontab(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
-    """``crontab FILE|-`` installs the table it reads: each job's command is judged, and an
-    empty table (``crontab -r``, ``crontab /dev/null``, ``: | crontab -``) wipes every job."""
-    a = split_args(args, frozenset({"-u"}))
-    if "-r" in a.options:
-        ctx.add(_cron_wipe(f"{name} -r removes the whole table"))
-        return
-    if a.options & {"-l", "-e", "-i", "-h", "--help", "-V"}:
-        return
-    source = a.operands[0] if a.operands else literal("-")
-    text: str | None = None
-    if source.value in ("/dev/null",):
-        text = ""
-    elif source.value in STDIN_PATHS:
-        if any(r.op == "<" and r.target is not None and r.target.value == "/dev/null" for r in cmd.redirects):
-            text = ""
-        st = cmd.stdin
-        if st is not None and not st.dynamic:
-            if st.kind == "text":
-                text = st.text
-            elif st.source is not None and st.source.words and st.source.words[0].value in (":", "true"):
-                text = ""
-            else:
-                text = pipe_text(judge, st.source, 0)
-    if text is None:
-        return
-    jobs = 0
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line or line.startswith("#") or ASSIGNMENT.match(line):
-            continue
-        parts = line.split(None, 1 if line.startswith("@") else 5)
-        job = parts[-1] if len(parts) == (2 if line.startswith("@") else 6) else ""
-        if job:
-            jobs += 1
-            judge.line(job.replace("%", "\n"), ctx, depth + 1, origin="crontab")
-    if jobs == 0:
-        ctx.add(_cron_wipe(f"{name} installs an empty table"))
-
-
-def _cron_wipe(what: str) -> Finding:
-    return Finding("block", "sched.crontab-wipe", f"turning security off: {what}, wiping every scheduled job",
-                   frozenset({"dangerous", "destructive", "system"}))
-
-
 def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
     """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
     if any(w.dynamic for w in words):
@@ -407,7 +363,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
     "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "more": pager,
-    "most": pager,
+    "most": pager, "tee": tee,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""
