@@ -196,7 +196,7 @@ class Policy:
             if cls in ("secret", "protected", "network"):
                 return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False, targets)
             return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False, targets)
-        if cls in ("secret", "protected", "network", "critical", "device", "traces"):
+        if cls in ("secret", "protected", "network", "critical", "device", "traces", "switch"):
             return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False, targets)
         if cls == "workspace":
             if mode == "paranoid":
@@ -217,7 +217,7 @@ class Policy:
 
 
 def _path_action(cls: str) -> str:
-    if cls in ("secret", "protected", "network", "critical", "device", "traces"):
+    if cls in ("secret", "protected", "network", "critical", "device", "traces", "switch"):
         return "block"
     if cls in ("workspace", "scratch"):
         return "allow"

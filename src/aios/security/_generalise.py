@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _PATHS_IN = re.compile(r"(?<![\w.~/-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
 """Absolute or ``~`` paths inside a longer word (an option value, a URL, a quoted script)."""
 _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
-_WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "secret", "protected",
+_WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
                             "device"})
 _CODE = (
     (re.compile(r"^\s*!(.+)", re.S), "!"),

@@ -24,7 +24,7 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
 CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
-               "device", "network", "traces", "secret", "protected")
+               "device", "network", "switch", "traces", "secret", "protected")
 """Least to most sensitive (a path reached two ways takes the stricter class)."""
 EVERYTHING = frozenset({"*", ".*", "*/", "*/*", "**", "{*,.*}", ".[!.]*", "..?*"})
 """Glob tails that name every entry of a directory."""

@@ -18,7 +18,7 @@ from ._decision import Action
 BUILTIN = "built-in"
 
 PATH_CLASSES: tuple[str, ...] = (
-    "protected", "secret", "traces", "network", "device", "critical", "root", "holder", "workspace-top", "workspace",
+    "protected", "secret", "traces", "switch", "network", "device", "critical", "root", "holder", "workspace-top", "workspace",
     "scratch", "top", "system", "sysdata", "home", "outside", "unknown",
 )
 EFFECTS: tuple[str, ...] = ("delete", "write", "modify", "format", "read")
