@@ -2,12 +2,14 @@
 
 ::
 
-    policy = Policy(config.security, workspace=paths.workspace,
-                    protected_paths=[paths.state_dir, paths.runtime_dir])
+    protected = daemon_files(state_dir=paths.state_dir, runtime_dir=paths.runtime_dir, socket=paths.socket,
+                             config_files=loaded.files, rules_file=config.security.rules_file, home=Path.home())
+    policy = Policy(config.security, workspace=paths.workspace, protected_paths=[Path(p) for p in protected])
     policy.check_command("sudo rm -rf /").action        # "block"
     policy.check_path("read", "~/.ssh/id_ed25519").rule  # "path.secret-ssh"
+    run_cases(policy, load_cases(Path("cases.jsonl")), "normal").met   # aios policy test
 
-See docs/security.md for the modes and the rules file format.
+See docs/security.md for the modes, what each blocks, the rules file format and where to change what.
 """
 
 from __future__ import annotations
