@@ -9,6 +9,7 @@ confirmed). Goal: p50 under 1 ms for first-sight checks.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import tree_sitter_bash
@@ -16,8 +17,10 @@ from _common import line, p50, percentile, timed_ms
 from tree_sitter import Language, Parser
 
 from aios.config import SecurityConfig
-from aios.security import Policy
+from aios.security import Policy, load_cases, run_cases
 from aios.security._parse import parse
+
+CORPORA = Path(__file__).resolve().parent.parent / "tests" / "security"
 
 COMMANDS = [
     "ls -la",
@@ -71,6 +74,23 @@ def main() -> None:
     print(f"check_command, first sight   p50 {p50(cold):.3f} ms  p99 {percentile(cold, 99):.3f} ms")
     print(f"check_command, seen before   p50 {p50(warm):.3f} ms  p99 {percentile(warm, 99):.3f} ms")
     line("check_command p50 (first sight)", p50(cold), "ms", "tree-sitter parse alone", p50(base), goal="p50 under 1 ms")
+    corpus_figures(args.quick)
+
+
+def corpus_figures(quick: bool) -> None:
+    """The project's corpora through the same code as ``aios policy test``: exact, let through,
+    false alarms (tests/security/corpus_*.txt, judged for /home/u with the workspace /home/u/proj)."""
+    sys.path.insert(0, str(CORPORA))
+    from policy_corpus import HOME, PROTECTED, WORKSPACE
+
+    for mode in ("normal", "safe", "paranoid", "trusted"):
+        cases = load_cases(CORPORA / f"corpus_{mode}.txt")
+        if quick:
+            cases = cases[:40]
+        pol = Policy(SecurityConfig(mode=mode), workspace=WORKSPACE, home=HOME, protected_paths=PROTECTED)  # type: ignore[arg-type]
+        r = run_cases(pol, cases, mode)
+        print(f"corpus {mode:8} {len(cases):5} cases: exact {r.met}, let through {r.let_through_allowed} allowed + "
+              f"{r.let_through_confirmed} blocks only confirmed, false alarms {r.false_alarms}")
 
 
 if __name__ == "__main__":

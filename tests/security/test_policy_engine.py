@@ -28,9 +28,10 @@ def pol(**kw: object) -> Policy:
 def test_decision_json_shape() -> None:
     d = pol().check_command("sudo rm -rf / && ls")
     j = d.to_json()
-    assert set(j) == {"decision", "rule", "reason", "commands", "changes_system", "privileged"}
+    assert set(j) == {"decision", "rule", "reason", "commands", "changes_system", "privileged", "targets"}
     assert j["decision"] == "block" and j["rule"] == "fs.rm-root"
-    assert j["reason"] == "blocks: rm with --recursive on / (rule fs.rm-root)"
+    assert j["reason"] == "blocks: wholesale data loss: rm with --recursive on / (rule fs.rm-root)"
+    assert j["targets"] == ["/"]
     assert j["commands"] == [["sudo", "rm", "-rf", "/"], ["ls"]]
     assert j["privileged"] is True and j["changes_system"] is True
     json.dumps(j)

@@ -37,7 +37,9 @@ def test_unknown_expansions_are_dynamic() -> None:
     w = parse("$CMD -x").commands[0].words[0]
     assert w.dynamic and w.values == (DYN,)
     w = parse("${x:-rm} -x").commands[0].words[0]
-    assert w.dynamic
+    assert w.values == ("rm",)  # the jail clears the environment: the default is what runs
+    w = parse("x=ls; ${x:-rm} -x").commands[-1].words[0]
+    assert w.values == ("ls",)
 
 
 def test_home_expansions_become_tilde() -> None:
@@ -86,6 +88,10 @@ def test_syntax_errors_and_fork_bombs_are_reported() -> None:
     assert parse("f() { echo; }; f").fork_bombs == ()
 
 
-def test_ifs_change_makes_expansions_dynamic() -> None:
-    p = parse("IFS=,; x=rm; $x")
+def test_ifs_splits_unquoted_expansions_on_its_own_characters() -> None:
+    p = parse("IFS=,; x=rm,-rf,/; $x")
+    assert [w.value for w in p.commands[-1].words] == ["rm", "-rf", "/"]
+    p = parse('IFS=,; x=rm,-rf,/; "$x"')
+    assert [w.value for w in p.commands[-1].words] == ["rm,-rf,/"]
+    p = parse("IFS=$1; x=rm; $x")
     assert p.commands[-1].words[0].dynamic

@@ -21,7 +21,8 @@ EXIT_CODES = """\
 Exit codes: 0 success; 1 error (one line on stderr says what to fix); 2 usage error;
 3 daemon unreachable and not started. `aios run` exits with the command's own code,
 124 when its timeout killed it and 126 when the policy blocked it or the confirmation was
-denied. `aios policy check` exits 0 whatever it decides."""
+denied. `aios policy check` exits 0 whatever it decides; `aios policy test` exits 0 when every
+case is met and 1 otherwise."""
 
 app = App(
     name="aios",
@@ -46,7 +47,7 @@ app.command("aios.cli._snapshot:restore", help="Restore a snapshot (a pre-restor
 app.command("aios.cli._doctor:doctor", help="Why the jail, the model or the daemon cannot work here, and what to change.")
 app.command("aios.cli._run:run", help="Run one command through policy, confirmation, snapshot and jail (no model).")
 app.command("aios.cli._run:tools", name="tools", help="The tools the model can use; call one by hand.")
-app.command("aios.cli._run:policy", name="policy", help="What the policy decides for a command, and its rules.")
+app.command("aios.cli._policy:policy", name="policy", help="What the policy decides for a command (no daemon needed), expectation files, rules.")
 app.command("aios.cli._approvals:approvals", help="Other users' requests waiting for an approver.")
 app.command("aios.cli._approvals:approve", help="Grant a pending request of another user (owner, root, daemon.approver_gids).")
 app.command("aios.cli._approvals:deny", help="Refuse a pending request (an approver, or the requester withdrawing it).")

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 
+from aios.config import is_mode
+
 from . import _context as ctx
 from ._interact import Confirmer, EventPrinter, cwd
 from ._run import ModeOpt, YesOpt
@@ -184,7 +186,7 @@ def _slash(text: str, state: dict[str, Any]) -> bool:
         print(HELP)
     elif cmd == "mode":
         if arg:
-            if arg not in ("safe", "normal", "paranoid", "trusted"):
+            if not is_mode(arg):
                 print("aios: modes are safe, normal, paranoid, trusted", file=sys.stderr)
             else:
                 state["mode"] = arg

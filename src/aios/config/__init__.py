@@ -45,13 +45,14 @@ from ._paths import (
 from ._pins import apply_pins, validate_pins
 from ._recovery import RecoveryConfig
 from ._sandbox import SandboxConfig
-from ._security import MODES, Mode, SecurityConfig
+from ._security import MODES, STRICTNESS, Mode, SecurityConfig, is_mode
 from ._tools import ToolsConfig
 from ._types import Bytes, Seconds, format_duration, format_size, parse_duration, parse_size
 
 __all__ = [
     "DEFAULT_SOURCE",
     "MODES",
+    "STRICTNESS",
     "AgentConfig",
     "AgentsConfig",
     "Bytes",
@@ -78,6 +79,7 @@ __all__ = [
     "describe_type_for_docs",
     "format_duration",
     "format_size",
+    "is_mode",
     "load",
     "parse_duration",
     "parse_size",

@@ -19,8 +19,8 @@ import attrs
 from aios.errors import ConfigError
 
 from ._model import Config
+from ._security import STRICTNESS
 
-STRICTNESS = {"trusted": 0, "normal": 1, "safe": 2, "paranoid": 3}
 PIN_KEYS = ("mode", "dangerous_patterns", "require_confirm", "allow")
 KeyPath = tuple[str, ...]
 

@@ -9,7 +9,15 @@ from attrs import field, frozen
 from ._types import Seconds
 
 Mode = Literal["safe", "normal", "paranoid", "trusted"]
-MODES: tuple[str, ...] = ("safe", "normal", "paranoid", "trusted")
+"""The four security modes (docs/security.md); this is their one definition."""
+MODES: tuple[Mode, ...] = ("safe", "normal", "paranoid", "trusted")
+STRICTNESS: dict[str, int] = {"trusted": 0, "normal": 1, "safe": 2, "paranoid": 3}
+"""Loosest to strictest: a request may always ask for a mode at least as strict as the daemon's."""
+
+
+def is_mode(value: object) -> bool:
+    """Whether ``value`` names one of :data:`MODES`."""
+    return isinstance(value, str) and value in MODES
 
 
 @frozen

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from aios.config import is_mode
 from aios.errors import InvalidParams
 
 from ._registry import NoParams, Registry, RequestContext
@@ -57,7 +58,7 @@ async def policy_check(ctx: RequestContext, p: CheckParams) -> dict[str, Any]:
     if (p.command is None) == (p.path is None):
         raise InvalidParams("give exactly one of command or path")
     mode = p.mode or ctx.daemon.config.security.mode
-    if mode not in ("safe", "normal", "paranoid", "trusted"):
+    if not is_mode(mode):
         raise InvalidParams(f"unknown mode {mode!r}: use one of safe, normal, paranoid, trusted")
     policy = policy_for(ctx.daemon, workspace_for(ctx, p.cwd))
     if p.command is not None:

@@ -25,12 +25,13 @@ import attrs
 import trio
 from ulid import ULID
 
+from aios.config import STRICTNESS
 from aios.errors import InvalidParams, PolicyBlocked
 from aios.memory import MemoryType
 
 from ._methods_core import host_facts
 from ._registry import RequestContext
-from ._tooling import STRICTNESS, registry, tool_context
+from ._tooling import registry, tool_context
 
 if TYPE_CHECKING:
     from aios.agent import ProviderChoice, Specialist, Task, ToolCall, ToolOutcome, ToolSpec

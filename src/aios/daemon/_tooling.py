@@ -11,6 +11,7 @@ import pwd
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aios.config import STRICTNESS
 from aios.errors import InvalidParams, PolicyBlocked
 from aios.memory import MemoryType
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
     from ._app import Daemon
 
-STRICTNESS = {"trusted": 0, "normal": 1, "safe": 2, "paranoid": 3}
 
 # A request's directory is a fine workspace, except the root or a system tree: the jail makes the
 # workspace writable, and the policy treats writes there as ordinary.
@@ -111,7 +111,7 @@ def grant_store(daemon: Daemon) -> GrantStore:
 
 def policy_for(daemon: Daemon, workspace: Path) -> Policy:
     """The policy for a workspace, with the person's prefix grants (cached until they change)."""
-    from aios.security import Policy
+    from aios.security import Policy, daemon_files
 
     prefixes = tuple(grant_store(daemon).prefixes())
     cache: dict[tuple[Path, tuple[tuple[str, ...], ...]], Policy] = daemon.extensions.setdefault("policies", {})
@@ -121,7 +121,9 @@ def policy_for(daemon: Daemon, workspace: Path) -> Policy:
         policy = Policy(
             daemon.config.security,
             workspace=workspace,
-            protected_paths=[paths.state_dir, paths.runtime_dir, paths.socket],
+            protected_paths=[Path(p) for p in daemon_files(
+                state_dir=paths.state_dir, runtime_dir=paths.runtime_dir, socket=paths.socket,
+                config_files=daemon.loaded.files, rules_file=daemon.config.security.rules_file, home=Path.home())],
             home=Path.home(),
         )
         if prefixes:

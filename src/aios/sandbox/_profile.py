@@ -17,15 +17,14 @@ from typing import TYPE_CHECKING, Literal
 
 from attrs import frozen
 
+from ..config import MODES
 from ..errors import SandboxError
 from ._access import Identity, reachable
 
 if TYPE_CHECKING:
     from ..config import SandboxConfig
 
-Mode = Literal["safe", "normal", "paranoid", "trusted"]
 Profile = Literal["jail", "host"]
-MODES: tuple[str, ...] = ("safe", "normal", "paranoid", "trusted")
 
 JAIL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PRIVATE_TMPFS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/root")

@@ -26,12 +26,13 @@ import attrs
 import trio
 from attrs import frozen
 
+from ..config import MODES
 from ..errors import SandboxError, SandboxUnavailable
 from . import _seccomp
 from ._access import Identity, allowed, reachable
 from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import MODES, build_argv, check_workspace, git_absent, remove_planted
+from ._profile import build_argv, check_workspace, git_absent, remove_planted
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:

@@ -2,18 +2,26 @@
 
 ::
 
-    policy = Policy(config.security, workspace=paths.workspace,
-                    protected_paths=[paths.state_dir, paths.runtime_dir])
+    protected = daemon_files(state_dir=paths.state_dir, runtime_dir=paths.runtime_dir, socket=paths.socket,
+                             config_files=loaded.files, rules_file=config.security.rules_file, home=Path.home())
+    policy = Policy(config.security, workspace=paths.workspace, protected_paths=[Path(p) for p in protected])
     policy.check_command("sudo rm -rf /").action        # "block"
     policy.check_path("read", "~/.ssh/id_ed25519").rule  # "path.secret-ssh"
+    run_cases(policy, load_cases(Path("cases.jsonl")), "normal").met   # aios policy test
 
-See docs/security.md for the modes and the rules file format.
+See docs/security.md for the modes, what each blocks, the rules file format and where to change what.
 """
 
 from __future__ import annotations
 
 from ._admin import Kind, admin_decision
+from ._cases import Case, Report, load_cases, run_cases
+from ._daemon_files import daemon_files
 from ._decision import Action, Decision, PathOp
 from ._engine import Policy
+from ._plugin import plugin_decision
 
-__all__ = ["Action", "Decision", "Kind", "PathOp", "Policy", "admin_decision"]
+__all__ = [
+    "Action", "Case", "Decision", "Kind", "PathOp", "Policy", "Report", "admin_decision", "daemon_files", "load_cases",
+    "plugin_decision", "run_cases",
+]

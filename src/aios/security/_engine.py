@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import posixpath
 import re
@@ -10,20 +11,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aios.config import MODES
 from aios.errors import ConfigError
 
 from ._decision import Action, Decision, PathOp, action_rank
-from ._judge import MODES, Finding, Judge, _Ctx, _prefix_rule_from_words
-from ._rules import PathMatcher, PathRule, PrefixRule, RuleSet, load_rules, with_readonly
+from ._findings import Context, Finding
+from ._judge import Judge
+from ._paths import Paths, class_rank
+from ._rules_model import BUILTIN, PrefixRule, RuleSet, prefix_rule_from_words, with_readonly
+from ._rules_toml import builtin_rules, load_rules
 
 if TYPE_CHECKING:
     from aios.config import SecurityConfig
 
-_MODES = MODES
+_CHECKED: dict[tuple[object, ...], RuleSet] = {}
+"""Rule sets (with the paths they were checked against) whose examples all held. The value keeps
+the rule set alive, so its ``id`` in the key cannot be reused by another one."""
 _VERB = {"allow": "allows", "confirm": "asks first", "block": "blocks"}
-_NO_WORKSPACE = "/.aios-no-workspace"
 
-class Policy(Judge):
+class Policy:
     """Decides allow / confirm / block for command lines and file operations.
 
     Args:
@@ -48,38 +54,52 @@ class Policy(Judge):
         home: Path | None = None,
     ) -> None:
         self._config = config
-        if config.mode not in _MODES:
-            raise ConfigError(f"security.mode: {config.mode!r} is not one of {', '.join(_MODES)}", key="security.mode")
-        self._home = posixpath.normpath(str(home if home is not None else Path.home()))
-        self._workspace = posixpath.normpath(str(workspace)) if workspace is not None else _NO_WORKSPACE
-        self._protected = tuple(posixpath.normpath(str(p)) for p in protected_paths)
+        if config.mode not in MODES:
+            raise ConfigError(f"security.mode: {config.mode!r} is not one of {', '.join(MODES)}", key="security.mode")
         rules = load_rules(config.rules_file)
         # security.allow also names plugin tools ("tool:NAME", judged by the tool registry);
         # only command prefixes replace the built-in read-only set.
         if config.allow is not None and any(not e.startswith("tool:") for e in config.allow):
-            allow: list[PrefixRule] = []
-            for i, entry in enumerate(config.allow):
-                if entry.startswith("tool:"):
-                    continue
-                try:
-                    words = shlex.split(entry)
-                    allow.append(_prefix_rule_from_words(words, f"config:security.allow[{i}]",
-                                                         "config:security.allow", f"on security.allow: {entry}"))
-                except ValueError as exc:
-                    raise ConfigError(f"security.allow[{i}]: {entry!r} is not a command prefix ({exc})",
-                                      key=f"security.allow[{i}]") from exc
-            rules = with_readonly(rules, allow)
-        self._rules: RuleSet = rules
-        self._grants: tuple[PrefixRule, ...] = ()
+            rules = with_readonly(rules, _allow_list(config.allow))
+        paths = Paths(rules.paths, home=str(home if home is not None else Path.home()),
+                      workspace=str(workspace) if workspace is not None else None,
+                      protected=[str(p) for p in protected_paths])
+        self._judge = Judge(rules, paths)
         self._patterns = (
             self._compile(config.dangerous_patterns, "dangerous_patterns", "block"),
             self._compile(config.require_confirm, "require_confirm", "confirm"),
         )
-        self._matcher = PathMatcher.build(self._path_rules(), self._home)
-        real_home = os.path.realpath(self._home)
-        self._matcher_real = (
-            PathMatcher.build(self._path_rules(), real_home) if real_home != self._home else self._matcher
-        )
+        self._check_examples()
+
+    def _check_examples(self) -> None:
+        """Every example carried by the rules gets its decision, or the rules are refused.
+
+        Checked once per rule set, paths and regex lists (a daemon builds policies per request).
+        """
+        key = (id(self._judge.rules), self._judge.paths.home, self._judge.paths.workspace,
+               self._judge.paths.protected, tuple(rx.pattern for g in self._patterns for rx, _, _ in g))
+        if key in _CHECKED:
+            return
+        # A built-in example speaks for the built-in rules; the owner's file and regexes are
+        # checked by the owner's own examples.
+        builtin = Judge(builtin_rules(), self._judge.paths)
+        failed = []
+        for e in self._judge.rules.examples:
+            if e.source == BUILTIN:
+                d = _decide(builtin.judge(e.cmd), e.mode)
+            else:
+                d = self.check_command(e.cmd, mode=e.mode)
+            if d.action != e.decision:
+                failed.append((e, d))
+        if failed:
+            e, d = failed[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            where = f"{e.source}:{e.line}" if e.line else e.source
+            raise ConfigError(f"{where}: rule {e.rule}: example {e.cmd!r} should be {e.decision} in {e.mode} mode, "
+                              f"but the policy says {d.action} ({d.rule}){more}", source=e.source, key=e.key)
+        if len(_CHECKED) > 64:
+            _CHECKED.clear()
+        _CHECKED[key] = self._judge.rules
 
     @staticmethod
     def _compile(patterns: Sequence[str], key: str, action: Action) -> tuple[tuple[re.Pattern[str], str, Action], ...]:
@@ -91,21 +111,6 @@ class Policy(Judge):
                 raise ConfigError(f"security.{key}[{i}]: {p!r} is not a valid regex: {exc}",
                                   key=f"security.{key}[{i}]") from exc
         return tuple(out)
-
-    def _path_rules(self) -> list[PathRule]:
-        out: list[PathRule] = []
-        if self._protected:
-            pats: list[str] = []
-            for p in self._protected:
-                for q in {p, os.path.realpath(p)}:
-                    pats += [q, q.rstrip("/") + "/**"]
-            out.append(PathRule("path.protected", "protected", tuple(pats), "the daemon's state and socket"))
-        for r in self._rules.paths:
-            if r.id == "path.workspace" and r.cls == "workspace":
-                ws = {self._workspace, os.path.realpath(self._workspace)}
-                r = PathRule(r.id, r.cls, tuple(x for w in sorted(ws) for x in (w, w.rstrip("/") + "/**")), r.reason, r.source)
-            out.append(r)
-        return out
 
     # ---- public API ----------------------------------------------------------------------
 
@@ -120,35 +125,34 @@ class Policy(Judge):
         A grant turns "confirm" into "allow" for commands starting with the prefix, at any
         wrapper level it matches; it never lifts a block.
         """
-        new = object.__new__(Policy)
-        new.__dict__.update(self.__dict__)
+        new = copy.copy(self)
         extra = []
+        n = len(self._judge.grants)
         for i, g in enumerate(grants):
             words = [w for w in g if w]
             if not words:
                 continue
-            extra.append(_prefix_rule_from_words(words, f"grant[{len(self._grants) + i}]", "grant",
-                                                 "granted prefix " + shlex.join(words)))
-        new._grants = self._grants + tuple(extra)
+            extra.append(prefix_rule_from_words(words, f"grant[{n + i}]", "grant", "granted prefix " + shlex.join(words)))
+        new._judge = self._judge.with_grants(extra)
         return new
 
     def rules(self) -> list[dict[str, object]]:
         """Every rule in force with where it came from (for ``aios policy rules``)."""
         out: list[dict[str, object]] = []
-        for r in self._path_rules():
+        for r in self._judge.paths.rules:
             out.append({"id": r.id, "kind": "path", "action": _path_action(r.cls), "pattern": list(r.patterns),
                         "class": r.cls, "reason": r.reason, "source": r.source})
-        for e in self._rules.effects:
+        for e in self._judge.rules.effects:
             out.append({"id": e.id, "kind": "effect", "action": e.action,
                         "match": {"effect": sorted(e.effects), "targets": sorted(e.targets), "recursive": e.recursive},
                         "reason": e.reason, "source": e.source, "tags": sorted(e.tags)})
-        for p in self._rules.prefixes:
+        for p in self._judge.rules.prefixes:
             out.append({"id": p.id, "kind": "prefix", "action": p.action, "match": _match_json(p),
                         "reason": p.reason, "source": p.source, "tags": sorted(p.tags)})
-        for p in self._grants:
+        for p in self._judge.grants:
             out.append({"id": p.id, "kind": "grant", "action": "allow", "match": _match_json(p),
                         "reason": p.reason, "source": "grant"})
-        for p in self._rules.readonly:
+        for p in self._judge.rules.readonly:
             out.append({"id": p.id, "kind": "paranoid-allow", "action": "confirm", "match": _match_json(p),
                         "reason": "paranoid mode's allow list", "source": p.source})
         for group in self._patterns:
@@ -160,14 +164,7 @@ class Policy(Judge):
     def check_command(self, command: str, *, mode: str | None = None) -> Decision:
         """Judge one command line (or a short script) without running it."""
         mode = self._mode(mode)
-        ctx = _Ctx(cwd=self._workspace)
-        try:
-            self._line(command, ctx, 0)
-        except RecursionError:
-            ctx.add(Finding("confirm", "parse.too-deep", "the line nests too deeply to judge", frozenset({"dynamic"})))
-        if ctx.network and ctx.pipe_shell:
-            ctx.add(Finding("block", "net.pipe-shell", "a shell reads its commands from a pipe in a line that also opens "
-                            "a raw network connection (a reverse shell)", frozenset({"dangerous"})))
+        ctx = self._judge.judge(command)
         for group in self._patterns:
             for rx, rid, action in group:
                 if rx.search(command):
@@ -180,58 +177,51 @@ class Policy(Judge):
         mode = self._mode(mode)
         if op not in ("read", "write", "list"):
             raise ValueError(f"op must be read, write or list, not {op!r}")
-        p = self._home + path[1:] if path == "~" or path.startswith("~/") else path
+        p = self._judge.paths.home + path[1:] if path == "~" or path.startswith("~/") else path
         if not p.startswith("/"):
-            p = posixpath.join(self._workspace, p)
+            p = posixpath.join(self._judge.paths.workspace, p)
         norm = posixpath.normpath(p)
         real = os.path.realpath(norm)
-        rule, cls = self._classify_abs(norm)
-        rule2, cls2 = self._classify_abs(real, real=True)
-        if _class_rank(cls2) > _class_rank(cls):
+        rule, cls = self._judge.paths.classify_abs(norm)
+        rule2, cls2 = self._judge.paths.classify_abs(real, real=True)
+        if class_rank(cls2) > class_rank(cls):
             rule, cls = rule2, cls2
         rid = rule.id if rule is not None else "path.outside"
+        targets = (real,) if op == "write" else ()
         what = f"{path}" + (f" ({rule.reason})" if rule is not None and rule.reason else "")
         changes = op == "write" and cls not in ("workspace", "scratch")
         if mode == "trusted":
-            return Decision("allow", "mode.trusted", f"allows: trusted mode ({op} {what})", (), changes, False)
+            return Decision("allow", "mode.trusted", f"allows: trusted mode ({op} {what})", (), changes, False, targets)
         if op in ("read", "list"):
             if cls in ("secret", "protected", "network"):
-                return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False)
-            return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False)
-        if cls in ("secret", "protected", "network", "critical", "device"):
-            return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False)
+                return Decision("block", rid, f"blocks: {op} of {what} (rule {rid})", (), False, False, targets)
+            return Decision("allow", rid, f"allows: {op} of {what} (rule {rid})", (), False, False, targets)
+        if cls in ("secret", "protected", "network", "critical", "device", "traces", "switch"):
+            return Decision("block", rid, f"blocks: write to {what} (rule {rid})", (), changes, False, targets)
         if cls == "workspace":
             if mode == "paranoid":
                 return Decision("confirm", "mode.paranoid-write", f"asks first: paranoid mode confirms every write ({what})",
-                                (), False, False)
-            return Decision("allow", rid, f"allows: write inside the workspace ({what})", (), False, False)
+                                (), False, False, targets)
+            return Decision("allow", rid, f"allows: write inside the workspace ({what})", (), False, False, targets)
         if mode == "normal":
             return Decision("confirm", "fs.outside-workspace", f"asks first: write to {what}, outside the workspace "
-                            f"(rule fs.outside-workspace)", (), changes, False)
+                            f"(rule fs.outside-workspace)", (), changes, False, targets)
         return Decision("block", f"mode.{mode}-write", f"blocks: {mode} mode allows writes only inside the workspace "
-                        f"({what})", (), changes, False)
+                        f"({what})", (), changes, False, targets)
 
     def _mode(self, mode: str | None) -> str:
         m = mode or self._config.mode
-        if m not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {m!r}")
+        if m not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {m!r}")
         return m
 
 
 def _path_action(cls: str) -> str:
-    if cls in ("secret", "protected", "network", "critical", "device"):
+    if cls in ("secret", "protected", "network", "critical", "device", "traces", "switch"):
         return "block"
     if cls in ("workspace", "scratch"):
         return "allow"
     return "confirm"
-
-
-_CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "root", "critical", "device",
-                "network", "secret", "protected")
-
-
-def _class_rank(cls: str) -> int:
-    return _CLASS_ORDER.index(cls) if cls in _CLASS_ORDER else 2
 
 
 def _match_json(p: PrefixRule) -> dict[str, object]:
@@ -249,15 +239,16 @@ def _match_json(p: PrefixRule) -> dict[str, object]:
     return d
 
 
-def _decide(ctx: _Ctx, mode: str) -> Decision:
+def _decide(ctx: Context, mode: str) -> Decision:
     """The mode's verdict over all findings of one line."""
     commands = tuple(ctx.commands)
     findings = ctx.findings
     privileged = ctx.privileged
     changes = ctx.changes_system
+    targets = tuple(ctx.targets)
 
     def make(action: Action, rule: str, reason: str) -> Decision:
-        return Decision(action, rule, reason, commands, changes, privileged)
+        return Decision(action, rule, reason, commands, changes, privileged, targets)
 
     def worst(fs: Sequence[Finding]) -> Finding | None:
         best: Finding | None = None
@@ -303,3 +294,18 @@ def _decide(ctx: _Ctx, mode: str) -> Decision:
             return make("block", f.rule, f"blocks in paranoid mode: {f.reason} (rule {f.rule})")
     return make("confirm", "mode.paranoid-allow", "asks first: paranoid mode confirms every command; all of it is on "
                 "the allow list")
+
+
+def _allow_list(entries: Sequence[str]) -> list[PrefixRule]:
+    allow: list[PrefixRule] = []
+    for i, entry in enumerate(entries):
+        if entry.startswith("tool:"):
+            continue
+        try:
+            words = shlex.split(entry)
+            allow.append(prefix_rule_from_words(words, f"config:security.allow[{i}]", "config:security.allow",
+                                                f"on security.allow: {entry}"))
+        except ValueError as exc:
+            raise ConfigError(f"security.allow[{i}]: {entry!r} is not a command prefix ({exc})",
+                              key=f"security.allow[{i}]") from exc
+    return allow

@@ -123,6 +123,13 @@ _PY_RISKY = re.compile(
     r"|__builtins__|__subclasses__|__globals__|\bsys\.modules"
 )
 _PY_NET = re.compile(r"\b(?:urllib|urlopen|urlretrieve|requests|httpx|http\.client|socket|wget)\b")
+_ANY_NET = re.compile(r"https?://|ftp://|\b(?:LWP|HTTP::Tiny|Net::HTTP|get\s*\(|getstore|file_get_contents|curl_exec|"
+                      r"fopen\s*\(\s*['\"]https?|open-uri|Net::HTTP|URI\.open|fetch\s*\(|https?\.get|axios|"
+                      r"socket\.http|http\.request|download\.file|url\s*\(|readLines\s*\(\s*['\"]https?)")
+"""Code in any language that fetches from the network."""
+_ANY_EXEC = re.compile(r"\b(?:eval|exec|system|popen|spawn\w*|passthru|shell_exec|instance_eval|class_eval|"
+                       r"loadstring|load|dofile|source|Function|vm\.run\w*)\s*\(?|`")
+"""… and runs what it fetched (eval, exec, system, load …)."""
 _PY_EXEC = re.compile(r"\b(?:exec|eval|compile|system|popen|subprocess|spawn\w*|execv\w*)\b")
 
 _PERL: tuple[_Pat, ...] = (
@@ -300,7 +307,8 @@ def analyze(language: str, code: str) -> list[Intent]:
             for i in range(m.start(), m.end()):
                 masked[i] = " "
     rest = "".join(masked)
-    if language == "python" and _PY_NET.search(code) and _PY_EXEC.search(code):
+    if (language == "python" and _PY_NET.search(code) and _PY_EXEC.search(code)) or (
+            _ANY_NET.search(code) and _ANY_EXEC.search(code)):
         out.append(Intent("download-exec", what="download and run"))
     elif risky.search(rest):
         out.append(Intent("opaque", what=risky.search(rest).group(0).strip()))  # type: ignore[union-attr]

@@ -20,6 +20,8 @@ import trio
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from aios.security import plugin_decision
+
 from ._base import Tool, ToolContext, ToolResult
 from ._builtin import BUILTINS
 from ._containers import ContainersTool
@@ -29,7 +31,7 @@ from ._packages import PackagesTool
 from ._services import ServicesTool
 
 if TYPE_CHECKING:
-    from aios.security import Decision
+    pass
 
 ADMIN_TOOLS = (PackagesTool, ServicesTool, ContainersTool, GitTool)
 """The typed admin tools (docs/tools.md): built-in, through the same gate as bash."""
@@ -157,7 +159,7 @@ class ToolRegistry:
     async def _call_plugin(self, entry: Entry, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         tool = entry.tool
         subject = f"{tool.name} {_short(args)}"
-        decision = plugin_decision(tool.name, ctx)
+        decision = plugin_decision(tool.name, mode=ctx.mode, allow=ctx.config.security.allow)
         await ctx.emit("tool.started", {"call_id": ctx.call_id, "tool": tool.name, "command": subject, **decision.to_json()})
         g = await gate(ctx, decision, tool=tool.name, subject=subject, what={"plugin": entry.origin})
         if not g.go:
@@ -225,22 +227,6 @@ def _coerce(raw: Any, name: str) -> ToolResult:
         if isinstance(output, str) and (error is None or isinstance(error, str)) and isinstance(meta, dict):
             return ToolResult(raw["ok"], output, error, meta)
     return ToolResult(False, "", f"the {name} tool returned something that is not a result ({type(raw).__name__}); expected ToolResult, str or {{'ok': bool, 'output': str}}")
-
-
-def plugin_decision(name: str, ctx: ToolContext) -> Decision:
-    """The policy for a plugin call: its code is not a command line, so the mode decides."""
-    from aios.security import Action, Decision
-
-    mode = ctx.mode
-    action: Action
-    allow = ctx.config.security.allow or []
-    if mode == "paranoid" and f"tool:{name}" not in allow:
-        action, rule, reason = "block", "tool.plugin-paranoid", f"blocks: plugin tool {name} is not in security.allow (add 'tool:{name}')"
-    elif mode in ("safe", "paranoid"):
-        action, rule, reason = "confirm", "tool.plugin-confirm", f"confirms: plugin tool {name} ({mode} mode confirms every action)"
-    else:
-        action, rule, reason = "allow", "tool.plugin", f"allows: plugin tool {name}"
-    return Decision(action=action, rule=rule, reason=reason, commands=(), changes_system=False, privileged=False)
 
 
 def _short(args: dict[str, Any]) -> str:

@@ -1,13 +1,11 @@
-"""Rules: the built-in rules.toml, an optional user rules file on top, and path matching.
+"""Reading rules files: the built-in rules.toml, an optional user file on top.
 
-Everything here is data: the engine (``_engine.py``) decides what the data means for a command.
 A rules file is validated as a whole; any problem is a :class:`~aios.errors.ConfigError` that
 names the file and the key path (``rule[3].action``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 import tomllib
@@ -15,295 +13,76 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
 
-from attrs import evolve, field, frozen
+from attrs import frozen
 
+from aios.config import MODES
 from aios.errors import ConfigError
 
 from ._decision import ACTIONS, Action
-
-BUILTIN = "built-in"
-
-PATH_CLASSES: tuple[str, ...] = (
-    "protected", "secret", "network", "device", "critical", "root", "workspace-top", "workspace", "scratch",
-    "system", "sysdata", "home", "outside", "unknown",
+from ._rules_model import (
+    BUILTIN,
+    EFFECTS,
+    OPERAND_SELECTORS,
+    PATH_CLASSES,
+    TAGS,
+    CommandSpec,
+    EffectRule,
+    EffectSpec,
+    Example,
+    InterpreterSpec,
+    PathRule,
+    PrefixRule,
+    RuleSet,
+    Token,
+    WrapperSpec,
+    make_ruleset,
 )
-EFFECTS: tuple[str, ...] = ("delete", "write", "modify", "format", "read")
-OPERAND_SELECTORS: tuple[str, ...] = ("all", "last", "all-but-last", "first", "after-first", "after-script")
-TAGS: tuple[str, ...] = ("dangerous", "destructive", "privileged", "system", "secret", "dynamic")
-
-Token = tuple[str, ...] | None
-"""One position of a prefix: alternatives, or None for any word ("*")."""
-
-
-@frozen
-class PathRule:
-    id: str
-    cls: str
-    patterns: tuple[str, ...]
-    reason: str
-    source: str = BUILTIN
-
-
-@frozen
-class PrefixRule:
-    """A prefix rule: ``match`` against the program name and operands, options refine it."""
-
-    id: str
-    match: tuple[Token, ...]
-    action: Action
-    reason: str
-    tags: frozenset[str] = frozenset()
-    options: frozenset[str] = frozenset()
-    options_all: frozenset[str] = frozenset()
-    not_options: frozenset[str] = frozenset()
-    args_any: tuple[str, ...] = ()
-    args_any_not: tuple[str, ...] = ()
-    operands_max: int | None = None
-    source: str = BUILTIN
-    _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] = field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        compiled: list[tuple[frozenset[str], tuple[str, ...]] | None] = []
-        for alts in self.match:
-            if alts is None:
-                compiled.append(None)
-                continue
-            globs = tuple(a for a in alts if any(c in a for c in "*?["))
-            compiled.append((frozenset(a for a in alts if a not in globs), globs))
-        object.__setattr__(self, "_compiled", tuple(compiled))
-
-    @property
-    def specificity(self) -> tuple[int, int]:
-        conditions = sum(
-            bool(x)
-            for x in (self.options, self.options_all, self.not_options, self.args_any, self.args_any_not)
-        ) + (self.operands_max is not None)
-        return (len(self.match), conditions)
-
-    def matches(self, tokens: list[str], options: set[str], args: list[str]) -> str | None:
-        """The option or word that made it match ("" when none did), or None if it does not."""
-        if len(tokens) < len(self.match):
-            return None
-        for tok, comp in zip(tokens, self._compiled, strict=False):
-            if comp is not None and tok not in comp[0] and not any(fnmatch.fnmatchcase(tok, g) for g in comp[1]):
-                return None
-        if self.operands_max is not None and len(tokens) - 1 > self.operands_max:
-            return None
-        if self.not_options and self.not_options & options:
-            return None
-        if self.options_all and not self.options_all <= options:
-            return None
-        if self.args_any_not and any(fnmatch.fnmatchcase(a, p) for a in args for p in self.args_any_not):
-            return None
-        hit = ""
-        if self.options:
-            found = sorted(self.options & options)
-            if not found:
-                return None
-            hit = found[0]
-        if self.args_any:
-            words = [a for a in args if any(fnmatch.fnmatchcase(a, p) for p in self.args_any)]
-            if not words:
-                return None
-            hit = hit or words[0]
-        return hit
-
-    def first_names(self) -> tuple[str, ...] | None:
-        return self.match[0] if self.match else None
-
-
-@frozen
-class EffectRule:
-    id: str
-    effects: frozenset[str]
-    targets: frozenset[str]
-    action: Action
-    reason: str
-    tags: frozenset[str] = frozenset()
-    recursive: bool | None = None
-    source: str = BUILTIN
-
-
-@frozen
-class EffectSpec:
-    """Which words of a command an effect applies to."""
-
-    effect: str
-    operands: str | None = None
-    options: tuple[str, ...] = ()
-    kv: tuple[str, ...] = ()
-    when: tuple[str, ...] = ()
-    unless: tuple[str, ...] = ()
-
-
-@frozen
-class CommandSpec:
-    name: str
-    aliases: tuple[str, ...] = ()
-    arg_options: frozenset[str] = frozenset()
-    single_dash_long: bool = False
-    recursive: tuple[str, ...] = ()
-    always_recursive: bool = False
-    effects: tuple[EffectSpec, ...] = ()
-    secret_ok: bool = False
-    secret_ok_options: frozenset[str] = frozenset()
-    no_read: bool = False
-    script_options: frozenset[str] = frozenset()
-    mode_operand: bool = False
-    command_options: tuple[str, ...] = ()
-    """Options whose value is a command line the program runs (``OPT``, or ``OPT=PREFIX``: only
-    values starting with PREFIX, which is removed: tar's ``--checkpoint-action=exec=CMD``)."""
-    setting_options: frozenset[str] = frozenset()
-    """Options whose value is ``KEY=VALUE`` or ``KEY VALUE`` (ssh -o, git -c)."""
-    command_keys: tuple[str, ...] = ()
-    """Setting keys (case-insensitive globs) whose value is a command line the program runs."""
-
-
-@frozen
-class WrapperSpec:
-    name: str
-    aliases: tuple[str, ...] = ()
-    arg_options: frozenset[str] = frozenset()
-    positionals: int = 0
-    string_options: frozenset[str] = frozenset()
-    split_options: frozenset[str] = frozenset()
-    joins: bool = False
-    appends: bool = False
-    replace_options: frozenset[str] = frozenset()
-    separators: tuple[str, ...] = ()
-    privileged: bool = False
-    no_command: frozenset[str] = frozenset()
-    no_positional_command: bool = False
-    alone: str = "nothing"
-    assignments: bool = False
-    numeric_option: bool = False
-    read_options: frozenset[str] = frozenset()
-    shell_args: bool = False
-
-
-@frozen
-class InterpreterSpec:
-    language: str
-    names: tuple[str, ...]
-    code_options: frozenset[str] = frozenset()
-    arg_options: frozenset[str] = frozenset()
-    module_option: str | None = None
-    inplace_options: frozenset[str] = frozenset()
-    file_options: frozenset[str] = frozenset()
-    program_operand: bool = False
-
-
-@frozen
-class Table:
-    """Name → spec, with glob names (``mkfs.*``) tried in order after exact names."""
-
-    exact: Mapping[str, Any]
-    globs: tuple[tuple[str, Any], ...] = ()
-
-    @classmethod
-    def build(cls, specs: Iterable[Any]) -> Table:
-        exact: dict[str, Any] = {}
-        globs: list[tuple[str, Any]] = []
-        for spec in specs:
-            names = (spec.name, *spec.aliases) if hasattr(spec, "name") else spec.names
-            for n in names:
-                if any(c in n for c in "*?["):
-                    globs.append((n, spec))
-                else:
-                    exact[n] = spec
-        return cls(exact, tuple(globs))
-
-    def get(self, name: str) -> Any:
-        hit = self.exact.get(name)
-        if hit is not None:
-            return hit
-        for pattern, spec in self.globs:
-            if fnmatch.fnmatchcase(name, pattern):
-                return spec
-        return None
-
-
-@frozen
-class RuleSet:
-    """All rules in force, with where each came from."""
-
-    paths: tuple[PathRule, ...]
-    prefixes: tuple[PrefixRule, ...]
-    effects: tuple[EffectRule, ...]
-    commands: Mapping[str, CommandSpec]
-    wrappers: Mapping[str, WrapperSpec]
-    shells: frozenset[str]
-    shell_arg_options: frozenset[str]
-    interpreters: Mapping[str, InterpreterSpec]
-    readonly: tuple[PrefixRule, ...]
-    command_table: Table
-    wrapper_table: Table
-    interpreter_table: Table
-    prefix_index: Mapping[str, tuple[PrefixRule, ...]]
-    """First token → the prefix rules that can match it ("*" holds rules starting with a glob)."""
-    readonly_index: Mapping[str, tuple[PrefixRule, ...]]
-
-    def command(self, name: str) -> CommandSpec | None:
-        spec: CommandSpec | None = self.command_table.get(name)
-        return spec
-
-    def wrapper(self, name: str) -> WrapperSpec | None:
-        spec: WrapperSpec | None = self.wrapper_table.get(name)
-        return spec
-
-    def interpreter(self, name: str) -> InterpreterSpec | None:
-        spec: InterpreterSpec | None = self.interpreter_table.get(name)
-        return spec
-
-    def prefix_candidates(self, name: str) -> tuple[PrefixRule, ...]:
-        return self.prefix_index.get(name, ()) + self.prefix_index.get("*", ())
-
-    def readonly_candidates(self, name: str) -> tuple[PrefixRule, ...]:
-        return self.readonly_index.get(name, ()) + self.readonly_index.get("*", ())
-
-
-def _first_index(rules: Iterable[PrefixRule]) -> dict[str, tuple[PrefixRule, ...]]:
-    index: dict[str, list[PrefixRule]] = {}
-    for r in rules:
-        first = r.first_names()
-        if first is None or any(any(c in a for c in "*?[") for a in first):
-            index.setdefault("*", []).append(r)
-        else:
-            for a in first:
-                index.setdefault(a, []).append(r)
-    return {k: tuple(v) for k, v in index.items()}
-
-
-def make_ruleset(
-    paths: Iterable[PathRule],
-    prefixes: Iterable[PrefixRule],
-    effects: Iterable[EffectRule],
-    commands: Mapping[str, CommandSpec],
-    wrappers: Mapping[str, WrapperSpec],
-    shells: frozenset[str],
-    shell_arg_options: frozenset[str],
-    interpreters: Mapping[str, InterpreterSpec],
-    readonly: Iterable[PrefixRule],
-) -> RuleSet:
-    """A :class:`RuleSet` with its lookup tables built."""
-    prefixes = tuple(prefixes)
-    readonly = tuple(readonly)
-    return RuleSet(
-        tuple(paths), prefixes, tuple(effects), dict(commands), dict(wrappers), shells,
-        shell_arg_options, dict(interpreters), tuple(readonly),
-        Table.build(commands.values()), Table.build(wrappers.values()),
-        Table.build(interpreters.values()), _first_index(prefixes), _first_index(readonly),
-    )
-
-
-# ---- loading and validation ---------------------------------------------------------------
 
 
 class _Reader:
     """Reads one rules document, raising ConfigError that names the file and key path."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, text: str = "") -> None:
         self.source = source
+        self.lines = text.split("\n")
+        self.examples: list[Example] = []
+        self._starts: dict[str, int] | None = None
+
+    def examples_of(self, d: Mapping[str, Any], key: str, rule: str) -> None:
+        """Read ``examples = [{cmd = "...", decision = "block", mode = "normal"}]`` of one entry."""
+        v = d.get("examples", [])
+        if not isinstance(v, list):
+            raise self.fail(f"{key}.examples", "expected a list of tables {cmd = ..., decision = ...}")
+        for i, e in enumerate(v):
+            k = f"{key}.examples[{i}]"
+            e = self.table(e, k)
+            self.keys(e, k, ("cmd", "decision", "mode"), ("cmd", "decision"))
+            cmd = self.str_(e, "cmd", k)
+            mode = self.str_(e, "mode", k, "normal")
+            if mode not in MODES:
+                raise self.fail(f"{k}.mode", f"{mode!r} is not one of {', '.join(MODES)}")
+            decision = self.str_(e, "decision", k)
+            if decision not in ACTIONS:
+                raise self.fail(f"{k}.decision", f"{decision!r} is not one of allow, confirm, block")
+            self.examples.append(Example(cmd, decision, mode, rule, k, self.source,  # type: ignore[arg-type]
+                                         self.line_of(rule, cmd)))
+
+    def line_of(self, rule: str, cmd: str) -> int:
+        """The line an example is written on: the first mention of its command after the entry."""
+        if self._starts is None:
+            self._starts = {}
+            for i, ln in enumerate(self.lines):
+                m = _ENTRY.match(ln)
+                if m is not None:
+                    self._starts.setdefault(m.group(1) or m.group(2), i)
+        start = self._starts.get(rule)
+        if start is None:
+            return 0
+        probe = cmd.replace("\\", "\\\\").replace('"', '\\"')
+        for i in range(start, len(self.lines)):
+            if cmd in self.lines[i] or probe in self.lines[i]:
+                return i + 1
+        return start + 1
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}: {key}: {problem}", source=self.source, key=key)
@@ -379,7 +158,8 @@ class _Reader:
 
     def path_rule(self, d: Any, key: str) -> PathRule:
         d = self.table(d, key)
-        self.keys(d, key, ("id", "class", "patterns", "reason"), ("id", "class", "patterns"))
+        self.keys(d, key, ("id", "class", "patterns", "reason", "examples"), ("id", "class", "patterns"))
+        self.examples_of(d, key, self.str_(d, "id", key))
         cls = self.str_(d, "class", key)
         if cls not in PATH_CLASSES or cls == "unknown":
             raise self.fail(f"{key}.class", f"{cls!r} is not a path class ({', '.join(PATH_CLASSES[:-1])})")
@@ -395,8 +175,9 @@ class _Reader:
             raise self.fail(key, "a rule needs exactly one of `match` (prefix rule) or `effect` (effect rule)")
         tags = frozenset(self.strs(d, "tags", key, TAGS))
         if "effect" in d:
-            self.keys(d, key, ("id", "effect", "targets", "recursive", "action", "reason", "tags"),
+            self.keys(d, key, ("id", "effect", "targets", "recursive", "action", "reason", "tags", "examples"),
                       ("id", "effect", "targets", "action"))
+            self.examples_of(d, key, self.str_(d, "id", key))
             rec = d.get("recursive")
             if rec is not None and not isinstance(rec, bool):
                 raise self.fail(f"{key}.recursive", f"expected true or false, got {rec!r}")
@@ -406,7 +187,8 @@ class _Reader:
                 self.str_(d, "reason", key, ""), tags, rec, self.source,
             )
         self.keys(d, key, ("id", "match", "options", "options_all", "not_options", "args_any", "args_any_not",
-                           "operands_max", "action", "reason", "tags"), ("id", "match", "action"))
+                           "operands_max", "action", "reason", "tags", "examples"), ("id", "match", "action"))
+        self.examples_of(d, key, self.str_(d, "id", key))
         return PrefixRule(
             self.str_(d, "id", key), self.match(d, key), self.action(d, key),
             self.str_(d, "reason", key, ""), tags, frozenset(self.strs(d, "options", key)),
@@ -444,7 +226,8 @@ class _Reader:
         d = self.table(d, key)
         self.keys(d, key, ("aliases", "arg_options", "single_dash_long", "recursive", "always_recursive", "effects",
                            "secret_ok", "secret_ok_options", "no_read", "script_options", "mode_operand",
-                           "command_options", "setting_options", "command_keys"))
+                           "command_options", "setting_options", "command_keys", "examples"))
+        self.examples_of(d, key, f"command.{name}")
         effects = d.get("effects", [])
         if not isinstance(effects, list):
             raise self.fail(f"{key}.effects", "expected a list of tables")
@@ -464,7 +247,8 @@ class _Reader:
         self.keys(d, key, ("aliases", "arg_options", "positionals", "string_options", "split_options", "joins",
                            "appends", "replace_options", "separators", "privileged", "no_command",
                            "no_positional_command", "alone", "assignments", "numeric_option", "read_options",
-                           "shell_args"))
+                           "shell_args", "examples"))
+        self.examples_of(d, key, f"wrapper.{name}")
         alone = self.str_(d, "alone", key, "nothing")
         if alone not in ("nothing", "root-shell"):
             raise self.fail(f"{key}.alone", f"{alone!r} is not one of nothing, root-shell")
@@ -493,6 +277,8 @@ class _Reader:
         )
 
 
+_ENTRY = re.compile(r'^\s*id\s*=\s*"([^"]+)"|^\s*\[((?:command|wrapper)\.[^\]]+)\]')
+"""Where an entry starts in a rules file: ``id = "X"`` or ``[command.X]``."""
 _TOP_KEYS = ("version", "path", "rule", "command", "wrapper", "shells", "interpreters", "readonly", "disable")
 
 
@@ -507,10 +293,11 @@ class _Doc:
     interpreters: dict[str, InterpreterSpec]
     readonly: tuple[PrefixRule, ...]
     disable: tuple[str, ...]
+    examples: tuple[Example, ...] = ()
 
 
-def _read_doc(data: Mapping[str, Any], source: str) -> _Doc:
-    r = _Reader(source)
+def _read_doc(data: Mapping[str, Any], source: str, text: str = "") -> _Doc:
+    r = _Reader(source, text)
     r.keys(data, "", _TOP_KEYS)
     version = data.get("version", 1)
     if version != 1:
@@ -544,7 +331,7 @@ def _read_doc(data: Mapping[str, Any], source: str) -> _Doc:
         ids[x.id] = f"{kind}[{idx}]"
     return _Doc(
         paths, rules, commands, wrappers, r.strs(shells_t, "names", "shells"),
-        r.strs(shells_t, "arg_options", "shells"), interps, readonly, r.strs(data, "disable", ""),
+        r.strs(shells_t, "arg_options", "shells"), interps, readonly, r.strs(data, "disable", ""), tuple(r.examples),
     )
 
 
@@ -562,7 +349,9 @@ def _merge(base: _Doc, top: _Doc) -> _Doc:
     rules: list[PrefixRule | EffectRule] = [x for x in new_rules if isinstance(x, EffectRule)]
     rules += [replaced_rules.get(x.id, x) for x in base.rules]
     rules += [x for x in new_rules if isinstance(x, PrefixRule)]
-    del top_ids
+    # A built-in example speaks for its built-in rule; one the file replaces or removes drops it.
+    changed = top_ids | drop | {f"command.{n}" for n in top.commands} | {f"wrapper.{n}" for n in top.wrappers}
+    examples = tuple(e for e in base.examples if e.rule not in changed) + top.examples
     return _Doc(
         tuple(p for p in paths if p.id not in drop),
         tuple(x for x in rules if x.id not in drop),
@@ -573,6 +362,7 @@ def _merge(base: _Doc, top: _Doc) -> _Doc:
         {**base.interpreters, **top.interpreters},
         base.readonly + top.readonly,
         (),
+        examples,
     )
 
 
@@ -587,13 +377,14 @@ def _ruleset(doc: _Doc) -> RuleSet:
         frozenset(doc.shell_arg_options),
         doc.interpreters,
         doc.readonly,
+        doc.examples,
     )
 
 
 @functools.cache
 def _builtin_doc() -> _Doc:
     text = resources.files("aios.security").joinpath("rules.toml").read_text(encoding="utf-8")
-    return _read_doc(tomllib.loads(text), BUILTIN)
+    return _read_doc(tomllib.loads(text), BUILTIN, text)
 
 
 @functools.cache
@@ -612,7 +403,9 @@ def load_rules(rules_file: str | None) -> RuleSet:
         return builtin_rules()
     try:
         with open(rules_file, "rb") as f:
-            data = tomllib.load(f)
+            raw = f.read()
+        text = raw.decode("utf-8", "replace")
+        data = tomllib.loads(text)
     except FileNotFoundError as exc:
         raise ConfigError(f"{rules_file}: rules file not found", source=rules_file, key="security.rules_file") from exc
     except OSError as exc:
@@ -620,91 +413,5 @@ def load_rules(rules_file: str | None) -> RuleSet:
                           key="security.rules_file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{rules_file}: not valid TOML: {exc}", source=rules_file, key="") from exc
-    return _ruleset(_merge(_builtin_doc(), _read_doc(data, rules_file)))
+    return _ruleset(_merge(_builtin_doc(), _read_doc(data, rules_file, text)))
 
-
-def with_extra_prefixes(rules: RuleSet, extra: Iterable[PrefixRule]) -> RuleSet:
-    """The same rules plus more prefix rules (person-typed grants)."""
-    return make_ruleset(
-        rules.paths, (*rules.prefixes, *extra), rules.effects, rules.commands, rules.wrappers,
-        rules.shells, rules.shell_arg_options, rules.interpreters, rules.readonly,
-    )
-
-
-def with_readonly(rules: RuleSet, readonly: Iterable[PrefixRule]) -> RuleSet:
-    """The same rules with another paranoid allow list."""
-    readonly = tuple(readonly)
-    return evolve(rules, readonly=readonly, readonly_index=_first_index(readonly))
-
-
-# ---- path patterns ------------------------------------------------------------------------
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A path glob as a regex: ``**`` any depth, ``*``/``?`` within one name, ``dir/**`` also
-    matches ``dir``. ``~`` must already be replaced."""
-    if pattern.endswith("/**"):
-        return glob_to_regex(pattern[:-3]) + "(?:/.*)?"
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-@frozen
-class PathMatcher:
-    """Classifies absolute normalized paths with one compiled regex (first rule wins)."""
-
-    regex: re.Pattern[str]
-    rules: tuple[PathRule, ...]
-
-    @classmethod
-    def build(cls, rules: Iterable[PathRule], home: str) -> PathMatcher:
-        kept: list[PathRule] = []
-        parts: list[str] = []
-        for r in rules:
-            pats = []
-            for p in r.patterns:
-                if not p:
-                    continue
-                if p == "~" or p.startswith("~/"):
-                    p = home.rstrip("/") + p[1:] if home != "/" else "/" + p[2:]
-                pats.append(glob_to_regex(p))
-            if not pats:
-                continue
-            parts.append(f"(?P<r{len(kept)}>{'|'.join(pats)})")
-            kept.append(r)
-        regex = re.compile("|".join(parts) if parts else r"(?!)", re.S)
-        return cls(regex, tuple(kept))
-
-    def classify(self, path: str) -> PathRule | None:
-        m = self.regex.fullmatch(path)
-        if m is None or m.lastgroup is None:
-            return None
-        return self.rules[int(m.lastgroup[1:])]

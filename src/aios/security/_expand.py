@@ -1,0 +1,337 @@
+"""Word expansion as bash does it, as far as the line itself tells: the values a word can have.
+
+Variables set earlier in the line (``x=rm; $x``), arrays of literals (``a=(rm -rf /)``),
+``${x:-default}`` and friends, ``$IFS`` splitting (``rm${IFS}-rf``, ``IFS=,``), brace expansion,
+quoting and escapes, and ``$(...)`` whose output is literal (``$(printf '\\x72m')``) are all
+resolved, so the judge sees the words that will run. What stays unknown becomes :data:`DYN`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tree_sitter import Node
+
+from ._words import (
+    DYN,
+    MAX_ALTERNATIVES,
+    MAX_NESTING,
+    SimpleCommand,
+    Val,
+    Word,
+    ansi_c,
+    expand_braces,
+    literal_output,
+    product,
+    unescape_dquoted,
+    unescape_word,
+)
+
+SPLIT = "\ue001"
+"""Where an unquoted expansion's value splits into separate words (an ``$IFS`` character)."""
+DEFAULT_IFS = " \t\n"
+_UNKNOWN = Val((DYN,), dynamic=True)
+_DEFAULT_OPS = (":-", "-", ":=", "=")
+_ALT_OPS = (":+", "+")
+
+
+def node_text(node: Node) -> str:
+    """The source text of a node."""
+    raw = node.text
+    return raw.decode("utf-8", "replace") if raw is not None else ""
+
+
+def _has_glob(raw: str) -> bool:
+    i = 0
+    while i < len(raw):
+        if raw[i] == "\\":
+            i += 2
+            continue
+        if raw[i] in "*?[":
+            return True
+        i += 1
+    return False
+
+
+class Expander:
+    """The expansion state of one line: variables, arrays and ``IFS`` as assigned so far.
+
+    Args:
+        run: walks a statement node (a ``$(...)`` body) and returns the simple commands in it.
+    """
+
+    def __init__(self, run: Callable[[Node], list[SimpleCommand]]) -> None:
+        self.run = run
+        self.vars: dict[str, Val] = {}
+        self.arrays: dict[str, tuple[Val, ...]] = {}
+        self.ifs: str | None = DEFAULT_IFS
+        """The field separators; None when set to something only known at run time."""
+        self.nesting = 0
+        self.error = False
+
+    # ---- words ---------------------------------------------------------------------------
+
+    def word(self, node: Node) -> Word:
+        """One word, unsplit (assignment values, redirection targets, here-strings)."""
+        val, disp = self.eval(node, first=True)
+        return Word(disp, tuple(a.replace(SPLIT, " ") for a in val.alts), val.dynamic, val.glob)
+
+    def split_word(self, node: Node) -> list[Word]:
+        """The words one argv node becomes after field splitting (``$x``, ``"${a[@]}"``)."""
+        val, disp = self.eval(node, first=True)
+        if not any(SPLIT in a for a in val.alts):
+            return [Word(disp, val.alts, val.dynamic, val.glob)]
+        fields = [[p for p in a.split(SPLIT) if p] for a in val.alts]
+        if len({len(f) for f in fields}) != 1:
+            fields = fields[:1]
+        if not fields[0]:
+            return []
+        return [Word(parts[0], tuple(parts), val.dynamic, val.glob) for parts in zip(*fields, strict=True)]
+
+    def eval(self, node: Node, *, first: bool = False, quoted: bool = False) -> tuple[Val, str]:
+        """The value alternatives and the display spelling of a word-like node."""
+        if self.nesting > MAX_NESTING:
+            self.error = True
+            return _UNKNOWN, node_text(node)
+        self.nesting += 1
+        try:
+            return self._eval(node, first=first, quoted=quoted)
+        finally:
+            self.nesting -= 1
+
+    def _eval(self, node: Node, *, first: bool, quoted: bool) -> tuple[Val, str]:
+        t = node.type
+        if t == "word":
+            raw = node_text(node)
+            glob = not quoted and _has_glob(raw)
+            text = unescape_word(raw)
+            if first and not quoted and raw.startswith("~"):
+                head, sep, rest = text.partition("/")
+                user = head[1:]
+                home = "~" if not user else ("/root" if user == "root" else f"/home/{user}")
+                return Val((home + sep + rest,), glob=glob), text
+            if first and quoted and text.startswith("~"):
+                text = "./" + text
+            return Val((text,), glob=glob), text
+        if t == "number":
+            s = node_text(node)
+            return Val((s,)), s
+        if t == "raw_string":
+            s = node_text(node)[1:-1]
+            return Val((s if not (first and s.startswith("~")) else "./" + s,)), s
+        if t == "ansi_c_string":
+            s = ansi_c(node_text(node)[2:-1])
+            return Val((s,)), s
+        if t == "string":
+            return self._string(node, first)
+        if t == "translated_string":
+            kids = node.named_children
+            if kids:
+                return self.eval(kids[0], first=first, quoted=True)
+            return Val(("",)), ""
+        if t == "concatenation":
+            parts: list[Val] = []
+            disp: list[str] = []
+            brace = False
+            for i, c in enumerate(node.named_children):
+                v, d = self.eval(c, first=first and i == 0, quoted=quoted)
+                if c.type == "word" and not quoted and "{" in node_text(c):
+                    brace = True
+                parts.append(v)
+                disp.append(d)
+            v = product(parts)
+            if brace:
+                alts = tuple(x for a in v.alts for x in expand_braces(a))[:MAX_ALTERNATIVES]
+                v = Val(alts, v.dynamic, v.glob)
+            return v, "".join(disp)
+        if t in ("simple_expansion", "expansion"):
+            return self.expansion(node, quoted), node_text(node)
+        if t == "command_substitution":
+            return self.substitution(node, quoted), node_text(node)
+        if t == "process_substitution":
+            for c in node.named_children:
+                self.run(c)
+            return _UNKNOWN, node_text(node)
+        if t == "arithmetic_expansion":
+            self.scan(node)
+            return _UNKNOWN, node_text(node)
+        if t == "ERROR":
+            self.error = True
+            self.scan(node)
+            s = node_text(node)
+            return Val((s,), dynamic=True), s
+        s = node_text(node)
+        self.scan(node)
+        return Val((s,)), s
+
+    def _string(self, node: Node, first: bool) -> tuple[Val, str]:
+        parts: list[Val] = []
+        disp: list[str] = []
+        for c in node.named_children:
+            if c.type == "string_content":
+                s = unescape_dquoted(node_text(c))
+                parts.append(Val((s,)))
+                disp.append(s)
+            else:
+                v, d = self.eval(c, quoted=True)
+                parts.append(v)
+                disp.append(d)
+        v = product(parts)
+        alts = v.alts
+        kids = node.named_children
+        if first and kids and kids[0].type == "string_content" and node_text(kids[0]).startswith("~"):
+            alts = tuple("./" + a if a.startswith("~") else a for a in alts)
+        return Val(alts, v.dynamic, False), "".join(disp)
+
+    # ---- expansions ----------------------------------------------------------------------
+
+    def lookup(self, name: str, quoted: bool) -> Val:
+        """``$name``: its value as assigned in the line, split on ``IFS`` unless quoted."""
+        if name in ("@", "*"):
+            items = self.arrays.get("@")
+            if items is None:
+                return _UNKNOWN
+            return self._join(items, split=name == "@" or not quoted)
+        if name == "IFS":
+            val = Val((self.ifs,)) if self.ifs is not None else _UNKNOWN
+        elif name in self.vars:
+            val = self.vars[name]
+        elif name == "HOME":
+            val = Val(("~",))
+        elif name == "PWD":
+            val = Val((".",))
+        else:
+            return _UNKNOWN
+        if quoted or val.dynamic:
+            return val
+        if self.ifs is None:
+            return _UNKNOWN  # word splitting no longer follows known separators
+        return Val(tuple(self._mark(a) for a in val.alts), val.dynamic, val.glob)
+
+    def _mark(self, text: str) -> str:
+        for ch in self.ifs or "":
+            text = text.replace(ch, SPLIT)
+        return text
+
+    def _join(self, items: tuple[Val, ...], *, split: bool) -> Val:
+        sep = SPLIT if split else (self.ifs or " ")[:1]
+        parts: list[Val] = []
+        for i, it in enumerate(items):
+            if i:
+                parts.append(Val((sep,)))
+            parts.append(it)
+        return product(parts) if parts else Val(("",))
+
+    def expansion(self, node: Node, quoted: bool) -> Val:
+        """``$x``, ``${x}``, ``${x:-default}``, ``${a[@]}``, ``${a[0]}``; other operators are run-time."""
+        kids = node.named_children
+        if node.type == "simple_expansion":
+            names = [c for c in kids if c.type in ("variable_name", "special_variable_name")]
+            return self.lookup(node_text(names[0]), quoted) if names else _UNKNOWN
+        text = node_text(node)
+        if len(kids) == 1 and kids[0].type in ("variable_name", "special_variable_name") \
+                and text == "${" + node_text(kids[0]) + "}":
+            return self.lookup(node_text(kids[0]), quoted)
+        if len(kids) == 1 and kids[0].type == "subscript":
+            return self._subscript(kids[0], quoted)
+        op = next((c for i, c in enumerate(node.children) if node.field_name_for_child(i) == "operator"), None)
+        names = [c for c in kids if c.type == "variable_name"]
+        if op is not None and names and node_text(op) in (*_DEFAULT_OPS, *_ALT_OPS):
+            return self._operator(node, node_text(names[0]), node_text(op), op, quoted)
+        for c in kids:
+            if c.type != "variable_name":
+                self.scan(c)
+        return _UNKNOWN
+
+    def _operator(self, node: Node, name: str, op: str, op_node: Node, quoted: bool) -> Val:
+        after = False
+        parts: list[Val] = []
+        for c in node.children:
+            if c == op_node:
+                after = True
+            elif after and c.is_named:
+                parts.append(self.eval(c, quoted=quoted)[0])
+        word = product(parts) if parts else Val(("",))
+        known = self.vars.get(name)
+        if op in _ALT_OPS:
+            if known is None or known.dynamic:
+                return _UNKNOWN
+            empty = known.alts == ("",)
+            return word if not (empty and op == ":+") else Val(("",))
+        # ${x:-word}: x is not set in the line. The jail starts with a cleared environment,
+        # so the default is what runs; x set earlier wins.
+        if known is not None and not known.dynamic and not (op.startswith(":") and known.alts == ("",)):
+            return self.lookup(name, quoted)
+        if known is not None and known.dynamic:
+            return _UNKNOWN
+        if op in (":=", "="):
+            self.vars[name] = word
+        return word
+
+    def _subscript(self, sub: Node, quoted: bool) -> Val:
+        name_node = sub.child_by_field_name("name")
+        index = sub.child_by_field_name("index")
+        if name_node is None or index is None:
+            return _UNKNOWN
+        name, idx = node_text(name_node), node_text(index)
+        items = self.arrays.get(name)
+        if items is None:
+            return _UNKNOWN
+        if idx in ("@", "*"):
+            return self._join(items, split=idx == "@" or not quoted)
+        if idx.isdigit():
+            return items[int(idx)] if int(idx) < len(items) else Val(("",))
+        return _UNKNOWN
+
+    def substitution(self, node: Node, quoted: bool) -> Val:
+        """``$(...)``: its output when the command inside prints literal text."""
+        made: list[SimpleCommand] = []
+        for c in node.named_children:
+            made += self.run(c)
+        if len(made) == 1:
+            out = literal_output(made[0])
+            if out is not None:
+                out = out.rstrip("\n")
+                return Val((out if quoted else self._mark(out),)) if self.ifs is not None or quoted else _UNKNOWN
+        return _UNKNOWN
+
+    def scan(self, node: Node) -> None:
+        """Run the substitutions inside any node (test expressions, arithmetic, case patterns)."""
+        if self.nesting > MAX_NESTING:
+            self.error = True
+            return
+        for c in node.named_children:
+            if c.type in ("command_substitution", "process_substitution"):
+                self.eval(c)
+            elif c.type == "ERROR":
+                self.error = True
+                self.scan(c)
+            else:
+                self.scan(c)
+
+    # ---- assignments ---------------------------------------------------------------------
+
+    def assign(self, node: Node) -> None:
+        """``x=value``, ``a=(w1 w2)``, ``x+=more``, ``IFS=…``: remember what the name holds."""
+        name_node = node.child_by_field_name("name")
+        value_node = node.child_by_field_name("value")
+        if name_node is None:
+            return
+        name = node_text(name_node)
+        if name_node.type == "subscript":
+            base = name_node.child_by_field_name("name")
+            self.arrays.pop(node_text(base) if base is not None else name, None)
+            return
+        if value_node is not None and value_node.type == "array":
+            items = tuple(self.eval(c, first=True)[0] for c in value_node.named_children)
+            self.arrays[name] = items
+            self.vars[name] = items[0] if items else Val(("",))
+            return
+        val = self.eval(value_node)[0] if value_node is not None else Val(("",))
+        val = Val(tuple(a.replace(SPLIT, " ") for a in val.alts), val.dynamic, val.glob)
+        if "+=" in node_text(node)[: len(name) + 2]:
+            val = _UNKNOWN
+        self.arrays.pop(name, None)
+        self.vars[name] = val
+        if name == "IFS":
+            self.ifs = val.alts[0] if not val.dynamic and len(val.alts) == 1 else None

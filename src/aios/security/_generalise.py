@@ -1,0 +1,204 @@
+"""Judging a program by what its words say, whether or not rules.toml knows it (issue 14 §2).
+
+- A secret named anywhere in a word (``--key=PATH``, ``-iPATH``, ``@PATH``, ``file://PATH``,
+  inside a quoted script) is read by the program.
+- A word that is a program to run (``/usr/bin/x``, ``./run.sh``, or a command on PATH followed by
+  its own arguments, ``--exec "rm -rf /"``) makes the program a wrapper: that command is judged,
+  and the line is at least confirmed.
+- Code for the program's own language in a value (``!cmd``, ``system("…")``, ``$(shell …)``,
+  ``esyscmd``, ``\\write18``, backticks) is at least confirmed; readable commands inside are judged.
+- A program without an entry whose option or operand names a system or critical file is
+  treated as writing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ._findings import MAX_VALUES, Context, Finding
+from ._paths import path_candidates
+from ._words import DYN, Word, literal
+
+if TYPE_CHECKING:
+    from ._judge import Judge
+
+_PATHS_IN = re.compile(r"(?<![\w.~/-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
+"""Absolute or ``~`` paths inside a longer word (an option value, a URL, a quoted script)."""
+_SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
+_WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
+                            "device"})
+_CODE = (
+    (re.compile(r"^\s*!(.+)", re.S), "!"),
+    (re.compile(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
+    (re.compile(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
+                r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),
+    (re.compile(r"\$[({]shell\s+([^)}]+)[)}]"), "$(shell)"),
+    (re.compile(r"\\(?:immediate\\)?write18\s*\{([^}]*)\}"), "\\write18"),
+    (re.compile(r"%x[({\[]([^)}\]]+)[)}\]]"), "%x()"),
+    (re.compile(r"`([^`]+)`"), "backticks"),
+)
+_CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
+                        r"os\.execute|io\.popen|Runtime\.getRuntime|child_process|subprocess|__import__)\s*\(|"
+                        r"\$[({]shell\s|\\write18|%x[({\[]")
+_PROGRAM_OPTION = re.compile(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
+                             r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress", re.I)
+"""Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
+_CODE_OPTION = re.compile(r"script|engine|plugin|preload|extension|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
+_CODE_FILE = re.compile(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
+"""An option that loads code (``nmap --script=x.nse``, ``openssl -engine ./e.so``) given a file of it."""
+_MESSAGE_OPTION = re.compile(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"
+                             r"reason|label|annotation|text)$")
+"""Option names whose value is prose (``git commit -m "make it faster"`` runs no make)."""
+_RECURSIVE = frozenset({"-r", "-R", "--recursive", "-a", "--archive", "--dereference-recursive"})
+_CREATE = frozenset({"-c", "--create", "-r", "--append", "-u", "--update"})
+_WHOLE_TREE = frozenset({"rg", "ag", "ack", "ugrep", "zip", "7z", "7za", "rar", "restic", "borg", "duplicity", "rclone",
+                         "rsync", "scp", "cpio", "pax", "git-annex"})
+"""Programs that read every file below a directory operand by default."""
+_NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "printf", "sync", "time", "info",
+                           "help", "[", "link", "type", "size", "join", "paste", "expand", "split", "print",
+                           "list", "show", "add", "update", "build", "check", "clean", "start", "stop", "status", "pr",
+                           "top", "look", "watch", "w", "last", "users", "more", "diff", "dir", "vdir"})
+"""Words that are programs on PATH but much more often a subcommand (``cargo test --release``)."""
+_CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER)$")
+"""Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
+
+
+def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context) -> None:
+    """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read."""
+    for w in words:
+        if w.dynamic:
+            continue
+        for v in w.values[:MAX_VALUES]:
+            cands = path_candidates(v) + _PATHS_IN.findall(v)
+            if v.startswith("-") and not v.startswith("--") and len(v) > 2:
+                cands += path_candidates(v[2:])  # -kPATH: a short option with its value glued on
+            for cand in cands:
+                cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
+                if cls in _SECRET_CLASSES:
+                    judge.effect("read", Word(w.text, (cand,), False, w.glob), ctx, name)
+                    return
+
+
+def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, depth: int) -> None:
+    """Code for the program's own language inside its words: judged where readable, confirmed."""
+    for w in words:
+        if w.dynamic:
+            continue
+        v = w.value
+        for rx, kind in _CODE:
+            m = rx.search(v)
+            if m is None:
+                continue
+            inner = m.group(1).strip()
+            ctx.add(Finding("confirm", "code.in-value", f"{name} is given code that runs a command ({kind} in "
+                            f"{_short(w.text)})", frozenset({"dynamic"})))
+            if inner and DYN not in inner:
+                judge.line(inner, ctx, depth + 1, origin=f"{name} {kind}")
+            return
+        if _CODE_HINT.search(v):
+            ctx.add(Finding("confirm", "code.in-value", f"{name} is given code that can run commands "
+                            f"({_short(w.text)})", frozenset({"dynamic"})))
+            return
+
+
+def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]], ctx: Context,
+             depth: int, *, readonly: bool) -> None:
+    """Words that name a program to run make ``name`` a wrapper for it: judged, and confirmed.
+
+    For a program on the read-only list only option values count that name a program by their
+    option (``--compress-program=sh``) or by a path to an executable; its operands are data.
+    """
+    for opt, w in values:
+        if w.dynamic or _MESSAGE_OPTION.match(opt):
+            continue
+        if _CODE_OPTION.search(opt) and _CODE_FILE.search(w.value):
+            ctx.add(Finding("confirm", "wrap.loads-code", f"{name} {opt} loads code from {_short(w.text)}",
+                            frozenset({"dynamic"})))
+            return
+        parts = w.value.split()
+        if not parts:
+            continue
+        named = bool(_PROGRAM_OPTION.search(opt))
+        if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named):
+            _wrapped(judge, name, w.value, ctx, depth)
+            return
+    if readonly:
+        return
+    for k, w in enumerate(operands):
+        if w.dynamic:
+            continue
+        parts = w.value.split()
+        if len(parts) > 1 and _is_program(parts[0], ctx.cwd, judge, standalone=False):
+            _wrapped(judge, name, w.value, ctx, depth)
+            return
+        if len(parts) == 1 and _is_program(parts[0], ctx.cwd, judge, standalone=k + 1 == len(operands)):
+            rest = [x.value for x in operands[k + 1 :]]
+            _wrapped(judge, name, " ".join([w.value, *(_quote(r) for r in rest)]), ctx, depth)
+            return
+
+
+def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[Word], ctx: Context) -> None:
+    """A program without an entry that names a system or critical file is taken to write it."""
+    for w in (*values, *operands):
+        if w.dynamic:
+            continue
+        for v in w.values[:MAX_VALUES]:
+            for cand in [*path_candidates(v), *_PATHS_IN.findall(v)]:
+                cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
+                if cls in _WRITE_CLASSES:
+                    judge.effect("write", literal(cand), ctx, name, option=" (named in its arguments)")
+                    return
+
+
+def home_trees(judge: Judge, name: str, options: frozenset[str], operands: Sequence[Word], ctx: Context) -> None:
+    """``tar czf - ~``, ``grep -r … ~``, ``cp -r ~ …``: reading a whole home reads its secrets."""
+    if not (options & _RECURSIVE or name in _WHOLE_TREE or (name in ("tar", "bsdtar") and options & _CREATE)):
+        return
+    for w in operands:
+        if w.dynamic:
+            continue
+        for v in w.values[:MAX_VALUES]:
+            path = judge.paths.abspath(v, ctx.cwd)
+            if path is not None and judge.paths.holds_secrets(path):
+                ctx.add(Finding("block", "fs.home-read", f"{name} reads all of {w.text}, a home directory, with the "
+                                "secrets in it", frozenset({"secret"})))
+                return
+
+
+def code_variable(name: str) -> bool:
+    """Whether an environment variable's value is a command some program runs."""
+    return bool(_CODE_VARS.match(name))
+
+
+def _wrapped(judge: Judge, name: str, text: str, ctx: Context, depth: int) -> None:
+    ctx.add(Finding("confirm", "wrap.program-argument", f"{name} is given a program to run ({_short(text)})",
+                    frozenset({"dynamic"})))
+    judge.line(text, ctx, depth + 1, origin=f"{name} runs")
+
+
+def _is_program(word: str, cwd: str | None, judge: Judge, *, standalone: bool, path_only: bool = False) -> bool:
+    """A path to an executable file, or (followed by its own arguments) a command on PATH."""
+    if not word or word.startswith("-") or DYN in word:
+        return False
+    if "/" in word:
+        path = judge.paths.abspath(word, cwd)
+        return path is not None and os.path.isfile(path) and os.access(path, os.X_OK)
+    return not standalone and not path_only and word not in _NOT_PROGRAMS and _on_path(word)
+
+
+@functools.lru_cache(maxsize=2048)
+def _on_path(word: str) -> bool:
+    return re.fullmatch(r"[A-Za-z][\w.+-]*", word) is not None and shutil.which(word) is not None
+
+
+def _quote(word: str) -> str:
+    return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,287 @@
+"""Path classification: which class (secret, system, workspace …) a path or a glob reaches.
+
+The path rules come from rules.toml (``[[path]]``), with ``~`` standing for the daemon user's
+home; secrets of every account are spelled with ``/home/*/`` and ``/root/`` patterns there. A
+glob counts as reaching a sensitive file when one of its expansions could name it
+(``/etc/sha*`` reaches ``/etc/shadow``), whether or not that file exists.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import re
+from collections.abc import Iterable, Sequence
+
+from attrs import frozen
+
+from ._rules_model import PathRule
+
+DYN = "\ue000"
+"""Marks text only known at run time (the same marker ``_parse`` puts in words)."""
+GLOB_CHARS = re.compile(r"[*?\[]")
+SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
+"""Classes a glob is checked against, strictest first."""
+CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
+               "device", "network", "switch", "traces", "secret", "protected")
+"""Least to most sensitive (a path reached two ways takes the stricter class)."""
+EVERYTHING = frozenset({"*", ".*", "*/", "*/*", "**", "{*,.*}", ".[!.]*", "..?*"})
+"""Glob tails that name every entry of a directory."""
+NO_WORKSPACE = "/.aios-no-workspace"
+
+
+def class_rank(cls: str) -> int:
+    """Position in :data:`CLASS_ORDER` (unknown classes rank like ``outside``)."""
+    return CLASS_ORDER.index(cls) if cls in CLASS_ORDER else 2
+
+
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A path glob as a regex: ``**`` any depth, ``*``/``?`` within one name, ``dir/**`` also
+    matches ``dir``. ``~`` must already be replaced."""
+    if pattern.endswith("/**"):
+        return glob_to_regex(pattern[:-3]) + "(?:/.*)?"
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+@frozen
+class PathMatcher:
+    """Classifies absolute normalized paths with one compiled regex (first rule wins)."""
+
+    regex: re.Pattern[str]
+    rules: tuple[PathRule, ...]
+
+    @classmethod
+    def build(cls, rules: Iterable[PathRule], home: str) -> PathMatcher:
+        kept: list[PathRule] = []
+        parts: list[str] = []
+        for r in rules:
+            pats = []
+            for p in r.patterns:
+                if not p:
+                    continue
+                if p == "~" or p.startswith("~/"):
+                    p = home.rstrip("/") + p[1:] if home != "/" else "/" + p[2:]
+                pats.append(glob_to_regex(p))
+            if not pats:
+                continue
+            parts.append(f"(?P<r{len(kept)}>{'|'.join(pats)})")
+            kept.append(r)
+        regex = re.compile("|".join(parts) if parts else r"(?!)", re.S)
+        return cls(regex, tuple(kept))
+
+    def classify(self, path: str) -> PathRule | None:
+        m = self.regex.fullmatch(path)
+        if m is None or m.lastgroup is None:
+            return None
+        return self.rules[int(m.lastgroup[1:])]
+
+
+class Paths:
+    """The path classes in force for one policy: rules, home, workspace, protected paths.
+
+    Args:
+        rules: the ``[[path]]`` rules, first match wins.
+        home: the directory ``~`` stands for.
+        workspace: the directory relative paths are judged against (None: no workspace).
+        protected: the daemon's own config, rules, units and state; class ``protected``.
+    """
+
+    def __init__(self, rules: Iterable[PathRule], *, home: str, workspace: str | None,
+                 protected: Sequence[str] = ()) -> None:
+        self.home = posixpath.normpath(home)
+        self.workspace = posixpath.normpath(workspace) if workspace is not None else NO_WORKSPACE
+        self.protected = tuple(posixpath.normpath(p) for p in protected)
+        self.rules = self._in_force(tuple(rules))
+        self.matcher = PathMatcher.build(self.rules, self.home)
+        real_home = os.path.realpath(self.home)
+        self.matcher_real = PathMatcher.build(self.rules, real_home) if real_home != self.home else self.matcher
+        self.sensitive = self._sensitive_paths()
+        self._home_secrets = tuple(
+            cand for cand, cls in self.sensitive
+            if cls == "secret" and cand[0] != "**" and (cand[0] in ("home", "root") or self._under_home(cand)))
+        self._holds: dict[str, bool] = {}
+
+    def _in_force(self, rules: tuple[PathRule, ...]) -> tuple[PathRule, ...]:
+        out: list[PathRule] = []
+        if self.protected:
+            pats: list[str] = []
+            for p in self.protected:
+                if self.workspace.startswith(p.rstrip("/") + "/"):
+                    continue  # a workspace inside the daemon's directories stays writable
+                for q in sorted({p, os.path.realpath(p)}):
+                    pats += [q, q.rstrip("/") + "/**"]
+            out.append(PathRule("path.protected", "protected", tuple(pats),
+                                "the daemon's own configuration, rules, state and socket"))
+        for r in rules:
+            if r.id == "path.workspace" and r.cls == "workspace":
+                ws = {self.workspace, os.path.realpath(self.workspace)}
+                r = PathRule(r.id, r.cls, tuple(x for w in sorted(ws) for x in (w, w.rstrip("/") + "/**")), r.reason,
+                             r.source)
+            out.append(r)
+        return tuple(out)
+
+    def abspath(self, value: str, cwd: str | None) -> str | None:
+        """``value`` as an absolute normalized path (``~`` expanded); None if cwd is unknown."""
+        if value == "~" or value.startswith("~/"):
+            value = self.home + value[1:]
+        if not value.startswith("/"):
+            if cwd is None:
+                return None
+            value = cwd.rstrip("/") + "/" + value
+        norm = posixpath.normpath(value)
+        return "/" + norm.lstrip("/")
+
+    def classify(self, value: str, cwd: str | None, recursive: bool, glob: bool) -> tuple[str, str]:
+        """(class, absolute path) of a word; ``unknown`` when the path is only known at run time."""
+        if DYN in value:
+            head = value.split(DYN, 1)[0]
+            if "/" not in head and not head.startswith("~"):
+                return "unknown", value
+            value = head[: head.rfind("/") + 1] + "*" if "/" in head else head + "*"
+            glob = True
+        path = self.abspath(value, cwd)
+        if path is None:
+            return "unknown", value
+        m = GLOB_CHARS.search(path) if glob else None
+        if m is not None:
+            static = path[: m.start()]
+            parent = static[: static.rfind("/")] or "/"
+            tail = path[len(parent) :].lstrip("/")
+            reach = self.glob_reach(path)
+            if reach is not None:
+                return reach, path
+            pcls = self.classify_abs(parent)[1]
+            if pcls == "root" and (recursive or tail in EVERYTHING):
+                return "root", path
+            if pcls == "system" and recursive:
+                return "system", path
+            if pcls == "workspace" and recursive and tail in EVERYTHING and self.is_workspace_top(parent):
+                return "workspace-top", path  # `rm -rf *` in the workspace: all of it
+        cls = self.classify_abs(path)[1]
+        if cls == "workspace" and recursive and self.is_workspace_top(path):
+            return "workspace-top", path  # `rm -rf .`: the whole workspace, which no snapshot covers
+        if class_rank(cls) < class_rank("holder") and self.holds_precious(path):
+            return "holder", path
+        return cls, path
+
+    def holds_precious(self, path: str) -> bool:
+        """Whether ``path`` is a directory above the workspace or the daemon's own files."""
+        prefix = path.rstrip("/") + "/"
+        return any(p.startswith(prefix) for p in (self.workspace, *self.protected) if p != NO_WORKSPACE)
+
+    def is_workspace_top(self, path: str) -> bool:
+        """Whether ``path`` is the workspace itself."""
+        return path in (self.workspace, os.path.realpath(self.workspace))
+
+    def glob_reach(self, pattern: str) -> str | None:
+        """The strictest sensitive class (protected … critical) of a path a glob can expand to:
+        ``/etc/sha*`` reaches /etc/shadow, ``/dev/sd?`` a disk; None when it reaches none."""
+        comps = pattern.strip("/").split("/")
+        best: str | None = None
+        for cand, cls in self.sensitive:
+            if best is not None and SENSITIVE.index(cls) >= SENSITIVE.index(best):
+                continue
+            if cand[0] == "**":
+                # `**/id_rsa` anywhere: only a glob that spells part of the name (`id_*`, not `*`).
+                ok = bool(comps) and bool(comps[-1].strip("*?")) and comp_match(comps[-1], cand[1])
+            elif len(comps) < len(cand) or (len(comps) > len(cand) and not cand[-1] == "**"):
+                ok = False
+            else:
+                ok = all(c == "**" or comp_match(g, c) for g, c in zip(comps, cand, strict=False))
+            if ok:
+                best = cls
+        return best
+
+    def holds_secrets(self, path: str) -> bool:
+        """Whether ``path`` is a directory of a home that holds secrets (``~``, ``/home/bob``,
+        ``/root``, ``/home``, ``/``): reading all of it reads them."""
+        hit = self._holds.get(path)
+        if hit is None:
+            comps = [c for c in path.strip("/").split("/") if c]
+            hit = any(len(comps) < len(cand) - (1 if cand[-1] == "**" else 0)
+                      and all(fnmatch.fnmatchcase(c, p) for c, p in zip(comps, cand, strict=False))
+                      for cand in self._home_secrets)
+            if len(self._holds) < 4096:
+                self._holds[path] = hit
+        return hit
+
+    def _under_home(self, cand: tuple[str, ...]) -> bool:
+        home = [c for c in self.home.strip("/").split("/") if c]
+        return list(cand[: len(home)]) == home
+
+    def _sensitive_paths(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        out: list[tuple[tuple[str, ...], str]] = []
+        for r in self.matcher.rules:
+            if r.cls not in SENSITIVE:
+                continue
+            for p in r.patterns:
+                if p == "~" or p.startswith("~/"):
+                    p = self.home.rstrip("/") + p[1:]
+                if p.startswith("**/"):
+                    out.append((("**", p[3:]), r.cls))
+                elif p.startswith("/"):
+                    out.append((tuple(p.strip("/").split("/")), r.cls))
+        return tuple(out)
+
+    def classify_abs(self, path: str, *, real: bool = False) -> tuple[PathRule | None, str]:
+        """The rule and class of an absolute normalized path (``outside`` when none matches)."""
+        rule = (self.matcher_real if real else self.matcher).classify(path)
+        return rule, (rule.cls if rule is not None else "outside")
+
+
+def comp_match(word: str, pattern: str) -> bool:
+    """Whether one path component written with a glob (``sha*``) and one from a path rule
+    (``shadow``, ``id_*``) can name the same file. A leading wildcard does not match a dot."""
+    wg = bool(GLOB_CHARS.search(word))
+    pg = bool(GLOB_CHARS.search(pattern))
+    if not wg:
+        return fnmatch.fnmatchcase(word, pattern) if pg else word == pattern
+    if not pg:
+        if pattern.startswith(".") and not word.startswith("."):
+            return False
+        return fnmatch.fnmatchcase(pattern, word)
+    return word == "*" or pattern == "*" or word == pattern
+
+
+def path_candidates(value: str) -> list[str]:
+    """Paths a word may name besides itself: ``--opt=PATH``, ``@PATH``, ``<PATH``."""
+    out = []
+    v = value
+    if "=" in v and not v.startswith(("/", "~", ".")):
+        v = v.split("=", 1)[1]
+    v = v.lstrip("@<")
+    if v.startswith(("/", "~", ".")) or "/" in v or v.startswith("id_") or v.endswith((".key", ".pem", ".p12", ".pfx")):
+        out.append(v)
+    return out

@@ -1,0 +1,381 @@
+"""Programs with their own syntax for running commands or touching files, one handler each.
+
+A handler takes the judge, the program name, its words, the simple command (for stdin), the
+context and the depth; it adds findings and may recurse into text the program will run. The
+table :data:`PROGRAMS` maps names to handlers: add a program here when rules.toml cannot say
+what it does (``[command.X]`` covers options that take files or commands).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ._args import split_args
+from ._cron import crontab, tee
+from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
+from ._names import DEFAULT_SPEC, REMOTE
+from ._rules_model import CommandSpec
+from ._sed import sed_actions
+from ._shells import STDIN_PATHS, pipe_text, stdin_code
+from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
+
+if TYPE_CHECKING:
+    from ._judge import Judge
+
+FIND_FILTERS_1 = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-type", "-xtype", "-mtime", "-mmin",
+    "-atime", "-amin", "-ctime", "-cmin", "-size", "-user", "-group", "-newer", "-perm", "-links",
+    "-inum", "-samefile", "-wholename", "-iwholename", "-lname", "-ilname", "-uid", "-gid", "-used",
+    "-newermt", "-newerct", "-anewer", "-cnewer", "-context", "-fstype",
+})
+FIND_ARG_1 = frozenset({"-maxdepth", "-mindepth", "-printf", "-D", "-O", "-files0-from"})
+FIND_NARROWING = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-wholename", "-iwholename", "-lname",
+    "-ilname", "-samefile", "-inum", "-newer", "-newermt", "-mmin", "-mtime", "-size",
+})
+FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+FIND_WRITE = frozenset({"-fprint", "-fprint0", "-fls"})
+
+EX_BANG = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:r(?:ead)?\s*|w(?:rite)?\s*)?!(.*)", re.S)
+EX_CODE = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:py\w*|lua\w*|perl\w*|rub\w*|mz\w*|tcl\w*|"
+                      r"exe(?:cute)?|so(?:urce)?|ter(?:minal)?|runtime|call|mak(?:e)?|gr(?:ep)?|lm(?:ake)?)\b")
+EX_CALLS = re.compile(r"\b(?:system|systemlist|job_start|jobstart|termopen|term_start|libcall\w*|luaeval|py3?eval|"
+                       r"pyxeval|perleval|rubyeval|chansend|rpcstart)\s*\(")
+
+
+def cd(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """cd/pushd/popd: later relative paths mean something else (None: unknown)."""
+    rest = [w for w in args if not (w.value.startswith("-") and len(w.value) > 1)]
+    if name == "popd":
+        ctx.cwd = None
+        return
+    if not rest:
+        ctx.cwd = judge.paths.home if name != "pushd" else ctx.cwd
+        return
+    w = rest[0]
+    if w.dynamic or w.value == "-" or len(w.values) != 1:
+        ctx.cwd = None
+        return
+    ctx.cwd = judge.paths.abspath(w.value, ctx.cwd)
+
+
+def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """find: ``-exec`` commands are judged on the files found, ``-delete`` and ``-fprint`` on the start paths."""
+    i = 0
+    n = len(args)
+    while i < n and args[i].value in ("-H", "-L", "-P"):
+        i += 1
+    starts: list[Word] = []
+    while i < n and not (args[i].value.startswith("-") or args[i].value in ("(", "!", ")", "\\(")):
+        starts.append(args[i])
+        i += 1
+    if not starts:
+        starts = [literal(".")]
+    filtered = delete = alternatives = False
+    while i < n:
+        v = args[i].value
+        if v in FIND_EXEC:
+            j = i + 1
+            sub: list[Word] = []
+            while j < n and args[j].value not in (";", "+", "\\;"):
+                sub.append(args[j])
+                j += 1
+            i = j + 1
+            if not sub:
+                continue
+            for s in starts[:MAX_VALUES]:
+                inner = literal(s.value.rstrip("/") + "/*" if s.value != "/" else "/*", glob=True)
+                if s.dynamic:
+                    inner = literal(DYN)
+                words = [replace_placeholder(w, "{}", [inner]) if "{}" in w.value else w for w in sub]
+                if words and words[0].dynamic and words[0].value == inner.value:
+                    ctx.add(hidden("dyn.command-name", "find -exec runs the files it finds"))
+                    continue
+                ctx.commands.append(tuple(w.text for w in sub))
+                judge.argv(words, cmd, ctx, depth + 1)
+            continue
+        if v == "-delete":
+            delete = True
+        elif v in FIND_WRITE and i + 1 < n:
+            judge.effect("write", args[i + 1], ctx, f"find {v}")
+            i += 1
+        elif v == "-fprintf" and i + 1 < n:
+            judge.effect("write", args[i + 1], ctx, "find -fprintf")
+            i += 2
+        elif v == "-empty":  # only empty files and directories
+            filtered = True
+        elif v in ("-o", "-or", ","):  # another branch: a filter no longer narrows everything
+            alternatives = True
+        elif v in FIND_FILTERS_1:
+            if v in FIND_NARROWING and not (i + 1 < n and args[i + 1].value in ("*", "*.*")):
+                filtered = True
+            i += 1
+        elif v in FIND_ARG_1:
+            i += 1
+        i += 1
+    if delete:
+        for s in starts:
+            if filtered and not alternatives:
+                target = literal(s.value.rstrip("/") + "/*") if not s.dynamic else literal(DYN)
+                judge.effect("delete", target, ctx, "find -delete", option=" (matching files)")
+            else:
+                judge.effect("delete", s, ctx, "find -delete", option=" (everything below)", recursive=True)
+
+
+def option_code(judge: Judge, name: str, spec: CommandSpec, values: Sequence[tuple[str, Word]], ctx: Context,
+                 depth: int) -> None:
+    """Option values that are command lines the program runs (rsync -e, tar --to-command,
+    ssh -o ProxyCommand=, git -c core.sshCommand=): judged like that command line."""
+    for o, w in values:
+        for entry in spec.command_options:
+            opt, eq, prefix = entry.partition("=")
+            if o != opt:
+                continue
+            if eq and not w.value.startswith(prefix):
+                continue
+            if w.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"{name} {o} runs a command only known when it runs ({w.text})"))
+                break
+            for v in w.values[:MAX_VALUES]:
+                judge.line(v[len(prefix):] if eq else v, ctx, depth + 1, origin=f"{name} {o}")
+            break
+        if o in spec.setting_options and spec.command_keys:
+            m = re.match(r"\s*([^=\s]+)\s*(?:=|\s)\s*(.*)", w.value, re.S)
+            if m is None:
+                continue
+            key = m.group(1).lower()
+            if not any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+                continue
+            if w.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"{name} {o} {m.group(1)} runs a command only known when it "
+                                 "runs"))
+                continue
+            setting_code(judge, name, f"{o} {m.group(1)}", m.group(2), ctx, depth)
+
+
+def setting_code(judge: Judge, name: str, what: str, value: str, ctx: Context, depth: int) -> None:
+    """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
+    value = value.strip()
+    if value.startswith("!"):
+        value = value[1:]
+    judge.line(re.sub(r"%[a-zA-Z%]", "X", value), ctx, depth + 1, origin=f"{name} {what}")
+
+
+def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """git: configured commands, ``submodule foreach``, ``bisect run``, ``rebase --exec``."""
+    spec = judge.rules.command("git") or DEFAULT_SPEC
+    a = split_args(args, spec.arg_options)
+    ops = [w.value for w in a.operands]
+    sub = ops[0] if ops else ""
+    if sub == "config" and len(ops) >= 3 and spec.command_keys:
+        key = ops[1].lower()
+        if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+            val = a.operands[2]
+            ctx.add(Finding("confirm", "git.config-command", f"git config {ops[1]} sets a command git runs later"))
+            if val.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"git config {ops[1]} is only known when it runs"))
+            else:
+                setting_code(judge, "git", f"config {ops[1]}", val.value, ctx, depth)
+    elif sub == "submodule" and len(ops) >= 2 and ops[1] == "foreach":
+        k = next(i for i, w in enumerate(args) if w.value == "foreach")
+        rest = [w for w in args[k + 1 :] if w.value not in ("--recursive", "-q", "--quiet")]
+        if rest:
+            wrapper_text(judge, "git submodule foreach", rest, ctx, depth)
+    elif sub == "bisect" and len(ops) >= 2 and ops[1] == "run":
+        k = next(i for i, w in enumerate(args) if w.value == "run")
+        if k + 1 < len(args):
+            judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
+    elif sub == "rebase":
+        for i, w in enumerate(args):
+            v = w.value
+            code: Word | None = None
+            if v in ("-x", "--exec") and i + 1 < len(args):
+                code = args[i + 1]
+            elif v.startswith("--exec="):
+                code = literal(v[len("--exec="):])
+            elif v.startswith("-x") and len(v) > 2 and not v.startswith("--"):
+                code = literal(v[2:])
+            if code is not None:
+                wrapper_text(judge, "git rebase --exec", [code], ctx, depth)
+
+
+def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
+    """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
+    if any(w.dynamic for w in words):
+        ctx.add(hidden("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
+        return
+    judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
+
+
+def editor(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """vi/vim/ex ``-c CMD``, ``--cmd CMD``, ``+CMD``; emacs ``--eval``: commands the editor runs."""
+    if name in ("emacs", "emacsclient"):
+        for w in args:
+            v = w.value
+            if v in ("--eval", "-eval", "--execute", "-execute") or v.startswith(("--eval=", "--execute=")):
+                ctx.add(dynamic("editor.code", f"{name} {v.split('=')[0]} runs Lisp code, which the policy cannot "
+                                 "follow"))
+                return
+        return
+    i = 0
+    while i < len(args):
+        w = args[i]
+        v = w.value
+        text: Word | None = None
+        if (v == "--cmd" or re.fullmatch(r"-[a-zA-Z]*c", v)) and i + 1 < len(args):
+            text = args[i + 1]
+            i += 1
+        elif v.startswith("-c") and len(v) > 2 and not v.startswith("--"):
+            text = literal(v[2:])
+        elif v.startswith("+") and len(v) > 1 and not v[1:].isdigit():
+            text = literal(v[1:])
+        i += 1
+        if text is None:
+            continue
+        if text.dynamic:
+            ctx.add(dynamic("dyn.editor-command", f"{name} runs an editor command only known when it runs"))
+            continue
+        ex_command(judge, name, text.value, ctx, depth)
+
+
+def ex_command(judge: Judge, name: str, text: str, ctx: Context, depth: int, *, plain: bool = False) -> None:
+    """One ex/vim command line: ``!cmd`` runs a shell; calls into other languages are opaque."""
+    pos = 0
+    while pos <= len(text):
+        # `!cmd` takes the rest of the line, bars included; other commands end at a bar.
+        m = EX_BANG.match(text, pos)
+        if m is not None:
+            judge.line(m.group(1), ctx, depth + 1, origin=f"{name} !")
+            return
+        end = text.find("|", pos)
+        part = text[pos:] if end == -1 else text[pos:end]
+        if not plain and (EX_CODE.match(part) or EX_CALLS.search(part)):
+            ctx.add(dynamic("editor.code", f"{name} runs the editor command {part.strip()!r}, which the policy "
+                             "cannot follow"))
+        if end == -1 or plain:
+            break
+        pos = end + 1
+
+
+def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """GNU sed scripts: ``e CMD`` and ``s///e`` run commands, ``w FILE`` writes, ``r FILE`` reads."""
+    spec = judge.rules.command("sed") or DEFAULT_SPEC
+    a = split_args(args, spec.arg_options)
+    scripts = [w for o, w in a.values if o in ("-e", "--expression")]
+    if not scripts and not any(o in ("-f", "--file") for o, _ in a.values) and a.operands:
+        scripts = [a.operands[0]]
+    for w in scripts:
+        if w.dynamic:
+            continue
+        for kind, arg in sed_actions(w.value):
+            if kind == "exec":
+                if arg.strip():
+                    judge.line(arg, ctx, depth + 1, origin="sed e")
+                else:
+                    ctx.add(dynamic("dyn.sed-exec", "sed runs the text it edits as a command (e)"))
+            else:
+                judge.effect(kind, literal(arg), ctx, f"sed {'w' if kind == 'write' else 'r'}")
+
+
+def at(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """at/batch read the commands they schedule from standard input."""
+    stdin_code(judge, cmd, ctx, depth, name, None)
+
+
+def ed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """ed/ex reading commands from a here-document: each line is an ex command."""
+    if cmd.stdin is not None and cmd.stdin.kind == "text" and cmd.stdin.text:
+        for line in cmd.stdin.text.split("\n"):
+            ex_command(judge, name, line, ctx, depth, plain=True)
+    if name == "ex":
+        editor(judge, name, args, cmd, ctx, depth)
+
+
+def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """make reading its makefile from stdin (``-f -``) or given ``--eval TEXT``: the recipes
+    and ``$(shell …)`` calls in that text are shell lines."""
+    a = split_args(args, frozenset({"-f", "--file", "--makefile", "-C", "--directory", "-I", "--include-dir",
+                                    "-o", "--old-file", "-W", "--what-if", "-j", "--jobs", "-l", "--load-average",
+                                    "--eval", "-E"}))
+    texts: list[tuple[str, Word | None]] = [("--eval", w) for o, w in a.values if o in ("--eval", "-E")]
+    for o, w in a.values:
+        if o in ("-f", "--file", "--makefile") and w.value in STDIN_PATHS:
+            st = cmd.stdin
+            text = None
+            if st is not None and not st.dynamic:
+                text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+            texts.append((f"{o} {w.value}", literal(text) if text is not None else None))
+    for label, given in texts:
+        if given is None or given.dynamic:
+            ctx.add(hidden("dyn.makefile", f"{name} {label} runs recipes that cannot be read from the line"))
+            continue
+        for line in _make_lines(given.value):
+            judge.line(line, ctx, depth + 1, origin=f"{name} {label}")
+
+
+def _make_lines(text: str) -> list[str]:
+    out: list[str] = []
+    for raw in text.replace("\\\n", " ").split("\n"):
+        if raw.startswith("\t"):
+            out.append(raw.lstrip("\t@-+ "))
+        for m in re.finditer(r"\$[({]shell\s+([^)}]*)[)}]", raw):
+            out.append(m.group(1))
+    return [re.sub(r"\$[({][^)}]*[)}]|\$[@<^*?%]", "X", line) for line in out]
+
+
+def pager(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """less/more ``+CMD`` (and ``-+``/``--`` forms): an initial command; ``!cmd`` in it runs a shell."""
+    for w in args:
+        v = w.value
+        if not v.startswith("+") or len(v) < 2:
+            continue
+        text = v.lstrip("+")
+        if "!" not in text:
+            continue
+        if w.dynamic:
+            ctx.add(hidden("dyn.pager-command", f"{name} runs a command only known when it runs"))
+            continue
+        inner = text.split("!", 1)[1]
+        ctx.add(Finding("confirm", "pager.shell", f"{name} {v[:40]} runs a shell command", frozenset({"dynamic"})))
+        if inner.strip():
+            judge.line(inner, ctx, depth + 1, origin=f"{name} !")
+
+
+def copy_out(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """scp/rsync whose destination is another host: data leaves this one."""
+    spec = judge.rules.command(name) or DEFAULT_SPEC
+    ops = split_args(args, spec.arg_options, single_dash_long=spec.single_dash_long).operands
+    if len(ops) < 2:
+        return
+    dest = ops[-1]
+    remote = dest.dynamic or dest.value.startswith("rsync://") or (
+        bool(REMOTE.match(dest.value)) and not dest.value.startswith(("/", "~", ".")))
+    if remote:
+        ctx.add(Finding("confirm", "net.send-copy", f"sending data off the host: {name} copies to {dest.text}",
+                        frozenset({"system"})))
+
+
+Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None]
+
+PROGRAMS: dict[str, Handler] = {
+    "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
+    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "more": pager,
+    "most": pager, "tee": tee,
+}
+"""Programs with their own syntax for running commands, reading or writing files: judged by
+their handler, then like any other program (rules.toml entries still apply)."""
+OWN_VALUES = frozenset({"find", "git", "make", "gmake", "bmake", "sed", "crontab"})
+"""Handlers that judge every option value themselves (``git rebase --exec``, ``find -exec``)."""
+EDITORS = "vi"
+"""Programs whose ``[command.X]`` entry is vi's (aliases: vim, nvim, view …) use :func:`editor`."""
+
+
+def handler(judge: Judge, name: str) -> Handler | None:
+    """The handler for a program with its own syntax, if it has one."""
+    h = PROGRAMS.get(name)
+    if h is None and judge.rules.command(name) is not None and judge.rules.command(name) is judge.rules.command(EDITORS):
+        return editor
+    return h

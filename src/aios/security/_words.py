@@ -1,0 +1,271 @@
+"""The values a parse produces (words, redirections, simple commands) and shell text rules.
+
+Pure helpers shared by the parser and the judge: brace expansion, quoting and escapes, what a
+literal ``echo``/``printf`` prints.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from attrs import frozen
+
+DYN = "\ue000"
+"""Stands for text that is only known when the command runs (``$x``, ``$(...)``)."""
+
+MAX_NESTING = 150
+"""Deeper syntax trees are not walked (the line is reported as an error: never allowed silently)."""
+
+MAX_ALTERNATIVES = 32
+"""Brace expansions and loop values beyond this many alternatives are cut (judging stays strict:
+the first ones are kept and the word is marked dynamic)."""
+
+_GLOB_RE = re.compile(r"(?<!\\)[*?\[]")
+_BRACE_RE = re.compile(r"\{([^{}]*)\}")
+_SEQ_RE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])$")
+_ANSI_ESCAPES = {
+    "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b",
+    "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?",
+}
+_ANSI_RE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
+
+
+@frozen
+class Word:
+    """One argv word.
+
+    Attributes:
+        text: as written after unquoting; expansions keep their source spelling (``$x``).
+        values: what the policy judges: brace/loop alternatives, ``~`` for the home directory,
+            :data:`DYN` where text is only known at run time.
+        dynamic: some part is only known at run time.
+        glob: an unquoted ``*``, ``?`` or ``[`` (pathname expansion).
+    """
+
+    text: str
+    values: tuple[str, ...]
+    dynamic: bool = False
+    glob: bool = False
+
+    @property
+    def value(self) -> str:
+        """The first alternative (the only one for most words)."""
+        return self.values[0] if self.values else ""
+
+
+@frozen
+class Redirect:
+    """A redirection: ``op`` is ``>``, ``>>``, ``<``, ``&>``, ``>&``, ``<>``, ``>|`` …"""
+
+    op: str
+    fd: str | None
+    target: Word | None
+
+    @property
+    def writes(self) -> bool:
+        """It opens its target for writing (``2>&1`` and ``>&-`` do not)."""
+        return self.target is not None and self.op not in ("<", "<&", "<<", "<<<")
+
+
+@frozen
+class Stdin:
+    """What feeds a command's standard input.
+
+    Attributes:
+        kind: ``pipe`` (another command's output) or ``text`` (here-document/here-string).
+        text: the literal text for here-documents and here-strings.
+        source: the command writing into the pipe when it is one simple command.
+        dynamic: the text has run-time parts.
+    """
+
+    kind: str
+    text: str | None = None
+    source: SimpleCommand | None = None
+    dynamic: bool = False
+
+
+@frozen
+class SimpleCommand:
+    """One simple command: argv words, prefix assignments, redirections, standard input."""
+
+    words: tuple[Word, ...]
+    assigns: tuple[tuple[str, Word], ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    stdin: Stdin | None = None
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The words as written after unquoting."""
+        return tuple(w.text for w in self.words)
+
+
+@frozen
+class ParsedLine:
+    """A parsed command line.
+
+    Attributes:
+        commands: every simple command, in order (command substitutions before their user).
+        error: the line does not parse cleanly (tree-sitter found a syntax error).
+        fork_bombs: names of functions that call themselves in a pipe or in the background.
+        assignments: shell variables set on their own (``x=1``, not ``x=1 cmd``).
+    """
+
+    commands: tuple[SimpleCommand, ...]
+    error: bool
+    fork_bombs: tuple[str, ...] = ()
+    assignments: tuple[tuple[str, Word], ...] = ()
+
+
+@frozen
+class Val:
+    alts: tuple[str, ...]
+    dynamic: bool = False
+    glob: bool = False
+
+
+def product(parts: list[Val]) -> Val:
+    alts: list[str] = [""]
+    dynamic = glob = False
+    for p in parts:
+        dynamic |= p.dynamic
+        glob |= p.glob
+        alts = [a + b for a, b in itertools.product(alts, p.alts or ("",))]
+        if len(alts) > MAX_ALTERNATIVES:
+            alts = alts[:MAX_ALTERNATIVES]
+            dynamic = True
+    return Val(tuple(alts), dynamic, glob)
+
+
+def unescape_word(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            if text[i + 1] != "\n":
+                out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def unescape_dquoted(text: str) -> str:
+    return re.sub(r'\\([$`"\\\n])', lambda m: "" if m.group(1) == "\n" else m.group(1), text)
+
+
+def ansi_c(body: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e[0] in "xuU":
+            return chr(int(e[1:], 16))
+        if e[0].isdigit():
+            return chr(int(e, 8) & 0xFF)
+        if e[0] == "c":
+            return chr(ord(e[1]) & 0x1F)
+        return _ANSI_ESCAPES.get(e, "\\" + e)
+
+    return _ANSI_RE.sub(repl, body)
+
+
+def expand_braces(text: str) -> list[str]:
+    """Bash brace expansion of ``a{b,c}d`` and ``{1..3}`` (innermost first, capped)."""
+    results = [text]
+    for _ in range(8):
+        changed = False
+        nxt: list[str] = []
+        for s in results:
+            m = None
+            for cand in _BRACE_RE.finditer(s):
+                inner = cand.group(1)
+                if "," in inner or _SEQ_RE.match(inner):
+                    m = cand
+                    break
+            if m is None:
+                nxt.append(s)
+                continue
+            changed = True
+            inner = m.group(1)
+            seq = _SEQ_RE.match(inner)
+            items: list[str]
+            if seq and "," not in inner:
+                a, b = seq.group(1), seq.group(2)
+                if a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
+                    lo, hi = int(a), int(b)
+                    step = 1 if hi >= lo else -1
+                    items = [str(n) for n in range(lo, hi + step, step)][:MAX_ALTERNATIVES]
+                else:
+                    lo, hi = ord(a), ord(b)
+                    step = 1 if hi >= lo else -1
+                    items = [chr(n) for n in range(lo, hi + step, step)][:MAX_ALTERNATIVES]
+            else:
+                items = inner.split(",")
+            nxt.extend(s[: m.start()] + it + s[m.end() :] for it in items)
+        results = nxt[:MAX_ALTERNATIVES]
+        if not changed:
+            break
+    return results
+
+
+
+def literal_output(cmd: SimpleCommand) -> str | None:
+    """What a static ``echo``/``printf``/``which``/``command -v``/``pwd`` prints, else None."""
+    if any(w.dynamic or len(w.values) != 1 for w in cmd.words) or not cmd.words:
+        return None
+    argv = [w.value for w in cmd.words]
+    name = argv[0].rsplit("/", 1)[-1]
+    args = argv[1:]
+    if name == "echo":
+        escapes = False
+        while args and re.fullmatch(r"-[neE]+", args[0]):
+            escapes |= "e" in args[0]
+            args = args[1:]
+        text = " ".join(args)
+        return _printf_escapes(text) if escapes else text
+    if name == "printf" and args:
+        fmt = args[0]
+        if fmt in ("%s", "%s\\n", "%s\n"):
+            return "".join(args[1:])
+        if "%" not in fmt.replace("%%", ""):
+            return _printf_escapes(fmt.replace("%%", "%")).strip("\n")
+        if re.fullmatch(r"(?:%[sb]|\\n| )*", fmt):
+            return " ".join(_printf_escapes(a) for a in args[1:])
+        return None
+    if name in ("which", "command", "type") and args:
+        lookup = name == "which" or any(a in ("-v", "-V", "-p", "-P") for a in args)
+        rest = [a for a in args if not a.startswith("-")]
+        return rest[0] if rest and lookup else None
+    if name == "pwd":
+        return "."
+    return None
+
+
+def _printf_escapes(text: str) -> str:
+    """printf's and ``echo -e``'s backslash escapes (``\\x72``, ``\\162``, ``\\n``)."""
+
+    def repl(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e[0] == "x":
+            return chr(int(e[1:], 16))
+        if e[0] in "01234567":
+            return chr(int(e.lstrip("0") or "0", 8) & 0xFF)
+        return _ANSI_ESCAPES.get(e, "\\" + e)
+
+    return re.sub(r"\\(x[0-9A-Fa-f]{1,2}|0?[0-7]{1,3}|.)", repl, text)
+
+
+def literal(value: str, *, glob: bool = False) -> Word:
+    """A word the policy made up (a path found inside another word, a placeholder filled in)."""
+    return Word(value, (value,), DYN in value, glob)
+
+
+def replace_placeholder(w: Word, placeholder: str, inputs: list[Word]) -> Word:
+    """``w`` with ``placeholder`` (``{}`` of find -exec, xargs -I) replaced by the first input."""
+    if placeholder not in w.value:
+        return w
+    sub = inputs[0] if inputs else literal(DYN)
+    vals = tuple(v.replace(placeholder, sub.value) for v in w.values)
+    text = w.text.replace(placeholder, sub.text) if not sub.dynamic else w.text
+    return Word(text, vals, w.dynamic or sub.dynamic, w.glob or sub.glob)

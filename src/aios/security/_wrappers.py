@@ -1,0 +1,170 @@
+"""Wrappers: programs that run another program (sudo, env, nice, timeout, xargs, watch …).
+
+A ``[wrapper.X]`` entry in rules.toml says which options take values, which run a string as
+a line (``watch``, ``su -c``), which append their input (``xargs``), and whether the wrapper is
+privileged. The wrapped command is judged as if it ran on its own, one level deeper.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import TYPE_CHECKING
+
+from ._args import split_args
+from ._findings import MAX_VALUES, Context, Finding, hidden
+from ._names import DEFAULT_SPEC, base
+from ._paths import GLOB_CHARS
+from ._programs import option_code
+from ._rules_model import WrapperSpec
+from ._words import DYN, SimpleCommand, Word, literal, literal_output, replace_placeholder
+
+if TYPE_CHECKING:
+    from ._judge import Judge
+
+
+def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context,
+            depth: int) -> None:
+    """A program that runs another (sudo, env, timeout, xargs …): the wrapped command is judged."""
+    stop_after = len(args) + 1 if spec.no_positional_command else spec.positionals
+    a = split_args(args, spec.arg_options, stop_after=stop_after, assignments=spec.assignments,
+                   numeric=spec.numeric_option)
+    rest = list(a.rest)
+    option_values = list(a.values)
+    judge.prefix(name, a, args[: len(args) - len(rest)], ctx)  # rules about the wrapper itself (ssh: data leaves)
+    for opt, ov in option_values:
+        if opt in spec.read_options:
+            judge.effect("read", ov, ctx, f"{name} {opt}")
+    no_command = bool(spec.no_command & a.options)
+    strings = [ov for opt, ov in option_values if opt in spec.string_options]
+    splits = [ov for opt, ov in option_values if opt in spec.split_options]
+    replace: str | None = None
+    for opt in spec.replace_options & a.options:
+        given = [ov.value for o, ov in option_values if o == opt]
+        replace = given[0] if given else "{}"
+    extra_input: list[Word] = []
+    if spec.separators:
+        for k, w in enumerate(rest):
+            if w.value in spec.separators:
+                extra_input = [x for x in rest[k + 1 :] if x.value not in spec.separators]
+                rest = rest[:k]
+                break
+    ro = inner_readonly(judge, rest)
+    if spec.privileged:
+        ctx.privileged = True
+        ctx.misses.append(name)
+        what = shlex.join(w.text for w in rest[:4]) + (" …" if len(rest) > 4 else "") if rest else ""
+        if not rest and not strings and not splits:
+            if no_command and all(w.value in ("--help", "-h", "-V", "--version") for w in args):
+                return
+            if no_command:
+                what = f"{name} {' '.join(w.text for w in args)}".strip()
+                ctx.add(Finding("confirm", f"priv.{name}", f"{what} uses root privileges", frozenset({"privileged"})))
+                return
+            if spec.alone == "root-shell":
+                ctx.add(Finding("confirm", f"priv.{name}-shell", f"{name} opens a shell as another user (usually root)",
+                                frozenset({"privileged", "system"})))
+                return
+        tags = {"privileged"} if ro and not strings and not splits else {"privileged", "system"}
+        ctx.add(Finding("confirm", f"priv.{name}", f"{name} runs {what or 'a command'} as another user (usually root)",
+                        frozenset(tags)))
+    own = judge.rules.command(name)
+    if own is not None and option_values:
+        option_code(judge, name, own, option_values, ctx, depth)
+    if spec.shell_args and rest:
+        rest = [literal("sh"), *rest]
+    if no_command:
+        return
+    for s in strings:
+        if s.dynamic:
+            ctx.add(hidden("dyn.wrapper-string", f"{name} runs text that is only known when it runs"))
+        else:
+            judge.line(s.value, ctx, depth + 1, origin=name)
+    if splits:
+        words = [literal(p) for s in splits for p in s.value.split()]
+        if any(s.dynamic for s in splits):
+            ctx.add(hidden("dyn.wrapper-string", f"{name} -S runs text that is only known when it runs"))
+        if words or rest:
+            judge.argv(words + rest, cmd, ctx, depth + 1)
+        return
+    if not rest:
+        return
+    if spec.appends:
+        inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None)
+        if replace is not None:
+            # xargs -I: each input line (not word) replaces the placeholder; judge each line.
+            variants = [[replace_placeholder(w, replace, [line]) for w in rest] for line in (inputs or [literal(DYN)])]
+            if spec.joins:
+                rest = variants[0]
+            else:
+                for variant in variants[1:MAX_VALUES]:
+                    judge.argv(variant, cmd, ctx, depth + 1)
+                rest = variants[0]
+        else:
+            rest = rest + inputs
+    if spec.joins:
+        text = " ".join(w.text if w.dynamic else (w.value if len(w.values) == 1 else w.text) for w in rest)
+        judge.line(text, ctx, depth + 1, origin=name)
+        return
+    judge.argv(rest, cmd, ctx, depth + 1)
+
+
+def inner_readonly(judge: Judge, rest: list[Word]) -> bool:
+    """Whether the wrapped command is on the read-only list (``sudo cat`` is not a system change)."""
+    if not rest or rest[0].dynamic:
+        return False
+    name = base(rest[0].value)
+    spec = judge.rules.command(name) or DEFAULT_SPEC
+    a = split_args(rest[1:], spec.arg_options, single_dash_long=spec.single_dash_long)
+    return judge.is_readonly(name, a, rest[1:])
+
+
+def stdin_words(judge: Judge, cmd: SimpleCommand, *, lines: bool = False) -> list[Word]:
+    """What xargs appends: the words a literal producer writes, else one unknown word
+    (``lines``: whole lines, as ``xargs -I`` reads them)."""
+    st = cmd.stdin
+    if st is not None and st.kind == "pipe" and st.source is not None and st.source.words:
+        src = st.source
+        sname = base(src.words[0].value)
+        if sname == "find" and not any(w.dynamic for w in src.words):
+            starts = []
+            for w in src.words[1:]:
+                if w.value.startswith("-") or w.value in ("(", "!"):
+                    break
+                starts.append(w.value)
+            return [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
+        text = literal_output(src)
+        if text is not None:
+            return split_input(text, lines)
+        listing = listing_dir(src)
+        if listing is not None:
+            return [literal(listing.rstrip("/") + "/*" if listing != "/" else "/*", glob=True)]
+    if st is not None and st.kind == "text" and st.text is not None and DYN not in st.text and not st.dynamic:
+        return split_input(st.text, lines)
+    return [literal(DYN)]
+
+
+def listing_dir(src: SimpleCommand) -> str | None:
+    """The directory whose entries a listing command (ls, git ls-files, grep -l) prints."""
+    if any(w.dynamic for w in src.words):
+        return None
+    argv = [w.value for w in src.words]
+    name = base(argv[0])
+    if name == "ls":
+        paths = [a for a in argv[1:] if not a.startswith("-")]
+    elif name == "git" and "ls-files" in argv:
+        paths = []
+    elif name in ("grep", "rg", "egrep") and any(re.fullmatch(r"-[a-zA-Z]*[lL][a-zA-Z]*", a) for a in argv[1:]):
+        ops = [a for a in argv[1:] if not a.startswith("-")]
+        paths = ops[1:]
+    else:
+        return None
+    if not paths:
+        return "."
+    return paths[0] if len(paths) == 1 and not GLOB_CHARS.search(paths[0]) else None
+
+
+def split_input(text: str, lines: bool) -> list[Word]:
+    if lines:
+        return [literal(p.strip()) for p in text.split("\n") if p.strip()]
+    return [literal(p) for p in text.split()]
