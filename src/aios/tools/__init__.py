@@ -7,6 +7,7 @@ snapshot, execution, memory record (see :mod:`aios.tools._gate`).
 
 from ._base import Approval, Confirm, Emit, Record, SnapshotHook, Tool, ToolContext, ToolResult
 from ._gate import EXIT_REFUSED, Gate, gate
+from ._protect import protected_paths
 from ._registry import GROUP, Entry, ToolRegistry
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "gate",
+    "protected_paths",
 ]
