@@ -156,7 +156,7 @@ def tool_context(
     call_id: str | None = None,
 ) -> ToolContext:
     """A :class:`ToolContext` whose callbacks talk to this request's caller and to memory."""
-    from aios.tools import Approval, ToolContext
+    from aios.tools import Approval, ToolContext, protected_paths
 
     daemon = ctx.daemon
 
@@ -200,4 +200,5 @@ def tool_context(
         grants=grants if grants is not None else set(),
         call_id=call_id,
         on_grant=lambda tool, command: grant_store(daemon).note_session(session=session, tool=tool, command=command, uid=ctx.peer.uid),
+        protected=protected_paths(daemon.loaded),
     )
