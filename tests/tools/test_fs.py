@@ -157,3 +157,22 @@ async def test_the_walk_without_openat2_holds_the_same_race(scratch: Path, outsi
     assert sorted(os.listdir(outside)) == ["data"], "a write followed the swapped link"
     assert not any("OUTSIDE-SECRET" in r.output for r in outcomes), "a read followed the swapped link"
     assert any(r.ok for r in outcomes)
+
+
+async def test_the_gate_refuses_any_tool_whose_targets_are_the_daemons_files(scratch: Path) -> None:
+    # Defence in depth for every tool (bash included): whatever rule or mode let an action
+    # through, a target the policy names among the daemon's files ends it at the gate.
+    from aios.security import Decision
+    from aios.tools import gate
+
+    config = scratch / "config.toml"
+    ws = scratch / "ws"
+    ws.mkdir()
+    ctx = make_context(ws, home=scratch / "home", mode="trusted", protected=(config, scratch / "state"))
+    for target in (str(config), f"{scratch}/state/memory.db", f"{ws}/../state/x"):
+        allowed = Decision("allow", "mode.trusted", "allows: trusted mode", changes_system=True, targets=(target,))
+        g = await gate(ctx, allowed, tool="bash", subject=f"echo x >> {target}", what={})
+        assert not g.go and g.refusal is not None and g.decision.rule == "tools.protected", target
+        assert g.refusal.metadata["exit_code"] == 126
+    fine = Decision("allow", "mode.trusted", "allows: trusted mode", targets=(str(ws / "notes.txt"),))
+    assert (await gate(ctx, fine, tool="bash", subject="echo x > notes.txt", what={})).go

@@ -139,3 +139,21 @@ def write_block(path: str, protected: Sequence[Path]) -> Decision | None:
         return Decision("block", PROTECTED_RULE, f"blocks: write to {reason}; no tool writes it, confirmed or "
                         f"not, in any mode (rule {PROTECTED_RULE})", targets=(path,))
     return None
+
+
+def targets_block(decision: Decision, protected: Sequence[Path]) -> Decision | None:
+    """A block decision when an action the policy let through writes one of the daemon's files.
+
+    For every tool, through the gate: the policy names what a command writes in
+    ``Decision.targets`` as far as it can tell; whatever mode and rule allowed it, a target
+    below :attr:`ToolContext.protected` ends it here.
+    """
+    if decision.action == "block":
+        return None
+    for target in decision.targets:
+        reason = protected_refusal(os.path.normpath(target), protected)
+        if reason is not None:
+            return Decision("block", PROTECTED_RULE, f"blocks: {reason} would be written; no tool writes it, "
+                            f"confirmed or not, in any mode (rule {PROTECTED_RULE})", decision.commands,
+                            decision.changes_system, decision.privileged, decision.targets)
+    return None
