@@ -42,8 +42,8 @@ def protected_paths(loaded: LoadedConfig, environ: Mapping[str, str] | None = No
     out += [system_config_file(env), user_config_file(env), Path("/etc/aios"), user_config_dir(env)]
     out += [paths.state_dir, paths.runtime_dir, paths.socket, paths.memory_db, paths.snapshot_dir]
     rules = loaded.config.security.rules_file
-    if rules:
-        out.append(Path(os.path.expanduser(rules)).absolute())
+    if rules:  # as the policy opens it (relative to the daemon's directory), and with ~ expanded
+        out += [Path(rules).absolute(), Path(os.path.expanduser(rules)).absolute()]
     home = Path(env.get("HOME") or os.path.expanduser("~"))
     user_units = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "systemd" / "user"
     for d in (*_UNIT_DIRS, str(user_units)):
