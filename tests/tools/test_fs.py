@@ -176,3 +176,15 @@ async def test_the_gate_refuses_any_tool_whose_targets_are_the_daemons_files(scr
         assert g.refusal.metadata["exit_code"] == 126
     fine = Decision("allow", "mode.trusted", "allows: trusted mode", targets=(str(ws / "notes.txt"),))
     assert (await gate(ctx, fine, tool="bash", subject="echo x > notes.txt", what={})).go
+
+
+def test_modes_reach_only_the_files_they_create(opener: Opener, root: int, scratch: Path) -> None:
+    old = os.umask(0)
+    try:
+        fd = opener.open(root, "real/new.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640, base=str(scratch))
+        os.close(fd)
+        assert (scratch / "real" / "new.txt").stat().st_mode & 0o777 == 0o640
+        fd = opener.open(root, "real/new.txt", os.O_WRONLY | os.O_APPEND, 0o777, base=str(scratch))  # mode ignored
+        os.close(fd)
+    finally:
+        os.umask(old)

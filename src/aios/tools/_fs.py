@@ -53,7 +53,7 @@ class Target:
 
 
 def locate(path: str, workspace: os.PathLike[str] | str) -> Target:
-    """Normalise a tool's path without touching the file system.
+    """Normalise a tool's path by text (only the workspace itself is resolved, as configured).
 
     ``~`` is the daemon's home, a relative path starts in the workspace, ``.``, ``..`` and
     repeated slashes are folded. Folding ``..`` by text is exact here because nothing on the
@@ -80,7 +80,7 @@ _syscall.restype = ctypes.c_long
 
 
 def _openat2(dirfd: int, path: str, flags: int, mode: int) -> int:
-    creates = flags & os.O_CREAT or flags & os.O_TMPFILE == os.O_TMPFILE
+    creates = bool(flags & os.O_CREAT) or (flags & os.O_TMPFILE) == os.O_TMPFILE
     how = _OpenHow(flags, mode if creates else 0, RESOLVE)  # openat2 refuses a mode it would not use
     fd = _syscall(
         ctypes.c_long(_SYS_OPENAT2),
