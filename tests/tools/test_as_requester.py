@@ -94,3 +94,38 @@ async def test_requests_run_concurrently_keep_their_own_identities(scratch: Path
         nursery.start_soon(hammer, "theirs")
         nursery.start_soon(hammer, "mine")
     assert not any(seen["theirs"]) and all(seen["mine"])
+
+
+def test_a_daemon_that_is_not_root_refuses_and_changes_nothing(throwaway_user: User) -> None:
+    # A user daemon cannot take another user's identity; the call must fail with a message that
+    # says so, and leave the thread exactly as it was. The thread drops to a non-root effective
+    # uid with the raw per-thread system call (saved uid 0 kept, to come back afterwards).
+    import ctypes
+    import platform
+    import threading
+
+    from aios.errors import ToolError
+    from aios.tools._ident import acting_as, current_fsuid
+
+    setresuid = {"x86_64": 117, "aarch64": 147}[platform.machine()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    seen: dict[str, object] = {}
+
+    def body() -> None:
+        assert libc.syscall(setresuid, -1, 65534, -1) == 0
+        try:
+            before = (current_fsuid(), os.getgroups())
+            try:
+                with acting_as(Identity.for_uid(throwaway_user.uid)):
+                    seen["ran"] = True
+            except ToolError as exc:
+                seen["error"] = exc.message
+            seen["same"] = (current_fsuid(), os.getgroups()) == before
+        finally:
+            assert libc.syscall(setresuid, -1, 0, -1) == 0
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    assert "ran" not in seen and "must run as root" in str(seen.get("error")), seen
+    assert seen["same"] is True

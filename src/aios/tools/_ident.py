@@ -8,8 +8,9 @@ process (it signals them all), so the raw ``SYS_setgroups`` system call is used 
 kernel checks every open, stat, create and rename in that thread against the requester, and
 drops the file-system capabilities (CAP_DAC_OVERRIDE …) while the fsuid is not 0.
 
-Everything is restored in ``finally`` and checked; a thread that could not be restored is never
-left to serve other work silently (the error propagates and is logged).
+Everything is restored in ``finally`` and checked; a thread that could not be restored ends the
+daemon rather than go back to serving the daemon's own work as that user. A daemon that is not
+root cannot switch at all: the call fails with a message saying so, and nothing changes.
 """
 
 from __future__ import annotations
@@ -77,26 +78,28 @@ def acting_as(ident: Identity | None) -> Iterator[None]:
     against ``ident``.
 
     Raises:
-        ToolError: the daemon cannot take that identity (it is not root), or could not restore
-            its own afterwards.
+        ToolError: the daemon cannot take that identity (it lacks CAP_SETUID/CAP_SETGID, i.e.
+            it is not root); nothing was changed then.
     """
     if ident is None or not ident.switch:
         yield
         return
     uid0, gid0 = current_fsuid(), current_fsgid()
     groups0 = os.getgroups()  # the thread's own list: glibc's getgroups is the plain system call
+    why = None
     try:
         _setgroups(ident.groups)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:
         _setfsgid(ident.gid)
         _setfsuid(ident.uid)
-    except OSError as exc:
+        if current_fsuid() != ident.uid or current_fsgid() != ident.gid:
+            why = "the kernel refused the switch"
+    if why is not None:
         _restore(uid0, gid0, groups0)
-        raise ToolError(f"cannot act as {ident.name} (uid {ident.uid}): {exc.strerror or exc}; "
-                        "the daemon must run as root to serve other users' file tools") from exc
-    if current_fsuid() != ident.uid or current_fsgid() != ident.gid:
-        _restore(uid0, gid0, groups0)
-        raise ToolError(f"cannot act as {ident.name} (uid {ident.uid}): the kernel refused the switch; "
-                        "the daemon must run as root to serve other users' file tools")
+        raise ToolError(f"cannot act as {ident.name} (uid {ident.uid}): {why}; the daemon must run as "
+                        "root to serve another user's file tools")
     try:
         yield
     finally:
@@ -104,9 +107,20 @@ def acting_as(ident: Identity | None) -> Iterator[None]:
 
 
 def _restore(uid: int, gid: int, groups: list[int]) -> None:
+    """Put the daemon's identity back, or end the process.
+
+    A worker thread left with the requester's identity would go back to trio's thread cache and
+    later do the daemon's own work (a snapshot, a database write) as that user: files the daemon
+    creates there would be theirs to change, and a later restore would copy them back as root.
+    That must never happen, so a failed restore ends the daemon (the service manager restarts it).
+    """
     _setfsuid(uid)  # first: an fsuid of 0 brings back the file-system capabilities
     _setfsgid(gid)
-    _setgroups(groups)
+    try:
+        if sorted(os.getgroups()) != sorted(groups):
+            _setgroups(groups)
+    except OSError:
+        pass  # checked below
     if current_fsuid() != uid or current_fsgid() != gid or sorted(os.getgroups()) != sorted(groups):
-        log.critical("a worker thread could not restore the daemon's file-system identity")
-        raise ToolError("internal error: could not restore the daemon's file-system identity after acting as another user")
+        log.critical("a worker thread could not restore the daemon's file-system identity; exiting")
+        os._exit(70)  # EX_SOFTWARE
