@@ -14,7 +14,7 @@ from pathlib import Path
 from toolctx import make_context, with_flipper
 
 from aios.tools import ToolResult
-from aios.tools._builtin import ReadTool, WriteTool
+from aios.tools._builtin import ListTool, ReadTool, WriteTool
 
 ROUNDS = 300
 
@@ -61,6 +61,8 @@ async def test_symlinked_parents_and_leaves_are_refused_by_name(scratch: Path, o
     os.symlink(outside, ws / "link")
     os.symlink(outside / "target.txt", ws / "real" / "leaf.txt")
     os.symlink("/proc/self/root" + str(outside), ws / "magic")
+    (outside / "real").mkdir()
+    os.symlink("real", outside / "alias")  # outside the workspace: opened beneath / by the same rule
     ctx = make_context(ws, home=scratch / "home", mode="trusted")  # no policy in the way
     for args, tool in [
         ({"path": "link/new.txt", "content": "x"}, WriteTool()),
@@ -71,10 +73,13 @@ async def test_symlinked_parents_and_leaves_are_refused_by_name(scratch: Path, o
         ({"path": "real/leaf.txt"}, ReadTool()),
         ({"path": "magic/target.txt"}, ReadTool()),
         ({"path": f"/proc/self/root{outside}/target.txt"}, ReadTool()),
+        ({"path": f"{outside}/alias/new.txt", "content": "x"}, WriteTool()),
+        ({"path": f"{outside}/alias"}, ListTool()),
     ]:
         result = await tool.execute(args, ctx)  # type: ignore[attr-defined]
         assert not result.ok and "is a symbolic link" in (result.error or ""), (args, result)
-    assert sorted(os.listdir(outside)) == ["target.txt"] and (outside / "target.txt").read_text() == "outside"
+    assert sorted(os.listdir(outside)) == ["alias", "real", "target.txt"] and os.listdir(outside / "real") == []
+    assert (outside / "target.txt").read_text() == "outside"
     # `..` is folded by text before anything is opened: what is opened is what the policy judged.
     up = await ReadTool().execute({"path": "real/../../ws/real/../link/target.txt"}, ctx)
     assert not up.ok and str(ws / "link") in (up.error or "")

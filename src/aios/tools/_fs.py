@@ -230,12 +230,17 @@ def find_symlink(root: int, comps: list[str]) -> str | None:
 
 def symlink_message(root: int, link: str, base: str) -> str:
     """The refusal for a symbolic link at ``link`` below ``root``, naming where it points."""
+    shown = join(base, link)
     try:
         target = os.readlink(link, dir_fd=root)
     except OSError:
         target = "?"
-    return (f"{join(base, link)} is a symbolic link (to {target}); the file tools never follow symbolic "
-            "links (one can be swapped while a path is in use): use the path it points to")
+    points = target
+    if target != "?" and not target.startswith("/") and shown.startswith("/"):
+        # A hint for the model, folded by text: the real path is judged again when it is used.
+        points = f"{target}, i.e. {posixpath.normpath(posixpath.join(posixpath.dirname(shown), target))}"
+    return (f"{shown} is a symbolic link (to {points}); the file tools never follow symbolic links "
+            "(one can be swapped while a path is in use): use the path it points to")
 
 
 def same_file(a: os.stat_result, b: os.stat_result) -> bool:
