@@ -115,7 +115,8 @@ def _looks_binary(data: bytes) -> bool:
 
 class ReadTool:
     name = "read"
-    description = "Read a text file (no shell). Large files are cut; binary files are described, not dumped."
+    description = ("Read a text file (no shell). Large files are cut; binary files are described, not dumped. "
+                   "Symbolic links are not followed: use the real path the error names.")
     parameters: dict[str, Any] = {  # noqa: RUF012 - the Tool protocol reads it as an attribute
         "type": "object",
         "properties": {
