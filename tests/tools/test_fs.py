@@ -190,3 +190,24 @@ def test_modes_reach_only_the_files_they_create(opener: Opener, root: int, scrat
         os.close(fd)
     finally:
         os.umask(old)
+
+
+async def test_a_hard_link_to_git_metadata_is_not_written_through(scratch: Path) -> None:
+    # `git init` in the jail makes .git/config the sandbox user's own, so the kernel lets that
+    # user link it into the workspace under an innocent name; an append there would set
+    # core.fsmonitor. A whole-file write replaces the name and leaves .git/config alone.
+    from aios.tools._builtin import WriteTool
+
+    ws = scratch / "ws"
+    (ws / "repo" / ".git").mkdir(parents=True)
+    config = ws / "repo" / ".git" / "config"
+    config.write_text("[core]\n")
+    os.link(config, ws / "notes.txt")
+    ctx = make_context(ws, home=scratch / "home", mode="trusted")
+    for append in (True, False):
+        out = await WriteTool().execute({"path": "notes.txt", "content": "\tfsmonitor = touch /tmp/x\n", "append": append}, ctx)
+        assert out.ok is (not append), out
+        if append:
+            assert "2 hard links" in (out.error or "")
+        assert config.read_text() == "[core]\n"
+    assert (ws / "notes.txt").read_text() == "\tfsmonitor = touch /tmp/x\n" and os.stat(config).st_nlink == 1

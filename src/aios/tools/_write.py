@@ -23,13 +23,25 @@ from ._fs import (
     PathRefused,
     Target,
     components,
-    hardlink_refusal,
     join,
     kind_refusal,
-    protected_hardlinks,
     same_file,
 )
 from ._guard import bare_refusal, identities, identity_refusal
+
+
+def linked_write_refusal(st: os.stat_result, shown: str) -> str | None:
+    """Why a write must not go *through* a multiply-linked file (an append, an in-place write).
+
+    Another name of it may be git metadata or a file of the daemon's that the guard refuses by
+    name, and a jailed command may have made that name for its own file (``git init`` in the
+    jail, then a link in the workspace). A whole-file write renames a new file over the name,
+    which breaks the link instead, so that one stays allowed.
+    """
+    if st.st_nlink > 1:
+        return (f"{shown} has {st.st_nlink} hard links: writing through it would change every name of it "
+                "(one may be a file the tools never write); write it whole (append=false) instead")
+    return None
 
 
 def write_file(t: Target, data: bytes, *, append: bool, protected: Sequence[Path] = (), chown: bool = False,
@@ -138,7 +150,7 @@ def _append(pfd: int, leaf: str, data: bytes, old: os.stat_result | None, shown:
             assert old is not None
             if not same_file(st, old) or not stat.S_ISREG(st.st_mode):
                 raise PathRefused(f"{shown} was replaced while it was opened; write again")
-            if (why := hardlink_refusal(st, shown, protected=protected_hardlinks())) is not None:
+            if (why := linked_write_refusal(st, shown)) is not None:
                 raise PathRefused(why)
         elif chown:
             pst = os.fstat(pfd)
@@ -155,7 +167,7 @@ def _in_place(pfd: int, leaf: str, data: bytes, old: os.stat_result, shown: str,
         st = os.fstat(fd)
         if not same_file(st, old) or not stat.S_ISREG(st.st_mode):
             raise PathRefused(f"{shown} was replaced while it was opened; write again")
-        if (why := hardlink_refusal(st, shown, protected=protected_hardlinks())) is not None:
+        if (why := linked_write_refusal(st, shown)) is not None:
             raise PathRefused(why)
         os.ftruncate(fd, 0)
         _write_all(fd, data)
