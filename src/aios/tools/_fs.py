@@ -268,17 +268,16 @@ def protected_hardlinks() -> bool:
 
 
 def hardlink_refusal(st: os.stat_result, shown: str, *, protected: bool) -> str | None:
-    """Why a multiply-linked file is not read or appended to, or None when it may be.
+    """Why a multiply-linked file is not read, or None when it may be.
 
     Another name of the same file may be a secret the policy would refuse. With
     ``fs.protected_hardlinks = 1`` only someone who could already read and write the file (or
     owns it) can have made the extra name, so reading it through that name gives away nothing.
-    Without that protection, such a file is refused; replacing it (a plain write) is always fine,
-    because the rename breaks the link instead of writing through it.
+    Without that protection, such a file is refused. (Writes: see ``_write.linked_write_refusal``.)
     """
     if st.st_nlink > 1 and stat.S_ISREG(st.st_mode) and not protected:
         return (f"{shown} has {st.st_nlink} hard links and fs.protected_hardlinks is off: another name of "
-                f"it may be a protected file, so the file tools do not read or append to it")
+                f"it may be a protected file, so the file tools do not read it")
     return None
 
 
