@@ -118,6 +118,17 @@ def test_file_tools_follow_the_path_policy(env: Env, daemon: Daemon) -> None:
     assert bad.returncode == 2 and "path" in bad.stderr
 
 
+def test_file_tools_refuse_symlinks_through_the_cli(env: Env, daemon: Daemon) -> None:
+    (env.workspace / "real").mkdir()
+    os.symlink(env.home, env.workspace / "link")
+    read = env.cli("tools", "call", "read", '{"path": "link/.bashrc"}')
+    assert read.returncode == 1 and f"{env.workspace}/link is a symbolic link (to {env.home})" in read.stderr
+    os.symlink(env.workspace / "real", env.workspace / "inner")  # harmless, and still refused
+    wrote = json.loads(env.cli("tools", "call", "write", '{"path": "inner/x", "content": "x"}', "--json").stdout)
+    assert not wrote["ok"] and wrote["error"].startswith("refused:") and wrote["metadata"]["refused"] is True
+    assert not (env.workspace / "real" / "x").exists()
+
+
 def test_a_home_directory_is_never_the_workspace(env: Env) -> None:
     # From ~ the jail could write ~/.bashrc, run later by the person's shell: ~/aios-workspace instead.
     env.env.pop("AIOS_PATHS__WORKSPACE")  # the workspace follows the caller's directory

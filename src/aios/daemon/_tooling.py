@@ -188,7 +188,7 @@ def tool_context(
     call_id: str | None = None,
 ) -> ToolContext:
     """A :class:`ToolContext` whose callbacks talk to this request's caller and to memory."""
-    from aios.tools import Approval, ToolContext
+    from aios.tools import Approval, ToolContext, protected_paths
 
     daemon = ctx.daemon
     requester = requester_of(ctx)
@@ -239,4 +239,5 @@ def tool_context(
         call_id=call_id,
         on_grant=lambda tool, command: grant_store(daemon).note_session(session=session, tool=tool, command=command, uid=ctx.peer.uid),
         requester=requester,
+        protected=protected_paths(daemon.loaded),
     )

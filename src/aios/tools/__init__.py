@@ -7,6 +7,7 @@ snapshot, execution, memory record (see :mod:`aios.tools._gate`).
 
 from ._base import Approval, Confirm, Emit, Record, SnapshotHook, Tool, ToolContext, ToolResult
 from ._gate import EXIT_REFUSED, Gate, gate
+from ._protect import protected_paths
 from ._registry import ADMIN_TOOLS, GROUP, Entry, ToolRegistry, admin_tools_status
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "ToolResult",
     "admin_tools_status",
     "gate",
+    "protected_paths",
 ]

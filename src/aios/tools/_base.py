@@ -101,10 +101,13 @@ class ToolContext:
     grants: set[str] = attrs.field(factory=set)
     call_id: str | None = None
     on_grant: Callable[[str, str], None] | None = None
+    """Told (tool, action) when the person approves an exact action for the rest of the session."""
     requester: Identity | None = None
     """Who asked, when it is not the daemon's owner: tools act with this user's permissions
     (jail as them, file tools as them), never more (see docs/security.md, "Threat model")."""
-    """Told (tool, action) when the person approves an exact action for the rest of the session."""
+    protected: tuple[Path, ...] = ()
+    """The daemon's own files and directories (config, rules, units, state; see
+    :func:`aios.tools.protected_paths`): no tool writes them, in any mode, approved or not."""
 
 
 @runtime_checkable

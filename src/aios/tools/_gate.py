@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from ._base import Approval, ToolContext, ToolResult
+from ._guard import targets_block
 
 if TYPE_CHECKING:
     from aios.security import Decision
@@ -61,6 +62,7 @@ async def gate(ctx: ToolContext, decision: Decision, *, tool: str, subject: str,
 
     Cancellation: cancelling while the person is asked abandons the question (a denial).
     """
+    decision = targets_block(decision, ctx.protected) or decision  # the daemon's own files, always
     will_snapshot = decision.changes_system and ctx.snapshot is not None and ctx.mode != "trusted"
     approval: Approval | None = None
     if decision.action == "block":
