@@ -31,7 +31,7 @@ from ._diagnose import access_failures
 from ._io import OnOutput, _Capture, _exit_code, _feed, _killpg, _pump
 from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import MODES, build_argv, check_workspace
+from ._profile import MODES, build_argv, check_workspace, host_env
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
@@ -288,8 +288,10 @@ class Jail:
             argv = list(command)
             kwargs["cwd"] = str(self.workspace) if self.workspace.is_dir() else "/"
             if self.run_as is not None:
+                # As them, with their environment: never the daemon's (API keys, paths).
                 ident = self._identity()
                 kwargs.update(user=ident.uid, group=ident.gid, extra_groups=list(ident.groups))
+                kwargs["env"] = host_env(self.run_as)
         else:
             status = cached(self.config)
             if status is None:
