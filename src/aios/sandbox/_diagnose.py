@@ -12,13 +12,20 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 
-_ACCESS = re.compile(r"Permission denied|Operation not permitted|Read-only file system|EACCES|EPERM|EROFS")
+_READ_ONLY = re.compile(r"Read-only file system|EROFS")
+_DENIED = re.compile(r"Permission denied|Operation not permitted|EACCES|EPERM")
 MAX_LINES = 5
 
 
 def access_failures(stderr: str) -> tuple[str, ...]:
-    """The first few stderr lines that report missing access (EACCES, EPERM, EROFS)."""
-    lines = [line.strip() for line in stderr.splitlines() if _ACCESS.search(line)]
+    """The first few stderr lines that report missing access to a file: "Read-only file
+    system", or "Permission denied"/"Operation not permitted" on a line naming a path (not
+    ssh's "Permission denied (publickey)", which no host profile would cure)."""
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if _READ_ONLY.search(line) or (_DENIED.search(line) and "/" in line)
+    ]
     return tuple(line[:300] for line in lines[:MAX_LINES])
 
 

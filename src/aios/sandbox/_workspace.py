@@ -115,17 +115,18 @@ class _Walk:
         base = rel.rsplit("/", 1)[-1]
         if where in ("tree", "other") and rel and _gitmeta.is_git_dir(base, (e.name for e in entries)):
             where = "gitdir"
+        track = where == "tree" and self.since_ns is not None
         for e in entries:
             path = f"{rel}/{e.name}" if rel else e.name
             try:
-                st = e.stat(follow_symlinks=False)
+                is_dir = e.is_dir(follow_symlinks=False)  # d_type: no stat for most entries
+                kind = _gitmeta.classify(e.name, is_dir, where)
+                st = e.stat(follow_symlinks=False) if track or kind is not None else None
             except OSError:
                 continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if where == "tree" and self.since_ns is not None and st.st_ctime_ns >= self.since_ns:
+            if st is not None and track and st.st_ctime_ns >= (self.since_ns or 0):
                 self.changed.append(path + ("/" if is_dir else ""))
-            kind = _gitmeta.classify(e.name, is_dir, where)
-            if kind is not None:
+            if kind is not None and st is not None:
                 self.git[path] = (kind, _read(fd, e.name, st))
             if is_dir:
                 self._descend(fd, e.name, path, _below(where, e.name), depth)
