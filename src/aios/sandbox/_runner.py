@@ -26,12 +26,13 @@ from attrs import frozen
 
 from ..errors import SandboxError, SandboxUnavailable
 from . import _seccomp, _workspace
-from ._access import Identity, allowed, reachable
+from ._access import Identity
+from ._acl import _acl_plan, _granted, _setfacl, _usable_by
 from ._diagnose import access_failures
 from ._io import OnOutput, _Capture, _exit_code, _feed, _killpg, _pump
 from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import MODES, build_argv, check_workspace, host_env
+from ._profile import MODES, build_argv, host_env
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
@@ -45,9 +46,6 @@ UNDO_GRACE = 30.0
 """How long the walk after a command may take, even when the call is being cancelled."""
 WATCHED_MODES = ("safe", "normal")
 """Modes whose jail writes the real workspace (paranoid's is a tmpfs, trusted has no jail)."""
-
-_granted: set[tuple[str, int, bool]] = set()
-
 
 @frozen
 class JailResult:
@@ -71,39 +69,6 @@ class JailResult:
     denied: tuple[str, ...] = ()
     """Lines of stderr saying the command lacked access (permission denied, read-only file
     system, operation not permitted), when it failed."""
-
-
-async def _setfacl(args: list[str]) -> None:
-    try:
-        await trio.run_process(["setfacl", *args], capture_stdout=True, capture_stderr=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        raise SandboxError(
-            f"cannot give the sandbox user access with `setfacl {' '.join(args)}`: "
-            f"{detail.decode(errors='replace').strip() or exc} (install it with `apt-get install acl`, "
-            "or make the workspace readable and writable by the sandbox user)",
-            data={"args": args},
-        ) from exc
-
-
-def _usable_by(ws: Path, ident: Identity, need_write: bool) -> bool:
-    return reachable(ws, ident) and (not need_write or allowed(ws, ident, 7))
-
-
-def _acl_plan(workspace: Path, ident: Identity, need_write: bool) -> list[list[str]]:
-    """setfacl argument lists that give ``ident`` what it lacks: search (only) on the parents,
-    read/write on the workspace directory itself and, as a default ACL, on what is created in it.
-
-    Never recursive: files that already exist keep their permissions. The workspace is checked
-    first (real path, not a system directory), so a grant can never land on / or /etc.
-    """
-    ws = Path(check_workspace(workspace))
-    plan = [
-        ["-m", f"u:{ident.uid}:x", str(p)] for p in reversed(ws.parents) if not allowed(p, ident, 1)
-    ]
-    if need_write and not allowed(ws, ident, 7):
-        plan.append(["-m", f"u:{ident.uid}:rwx,d:u:{ident.uid}:rwx", str(ws)])
-    return plan
 
 
 class Jail:
@@ -373,7 +338,7 @@ class Jail:
             result = attrs.evolve(result, denied=access_failures(result.stderr))
         if after is not None:
             result = attrs.evolve(result, changed=after.changed, undone=after.undone)
-            note = _undo_note(after)
+            note = after.note()
             if note:
                 if on_output is not None:
                     await on_output("stderr", note.encode())
@@ -446,21 +411,3 @@ class Jail:
             duration_s=time.perf_counter() - start,
             argv=tuple(argv),
         )
-
-
-def _undo_note(after: _workspace.After) -> str:
-    """The line added to the command's stderr when git metadata was undone (or could not be)."""
-    parts = []
-    if after.undone:
-        parts.append(
-            "[aios: undid git metadata the command wrote, which git outside the jail would run "
-            f"programs from: {'; '.join(after.undone)}]"
-        )
-    if after.failed:
-        parts.append(f"[aios: could NOT undo git metadata the command wrote: {'; '.join(after.failed)}]")
-    if not after.complete:
-        parts.append(
-            f"[aios: the workspace has more than {_workspace.WALK_LIMIT} entries; git metadata "
-            "and changes were checked only that far]"
-        )
-    return "".join(p + "\n" for p in parts)

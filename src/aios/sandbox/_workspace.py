@@ -69,6 +69,24 @@ class After:
     complete: bool = True
     failed: tuple[str, ...] = field(default=())
 
+    def note(self) -> str:
+        """The line added to the command's stderr when git metadata was undone (or could not
+        be), or when the workspace was too large to check completely ("" when neither)."""
+        parts = []
+        if self.undone:
+            parts.append(
+                "[aios: undid git metadata the command wrote, which git outside the jail would run "
+                f"programs from: {'; '.join(self.undone)}]"
+            )
+        if self.failed:
+            parts.append(f"[aios: could NOT undo git metadata the command wrote: {'; '.join(self.failed)}]")
+        if not self.complete:
+            parts.append(
+                f"[aios: the workspace has more than {WALK_LIMIT} entries; git metadata "
+                "and changes were checked only that far]"
+            )
+        return "".join(p + "\n" for p in parts)
+
 
 def now_ns() -> int:
     """The coarse real-time clock (see :data:`CLOCK_REALTIME_COARSE`)."""
