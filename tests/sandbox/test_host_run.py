@@ -210,3 +210,21 @@ def test_a_command_line_setting_code_loading_variables_is_named(env: Env) -> Non
         assert "LD_PRELOAD" in words and "PYTHONPATH" in words
     finally:
         d.kill()
+
+
+def test_aios_run_offers_and_takes_the_host_profile(env: Env) -> None:
+    (env.workspace / "setup.sh").write_text("id -u\nmkdir /var/lib/aios-host-probe-$$\n")
+    d = env.start_daemon()
+    try:
+        jailed = env.cli("run", "--", "sh setup.sh")
+        assert jailed.returncode != 0
+        assert "lack of access inside the jail" in jailed.stderr and "aios run --host" in jailed.stderr
+        assert jailed.stdout.split()[0] != "0"  # the sandbox user
+        refused = env.cli("run", "--host", "--", "id -u")  # no terminal to ask on: denied
+        assert refused.returncode == 126, refused.stderr
+        host = env.cli("run", "--host", "--yes", "--", "id -u")
+        assert host.returncode == 0, host.stderr
+        assert host.stdout.split()[0] == str(os.geteuid())  # outside the jail, as the daemon's user
+        assert "snapshot" in host.stderr  # taken first, like any system change
+    finally:
+        d.kill()
