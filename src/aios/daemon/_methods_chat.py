@@ -85,7 +85,7 @@ async def _provider(ctx: RequestContext) -> tuple[Any, Any]:
 
     daemon = ctx.daemon
     choice = select_provider(daemon.config.llm)
-    base_url = None
+    base_url = api_key = None
     if choice.config.kind == "embedded":
         server: EmbeddedServer | None = daemon.extensions.get("embedded_server")
         if server is None:
@@ -94,7 +94,8 @@ async def _provider(ctx: RequestContext) -> tuple[Any, Any]:
         if not server.running:
             await ctx.notify("chat.notice", {"text": "starting the embedded model (a few seconds)…"})
         base_url = await server.ensure_started(daemon.services)
-    return choice, make_provider(choice, base_url=base_url)
+        api_key = server.api_key
+    return choice, make_provider(choice, base_url=base_url, api_key=api_key)
 
 
 async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
