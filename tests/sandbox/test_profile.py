@@ -32,7 +32,9 @@ def test_normal_mode_flags(workspace: Path) -> None:
         assert flag in opts
     assert _pairs(opts, "--cap-drop") == ["ALL"]
     assert opts[opts.index("--ro-bind") : opts.index("--ro-bind") + 3] == ["--ro-bind", "/", "/"]
-    assert _pairs(opts, "--tmpfs")[:4] == ["/tmp", "/var/tmp", "/run", "/root"]
+    # /run hidden with a private TMPDIR inside; /tmp, /var/tmp and /root are the host's, read-only.
+    assert _pairs(opts, "--tmpfs")[:3] == ["/run", "/run/tmp", "/dev/shm"]
+    assert _pairs(opts, "--remount-ro") == ["/run", "/dev"]
     assert _pairs(opts, "--bind") == [str(workspace)]
     assert _pairs(opts, "--chdir") == [str(workspace)]
     assert "--seccomp" not in opts
@@ -165,7 +167,7 @@ def test_dirs_between_a_writable_bind_and_a_mount_inside_it_are_pinned(
     assert order.index(f"{ws}/.git") < order.index(f"{ws}/.git/hooks")
     # Nothing to pin without a mount below; /dev goes read-only after every mount.
     assert not any(dest.startswith("/mnt/aios-data/") for _src, dest in binds)
-    assert opts[opts.index("--remount-ro") + 1] == "/dev"
+    assert _pairs(opts, "--remount-ro")[-1] == "/dev"
     assert opts.index("--remount-ro") > max(i for i, a in enumerate(opts) if a in ("--bind", "--tmpfs"))
     # Under a writable extra bind too.
     cfg2 = SandboxConfig(extra_binds=[str(data)], hidden_paths=[str(data / "x" / "keys")])

@@ -153,7 +153,8 @@ async def test_environment_is_rebuilt(cfg: SandboxConfig, workspace: Path) -> No
     assert env["HOME"] == str(workspace)
     assert env["LANG"] == "C.UTF-8" and env["TERM"] == "dumb"
     assert env["PATH"].startswith("/usr/local/sbin:")
-    assert set(env) <= {"PATH", "HOME", "LANG", "TERM", "USER", "LOGNAME", "PWD", "SHLVL", "_"}
+    assert env["TMPDIR"] == "/run/tmp"
+    assert set(env) <= {"PATH", "HOME", "LANG", "TERM", "USER", "LOGNAME", "TMPDIR", "PWD", "SHLVL", "_"}
 
 
 async def test_runs_as_the_sandbox_user_without_capabilities(
@@ -439,7 +440,7 @@ async def test_private_tmpfs_is_sized(workspace: Path) -> None:
         [
             "bash",
             "-c",
-            "df -k --output=size /tmp | tail -1; for i in 1 2 3; do head -c 900K /dev/zero > /tmp/f$i || echo full; done",
+            'df -k --output=size "$TMPDIR" | tail -1; for i in 1 2 3; do head -c 900K /dev/zero > "$TMPDIR/f$i" || echo full; done',
         ]
     )
     lines = r.stdout.split()

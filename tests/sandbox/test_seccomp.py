@@ -45,7 +45,18 @@ for fam in ("AF_PACKET", "AF_ALG", "AF_VSOCK"):
         socket.socket(getattr(socket, fam), socket.SOCK_DGRAM).close(); out[fam] = "ok"
     except OSError as e:
         out[fam] = errno.errorcode[e.errno]
-socket.socket(socket.AF_UNIX).close(); socket.socket(socket.AF_INET6).close()
+for name, make in (("AF_UNIX", lambda: socket.socket(socket.AF_UNIX)),
+                   ("AF_UNIX_HIGH", lambda: socket.socket(1 | (1 << 32))),
+                   ("pair_dgram", lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)[0]),
+                   ("pair_stream", lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)[0])):
+    try:
+        make().close(); out[name] = "ok"
+    except OverflowError:
+        out[name] = "overflow"
+    except OSError as e:
+        out[name] = errno.errorcode[e.errno]
+out["io_uring_setup"] = call("io_uring_setup", 1, 0)
+socket.socket(socket.AF_INET6).close()
 out["fork"] = subprocess.run(["true"]).returncode
 t = threading.Thread(target=lambda: None); t.start(); t.join()
 out["getpid"] = call("getpid")
@@ -53,7 +64,7 @@ print(json.dumps(out))
 """
 
 NAMES = ["keyctl", "unshare", "mount", "clone3", "fsopen", "bpf", "userfaultfd", "ptrace", "personality",
-         "perf_event_open", "init_module", "getpid"]  # fmt: skip
+         "perf_event_open", "init_module", "getpid", "io_uring_setup"]  # fmt: skip
 
 
 async def test_filter_denies_and_allows(cfg: SandboxConfig, workspace: Path) -> None:
@@ -71,6 +82,12 @@ async def test_filter_denies_and_allows(cfg: SandboxConfig, workspace: Path) -> 
     assert res["clone3"] == "ENOSYS" and res["fsopen"] == "ENOSYS"
     for fam in ("AF_PACKET", "AF_ALG", "AF_VSOCK"):
         assert res[fam] == "EAFNOSUPPORT"
+    # No unix sockets (a filter cannot see connect()'s address; the host's /tmp is visible), no
+    # datagram pairs (sendto() names any socket path), no io_uring (it makes sockets unfiltered).
+    assert res["AF_UNIX"] == "EACCES" and res["pair_dgram"] == "EACCES"
+    assert res["AF_UNIX_HIGH"] in ("EACCES", "EAFNOSUPPORT", "overflow")
+    assert res["io_uring_setup"] == "ENOSYS"
+    assert res["pair_stream"] == "ok"  # pipes between a command's own processes still work
     # Ordinary work goes on: fork/exec (through clone), threads, plain syscalls.
     assert res["fork"] == 0 and res["getpid"] == "ok"
 
@@ -92,4 +109,5 @@ def test_without_the_filter_the_same_calls_fail_differently(
     assert res["clone3"] != "ENOSYS"
     assert res["keyctl"] != "EPERM" and res["ptrace"] == "ESRCH" and res["mount"] != "EPERM"
     assert res["AF_PACKET"] != "EAFNOSUPPORT"
+    assert res["AF_UNIX"] == "ok" and res["pair_dgram"] == "ok" and res["io_uring_setup"] != "ENOSYS"
     assert res["personality_query"] == "ok"

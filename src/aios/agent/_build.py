@@ -8,15 +8,15 @@ from ._openai import OpenAIProvider
 from ._select import ProviderChoice
 
 
-def make_provider(choice: ProviderChoice, *, base_url: str | None = None) -> Any:
-    """The provider for ``choice``; ``base_url`` overrides the configured one (the embedded
-    server's private address)."""
+def make_provider(choice: ProviderChoice, *, base_url: str | None = None, api_key: str | None = None) -> Any:
+    """The provider for ``choice``; ``base_url`` and ``api_key`` override the configured ones
+    (the embedded server's private address and per-start key)."""
     cfg = choice.config
     kwargs: dict[str, Any] = {
         "name": choice.name,
         "base_url": base_url or cfg.base_url or "",
         "model": choice.model,
-        "api_key": choice.api_key,
+        "api_key": api_key or choice.api_key,
         "key_env": cfg.api_key_env,
         "timeout": float(cfg.timeout),
         "retries": cfg.max_retries,

@@ -5,6 +5,12 @@ Both come from PyPI packages installed by the set-up (scripts/build-embedded-mod
 starts the server lazily, as a child in its supervisor nursery, on a private loopback port, and
 talks to it with the same OpenAI-compatible provider as any other server. One thread: two
 stalled for up to a minute on these 2-core machines (shared/research/embedded-model.md).
+
+The loopback port is reachable from every local process, normal-mode jails included (they share
+the network). Each start therefore gets a random API key, handed to llama-server in its
+environment (``LLAMA_API_KEY``: readable only by the daemon's user, unlike the command line) and
+sent by the provider as ``Authorization: Bearer``; a request without it gets 401. Only
+``/health`` stays open (llama-server's public endpoint, which the start-up check polls).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import ctypes
 import importlib.util
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -89,6 +96,8 @@ class EmbeddedServer:
         self.config = config
         self.log_path = log_path
         self.base_url: str | None = None
+        self.api_key: str | None = None
+        """The running server's key (new for every start); the provider sends it."""
         self._lock = trio.Lock()
         self._process: Child | None = None
         self._exited = trio.Event()
@@ -98,7 +107,10 @@ class EmbeddedServer:
         return self._process is not None and self._process.returncode is None
 
     async def ensure_started(self, nursery: trio.Nursery) -> str:
-        """Start the server when it is not running (again after a crash); return its base URL."""
+        """Start the server when it is not running (again after a crash); return its base URL.
+
+        Requests to it need :attr:`api_key` (read it after this returns: a restart changes it).
+        """
         async with self._lock:
             if self.running and self.base_url:
                 return self.base_url
@@ -109,6 +121,7 @@ class EmbeddedServer:
         model = await trio.to_thread.run_sync(find_model, self.config)
         binary = await trio.to_thread.run_sync(find_server)
         port = _free_port()
+        key = secrets.token_urlsafe(32)
         argv = [
             str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
             "-c", "4096", "-t", str(self.config.threads), "-np", "1", "--no-webui",
@@ -119,7 +132,7 @@ class EmbeddedServer:
         try:
             process = await open_process(
                 argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
-                preexec_fn=_die_with_daemon,
+                preexec_fn=_die_with_daemon, env={**os.environ, "LLAMA_API_KEY": key},
             )
         finally:
             log_file.close()
@@ -127,12 +140,14 @@ class EmbeddedServer:
         base = f"http://127.0.0.1:{port}"
         try:
             await self._wait_healthy(base, process)
+            self.api_key = key
             self.base_url = f"{base}/v1"
             task_status.started(self.base_url)
             await process.wait()
             log.warning("the embedded model server exited with %s; it restarts on the next chat", process.returncode)
         finally:
             self.base_url = None
+            self.api_key = None
             with trio.CancelScope(shield=True):
                 if process.returncode is None:
                     try:

@@ -50,6 +50,7 @@ class Confirmer:
             lines.append("  a snapshot is taken first; you can undo it with 'aios restore <id>'")
         if p.get("profile") == "host":
             lines.append("  runs with the host profile: it can change the system")
+        lines += [f"  note: {note}" for note in p.get("notes") or [] if isinstance(note, str)]
         return "\n".join(lines)
 
     def _decide(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ def run(
     mode: ModeOpt = None,
     yes: YesOpt = False,
     timeout: Annotated[float | None, Parameter(help="Seconds before the command is killed (default sandbox.timeout).")] = None,
+    host: Annotated[bool, Parameter(help="Run it on the host, outside the jail, in a snapshot (normal mode; always asks).", negative=())] = False,
     json: JsonFlag = False,
 ) -> int:
     """Run one command through policy, confirmation, snapshot, jail and memory, without a model.
@@ -36,6 +37,8 @@ def run(
     args: dict[str, Any] = {"command": line}
     if timeout is not None:
         args["timeout"] = timeout
+    if host:
+        args["host"] = True
     params: dict[str, Any] = {"tool": "bash", "arguments": args, "cwd": cwd()}
     if mode:
         params["mode"] = mode

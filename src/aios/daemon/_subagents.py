@@ -105,7 +105,7 @@ async def provider_for(ctx: RequestContext, name: str | None) -> tuple[ProviderC
 
     daemon = ctx.daemon
     choice = select_provider(daemon.config.llm) if name is None else named_provider(daemon.config.llm, name)
-    base_url = None
+    base_url = api_key = None
     if choice.config.kind == "embedded":
         server: EmbeddedServer | None = daemon.extensions.get("embedded_server")
         if server is None:
@@ -114,7 +114,8 @@ async def provider_for(ctx: RequestContext, name: str | None) -> tuple[ProviderC
         if not server.running:
             await ctx.notify("chat.notice", {"text": "starting the embedded model (a few seconds)…"})
         base_url = await server.ensure_started(daemon.services)
-    return choice, make_provider(choice, base_url=base_url)
+        api_key = server.api_key
+    return choice, make_provider(choice, base_url=base_url, api_key=api_key)
 
 
 def tool_specs(ctx: RequestContext, choice: ProviderChoice, agent: Specialist | None, *, depth: int, structured: bool) -> list[ToolSpec]:

@@ -5,7 +5,6 @@ Shared by ``tools.call`` / ``run`` (a person through the CLI) and ``chat`` (the 
 
 from __future__ import annotations
 
-import functools
 import os
 import pwd
 from pathlib import Path
@@ -148,22 +147,8 @@ def jail_for(daemon: Daemon, mode: str, workspace: Path, requester: Identity | N
     from aios.sandbox import Jail
 
     paths = daemon.loaded.paths
-    extra: dict[str, Any] = {}
-    if requester is not None and _jail_takes_run_as():
-        extra["run_as"] = requester
     return Jail(daemon.config.sandbox, mode=mode, workspace=workspace,
-                hidden=[paths.state_dir, paths.runtime_dir], home=Path.home(), **extra)
-
-
-@functools.cache
-def _jail_takes_run_as() -> bool:
-    # Jail(run_as=...) arrives with the jail's own change (issue 13 C); until it is there, another
-    # user's commands run as the sandbox user, which is no more than they could do alone.
-    import inspect
-
-    from aios.sandbox import Jail
-
-    return "run_as" in inspect.signature(Jail.__init__).parameters
+                hidden=[paths.state_dir, paths.runtime_dir], home=Path.home(), run_as=requester)
 
 
 def registry(daemon: Daemon) -> ToolRegistry:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -27,12 +26,21 @@ if TYPE_CHECKING:
 Profile = Literal["jail", "host"]
 
 JAIL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PRIVATE_TMPFS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/root")
-"""Replaced by empty tmpfs in every jail: /run holds the host's sockets (docker, dbus, aios)."""
+HIDDEN_RUN = "/run"
+"""An empty, read-only tmpfs in every jail: /run holds the host's sockets (docker, dbus, aios).
+/tmp, /var/tmp and /root show the host's, read-only like the rest of the root."""
+JAIL_TMPDIR = "/run/tmp"
+"""The command's private, writable temporary directory (``TMPDIR``), new for every command."""
 READONLY_IN_WORKSPACE: tuple[str, ...] = (".git/hooks", ".git/config", ".git/commondir")
-"""Kept read-only in a writable workspace: each can make git run code outside the jail later
-(``commondir`` points git at another directory's config and hooks). What of them does not exist
-is removed after the command if it created it (see :func:`git_absent`)."""
+"""Kept read-only in a writable workspace while a command runs: each can make git run code
+outside the jail later (``commondir`` points git at another directory's config and hooks). The
+runner undoes such metadata anywhere else in the workspace afterwards (:mod:`._workspace`)."""
+HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "TERM", "USER", "LOGNAME", "PYTHONSAFEPATH")
+"""The whole environment of a host-profile command. Nothing is inherited: PYTHONPATH,
+PYTHONHOME, LD_PRELOAD, GIT_*, NODE_OPTIONS, PERL5OPT, RUBYOPT, JAVA_TOOL_OPTIONS, BASH_ENV and
+the like make an interpreter load code from wherever they point. ``PYTHONSAFEPATH=1`` keeps
+Python from importing from the working directory (the workspace, which the jail writes):
+``python3 -m pip`` once ran a planted ``pip/__main__.py`` as root."""
 
 
 HIDDEN_TMPFS_SIZE = 64 * 1024
@@ -123,7 +131,12 @@ def jail_mounts(
     ws = os.path.normpath(os.path.abspath(workspace))
     # Every writable tmpfs is sized: tmpfs is memory, and RLIMIT_FSIZE bounds one file, not many.
     tmpfs_size = int(config.max_file_size)
-    mounts = [_Mount("tmpfs", "", d, size=tmpfs_size) for d in PRIVATE_TMPFS]
+    # /run hidden (sockets) and read-only once the private TMPDIR is mounted inside it: a write
+    # outside the writable places fails with EROFS instead of vanishing into a throwaway copy.
+    mounts = [
+        _Mount("tmpfs", "", HIDDEN_RUN, size=HIDDEN_TMPFS_SIZE, perms="0755"),
+        _Mount("tmpfs", "", JAIL_TMPDIR, size=tmpfs_size, perms="1777"),
+    ]
     # /dev is bwrap's own tmpfs, unsized (half the RAM) and writable, /dev/shm included: a sized
     # /dev/shm here, and /dev read-only after every other mount (its device nodes stay usable:
     # writing a device is no write to the file system).
@@ -169,9 +182,18 @@ def jail_mounts(
     # directory inside the workspace after the workspace, a workspace inside a hidden directory
     # after that directory). A stable sort by depth keeps the listed order otherwise.
     mounts += _pins(mounts, ident)
-    first = len(PRIVATE_TMPFS) + 1
+    first = 3  # /run, its TMPDIR and /dev/shm: nothing configured may come before them
     ordered = mounts[:first] + sorted(mounts[first:], key=lambda m: _depth(m.dest))
-    return [*ordered, _Mount("remount-ro", "", "/dev")]
+    return [*ordered, _Mount("remount-ro", "", HIDDEN_RUN), _Mount("remount-ro", "", "/dev")]
+
+
+def hidden_of(mounts: Sequence[_Mount]) -> tuple[str, ...]:
+    """The paths a jail hides (emptied or covered), for the result to name them."""
+    return tuple(
+        m.dest
+        for m in mounts
+        if (m.kind == "tmpfs" and m.perms == "0500") or (m.kind == "ro-bind" and m.src == "/dev/null")
+    )
 
 
 def _pins(mounts: Sequence[_Mount], ident: Identity) -> list[_Mount]:
@@ -196,51 +218,6 @@ def _pins(mounts: Sequence[_Mount], ident: Identity) -> list[_Mount]:
                 pins[p] = _Mount("bind", src, p)
             p = os.path.dirname(p)
     return list(pins.values())
-
-
-def git_absent(workspace: Path | str, mode: str) -> tuple[str, ...]:
-    """The protected git entries missing from a real ``WS/.git`` directory (``()`` if none, or
-    no such directory): the command could create them, so the runner removes them afterwards."""
-    if mode in ("paranoid", "trusted"):
-        return ()
-    git = os.path.join(os.path.normpath(os.path.abspath(workspace)), ".git")
-    if not os.path.isdir(git) or os.path.islink(git):
-        return ()
-    return tuple(rel for rel in READONLY_IN_WORKSPACE if not os.path.lexists(os.path.join(git, rel[5:])))
-
-
-def remove_planted(workspace: Path | str, names: Sequence[str]) -> list[str]:
-    """Remove what of ``names`` (from :func:`git_absent`) now exists; return what was removed.
-
-    Works relative to a descriptor of ``WS/.git`` opened without following symlinks, so a
-    command cannot point the removal anywhere else.
-    """
-    if not names:
-        return []
-    git = os.path.join(os.path.normpath(os.path.abspath(workspace)), ".git")
-    try:
-        fd = os.open(git, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return []
-    removed: list[str] = []
-    try:
-        for rel in names:
-            name = rel[5:]
-            try:
-                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                continue
-            try:
-                if stat.S_ISDIR(st.st_mode):
-                    shutil.rmtree(name, dir_fd=fd)
-                else:
-                    os.unlink(name, dir_fd=fd)
-            except OSError:
-                continue
-            removed.append(rel)
-    finally:
-        os.close(fd)
-    return removed
 
 
 def _mount_args(mounts: Sequence[_Mount]) -> list[str]:
@@ -271,8 +248,14 @@ def build_argv(
     ident: Identity,
     seccomp_fd: int | None,
     sync_fds: tuple[int, int] | None = None,
+    run_as: Identity | None = None,
+    hidden_out: list[str] | None = None,
 ) -> list[str]:
-    """The full argv: ``bwrap <options> -- command``, or the plain command in trusted mode."""
+    """The full argv: ``bwrap <options> -- command``, or the plain command in trusted mode.
+
+    ``run_as`` (another local user) decides the host profile's environment; ``hidden_out``, when
+    given, receives the paths the jail hides.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if not command:
@@ -293,10 +276,9 @@ def build_argv(
             "--die-with-parent",
             "--new-session",
         ]
-        home_dir = os.path.expanduser("~")
-        args += ["--clearenv", "--setenv", "PATH", JAIL_PATH, "--setenv", "HOME", home_dir]
-        args += ["--setenv", "LANG", "C.UTF-8", "--setenv", "TERM", "dumb"]
-        args += ["--setenv", "USER", _daemon_user()]
+        args += ["--clearenv"]
+        for key, value in host_env(run_as).items():
+            args += ["--setenv", key, value]
         args += ["--chdir", ws if os.path.isdir(ws) else "/"]
     else:
         if not os.path.isdir(ws):
@@ -315,9 +297,12 @@ def build_argv(
             config, mode=mode, workspace=workspace, hidden=hidden, home=home, ident=ident
         )
         args += _mount_args(mounts)
+        if hidden_out is not None:
+            hidden_out += hidden_of(mounts)
         args += ["--clearenv", "--setenv", "PATH", JAIL_PATH, "--setenv", "HOME", ws]
         args += ["--setenv", "LANG", "C.UTF-8", "--setenv", "TERM", "dumb"]
         args += ["--setenv", "USER", ident.name, "--setenv", "LOGNAME", ident.name]
+        args += ["--setenv", "TMPDIR", JAIL_TMPDIR]
         args += ["--chdir", ws]
     if sync_fds is not None:
         # bwrap writes the sandbox's pid to the first and waits on the second before it starts
@@ -328,10 +313,20 @@ def build_argv(
     return [*args, "--", *command]
 
 
-def _daemon_user() -> str:
+def host_env(run_as: Identity | None) -> dict[str, str]:
+    """The environment of a host-profile command (exactly :data:`HOST_ENV_KEEP`), for the
+    daemon's user or, when acting for another local user, for them."""
     import pwd
 
+    uid = os.geteuid() if run_as is None else run_as.uid
     try:
-        return pwd.getpwuid(os.geteuid()).pw_name
+        entry = pwd.getpwuid(uid)
+        name, home = entry.pw_name, entry.pw_dir or "/"
     except KeyError:
-        return str(os.geteuid())
+        name, home = str(uid), "/"
+    if run_as is None:
+        home = os.path.expanduser("~")
+    env = {"PATH": JAIL_PATH, "HOME": home, "LANG": "C.UTF-8", "TERM": "dumb", "USER": name,
+           "LOGNAME": name, "PYTHONSAFEPATH": "1"}  # fmt: skip
+    assert tuple(env) == HOST_ENV_KEEP
+    return env

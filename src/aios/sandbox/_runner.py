@@ -12,13 +12,11 @@ needs to reach the workspace: missing access is granted once, never recursively,
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
-import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,28 +26,27 @@ from attrs import frozen
 
 from ..config import MODES
 from ..errors import SandboxError, SandboxUnavailable
-from . import _seccomp
-from ._access import Identity, allowed, reachable
+from . import _seccomp, _workspace
+from ._access import Identity
+from ._acl import _acl_plan, _granted, _setfacl, _usable_by
+from ._diagnose import access_failures
+from ._io import OnOutput, _Capture, _exit_code, _feed, _killpg, _pump
 from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import build_argv, check_workspace, git_absent, remove_planted
+from ._profile import build_argv, host_env
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
     from ..config import SandboxConfig
 
-OnOutput = Callable[[str, bytes], Awaitable[None]]
-
 TIMEOUT_EXIT = 124
-READ_SIZE = 256 * 1024
-PIPE_SIZE = 1024 * 1024
 DRAIN_GRACE = 2.0
 """After the command exits, how long its pipes may stay open (a trusted-mode straggler)."""
 REAP_GRACE = 10.0
-_F_SETPIPE_SZ = 1031
-
-_granted: set[tuple[str, int, bool]] = set()
-
+UNDO_GRACE = 30.0
+"""How long the walk after a command may take, even when the call is being cancelled."""
+WATCHED_MODES = ("safe", "normal")
+"""Modes whose jail writes the real workspace (paranoid's is a tmpfs, trusted has no jail)."""
 
 @frozen
 class JailResult:
@@ -63,70 +60,16 @@ class JailResult:
     stderr_truncated: bool
     duration_s: float
     argv: tuple[str, ...]
-
-
-class _Capture:
-    """Keeps the first ``limit`` bytes of a stream and counts the rest."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.kept = bytearray()
-        self.dropped = 0
-
-    def feed(self, chunk: bytes | bytearray) -> bytes:
-        room = self.limit - len(self.kept)
-        if room >= len(chunk):
-            self.kept += chunk
-            return bytes(chunk)
-        head = bytes(chunk[: max(room, 0)])
-        self.kept += head
-        self.dropped += len(chunk) - len(head)
-        return head
-
-    def marker(self) -> bytes:
-        lead = b"" if not self.kept or self.kept.endswith(b"\n") else b"\n"
-        return lead + f"[aios: output truncated, {self.dropped} bytes dropped]\n".encode()
-
-    def text(self) -> str:
-        data = bytes(self.kept) + (self.marker() if self.dropped else b"")
-        return data.decode("utf-8", errors="replace")
-
-
-def _exit_code(returncode: int) -> int:
-    return 128 - returncode if returncode < 0 else returncode
-
-
-async def _setfacl(args: list[str]) -> None:
-    try:
-        await trio.run_process(["setfacl", *args], capture_stdout=True, capture_stderr=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        raise SandboxError(
-            f"cannot give the sandbox user access with `setfacl {' '.join(args)}`: "
-            f"{detail.decode(errors='replace').strip() or exc} (install it with `apt-get install acl`, "
-            "or make the workspace readable and writable by the sandbox user)",
-            data={"args": args},
-        ) from exc
-
-
-def _usable_by(ws: Path, ident: Identity, need_write: bool) -> bool:
-    return reachable(ws, ident) and (not need_write or allowed(ws, ident, 7))
-
-
-def _acl_plan(workspace: Path, ident: Identity, need_write: bool) -> list[list[str]]:
-    """setfacl argument lists that give ``ident`` what it lacks: search (only) on the parents,
-    read/write on the workspace directory itself and, as a default ACL, on what is created in it.
-
-    Never recursive: files that already exist keep their permissions. The workspace is checked
-    first (real path, not a system directory), so a grant can never land on / or /etc.
-    """
-    ws = Path(check_workspace(workspace))
-    plan = [
-        ["-m", f"u:{ident.uid}:x", str(p)] for p in reversed(ws.parents) if not allowed(p, ident, 1)
-    ]
-    if need_write and not allowed(ws, ident, 7):
-        plan.append(["-m", f"u:{ident.uid}:rwx,d:u:{ident.uid}:rwx", str(ws)])
-    return plan
+    hidden: tuple[str, ...] = ()
+    """Paths the jail hid from the command (emptied directories, covered files)."""
+    changed: tuple[str, ...] = ()
+    """Workspace-relative paths the command created or changed (directories end with ``/``)."""
+    undone: tuple[str, ...] = ()
+    """Git metadata the command wrote that git outside the jail would run programs from, and
+    what was done about it (``removed X (why)`` / ``restored X (why)``)."""
+    denied: tuple[str, ...] = ()
+    """Lines of stderr saying the command lacked access (permission denied, read-only file
+    system, operation not permitted), when it failed."""
 
 
 class Jail:
@@ -138,6 +81,9 @@ class Jail:
         workspace: the directory commands may write (paranoid: a fresh tmpfs at this path).
         hidden: extra directories to hide (the daemon passes its state and runtime directories).
         home: the home that ``~`` in ``sandbox.hidden_paths`` means (default: the daemon's).
+        run_as: run commands as this user instead of the sandbox user (a request from a local
+            user who is not the daemon's owner: never more than they could do alone). Their
+            own uid needs no switch; the daemon's own uid means the usual sandbox user.
     """
 
     def __init__(
@@ -148,6 +94,7 @@ class Jail:
         workspace: Path,
         hidden: Sequence[Path] = (),
         home: Path | None = None,
+        run_as: Identity | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -157,6 +104,8 @@ class Jail:
         self.workspace = Path(os.path.realpath(workspace))
         self.hidden = tuple(Path(h) for h in hidden)
         self.home = home
+        # Acting for the daemon's own uid is no one else: the usual sandbox user (never root).
+        self.run_as = None if run_as is None or run_as.uid == os.geteuid() else run_as
         self._ident: Identity | None = None
 
     def __repr__(self) -> str:
@@ -164,8 +113,22 @@ class Jail:
 
     def _identity(self) -> Identity:
         if self._ident is None:
-            self._ident = Identity.for_daemon(self.config.user)
+            if self.run_as is not None:
+                if os.geteuid() != 0:
+                    raise SandboxError(
+                        f"cannot run a command as {self.run_as.name} (uid {self.run_as.uid}): "
+                        "only a root daemon can act as another user",
+                        data={"uid": self.run_as.uid},
+                    )
+                self._ident = self.run_as
+            else:
+                self._ident = Identity.for_daemon(self.config.user)
         return self._ident
+
+    def changed_files(self) -> list[str]:
+        """Workspace-relative paths jailed commands created or changed in this workspace since
+        the daemon started, that still exist (directories end with ``/``), oldest first."""
+        return _workspace.jail_changes(str(self.workspace))
 
     def argv(
         self,
@@ -203,6 +166,7 @@ class Jail:
         profile: Literal["jail", "host"],
         seccomp_fd: int | None,
         gate: _Gate | None,
+        hidden_out: list[str] | None = None,
     ) -> list[str]:
         return build_argv(
             self.config,
@@ -215,14 +179,29 @@ class Jail:
             ident=self._identity(),
             seccomp_fd=seccomp_fd,
             sync_fds=None if gate is None else gate.child_fds(),
+            run_as=self.run_as,
+            hidden_out=hidden_out,
         )
 
     async def _ensure_access(self, ident: Identity) -> None:
-        """Let the sandbox user search down to the workspace and (unless paranoid) write it."""
+        """Let the sandbox user search down to the workspace and (unless paranoid) write it.
+
+        Never for another local user (``run_as``): granting them access they lack would give
+        them more than they could do alone, so their workspace must already be theirs.
+        """
         ws = str(self.workspace)
         need_write = self.mode != "paranoid"
         key = (ws, ident.uid, need_write)
         if key in _granted:
+            return
+        if self.run_as is not None:
+            if not await trio.to_thread.run_sync(_usable_by, self.workspace, ident, need_write):
+                raise SandboxError(
+                    f"{ident.name} (uid {ident.uid}) cannot {'write' if need_write else 'reach'} the "
+                    f"workspace {ws}; run from a directory of your own",
+                    data={"workspace": ws, "uid": ident.uid},
+                )
+            _granted.add(key)
             return
         for args in await trio.to_thread.run_sync(_acl_plan, self.workspace, ident, need_write):
             await _setfacl(args)
@@ -269,10 +248,16 @@ class Jail:
         seccomp_fd: int | None = None
         gate: _Gate | None = None
         limits: list[tuple[int, int]] = []
-        planted: tuple[str, ...] = ()
+        watch: _workspace.Before | None = None
+        hidden: list[str] = []
         if trusted:
             argv = list(command)
             kwargs["cwd"] = str(self.workspace) if self.workspace.is_dir() else "/"
+            if self.run_as is not None:
+                # As them, with their environment: never the daemon's (API keys, paths).
+                ident = self._identity()
+                kwargs.update(user=ident.uid, group=ident.gid, extra_groups=list(ident.groups))
+                kwargs["env"] = host_env(self.run_as)
         else:
             status = cached(self.config)
             if status is None:
@@ -287,12 +272,16 @@ class Jail:
             kwargs["cwd"] = "/"
             kwargs["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
             switch = False
-            if profile == "jail":
+            if profile == "jail" or self.run_as is not None:
+                # The host profile runs as the daemon's user, except for another local user's
+                # request: then as them, with their own groups, never as root.
                 ident = self._identity()
                 if ident.switch:
                     switch = True
-                    await self._ensure_access(ident)
-                    kwargs.update(user=ident.uid, group=ident.gid, extra_groups=[], pipe_owner=ident.uid)
+                    if profile == "jail":
+                        await self._ensure_access(ident)
+                    groups = list(ident.groups) if self.run_as is not None else []
+                    kwargs.update(user=ident.uid, group=ident.gid, extra_groups=groups, pipe_owner=ident.uid)
             limits = _limits(self.config)
             wrap: list[str] = []
             if switch and not _can_prlimit_others():
@@ -304,13 +293,13 @@ class Jail:
                 if not wrap:
                     kwargs["preexec_fn"] = functools.partial(_setrlimits, limits)
                 limits = []
-            if profile == "jail":
-                planted = git_absent(self.workspace, self.mode)
+            if profile == "jail" and self.mode in WATCHED_MODES:
+                watch = await trio.to_thread.run_sync(_workspace.before, str(self.workspace))
             gate = _Gate()
             try:
                 if profile == "jail" and status.seccomp:
                     seccomp_fd = _seccomp.filter_fd()
-                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate)]
+                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate, hidden)]
             except BaseException:
                 gate.close()
                 if seccomp_fd is not None:
@@ -340,16 +329,22 @@ class Jail:
         try:
             result = await self._supervise(proc, argv, start, limit, on_output, stdin, gate, limits)
         finally:
-            removed = remove_planted(self.workspace, planted) if planted else []
-        if removed:
-            note = (
-                f"[aios: removed {', '.join(removed)}, created by the command: git outside the jail "
-                "would run code from it]\n"
-            )
-            if on_output is not None:
-                await on_output("stderr", note.encode())
-            lead = "" if not result.stderr or result.stderr.endswith("\n") else "\n"
-            result = attrs.evolve(result, stderr=result.stderr + lead + note)
+            after = None
+            if watch is not None:
+                # Also on cancellation: planted hooks must not outlive an interrupted command.
+                with trio.CancelScope(shield=True), trio.move_on_after(UNDO_GRACE):
+                    after = await trio.to_thread.run_sync(_workspace.after, str(self.workspace), watch)
+        result = attrs.evolve(result, hidden=tuple(hidden))
+        if result.exit_code != 0 and not trusted and profile == "jail":
+            result = attrs.evolve(result, denied=access_failures(result.stderr))
+        if after is not None:
+            result = attrs.evolve(result, changed=after.changed, undone=after.undone)
+            note = after.note()
+            if note:
+                if on_output is not None:
+                    await on_output("stderr", note.encode())
+                lead = "" if not result.stderr or result.stderr.endswith("\n") else "\n"
+                result = attrs.evolve(result, stderr=result.stderr + lead + note)
         return result
 
     async def _supervise(
@@ -417,35 +412,3 @@ class Jail:
             duration_s=time.perf_counter() - start,
             argv=tuple(argv),
         )
-
-
-def _killpg(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-async def _pump(
-    stream: trio.abc.ReceiveStream, cap: _Capture, name: str, on_output: OnOutput | None
-) -> None:
-    """Read a pipe to its end, keeping the head; what is over the cap is read and dropped."""
-    fileno = getattr(stream, "fileno", None)
-    if fileno is not None:
-        # Fewer, larger reads when a command floods its output (a hint: failure is harmless).
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
-    while True:
-        try:
-            chunk = await stream.receive_some(READ_SIZE)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return
-        if not chunk:
-            return
-        kept = cap.feed(chunk)
-        if kept and on_output is not None:
-            await on_output(name, kept)
-
-
-async def _feed(stream: trio.abc.SendStream, data: bytes) -> None:
-    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-        await stream.send_all(data)
-        await stream.aclose()

@@ -4,8 +4,13 @@ Built once per process with libseccomp (through pyseccomp), exported as classic 
 bytes; every run writes them to a fresh memfd that bwrap reads and loads just before it execs the
 command. The default action is ALLOW (a deny list, like Flatpak's ``setup_seccomp`` in
 flatpak-run.c); the listed calls fail with EPERM, the new mount API and clone3 with ENOSYS (so
-that glibc falls back to clone, whose flags a filter can see), and sockets of families other
-than unix, inet, inet6 and netlink with EAFNOSUPPORT. Syscalls of a foreign architecture (the
+that glibc falls back to clone, whose flags a filter can see), io_uring with ENOSYS (its
+``IORING_OP_SOCKET``/``CONNECT`` would create and connect sockets past this filter), unix
+sockets with EACCES and sockets of families other than inet, inet6 and netlink with
+EAFNOSUPPORT. A filter cannot read the address ``connect()`` is given, so a unix socket on the
+host's read-only /tmp (an X server, an agent, a database) stays out of reach only if the jail
+cannot make a unix socket at all; ``socketpair()`` still works, except for datagram pairs,
+whose ``sendto()`` can address any socket path. Syscalls of a foreign architecture (the
 32-bit ABI on x86_64) hit libseccomp's default bad-arch action and kill the process, so the
 deny list cannot be sidestepped through ``int 0x80``.
 """
@@ -40,9 +45,12 @@ _EPERM: tuple[str, ...] = (
 )  # fmt: skip
 _ENOSYS: tuple[str, ...] = (
     "clone3", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
-    "mount_setattr",
+    "mount_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register",
 )  # fmt: skip
-_ALLOWED_FAMILIES = (0, 1, 2, 10, 16)  # AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK
+AF_UNIX = 1
+SOCK_DGRAM = 2
+_SOCK_TYPE_MASK = 0xF  # the type without SOCK_NONBLOCK / SOCK_CLOEXEC
+_ALLOWED_FAMILIES = (0, 2, 10, 16)  # AF_UNSPEC, AF_INET, AF_INET6, AF_NETLINK
 
 _cached: bytes | None = None
 
@@ -80,11 +88,20 @@ def _build(sc: Any) -> bytes:
     # No BSD/SVr4 emulation, no ADDR_NO_RANDOMIZE (Flatpak allows only PER_LINUX).
     add(eperm, "personality", sc.Arg(0, sc.NE, PER_LINUX))
     eafnosupport = sc.ERRNO(errno.EAFNOSUPPORT)
+    eacces = sc.ERRNO(errno.EACCES)
     last = -1
     for family in _ALLOWED_FAMILIES:
         for disallowed in range(last + 1, family):
-            flt.add_rule_exactly(eafnosupport, "socket", sc.Arg(0, sc.EQ, disallowed))
+            action = eacces if disallowed == AF_UNIX else eafnosupport
+            flt.add_rule_exactly(action, "socket", sc.Arg(0, sc.EQ, disallowed))
         last = family
+    flt.add_rule_exactly(
+        eacces,
+        "socketpair",
+        # Both ints in the kernel: compare the low 32 bits only (see the ioctl rule above).
+        sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, AF_UNIX),
+        sc.Arg(1, sc.MASKED_EQ, _SOCK_TYPE_MASK, SOCK_DGRAM),
+    )
     flt.add_rule_exactly(eafnosupport, "socket", sc.Arg(0, sc.GE, last + 1))
     fd = os.memfd_create("aios-seccomp-export", os.MFD_CLOEXEC)
     try:

@@ -12,7 +12,8 @@ from typing import Any
 
 from ._base import ToolContext, ToolResult
 from ._files import ListTool, ReadTool, WriteTool
-from ._gate import gate
+from ._gate import gate, host_notes
+from ._jailreport import ask_host, jail_report
 
 EXCERPT = 2000
 """Characters of output kept in the memory record of a command."""
@@ -34,6 +35,11 @@ class BashTool:
         "properties": {
             "command": {"type": "string", "minLength": 1, "description": "The command line, e.g. 'ls -la'."},
             "timeout": {"type": "number", "minimum": 1, "maximum": 3600, "description": "Seconds before it is killed."},
+            "host": {
+                "type": "boolean",
+                "description": "Run it on the host, outside the jail, inside a snapshot (normal mode; the person "
+                "is always asked). For a command that failed in the jail for lack of access.",
+            },
         },
         "required": ["command"],
         "additionalProperties": False,
@@ -41,12 +47,14 @@ class BashTool:
 
     async def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         command: str = args["command"]
-        decision = ctx.policy.check_command(command, mode=ctx.mode)
+        decision = ask_host(ctx, ctx.policy.check_command(command, mode=ctx.mode), bool(args.get("host")))
         await ctx.emit(
             "tool.started",
             {"call_id": ctx.call_id, "tool": self.name, "command": command, **decision.to_json()},
         )
-        g = await gate(ctx, decision, tool=self.name, subject=command, what={})
+        host_bound = decision.action == "confirm" and decision.changes_system and ctx.mode == "normal"
+        what = host_notes(ctx, decision, command) if host_bound else {}
+        g = await gate(ctx, decision, tool=self.name, subject=command, what=what)
         if not g.go:
             assert g.refusal is not None
             await ctx.emit("tool.finished", g.refusal.event(self.name, ctx.call_id))
@@ -63,7 +71,11 @@ class BashTool:
         output = res.stdout
         if res.stderr:
             output = f"{output}\n[stderr]\n{res.stderr}" if output else res.stderr
+        jail_meta, jail_words = jail_report(ctx, decision, res, g.profile)
+        if jail_words.get("output"):
+            output = f"{output}\n{jail_words['output']}" if output else jail_words["output"]
         meta: dict[str, Any] = {
+            **jail_meta,
             **g.metadata(),
             "tool": self.name,
             "exit_code": res.exit_code,
@@ -76,7 +88,7 @@ class BashTool:
             meta["truncated"] = True
         if g.snapshot_id:
             meta["undo"] = f"aios restore {g.snapshot_id}"
-        error = f"timed out after {timeout:g} s (the whole process group was killed)" if res.timed_out else None
+        error = f"timed out after {timeout:g} s (the whole process group was killed)" if res.timed_out else jail_words.get("error")
         if g.snapshot_id and res.exit_code != 0 and ctx.rollback is not None and ctx.config.recovery.auto_rollback:
             report = await ctx.rollback(g.snapshot_id)
             meta["rolled_back"] = [r["path"] for r in report.get("restored", [])]

@@ -8,6 +8,9 @@ jail profile; a refusal is recorded in memory right here, so no caller can forge
 
 from __future__ import annotations
 
+import os
+import pwd
+import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -69,7 +72,9 @@ async def gate(ctx: ToolContext, decision: Decision, *, tool: str, subject: str,
         return await _refuse(ctx, decision, None, tool=tool, subject=subject, what=what)
     if decision.action == "confirm":
         key = f"{tool}\0{subject}"
-        if key in ctx.grants:
+        # A remembered approval never covers files the jail wrote since: the person is asked
+        # again, with the list in front of them.
+        if key in ctx.grants and not what.get("jail_changed"):
             approval = Approval(True, "grant")
         else:
             approval = await ctx.confirm(
@@ -117,3 +122,67 @@ async def _refuse(
     meta["memory_id"] = memory_id
     result = ToolResult(False, "", error, meta)
     return attrs.evolve(g, refusal=result)
+
+
+# Variables that make an interpreter (or the dynamic loader, git, a shell) load code from where
+# they point. The host profile never inherits them; a command line that sets them is named.
+_CODE_VARS = re.compile(
+    r"(?<![\w$])(PYTHONPATH|PYTHONHOME|PYTHONSTARTUP|PYTHONUSERBASE|LD_\w+|GIT_\w+|\w+_OPTIONS|"
+    r"PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|NODE_PATH|BASH_ENV|ENV|PROMPT_COMMAND)="
+)
+SHOWN = 20
+"""Jail-written files listed by name in one confirmation (the rest are counted)."""
+KEPT = 200
+"""Jail-written files kept in the confirmation's fields and the record."""
+
+
+def host_notes(ctx: ToolContext, decision: Decision, command: str) -> dict[str, Any]:
+    """Confirmation fields for a command that will run with the host profile if approved.
+
+    It runs outside the jail in the workspace, which jailed commands (so the model) may have
+    written: ``python3 -m pip`` once ran a planted ``pip/__main__.py`` as root. The person is
+    told, in words, which files in its working directory the jail created or changed, which of
+    them the command names, and which code-loading variables the command line sets.
+
+    Returns:
+        ``profile``, ``notes`` (sentences), ``jail_changed`` and ``jail_changed_named`` (paths
+        relative to the workspace); ``jail_changed`` non-empty also makes a session grant not
+        count (see :func:`gate`).
+    """
+    from aios.sandbox import named_paths
+
+    ws = str(ctx.jail.workspace)
+    user = _user(ctx)
+    changed = ctx.jail.changed_files()
+    words = [w for argv in decision.commands for w in argv] or command.split()
+    named = list(named_paths(words, ws, changed))
+    notes = [f"runs outside the jail as {user}, in {ws}"]
+    if named:
+        notes.append(
+            f"it names files that jailed commands wrote: {_listing(named)} "
+            f"(it may run them as {user}; check them first)"
+        )
+    if changed:
+        notes.append(
+            f"jailed commands created or changed {len(changed)} "
+            f"{'entry' if len(changed) == 1 else 'entries'} in its working directory, which it "
+            f"may read or run: {_listing(changed)}"
+        )
+    variables = sorted(set(_CODE_VARS.findall(command)))
+    if variables:
+        notes.append(f"it sets {', '.join(variables)}, which make programs load code from where they point")
+    return {"profile": "host", "notes": notes, "jail_changed": changed[-KEPT:], "jail_changed_named": named[-KEPT:]}
+
+
+def _listing(paths: list[str]) -> str:
+    shown = ", ".join(paths[-SHOWN:])  # newest last: the latest writes matter most
+    return shown if len(paths) <= SHOWN else f"{shown} and {len(paths) - SHOWN} more"
+
+
+def _user(ctx: ToolContext) -> str:
+    if ctx.requester is not None:
+        return ctx.requester.name
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
