@@ -111,6 +111,11 @@ class Jail:
     def __repr__(self) -> str:
         return f"Jail(mode={self.mode!r}, workspace={str(self.workspace)!r})"
 
+    def elevated(self) -> Jail:
+        """This jail for the daemon's own user (the sandbox user; the daemon with the host profile):
+        for an action of another local user that an approver granted."""
+        return Jail(self.config, mode=self.mode, workspace=self.workspace, hidden=self.hidden, home=self.home)
+
     def _identity(self) -> Identity:
         if self._ident is None:
             if self.run_as is not None:

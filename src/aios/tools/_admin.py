@@ -18,7 +18,7 @@ import attrs
 import trio
 
 from ._base import ToolContext, ToolResult
-from ._gate import gate
+from ._gate import acting_for, gate, jail_for_gate
 from ._host import HostResult, run_host
 
 if TYPE_CHECKING:
@@ -166,6 +166,9 @@ class AdminTool:
             assert g.refusal is not None
             await ctx.emit("tool.finished", g.refusal.event(self.name, ctx.call_id))
             return g.refusal
+        if ctx.requester is not None and acting_for(ctx, g) is None:
+            # an approver granted another user's change: it runs with the daemon's permissions
+            ctx = attrs.evolve(ctx, requester=None, jail=jail_for_gate(ctx, g))
         ok, output = await self.apply(change, ctx)
         differences = await self.verify(change, ctx)
         if not ok:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._base import ToolContext, ToolResult
 from ._files import ListTool, ReadTool, WriteTool
-from ._gate import gate, host_notes
+from ._gate import gate, host_notes, jail_for_gate
 from ._jailreport import ask_host, jail_report
 
 EXCERPT = 2000
@@ -67,7 +67,8 @@ class BashTool:
             )
 
         timeout = float(args.get("timeout") or ctx.config.sandbox.timeout)
-        res = await ctx.jail.run(["/bin/bash", "-c", command], profile=g.profile, timeout=timeout, on_output=on_output)
+        jail = jail_for_gate(ctx, g)
+        res = await jail.run(["/bin/bash", "-c", command], profile=g.profile, timeout=timeout, on_output=on_output)
         output = res.stdout
         if res.stderr:
             output = f"{output}\n[stderr]\n{res.stderr}" if output else res.stderr

@@ -41,7 +41,7 @@ from ._fs import (
     protected_hardlinks,
     same_file,
 )
-from ._gate import Gate, gate
+from ._gate import Gate, acting_for, gate
 from ._guard import write_block
 from ._ident import acting_as
 from ._write import write_file
@@ -50,12 +50,14 @@ if TYPE_CHECKING:
     from aios.security import Decision
 
 
-async def _in_thread(ctx: ToolContext, work: Callable[[], ToolResult], *, abandon: bool) -> ToolResult:
-    """Run ``work`` in a worker thread as the requester (or the daemon), errors as results."""
+async def _in_thread(g: Gate, ctx: ToolContext, work: Callable[[], ToolResult], *, abandon: bool) -> ToolResult:
+    """Run ``work`` in a worker thread as the requester (or the daemon: an approver granted it, or
+    no one else asked), errors as results."""
+    who = acting_for(ctx, g)
 
     def run() -> ToolResult:
         try:
-            with acting_as(ctx.requester):
+            with acting_as(who):
                 return work()
         except ToolError as exc:
             return ToolResult(False, "", exc.message)
@@ -134,7 +136,7 @@ class ReadTool:
             return refused
         limit = int(ctx.config.tools.read_max)
         offset = int(args.get("offset", 0))
-        result = await _in_thread(ctx, lambda: read_file(t, offset, limit), abandon=True)
+        result = await _in_thread(g, ctx, lambda: read_file(t, offset, limit), abandon=True)
         return await _finish(ctx, self.name, f"read {t.shown}", g, result)
 
 
@@ -208,8 +210,8 @@ class WriteTool:
         g, refused = await _file_gate(ctx, self.name, t, {"bytes": len(data), "append": append}, decision)
         if refused:
             return refused
-        chown = os.geteuid() == 0 and ctx.requester is None
-        result = await _in_thread(ctx, lambda: write_file(t, data, append=append, protected=ctx.protected, chown=chown), abandon=False)
+        chown = os.geteuid() == 0 and acting_for(ctx, g) is None
+        result = await _in_thread(g, ctx, lambda: write_file(t, data, append=append, protected=ctx.protected, chown=chown), abandon=False)
         return await _finish(ctx, self.name, f"write {t.shown}", g, result)
 
 
@@ -232,7 +234,7 @@ class ListTool:
         if refused:
             return refused
         hidden = bool(args.get("hidden", False))
-        result = await _in_thread(ctx, lambda: list_dir(t, hidden, self.MAX_ENTRIES), abandon=True)
+        result = await _in_thread(g, ctx, lambda: list_dir(t, hidden, self.MAX_ENTRIES), abandon=True)
         return await _finish(ctx, self.name, f"list {t.shown}", g, result)
 
 

@@ -19,6 +19,7 @@ from ._base import Approval, ToolContext, ToolResult
 from ._guard import targets_block
 
 if TYPE_CHECKING:
+    from aios.sandbox import Identity, Jail
     from aios.security import Decision
 
 EXIT_REFUSED = 126
@@ -186,3 +187,20 @@ def _user(ctx: ToolContext) -> str:
         return pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:
         return f"uid {os.geteuid()}"
+
+
+def acting_for(ctx: ToolContext, g: Gate) -> Identity | None:
+    """Whose permissions an allowed action runs with: the requester's (another local user), or
+    the daemon's when an approver granted this action — "never more than the requester could do
+    alone, unless an approver approves it" (docs/security.md, "Who is trusted with what")."""
+    if g.approval is not None and g.approval.how == "approver":
+        return None
+    return ctx.requester
+
+
+def jail_for_gate(ctx: ToolContext, g: Gate) -> Jail:
+    """The jail an allowed action runs in: as the requester, or as the daemon's sandbox user (and,
+    with the host profile, as the daemon) when an approver granted it."""
+    if ctx.requester is not None and acting_for(ctx, g) is None:
+        return ctx.jail.elevated()
+    return ctx.jail
