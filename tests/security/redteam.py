@@ -74,3 +74,27 @@ def secret_dir(env: Env) -> tuple[os.PathLike[str], str]:
     f.write_text(token + "\n")
     f.chmod(0o600)
     return d, token
+
+
+def start_as_user(env: Env, user: pwd.struct_passwd, method: str, params: dict[str, Any]) -> subprocess.Popen[str]:
+    """Like :func:`as_user`, but returns at once: read its stdout for the messages."""
+    request = {"method": method, "params": params}
+    return subprocess.Popen([SYSTEM_PYTHON, "-c", CLIENT, str(env.socket), json.dumps(request)],
+                            user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(proc: subprocess.Popen[str], method: str) -> dict[str, Any]:
+    """Read the client's messages until a notification ``method`` arrives."""
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            seen.append(line)
+            continue
+        seen.append(msg)
+        if msg.get("method") == method:
+            return msg  # type: ignore[no-any-return]
+    raise AssertionError(f"no {method}: {seen}")

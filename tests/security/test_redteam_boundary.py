@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import pwd
 import secrets
+import unicodedata
 from pathlib import Path
 
-from redteam import as_user, open_socket, secret_dir
+import pytest
+from redteam import as_user, open_socket, secret_dir, start_as_user, wait_for
 
 from harness import Env
 
@@ -123,5 +125,35 @@ def test_snapshot_diff_never_lists_root_only_names_to_another_uid(env: Env, othe
         show, _ = as_user(env, other_user, "snapshot.show", {"id": sid})
         assert token not in json.dumps(diff), f"another uid listed names inside a root-only directory: {diff}"
         assert token not in json.dumps(show), f"another uid listed names inside a root-only directory: {show}"
+    finally:
+        d.kill()
+
+
+HIDERS = {
+    "escape": "\r\x1b[2K\x1b[1A",  # carriage return, erase line, cursor up: the line is redrawn
+    "backspace": "\b" * 80,
+    "bidi": "\u202e",  # right-to-left override: the text after it reads backwards
+}
+
+
+@pytest.mark.parametrize("hider", sorted(HIDERS))
+def test_approvals_show_the_approver_what_will_run(env: Env, other_user: pwd.struct_passwd, hider: str) -> None:
+    """The approver decides on what ``aios approvals`` prints. The requester chooses the command
+    text: control characters in it must not reach the approver's terminal raw, where they can
+    redraw "touch /srv/…" as an innocent "ls /tmp"."""
+    env.write_config(f'[daemon]\nallowed_uids = [{other_user.pw_uid}]\napproval_timeout = "30s"\n')
+    d = env.start_daemon()
+    try:
+        open_socket(env)
+        target = env.outside() / "marker"
+        command = f"touch {target} # {HIDERS[hider]}ls -la /tmp"
+        proc = start_as_user(env, other_user, "tools.call", {"tool": "bash", "arguments": {"command": command}})
+        wait_for(proc, "approval.pending")
+        shown = env.cli("approvals")
+        proc.kill()
+        proc.wait()
+        assert shown.returncode == 0, shown.stderr
+        raw = sorted({c for c in HIDERS[hider] if unicodedata.category(c) in ("Cc", "Cf") and c in shown.stdout})
+        assert not raw, f"{hider}: the approver's terminal gets the requester's control characters {raw!r}: {shown.stdout!r}"
     finally:
         d.kill()
