@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import socket
+import subprocess
 from typing import Any
 
 import pytest
@@ -119,3 +120,31 @@ def test_another_uid_reads_and_lists_nothing_it_could_not(env: Env, other_user: 
             assert result.get("ok") is False, (tool, args, reply)
     finally:
         d.kill()
+
+
+NESTED = {
+    # a complete nested repository (git init makes HEAD, objects, refs) with a planted fsmonitor
+    "nested-config": ("git init -q sub && printf '[core]\\n\\tfsmonitor = touch {m}\\n' >> sub/.git/config",
+                      "sub/.git/config"),
+    "nested-hook": ("git init -q sub && printf '#!/bin/sh\\ntouch {m}\\n' > sub/.git/hooks/post-checkout"
+                    " && chmod +x sub/.git/hooks/post-checkout", "sub/.git/hooks/post-checkout"),
+    # a bare-looking directory and a gitdir: pointer that sends git to it
+    "gitdir-file": ("mkdir -p evil/objects evil/refs wt && echo 'ref: refs/heads/main' > evil/HEAD"
+                    " && printf '[core]\\n\\tfsmonitor = touch {m}\\n' > evil/config && printf 'gitdir: ../evil\\n' > wt/.git",
+                    "evil/config"),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(NESTED))
+def test_a_jailed_command_leaves_no_nested_git_metadata(env: Env, daemon: Daemon, spelling: str) -> None:
+    """A3: "restored/removed after a jailed command changes it, nested repositories included".
+    The jail keeps only WS/.git/{hooks,config,commondir} read-only; a command that needs no
+    confirmation builds another repository beside it whose config names a program."""
+    subprocess.run(["git", "init", "-q", str(env.workspace)], check=True)
+    marker = env.root / "git-ran"
+    command, planted = NESTED[spelling]
+    out = _bash(env, command.format(m=marker))
+    left = env.workspace / planted
+    assert not (left.exists() and str(marker) in left.read_text()), (
+        f"{spelling}: {planted} with a program in it is still there after the jailed command ({out['metadata'].get('rule')}, "
+        f"{out['metadata'].get('profile')}); undone: {out['metadata'].get('undone') or out['metadata'].get('removed')}")
