@@ -148,3 +148,32 @@ def test_a_jailed_command_leaves_no_nested_git_metadata(env: Env, daemon: Daemon
     assert not (left.exists() and str(marker) in left.read_text()), (
         f"{spelling}: {planted} with a program in it is still there after the jailed command ({out['metadata'].get('rule')}, "
         f"{out['metadata'].get('profile')}); undone: {out['metadata'].get('undone') or out['metadata'].get('removed')}")
+
+
+def test_another_uids_jailed_commands_get_no_more_than_it_could_alone(env: Env, other_user: pwd.struct_passwd) -> None:
+    """C: "requests from any other uid run their jail as that uid (not as aios-sandbox)". Root's
+    workspace is private (0700, as ~/aios-workspace under /root is); the jail grants the sandbox
+    user rwx on it by ACL. Another uid's commands that need no approval (``cat``, a redirection
+    into the workspace) must not read or write it: that uid could do neither alone."""
+    env.write_config(f'[daemon]\nallowed_uids = [{other_user.pw_uid}]\napproval_timeout = "3s"\n')
+    d = env.start_daemon()
+    try:
+        open_socket(env)
+        env.workspace.chmod(0o700)
+        assert _bash(env, "true")["ok"]  # the owner's first command: the jail sets its ACLs
+        token = f"RTWS{os.urandom(6).hex()}"
+        wrote = env.cli("tools", "call", "write", json.dumps({"path": "notes.txt", "content": token}), "--json")
+        assert wrote.returncode == 0, wrote.stdout
+        own = subprocess.run(["cat", str(env.workspace / "notes.txt")], user=other_user.pw_uid, group=other_user.pw_gid,
+                             extra_groups=[], capture_output=True, text=True)
+        assert own.returncode != 0  # alone, the other uid cannot read it
+        read, _ = as_user(env, other_user, "tools.call", {"tool": "bash", "arguments": {"command": f"cat {env.workspace}/notes.txt"}})
+        wrote_in, _ = as_user(env, other_user, "tools.call", {"tool": "bash", "arguments": {"command": "echo x > rt-planted"}})
+        got = []
+        if token in json.dumps(read):
+            got.append(f"read root's private workspace through the jail: {read['result']['output']!r}")
+        if (env.workspace / "rt-planted").exists():
+            got.append(f"wrote root's private workspace: {wrote_in['result']['metadata'].get('profile')}")
+        assert not got, f"another uid (uid {other_user.pw_uid}): " + "; ".join(got)
+    finally:
+        d.kill()
