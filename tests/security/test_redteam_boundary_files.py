@@ -169,7 +169,14 @@ def test_another_uids_jailed_commands_get_no_more_than_it_could_alone(env: Env, 
         assert own.returncode != 0  # alone, the other uid cannot read it
         read, _ = as_user(env, other_user, "tools.call", {"tool": "bash", "arguments": {"command": f"cat {env.workspace}/notes.txt"}})
         wrote_in, _ = as_user(env, other_user, "tools.call", {"tool": "bash", "arguments": {"command": "echo x > rt-planted"}})
+        # the typed git tool runs in the same jail: `git show` of root's committed notes
+        for argv in (["git", "init", "-q"], ["git", "add", "notes.txt"],
+                     ["git", "-c", "user.name=r", "-c", "user.email=r@x", "commit", "-qm", "notes"]):
+            subprocess.run(argv, cwd=env.workspace, check=True, capture_output=True)
+        shown, _ = as_user(env, other_user, "tools.call", {"tool": "git", "arguments": {"action": "show"}})
         got = []
+        if token in json.dumps(shown):
+            got.append("read root's private repository with the git tool")
         if token in json.dumps(read):
             got.append(f"read root's private workspace through the jail: {read['result']['output']!r}")
         if (env.workspace / "rt-planted").exists():
