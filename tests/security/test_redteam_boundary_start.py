@@ -10,6 +10,7 @@ is not guarded. Each test PASSES when the planted code never ran.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import BIN, Env
+from harness import BIN, Daemon, Env
 
 PLANTS = {
     # site.py imports sitecustomize from sys.path at start-up, PYTHONPATH first
@@ -56,3 +57,34 @@ def test_a_daemon_started_by_hand_runs_nothing_from_another_users_pythonpath(
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_the_daemons_own_code_is_never_written(env: Env, daemon: Daemon) -> None:
+    """A4's reason ("an approved write outside the workspace must not be able to set mode =
+    trusted for the next start") holds even more for the code the daemon imports at its next
+    start: a module in its package, a ``.pth`` in its interpreter's site-packages (run by
+    site.py at every start, ``-I`` or not). Each path lies in a directory that does not exist,
+    so nothing is written even when the guard lets it through (the write tool never creates
+    directories); the test asks that the guard refuse it as the daemon's own."""
+    import shutil
+    import sysconfig
+
+    import aios
+
+    probe = f"rt-probe-{os.getpid()}"
+    package = Path(aios.__file__).parent
+    site = Path(sysconfig.get_paths()["purelib"])
+    targets = [package / probe / "x.py", package / "daemon" / probe / "x.py", site / probe / "x.pth"]
+    try:
+        for target in targets:
+            for flags in (("--yes",), ("--mode", "trusted")):
+                proc = env.cli("tools", "call", "write", json.dumps({"path": str(target), "content": "import os\n"}),
+                               "--json", *flags)
+                out = json.loads(proc.stdout)
+                assert out["metadata"].get("rule") == "tools.protected", (
+                    f"{target} ({' '.join(flags)}) is not one of the daemon's own files: {out['metadata'].get('rule')}: "
+                    f"{out.get('error')}")
+    finally:
+        for target in targets:  # only ever a directory named for this run
+            if target.parent.name == probe:
+                shutil.rmtree(target.parent, ignore_errors=True)
