@@ -16,9 +16,12 @@ async def open_semantic(path: Path, *, loaders: dict[str, object] | None = None,
     return await AsyncMemory.open(path, semantic=semantic)
 
 
-async def wait_embedded(mem: AsyncMemory, *, timeout: float = 240.0) -> None:
+EMBED_TIMEOUT = 240.0  # the machine is shared by many test runs; the model is slow under load
+
+
+async def wait_embedded(mem: AsyncMemory) -> None:
     """Wait (polling; the back-fill runs in its own thread) until every memory has a vector."""
-    with trio.fail_after(timeout):
+    with trio.fail_after(EMBED_TIMEOUT):
         while True:
             progress = await mem.progress()
             assert progress is not None

@@ -15,7 +15,6 @@ import trio
 from evalset import ALL, IDENTIFIERS, PARAPHRASES, WORDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llmserver import LLMServer
 from semantic_util import open_semantic, rank_of, wait_embedded
 from tokenizer_ids import RECORDED
 
@@ -24,6 +23,7 @@ from aios.errors import MemoryStoreError
 from aios.memory import MINILM_ID, HttpEmbedder, MemoryStore, MiniLM
 from aios.memory._embed import TOKENIZER
 from aios.memory._wordpiece import WordPiece
+from llmserver import LLMServer
 
 MRR_FLOOR = 0.85
 RECALL5_FLOOR = 0.90
@@ -140,7 +140,9 @@ async def test_missing_model_falls_back_to_keyword_with_a_notice(tmp_path: Path)
         m = await mem.add("system", "no space left on device while writing /var/log/syslog")
         assert mem.semantic is not None
         with trio.fail_after(30):
-            while "cannot read" not in (mem.semantic.notice or ""):
+            while True:  # the back-fill thread tries to load the model and says why it cannot
+                if "cannot read" in (mem.semantic.notice or ""):
+                    break
                 await trio.sleep(0.05)
         for wanted in (None, "hybrid", "semantic"):
             mode, notice = mem.mode(wanted)

@@ -22,15 +22,13 @@ def search(
     until: Annotated[str | None, Parameter(help="Only older than this (same forms as --since).")] = None,
     origin: Annotated[str | None, Parameter(help="Only records made by this host or container.")] = None,
     limit: Annotated[int, Parameter(name=["--limit", "-n"], help="Most results to show.")] = 20,
-    mode: Annotated[str | None, Parameter(help="keyword (words, stemmed), semantic (meaning) or hybrid (both; the default when embeddings are ready).")] = None,
+    mode: Annotated[str, Parameter(help="keyword (words, stemmed), semantic (meaning), hybrid (both) or auto (hybrid when embeddings are ready, else keyword).")] = "auto",
     json: JsonFlag = False,
 ) -> int:
     """Search memories, best match first, with highlighted snippets; newest first without a query."""
 
     def body() -> int:
-        params: dict[str, object] = {"query": query, "limit": limit}
-        if mode is not None:
-            params["mode"] = mode
+        params: dict[str, object] = {"query": query, "limit": limit, "mode": mode}
         if type:
             params["type"] = type
         for key, value in (("since", since), ("until", until), ("origin", origin)):

@@ -124,12 +124,13 @@ async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, 
     except ValueError as exc:
         raise InvalidParams(f"mode: {exc}") from exc
     if p.query.strip():
-        if notice is not None:
+        if notice is not None and p.mode is not None:
+            # Only to callers that chose a mode: a plain call stays one request, one response.
             await ctx.notify("memory.notice", {"text": notice})
         cfg = ctx.daemon.config.memory
         hits = await mem.search(
             p.query, mode=mode, types=types, since=since, until=until, origin=p.origin, limit=p.limit,
-            window=cfg.search_window, fts_weight=cfg.fts_weight, vec_weight=cfg.vec_weight,
+            window=cfg.search_window, fts_weight=cfg.fts_weight, vec_weight=cfg.vec_weight, min_cosine=cfg.min_similarity,
         )
         return [dict(h.to_json(), mode=mode.value) for h in hits]
     recent = await mem.recent(types=types, since=since, origin=p.origin, limit=p.limit)

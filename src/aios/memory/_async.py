@@ -104,13 +104,13 @@ class AsyncMemory:
     def mode(self, wanted: Mode | str | None = None) -> tuple[Mode, str | None]:
         """The mode a search will use, and a notice when it is not the one asked for.
 
-        None asks for the default: hybrid when vectors are ready, else keyword (with no notice
-        when semantic memory is not configured at all).
+        None (or "auto") asks for the default: hybrid when vectors are ready, else keyword (with
+        no notice when semantic memory is not configured at all).
 
         Raises:
             ValueError: ``wanted`` is not a mode.
         """
-        asked = Mode.parse(wanted) if isinstance(wanted, str) else wanted
+        asked = (None if wanted.strip().lower() == "auto" else Mode.parse(wanted)) if isinstance(wanted, str) else wanted
         if asked is Mode.KEYWORD:
             return Mode.KEYWORD, None
         if self.semantic is not None and self.semantic.ready() is not None:

@@ -34,7 +34,7 @@ class Mode(enum.StrEnum):
         try:
             return cls(text.strip().lower())
         except ValueError:
-            raise ValueError(f"unknown search mode {text!r}; use keyword, semantic or hybrid") from None
+            raise ValueError(f"unknown search mode {text!r}; use keyword, semantic, hybrid or auto") from None
 
 
 @attrs.frozen
@@ -51,6 +51,7 @@ class Query:
     any_word: bool = False
     fts_weight: float = 1.0
     vec_weight: float = 1.0
+    min_cosine: float = 0.15
 
 
 def run(store: MemoryStore, semantic: Semantic | None, mode: Mode, q: Query) -> list[SearchHit]:
@@ -66,7 +67,7 @@ def run(store: MemoryStore, semantic: Semantic | None, mode: Mode, q: Query) -> 
     vector: list[tuple[int, float]] = []
     if mode is not Mode.KEYWORD and semantic is not None:
         where, args = store.filters(q.types, q.since, q.until, q.origin)
-        vector = semantic.vector_search(store, q.text, depth, where, args)
+        vector = [v for v in semantic.vector_search(store, q.text, depth, where, args) if v[1] >= q.min_cosine]
     fused = rrf(
         [k[0] for k in keyword],
         [v[0] for v in vector],
