@@ -42,6 +42,8 @@ class VectorIndex:
         self._refresh_lock = threading.Lock()
         import faiss  # here, not at module level: a daemon with semantic memory off never loads it
 
+        # One thread: OpenMP's spinning workers cost 100x under load on a shared 2-core machine.
+        faiss.omp_set_num_threads(1)
         self._index = faiss.IndexBinaryFlat(self._bits)
         self._rowids = np.zeros(1024, dtype=np.int64)
         self._size = 0

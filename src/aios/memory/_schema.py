@@ -60,8 +60,8 @@ INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
 
 V4 = """
 CREATE TABLE IF NOT EXISTS memory_vectors (
-    vid INTEGER PRIMARY KEY AUTOINCREMENT,
-    memory_rowid INTEGER NOT NULL UNIQUE,
+    memory_rowid INTEGER PRIMARY KEY,
+    vid INTEGER NOT NULL UNIQUE,
     model TEXT NOT NULL,
     vector BLOB NOT NULL
 );

@@ -1,8 +1,10 @@
 """The ``memory_vectors`` table: one embedding per memory, stored with the model that made it.
 
 Vectors are float16 little-endian BLOBs (half the disk of float32; ranking by float16 cosine
-loses nothing measurable at top-10). ``vid`` only grows (AUTOINCREMENT), so a daemon that has
-read up to ``vid`` N reads what any other process wrote after it with ``vid > N``.
+loses nothing measurable at top-10). The table is keyed by the memory's rowid, so re-ranking a
+candidate is one B-tree lookup. ``vid`` only grows (each write takes the largest plus one, inside
+its ``BEGIN IMMEDIATE`` transaction), so a daemon that has read up to ``vid`` N reads what any
+other process wrote after it with ``vid > N``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def to_blob(vector: npt.NDArray[np.float32]) -> bytes:
 
 def from_blobs(blobs: Sequence[bytes], dim: int) -> npt.NDArray[np.float16]:
     """Stack BLOBs into a (n, dim) float16 matrix; a BLOB of another size is a zero row."""
+    if all(len(b) == 2 * dim for b in blobs):
+        return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float16)
     out = np.zeros((len(blobs), dim), dtype=np.float16)
     for i, b in enumerate(blobs):
         if len(b) == 2 * dim:
@@ -83,8 +87,8 @@ class VectorTable:
             try:
                 before = self._conn.total_changes()
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO memory_vectors (memory_rowid, model, vector)"
-                    " SELECT rowid, ?, ? FROM memories WHERE rowid = ?",
+                    "INSERT OR REPLACE INTO memory_vectors (memory_rowid, vid, model, vector)"
+                    " SELECT rowid, (SELECT coalesce(max(vid), 0) + 1 FROM memory_vectors), ?, ? FROM memories WHERE rowid = ?",
                     ((model, to_blob(vec), rowid) for rowid, vec in rows),
                 )
                 written = self._conn.total_changes() - before
@@ -120,9 +124,13 @@ class VectorTable:
         if not rowids:
             return [], []
         with self._errors("reading vectors"):
+            # The candidates drive the join (CROSS JOIN fixes the order; "+" keeps the planner off
+            # the model index, which would scan every vector of the model: 250 ms at 100k). The
+            # memories table is joined only to filter.
+            join = " CROSS JOIN memories m" if where else ""
             rows = self._conn.execute(
-                "SELECT v.memory_rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.memory_rowid"
-                f" WHERE v.memory_rowid IN (SELECT value FROM json_each(?)) AND v.model = ?{where}",
+                f"SELECT v.memory_rowid, v.vector FROM json_each(?) c CROSS JOIN memory_vectors v{join}"
+                f" WHERE v.memory_rowid = c.value{' AND m.rowid = v.memory_rowid' if where else ''} AND +v.model = ?{where}",
                 (json.dumps([int(r) for r in rowids]), model, *args),
             ).fetchall()
         return [int(r[0]) for r in rows], [bytes(r[1]) for r in rows]  # type: ignore[arg-type]
