@@ -100,6 +100,40 @@ def daemon_rss(state: Path) -> tuple[float, float]:
         return rss_mb(pid), p50(times)
 
 
+def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.ndarray, texts: list[str]) -> None:
+    """Recall@10 and latencies of one store, beside exact numpy search over ``matrix``."""
+    semantic = Semantic(path, {MINILM_ID: lambda: model}, MINILM_ID)
+    t0 = time.perf_counter()
+    semantic.start()
+    while semantic.ready() is None:
+        time.sleep(0.05)
+    print(f"index loaded from the table in {time.perf_counter() - t0:.1f} s")
+    store = MemoryStore.open(path)
+    index = semantic.ready()
+    assert index is not None
+
+    def index_only(i: int, s: MemoryStore = store) -> list[tuple[int, float]]:
+        q = queries[i]
+        rowids, blobs = s.vectors.fetch(MINILM_ID, index.candidates(q, 1000))
+        return rerank(q, rowids, blobs, DIM, 10)
+
+    recall = 0.0
+    for i, q in enumerate(queries):
+        truth = {int(r) + 1 for r in exact(matrix, q)}  # rowids are 1..n in insertion order
+        recall += len(truth & {r for r, _c in index_only(i)}) / 10
+    base = timed_ms(lambda i: exact(matrix, queries[int(i)]), list(range(20)), 1)
+    idx = timed_ms(index_only, list(range(20)), 1)
+    base_txt = f"baseline exact numpy float32: p50 {p50(base):6.2f} ms  p99 {percentile(base, 99):6.2f} ms"
+    print(f"recall@10 of the index against exact search: {recall / len(queries):.3f}  (goal: 0.95; synthetic vectors)")
+    print(f"semantic, index only   p50 {p50(idx):6.2f} ms  p99 {percentile(idx, 99):6.2f} ms   {base_txt}")
+    for mode in (Mode.KEYWORD, Mode.SEMANTIC, Mode.HYBRID):
+        ours = timed_ms(lambda t, m=mode: run(store, semantic, m, Query(t, limit=20)), texts, 3)
+        goal = "  (goal: p50 < 20 ms, p99 < 60 ms at 1M)" if mode is Mode.HYBRID and n == 1_000_000 else ""
+        print(f"{mode.value + ', end to end':<22} p50 {p50(ours):6.2f} ms  p99 {percentile(ours, 99):6.2f} ms   {base_txt}{goal}")
+    store.close()
+    semantic.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
@@ -128,37 +162,7 @@ def main() -> None:
             build(path, n, vocab, rng)
             matrix, vec_s = add_vectors(path, n, nrng, basis)
             print(f"\n{n:,} memories: built in {time.perf_counter() - t0:.0f} s ({vec_s:.0f} s for the synthetic vectors), {path.stat().st_size / 1e6:.0f} MB")
-            semantic = Semantic(path, {MINILM_ID: lambda: model}, MINILM_ID)
-            t0 = time.perf_counter()
-            semantic.start()
-            while semantic.ready() is None:
-                time.sleep(0.05)
-            print(f"index loaded from the table in {time.perf_counter() - t0:.1f} s")
-            store = MemoryStore.open(path)
-            index = semantic.ready()
-            assert index is not None
-            queries = synthetic(nrng, basis, 50)
-
-            def index_only(i: int, s: MemoryStore = store) -> list[tuple[int, float]]:
-                q = queries[i]
-                rowids, blobs = s.vectors.fetch(MINILM_ID, index.candidates(q, 1000))
-                return rerank(q, rowids, blobs, DIM, 10)
-
-            recall = 0.0
-            for i, q in enumerate(queries):
-                truth = {int(r) + 1 for r in exact(matrix, q)}  # rowids are 1..n in insertion order
-                recall += len(truth & {r for r, _c in index_only(i)}) / 10
-            base = timed_ms(lambda i: exact(matrix, queries[int(i)]), list(range(20)), 1)
-            idx = timed_ms(index_only, list(range(20)), 1)
-            base_txt = f"baseline exact numpy float32: p50 {p50(base):6.2f} ms  p99 {percentile(base, 99):6.2f} ms"
-            print(f"recall@10 of the index against exact search: {recall / len(queries):.3f}  (goal: 0.95; synthetic vectors)")
-            print(f"semantic, index only   p50 {p50(idx):6.2f} ms  p99 {percentile(idx, 99):6.2f} ms   {base_txt}")
-            for mode in (Mode.KEYWORD, Mode.SEMANTIC, Mode.HYBRID):
-                ours = timed_ms(lambda t, m=mode: run(store, semantic, m, Query(t, limit=20)), texts, 3)
-                goal = "  (goal: p50 < 20 ms, p99 < 60 ms at 1M)" if mode is Mode.HYBRID and n == 1_000_000 else ""
-                print(f"{mode.value + ', end to end':<22} p50 {p50(ours):6.2f} ms  p99 {percentile(ours, 99):6.2f} ms   {base_txt}{goal}")
-            store.close()
-            semantic.stop()
+            measure(path, n, model, matrix, synthetic(nrng, basis, 50), texts)
             del matrix
             rss, rpc_p50 = daemon_rss(path.parent)
             print(f"daemon RSS with the index loaded: {rss:.0f} MB (goal: under 600 MB at 1M); hybrid over RPC p50 {rpc_p50:.2f} ms")
