@@ -72,6 +72,7 @@ class Semantic:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_recount = 0.0
+        self._idle_at: tuple[str, int] | None = None  # (model, data_version) when nothing was left
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -177,11 +178,17 @@ class Semantic:
         index = self._index
         assert index is not None
         self._recount(store, index)
+        version = store.vectors.data_version()
+        if below is None and self._idle_at == (model, version) and not self._wake.is_set():
+            # Nobody wrote since the last full pass found nothing to do: skip the scan (it reads
+            # every memory once all are embedded: ~1 s at 1M rows).
+            return None
         batch = store.vectors.missing(model, below, BATCH)
         if not batch:
             done, total = store.vectors.counts(model)
             self._notice = None if done >= total else f"semantic search covers {done:,} of {total:,} memories"
             index.refresh(store.vectors)
+            self._idle_at = (model, version)
             return None
         vectors = embedder.embed([content for _rowid, content in batch])
         store.vectors.put(model, [(rowid, vectors[i]) for i, (rowid, _c) in enumerate(batch)])

@@ -107,6 +107,12 @@ class VectorTable:
             ).fetchall()
         return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]  # type: ignore[arg-type]
 
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (SQLite's ``PRAGMA data_version``)."""
+        with self._errors("reading the data version"):
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0]) if row else 0  # type: ignore[arg-type]
+
     def last_vid(self) -> int:
         with self._errors("reading vectors"):
             row = self._conn.execute("SELECT max(vid) FROM memory_vectors").fetchone()
