@@ -127,7 +127,8 @@ def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.n
     print(f"recall@10 of the index against exact search: {recall / len(queries):.3f}  (goal: 0.95; synthetic vectors)")
     print(f"semantic, index only   p50 {p50(idx):6.2f} ms  p99 {percentile(idx, 99):6.2f} ms   {base_txt}")
     for mode in (Mode.KEYWORD, Mode.SEMANTIC, Mode.HYBRID):
-        ours = timed_ms(lambda t, m=mode: run(store, semantic, m, Query(t, limit=20)), texts, 3)
+        queries_of_mode = texts[int(mode is Mode.HYBRID) :: 2]  # semantic and hybrid never share a query
+        ours = timed_ms(lambda t, m=mode: run(store, semantic, m, Query(t, limit=20)), queries_of_mode, 1)
         goal = "  (goal: p50 < 20 ms, p99 < 60 ms at 1M)" if mode is Mode.HYBRID and n == 1_000_000 else ""
         print(f"{mode.value + ', end to end':<22} p50 {p50(ours):6.2f} ms  p99 {percentile(ours, 99):6.2f} ms   {base_txt}{goal}")
     store.close()
@@ -152,7 +153,9 @@ def main() -> None:
     nrng = np.random.default_rng(42)
     basis = nrng.standard_normal((RANK, DIM)).astype(np.float32)
     vocab = words(rng)
-    texts = [vocab[-1 - i * 7] for i in range(5)] + [f"{vocab[i * 3 + 20]} {vocab[i * 5 + 200]}" for i in range(5)] + [vocab[i] for i in range(5)]
+    # 90 different queries (rare word, two words, common word): each is embedded afresh (the
+    # daemon caches the vectors of repeated queries; a benchmark of repeats would measure that).
+    texts = [vocab[-1 - i * 7] for i in range(30)] + [f"{vocab[i * 3 + 20]} {vocab[i * 5 + 200]}" for i in range(30)] + [vocab[i] for i in range(30)]
     root = Path(tempfile.mkdtemp(prefix="aios-bs", dir="/tmp"))
     try:
         for n in sizes:

@@ -17,6 +17,7 @@ import contextlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from ._embed import Embedder
 
 BATCH = 32
+QUERY_CACHE = 256  # embedded query texts kept: recall and people repeat queries
 CANDIDATES = 1000  # binary-code candidates re-ranked exactly (recall@10 ~0.97 at 1M, synthetic)
 IDLE_POLL = 2.0  # seconds between looks for other processes' new memories when idle
 RECOUNT_EVERY = 30.0  # seconds between checks for deleted vectors (cleanup in any process)
@@ -73,6 +75,7 @@ class Semantic:
         self._thread: threading.Thread | None = None
         self._last_recount = 0.0
         self._idle_at: tuple[str, int] | None = None  # (model, data_version) when nothing was left
+        self._queries: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -231,14 +234,27 @@ class Semantic:
         done, total = store.vectors.counts(model) if model else (0, store.vectors.counts("")[1])
         return Progress(model, done, total, self.ready() is not None, self._notice)
 
+    def _query_vector(self, model: str, query: str) -> Any:
+        key = (model, query)
+        with self._lock:
+            found = self._queries.get(key)
+            if found is not None:
+                self._queries.move_to_end(key)
+                return found
+        vector = self._embedders[model].embed([query])[0]
+        with self._lock:
+            self._queries[key] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
+
     def vector_search(self, store: MemoryStore, query: str, limit: int, where: str = "", args: Sequence[Any] = ()) -> list[tuple[int, float]]:
         """(rowid, cosine) of the memories nearest to ``query`` that pass the filter, best first."""
         index = self.ready()
         if index is None:
             return []
-        embedder = self._embedders[index.model]
         index.refresh(store.vectors)  # another daemon's new vectors
-        vector = embedder.embed([query])[0]
+        vector = self._query_vector(index.model, query)
         # Filters are applied after the candidate scan: widen it so a filter still leaves enough.
         want = max(CANDIDATES, 40 * limit) * (4 if where else 1)
         rowids, blobs = store.vectors.fetch(index.model, index.candidates(vector, want), where, args)
