@@ -121,3 +121,17 @@ def test_search_json_is_still_a_list_for_default_callers(env: Env, daemon: Daemo
     assert isinstance(hits, list) and hits[0]["content"].startswith("restored")
     assert {"score", "fts_rank", "vec_rank", "bm25", "cosine", "mode"} <= set(hits[0])
     json.dumps(hits)
+
+
+def test_the_table_shows_a_command_records_decision_and_exit_code(env: Env, daemon: Daemon) -> None:
+    ran = _call(daemon, "memory.add", {"content": "apt-get install htop", "type": "Command",
+                                       "metadata": {"decision": "allow", "exit_code": 0}})
+    denied = _call(daemon, "memory.add", {"content": "apt-get remove openssh-server", "type": "Command",
+                                          "metadata": {"decision": "confirm", "approved": False, "exit_code": 126}})
+    note = _call(daemon, "memory.add", {"content": "apt-get mirror changed", "metadata": {"exit_code": 3}})
+    table = env.cli("memory", "search", "apt-get")
+    assert table.returncode == 0, table.stderr
+    rows = {mid: next(line for line in table.stdout.splitlines() if mid in line) for mid in (ran["id"], denied["id"], note["id"])}
+    assert "allow, exit 0" in rows[ran["id"]]
+    assert "confirm (denied), exit 126" in rows[denied["id"]]
+    assert "exit" not in rows[note["id"]]  # only Command records have a decision and exit code
