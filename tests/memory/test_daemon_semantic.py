@@ -9,6 +9,7 @@ from typing import Any
 
 from aios.memory import MemoryStore
 from harness import Daemon, Env, connect, make_env, remove_env, rpc
+from llmserver import LLMServer
 
 
 def _call(daemon: Daemon, method: str, params: dict[str, Any] | None = None) -> Any:
@@ -135,3 +136,30 @@ def test_the_table_shows_a_command_records_decision_and_exit_code(env: Env, daem
     assert "allow, exit 0" in rows[ran["id"]]
     assert "confirm (denied), exit 126" in rows[denied["id"]]
     assert "exit" not in rows[note["id"]]  # only Command records have a decision and exit code
+
+
+def test_a_configured_embeddings_endpoint(env: Env) -> None:
+    with LLMServer() as srv:
+        env.write_config(f'[memory]\nembedder = "http"\nembed_url = "{srv.base_url}"\nembed_model = "hashed-words"\n')
+        daemon = env.start_daemon()
+        try:
+            added = _call(daemon, "memory.add", {"content": "rotated the nginx access log"})
+            _call(daemon, "memory.add", {"content": "something else entirely"})
+            progress = _wait_embedded(daemon, 2)
+            assert progress["model"] == "http:hashed-words"
+            hits = _call(daemon, "memory.search", {"query": "rotated the nginx access log", "mode": "semantic"})
+            assert hits[0]["id"] == added["id"] and hits[0]["cosine"] > 0.99
+            assert all(r.path == "/v1/embeddings" and r.body["model"] == "hashed-words" for r in srv.requests)
+        finally:
+            daemon.kill()
+
+
+def test_an_incomplete_endpoint_config_is_one_line(env: Env) -> None:
+    env.write_config('[memory]\nembedder = "http"\n')
+    daemon = env.start_daemon(wait=False)
+    try:
+        assert daemon.proc.wait(60) == 1
+        log = daemon.log()
+        assert "memory.embedder = \"http\" needs memory.embed_url" in log and "Traceback" not in log
+    finally:
+        daemon.kill()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from aios.errors import MemoryStoreError
+from aios.errors import ConfigError, MemoryStoreError
 
 from ._index import VectorIndex, rerank
 from ._store import MemoryStore
@@ -266,6 +266,9 @@ def from_config(path: Path, cfg: MemoryConfig) -> Semantic | None:
 
     The local model is always offered (so a store switched to it by another daemon still works);
     the configured one is what a new store starts with.
+
+    Raises:
+        ConfigError: ``embedder = "http"`` without ``embed_url`` or ``embed_model``.
     """
     from ._embed import MINILM_ID, HttpEmbedder, MiniLM
 
@@ -275,7 +278,8 @@ def from_config(path: Path, cfg: MemoryConfig) -> Semantic | None:
     preferred = MINILM_ID
     if cfg.embedder == "http":
         if not cfg.embed_url or not cfg.embed_model:
-            raise MemoryStoreError('memory.embedder = "http" needs memory.embed_url and memory.embed_model')
+            missing = "memory.embed_url" if not cfg.embed_url else "memory.embed_model"
+            raise ConfigError(f'memory.embedder = "http" needs {missing}', key=missing)
         key = os.environ.get(cfg.embed_api_key_env) if cfg.embed_api_key_env else None
         http = HttpEmbedder(cfg.embed_url, cfg.embed_model, api_key=key)
         loaders[http.model_id] = lambda: http
