@@ -113,11 +113,6 @@ class VectorTable:
             row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0]) if row else 0  # type: ignore[arg-type]
 
-    def last_vid(self) -> int:
-        with self._errors("reading vectors"):
-            row = self._conn.execute("SELECT max(vid) FROM memory_vectors").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0  # type: ignore[arg-type]
-
     def counts(self, model: str) -> tuple[int, int]:
         """(memories with a ``model`` vector, all memories)."""
         with self._errors("counting vectors"):
