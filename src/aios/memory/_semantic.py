@@ -75,6 +75,12 @@ class Semantic:
         self._thread: threading.Thread | None = None
         self._last_recount = 0.0
         self._idle_at: tuple[str, int] | None = None  # (model, data_version) when nothing was left
+        # Per model: every memory up to this rowid had a vector when a full pass ended. New
+        # memories get larger rowids, so later passes only look above it (a full pass reads
+        # every memory: ~1 s at 1M rows).
+        self._covered: dict[str, int] = {}
+        self._pass_top = 0
+        self._last_count = 0.0
         self._queries: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -169,6 +175,8 @@ class Semantic:
                 self._index, self._model = None, None
             return None
         if self._model != model or self._index is None:
+            self._covered.pop(model, None)  # switched (maybe by another daemon): look at everything
+            self._idle_at = None
             index = VectorIndex(model, embedder.dim)
             index.refresh(store.vectors)
             with self._lock:
@@ -182,23 +190,31 @@ class Semantic:
         assert index is not None
         self._recount(store, index)
         version = store.vectors.data_version()
-        if below is None and self._idle_at == (model, version) and not self._wake.is_set():
-            # Nobody wrote since the last full pass found nothing to do: skip the scan (it reads
-            # every memory once all are embedded: ~1 s at 1M rows).
-            return None
-        batch = store.vectors.missing(model, below, BATCH)
+        if below is None:
+            if self._idle_at == (model, version):
+                return None  # nobody wrote since the last pass found nothing to do
+            self._pass_top = store.vectors.top_rowid()
+        batch = store.vectors.missing(model, below, BATCH, above=self._covered.get(model, 0))
         if not batch:
-            done, total = store.vectors.counts(model)
-            self._notice = None if done >= total else f"semantic search covers {done:,} of {total:,} memories"
-            index.refresh(store.vectors)
+            self._covered[model] = max(self._covered.get(model, 0), self._pass_top)
             self._idle_at = (model, version)
+            self._update_notice(store, model, force=True)
+            index.refresh(store.vectors)
             return None
         vectors = embedder.embed([content for _rowid, content in batch])
         store.vectors.put(model, [(rowid, vectors[i]) for i, (rowid, _c) in enumerate(batch)])
         index.refresh(store.vectors)
+        self._update_notice(store, model)
+        return batch[-1][0]
+
+    def _update_notice(self, store: MemoryStore, model: str, *, force: bool = False) -> None:
+        """Say how far the back-fill is (counting costs ~50 ms at 1M: at most every 5 s)."""
+        now = time.monotonic()
+        if not force and now - self._last_count < 5.0:
+            return
+        self._last_count = now
         done, total = store.vectors.counts(model)
         self._notice = None if done >= total else f"semantic search covers {done:,} of {total:,} memories (embedding the rest)"
-        return batch[-1][0]
 
     def _recount(self, store: MemoryStore, index: VectorIndex) -> None:
         """Rebuild the index when vectors were deleted (cleanup, here or in another process)."""
@@ -227,6 +243,7 @@ class Semantic:
         if self._embedder(model) is None:
             raise MemoryStoreError(f"cannot load the embedding model {model}: {self._load_errors.get(model)}")
         store.vectors.set_setting(MODEL_KEY, model)
+        self._covered.pop(model, None)  # its old vectors may be gone: look at every memory again
         self.wake()
 
     def progress(self, store: MemoryStore) -> Progress:

@@ -69,14 +69,14 @@ class VectorTable:
         assert found is not None
         return found
 
-    def missing(self, model: str, below: int | None, limit: int) -> list[tuple[int, str]]:
-        """Memories without a ``model`` vector, newest first, with rowid under ``below``."""
+    def missing(self, model: str, below: int | None, limit: int, *, above: int = 0) -> list[tuple[int, str]]:
+        """Memories without a ``model`` vector, newest first, with ``above < rowid < below``."""
         with self._errors("finding memories to embed"):
             rows = self._conn.execute(
                 "SELECT m.rowid, m.content FROM memories m"
                 " LEFT JOIN memory_vectors v ON v.memory_rowid = m.rowid AND v.model = ?"
-                " WHERE v.vid IS NULL AND m.rowid < ? ORDER BY m.rowid DESC LIMIT ?",
-                (model, below if below is not None else 2**62, limit),
+                " WHERE v.vid IS NULL AND m.rowid < ? AND m.rowid > ? ORDER BY m.rowid DESC LIMIT ?",
+                (model, below if below is not None else 2**62, above, limit),
             ).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]  # type: ignore[arg-type]
 
@@ -106,6 +106,12 @@ class VectorTable:
                 (model, after_vid, limit),
             ).fetchall()
         return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]  # type: ignore[arg-type]
+
+    def top_rowid(self) -> int:
+        """The largest memory rowid (0 when empty)."""
+        with self._errors("reading memories"):
+            row = self._conn.execute("SELECT max(rowid) FROM memories").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0  # type: ignore[arg-type]
 
     def data_version(self) -> int:
         """Changes whenever another connection commits (SQLite's ``PRAGMA data_version``)."""
