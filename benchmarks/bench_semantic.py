@@ -85,10 +85,11 @@ def daemon_rss(state: Path) -> tuple[float, float]:
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(str(sock))
             s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode() + b"\n")
-            buf = b""
-            while not buf.endswith(b"\n"):
-                buf += s.recv(1 << 20)
-            return json.loads(buf)["result"]
+            reader = s.makefile("rb")
+            while True:  # skip notifications (memory.notice) to the response
+                message = json.loads(reader.readline())
+                if "id" in message:
+                    return message["result"]
 
     with running_daemon({"AIOS_PATHS__STATE_DIR": str(state)}) as (sock, _env):
         pid = int(rpc(sock, "status", {})["pid"])  # type: ignore[index]
@@ -135,11 +136,32 @@ def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.n
     semantic.stop()
 
 
+def rss_only(n: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="aios-bs", dir="/tmp"))
+    try:
+        path = root / "state" / "memory.db"
+        path.parent.mkdir(parents=True)
+        store = MemoryStore.open(path)
+        for offset in range(0, n, 50_000):
+            store.add_many([("system", f"event {i} on host {i % 97}", None) for i in range(offset, min(n, offset + 50_000))], origin="bench")
+        store.close()
+        nrng = np.random.default_rng(3)
+        add_vectors(path, n, nrng, nrng.standard_normal((RANK, DIM)).astype(np.float32))
+        rss, rpc_p50 = daemon_rss(path.parent)
+        print(f"{n:,} memories: daemon RSS with the index loaded: {rss:.0f} MB (goal: under 600 MB at 1M); hybrid over RPC p50 {rpc_p50:.2f} ms")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rss-only", type=int, metavar="N", help="only the daemon's RSS on N memories with short texts (fast to build)")
     args = ap.parse_args()
     sizes = [10_000] if args.quick else [100_000, 1_000_000]
+    if args.rss_only:
+        rss_only(args.rss_only)
+        return
 
     model = MiniLM.load()
     sentences = [f"service number {i} failed to start after the upgrade of package {i * 7}" for i in range(64)]

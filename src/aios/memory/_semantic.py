@@ -181,6 +181,8 @@ class Semantic:
             index.refresh(store.vectors)
             with self._lock:
                 self._index, self._model = index, model
+            self._last_count = 0.0
+            self._update_notice(store, model)
         return model
 
     def _step(self, store: MemoryStore, model: str, below: int | None) -> int | None:
