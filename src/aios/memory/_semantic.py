@@ -5,15 +5,16 @@ on the store embeds with that model or, when it cannot load it, searches by keyw
 ``aios memory reindex --model M`` switches the store to another model that this daemon has; the
 back-fill then replaces every vector (a model change re-embeds; spaces are never mixed).
 
-The back-fill runs in its own thread at ``nice 19`` (Linux sets priority per thread), newest
-memories first, in batches, with its own connection: new memories get their vector a moment
-after they are written (queued, not in the memory's transaction, so a slow model never holds
-the write lock), and old ones are embedded while the machine is idle.
+The back-fill runs in its own thread, newest memories first, in small batches, with its own
+connection, and rests as long as each batch took (at most half of one core). Not ``nice 19``:
+on a saturated machine a niced thread starved inside onnxruntime for longer than the daemon's
+shutdown allows, and a thread still inside onnxruntime when the interpreter exits aborts the
+process. New memories get their vector a moment after they are written (queued, not in the
+memory's transaction, so a slow model never holds the write lock); old ones are back-filled.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from ._embed import Embedder
 
-BATCH = 32
+BATCH = 16
 QUERY_CACHE = 256  # embedded query texts kept: recall and people repeat queries
 CANDIDATES = 1000  # binary-code candidates re-ranked exactly (recall@10 ~0.97 at 1M, synthetic)
 IDLE_POLL = 2.0  # seconds between looks for other processes' new memories when idle
@@ -89,8 +90,11 @@ class Semantic:
         self._thread = threading.Thread(target=self._run, name="aios-embed", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the back-fill thread (blocking; it finishes its current batch)."""
+    def stop(self, timeout: float = 8.0) -> None:
+        """Stop the back-fill thread (blocking; it finishes its current batch or model load).
+
+        The timeout stays under the daemon's stuck-work limit (10 s).
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -118,8 +122,6 @@ class Semantic:
     # -- the back-fill thread -------------------------------------------------------------
 
     def _run(self) -> None:
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         try:
             store = MemoryStore.open(self.path, busy_timeout=self._busy_timeout)
         except MemoryStoreError as exc:
@@ -133,9 +135,12 @@ class Semantic:
                     if model is None:
                         self._wait(IDLE_POLL * 5)
                         continue
+                    started = time.monotonic()
                     below = self._step(store, model, below)
                     if below is None:
                         self._wait(IDLE_POLL)
+                    else:
+                        self._stop.wait(max(0.01, time.monotonic() - started))  # rest as long as we worked
                 except MemoryStoreError as exc:
                     self._notice = f"semantic search is degraded: {exc}"
                     self._wait(IDLE_POLL * 5)
