@@ -129,12 +129,15 @@ class Semantic:
             return
         try:
             below: int | None = None
+            last_model: str | None = None
             while not self._stop.is_set():
                 try:
                     model = self._select(store)
                     if model is None:
                         self._wait(IDLE_POLL * 5)
                         continue
+                    if model != last_model:
+                        below, last_model = None, model  # a pass of another model's cursor is no pass of this one
                     started = time.monotonic()
                     below = self._step(store, model, below)
                     if below is None:
