@@ -7,6 +7,8 @@ It replays a queue of scripted replies, one per model request, whatever the prot
   otherwise one JSON completion;
 - ``POST /v1/messages``: Anthropic messages; with ``"stream": true`` the SSE events
   ``message_start``, ``content_block_start/_delta/_stop``, ``message_delta``, ``message_stop``;
+- ``POST /v1/embeddings``: OpenAI embeddings, unscripted and deterministic (64 dimensions, a
+  hashed bag of words), for the memory's endpoint embedder;
 - ``GET /v1/models``, ``GET /health``;
 - ``POST /_script`` (a JSON list of replies, or ``{"replies": [...], "append": true}``) replaces
   or extends the queue; ``GET /_requests`` returns what was received; ``POST /_reset`` clears both.
@@ -50,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
+EMBED_DIM = 64  # dimensions of the /v1/embeddings stand-in
 
 Reply = dict[str, Any]
 
@@ -510,6 +514,27 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the client went away; that is what some tests do
 
+    def _embeddings(self, body: Any) -> None:
+        """OpenAI-compatible embeddings, deterministic: each word adds +1 to one of 64 dimensions
+        (picked by crc32), so texts that share words are near. Needs no script."""
+        if not self._auth_ok(False):
+            self._send_json(401, {"error": {"type": "invalid_api_key", "message": "invalid api key"}})
+            return
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(x, str) for x in texts):
+            self._send_json(400, {"error": {"type": "invalid_request_error", "message": "input must be a string or a list of strings"}})
+            return
+        data = []
+        for i, text in enumerate(texts):
+            vec = [0.0] * EMBED_DIM
+            for word in text.lower().split():
+                vec[zlib.crc32(word.encode()) % EMBED_DIM] += 1.0
+            vec[0] += 1e-3  # never all zeros
+            data.append({"object": "embedding", "index": i, "embedding": vec})
+        self._send_json(200, {"object": "list", "data": data, "model": body.get("model", "")})
+
     def _auth_ok(self, anthropic: bool) -> bool:
         key = self.state.api_key
         if key is None:
@@ -561,6 +586,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"ok": True})
             return
         self._record(body)
+        if path in ("/v1/embeddings", "/embeddings"):
+            self._embeddings(body)
+            return
         anthropic = path in ("/v1/messages", "/messages")
         if not anthropic and path not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, {"error": {"type": "not_found", "message": f"no route {path}"}})

@@ -1,7 +1,8 @@
-"""``aios memory search|add|get``."""
+"""``aios memory search|add|get|reindex``."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 from cyclopts import App, Parameter
@@ -21,18 +22,20 @@ def search(
     until: Annotated[str | None, Parameter(help="Only older than this (same forms as --since).")] = None,
     origin: Annotated[str | None, Parameter(help="Only records made by this host or container.")] = None,
     limit: Annotated[int, Parameter(name=["--limit", "-n"], help="Most results to show.")] = 20,
+    mode: Annotated[str, Parameter(help="keyword (words, stemmed), semantic (meaning), hybrid (both) or auto (hybrid when embeddings are ready, else keyword).")] = "auto",
     json: JsonFlag = False,
 ) -> int:
-    """Search memories, best match first (bm25 with highlighted snippets); newest first without a query."""
+    """Search memories, best match first, with highlighted snippets; newest first without a query."""
 
     def body() -> int:
-        params: dict[str, object] = {"query": query, "limit": limit}
+        params: dict[str, object] = {"query": query, "limit": limit, "mode": mode}
         if type:
             params["type"] = type
         for key, value in (("since", since), ("until", until), ("origin", origin)):
             if value is not None:
                 params[key] = value
-        hits = ctx.call("memory.search", params)
+        with ctx.client() as c:
+            hits = c.call("memory.search", params, on_notification=_notice)
         if json:
             ctx.print_json(hits)
             return 0
@@ -42,15 +45,45 @@ def search(
         from . import _render
 
         _render.table(
-            ["id", "type", "created", "origin", "snippet"],
+            ["id", "type", "created", "origin", "matched", "result", "snippet"],
             [
-                [h["id"], h["type"], _render.short_time(h["created_at"]), h.get("origin", ""), _markup(h["snippet"])]
+                [h["id"], h["type"], _render.short_time(h["created_at"]), h.get("origin", ""), matched(h), outcome(h), _markup(h["snippet"])]
                 for h in hits
             ],
         )
         return 0
 
     return ctx.run(body)
+
+
+def _notice(method: str, params: dict[str, object]) -> None:
+    if method == "memory.notice":
+        print(f"aios: {params.get('text', '')}", file=sys.stderr)
+
+
+def matched(hit: dict[str, Any]) -> str:
+    """Which side found a hit, with its place: "words #1", "meaning #3", "words #2 + meaning #1"."""
+    sides = []
+    if hit.get("fts_rank"):
+        sides.append(f"words #{hit['fts_rank']}")
+    if hit.get("vec_rank"):
+        sides.append(f"meaning #{hit['vec_rank']}")
+    return " + ".join(sides) if sides else "recent"
+
+
+def outcome(hit: dict[str, Any]) -> str:
+    """A Command record's decision and exit code ("allow, exit 0", "block, exit 126"); "" for others."""
+    meta = hit.get("metadata") or {}
+    if hit.get("type") != "Command" or not isinstance(meta, dict):
+        return ""
+    parts = []
+    decision = meta.get("decision")
+    if decision:
+        approved = meta.get("approved")
+        parts.append(f"{decision} ({'approved' if approved else 'denied'})" if approved is not None else str(decision))
+    if meta.get("exit_code") is not None:
+        parts.append(f"exit {meta['exit_code']}")
+    return ", ".join(parts)
 
 
 def _markup(snippet: str) -> str:
@@ -107,6 +140,35 @@ def get(id: Annotated[str, Parameter(help="The memory's ULID.")], *, json: JsonF
             print(f"{'metadata':<11} {jsonlib.dumps(memory['metadata'], ensure_ascii=False)}")
         print()
         print(memory["content"])
+        return 0
+
+    return ctx.run(body)
+
+
+@app.command
+def reindex(
+    *,
+    model: Annotated[str | None, Parameter(help="Switch the store to this embedding model (every memory is embedded again).")] = None,
+    wait: Annotated[bool, Parameter(help="Show progress until every memory is embedded (--no-wait: return at once).")] = True,
+    json: JsonFlag = False,
+) -> int:
+    """Embed memories that have no vector yet (in the background, at low priority), or change the model."""
+
+    def body() -> int:
+        import time
+
+        params: dict[str, object] = {} if model is None else {"model": model}
+        progress = ctx.call("memory.reindex", params)
+        while wait and not json and progress.get("ready") and progress.get("embedded", 0) < progress.get("total", 0):
+            print(f"\rembedded {progress['embedded']:,} / {progress['total']:,} with {progress['model']}", end="", flush=True)
+            time.sleep(1.0)
+            progress = ctx.call("memory.progress")
+        if json:
+            ctx.print_json(progress)
+            return 0
+        print(f"\rembedded {progress.get('embedded', 0):,} / {progress.get('total', 0):,} with {progress.get('model')}")
+        if progress.get("notice"):
+            print(f"aios: {progress['notice']}", file=sys.stderr)
         return 0
 
     return ctx.run(body)

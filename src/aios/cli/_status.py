@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from cyclopts import Parameter
 
@@ -35,12 +35,23 @@ def status(*, json: JsonFlag = False) -> int:
             ("socket", f"{data['socket']} ({data.get('scope', 'user')})"),
             ("clients", str(data["clients"])),
             ("memory", ", ".join(f"{k} {v}" for k, v in mem.items()) or "empty"),
+            ("embedded", _embedded(data.get("embedding"))),
         ]
         for key, value in rows:
             print(f"{key:<9} {value}")
         return 0
 
     return ctx.run(body)
+
+
+def _embedded(progress: dict[str, Any] | None) -> str:
+    """``12,345 / 80,000 (all-MiniLM-L6-v2-int8)``, or why semantic search is off."""
+    if not progress:
+        return "off (keyword search only)"
+    text = f"{progress.get('embedded', 0):,} / {progress.get('total', 0):,} ({progress.get('model') or 'no model'})"
+    if progress.get("notice"):
+        text += f"; {progress['notice']}"
+    return text
 
 
 def info(*, json: JsonFlag = False) -> int:

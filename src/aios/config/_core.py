@@ -83,3 +83,18 @@ class MemoryConfig:
     """Memories recalled into a turn (as an untrusted-data message before the request; docs/providers.md)."""
     readers: int = field(default=4, validator=validators.ge(1))
     """Read connections in the daemon's pool."""
+    embedder: str = field(default="local", validator=validators.in_(["local", "http", "off"]))
+    """Semantic search: "local" (the bundled all-MiniLM-L6-v2), "http" (embed_url) or "off"."""
+    embed_url: str | None = None
+    """An OpenAI-compatible endpoint ending in /v1 (POST /v1/embeddings), for embedder = "http"."""
+    embed_model: str = ""
+    """The model name sent to embed_url."""
+    embed_api_key_env: str | None = None
+    """Environment variable holding the endpoint's API key, if it needs one."""
+    fts_weight: float = field(default=1.0, validator=validators.ge(0.0))
+    """Weight of the keyword side in hybrid search (reciprocal rank fusion)."""
+    vec_weight: float = field(default=1.0, validator=validators.ge(0.0))
+    """Weight of the vector side in hybrid search."""
+    min_similarity: float = field(default=0.15, validator=[validators.ge(-1.0), validators.le(1.0)])
+    """Cosine below which the vector side leaves a memory out (0.15 kept every relevant memory of
+    the evaluation set and dropped 84% of the unrelated ones)."""

@@ -27,7 +27,7 @@ import trio
 
 from aios import __version__
 from aios.config import Config, LoadedConfig
-from aios.memory import AsyncMemory, default_origin
+from aios.memory import AsyncMemory, default_origin, from_config
 
 from . import _systemd
 from ._approvals import Approvals
@@ -137,6 +137,7 @@ class Daemon:
                 paths.memory_db,
                 busy_timeout=float(self.config.memory.busy_timeout),
                 readers=self.config.memory.readers,
+                semantic=from_config(paths.memory_db, self.config.memory),
             )
             for hook in self.extensions.get("startup", []):
                 await hook(self)

@@ -10,7 +10,7 @@ import attrs
 
 from aios import __version__
 from aios.errors import InvalidParams, MemoryStoreError
-from aios.memory import MemoryType, parse_since
+from aios.memory import MemoryType, Progress, parse_since
 
 from ._registry import NoParams, Registry, RequestContext
 
@@ -48,7 +48,12 @@ async def status(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
         "clients": len(d.connections),
         "origin": d.origin,
         "memory": await d.memory.counts(),
+        "embedding": _progress(await d.memory.progress()),
     }
+
+
+def _progress(progress: Progress | None) -> dict[str, Any] | None:
+    return None if progress is None else progress.to_json()
 
 
 async def info(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
@@ -107,6 +112,7 @@ class SearchParams:
     until: str | float | None = None
     origin: str | None = None
     limit: int = attrs.field(default=20, validator=attrs.validators.and_(attrs.validators.ge(1), attrs.validators.le(1000)))
+    mode: str | None = None
 
 
 async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, Any]]:
@@ -114,12 +120,20 @@ async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, 
     since = _time(p.since, "since")
     until = _time(p.until, "until")
     mem = ctx.daemon.memory
+    try:
+        mode, notice = mem.mode(p.mode)
+    except ValueError as exc:
+        raise InvalidParams(f"mode: {exc}") from exc
     if p.query.strip():
+        if notice is not None and p.mode is not None:
+            # Only to callers that chose a mode: a plain call stays one request, one response.
+            await ctx.notify("memory.notice", {"text": notice})
+        cfg = ctx.daemon.config.memory
         hits = await mem.search(
-            p.query, types=types, since=since, until=until, origin=p.origin, limit=p.limit,
-            window=ctx.daemon.config.memory.search_window,
+            p.query, mode=mode, types=types, since=since, until=until, origin=p.origin, limit=p.limit,
+            window=cfg.search_window, fts_weight=cfg.fts_weight, vec_weight=cfg.vec_weight, min_cosine=cfg.min_similarity,
         )
-        return [h.to_json() for h in hits]
+        return [dict(h.to_json(), mode=mode.value) for h in hits]
     recent = await mem.recent(types=types, since=since, origin=p.origin, limit=p.limit)
     return [dict(m.to_json(), snippet=m.content[:200], score=0.0) for m in recent
             if until is None or m.created_at <= until]
@@ -151,6 +165,20 @@ async def memory_add(ctx: RequestContext, p: AddParams) -> dict[str, Any]:
 
 
 @attrs.frozen
+class ReindexParams:
+    model: str | None = None
+
+
+async def memory_reindex(ctx: RequestContext, p: ReindexParams) -> dict[str, Any]:
+    progress = await ctx.daemon.memory.reindex(p.model)
+    return _progress(progress) or {}
+
+
+async def memory_progress(ctx: RequestContext, p: NoParams) -> dict[str, Any] | None:
+    return _progress(await ctx.daemon.memory.progress())
+
+
+@attrs.frozen
 class GetParams:
     id: str
 
@@ -173,7 +201,9 @@ def register(reg: Registry) -> None:
     reg.add("config.show", config_show, summary="The merged config and where each value came from.")
     reg.add("shutdown", shutdown, summary="Stop the daemon cleanly after answering.")
     reg.add("rpc.methods", methods, summary="List every method with a one-line summary.", inline=True)
-    reg.add("memory.search", memory_search, SearchParams, "Search memories (bm25, filters).")
+    reg.add("memory.search", memory_search, SearchParams, "Search memories: keyword, semantic or hybrid (default when vectors are ready), filters.")
     reg.add("memory.add", memory_add, AddParams, "Add a memory.")
     reg.add("memory.get", memory_get, GetParams, "Get one memory by id.")
+    reg.add("memory.reindex", memory_reindex, ReindexParams, "Embed what is missing now, or switch the store to another embedding model.")
+    reg.add("memory.progress", memory_progress, summary="Embedding progress: model, embedded, total, ready, notice.")
 

@@ -70,14 +70,32 @@ class Memory:
 
 @attrs.frozen
 class SearchHit:
-    """A memory that matched a query, with a highlighted snippet and its bm25 score."""
+    """A memory that matched a query, with a highlighted snippet and why it matched.
+
+    ``score`` is the ranking key: bm25 (lower is better) from :meth:`MemoryStore.search`, the
+    fused reciprocal-rank score (higher is better) from :meth:`AsyncMemory.search`.
+    ``fts_rank`` and ``vec_rank`` are the 1-based places on the keyword and vector lists (None:
+    not on that list); ``bm25`` and ``cosine`` are the raw scores of each side.
+    """
 
     memory: Memory
     snippet: str
     score: float
+    fts_rank: int | None = None
+    vec_rank: int | None = None
+    bm25: float | None = None
+    cosine: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.memory.to_json(), "snippet": self.snippet, "score": self.score}
+        return {
+            **self.memory.to_json(),
+            "snippet": self.snippet,
+            "score": self.score,
+            "fts_rank": self.fts_rank,
+            "vec_rank": self.vec_rank,
+            "bm25": self.bm25,
+            "cosine": self.cosine,
+        }
 
 
 def default_origin() -> str:

@@ -5,6 +5,11 @@ row comes back (measured: 25-35 ms for one common word at 1M rows, whatever the 
 the newest ``window`` matches (cheap: FTS5 walks its index backwards and stops) and rank them
 here with the same BM25 formula (k1=1.2, b=0.75), IDF taken over the window. When a query has
 fewer matches than the window, that is the whole collection of matches, as bm25() would see it.
+
+Tokens come from the index's own tokenizer (FTS5 ``porter`` over ``unicode61``, called through
+apsw), so what is counted here is exactly what the index matched: "restore" and "restored" are
+one term. Identifiers (``resolv.conf``, ``SystemMaxUse``, ``ENOSPC``, ``E_ACCES``) rank documents
+that contain them as typed, unstemmed, ahead of the rest.
 """
 
 from __future__ import annotations
@@ -13,12 +18,32 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import apsw
 
 K1 = 1.2
 B = 0.75
 # FTS5's unicode61 tokenizer: letters and digits are token characters, everything else separates.
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# A piece that is more than a plain word: a separator inside, a digit, or capitals after the start.
+_IDENTIFIER = re.compile(r"\w[._/:=\-]\w|\d|^.+[A-Z]|^[A-Z]{2,}$")
+
+#: (byte start, byte end, stemmed token) for each token of a text.
+Tokenizer = Callable[[str], list[tuple[int, int, str]]]
+
+
+def tokenizer(conn: apsw.Connection, spec: str) -> Tokenizer:
+    """The FTS5 tokenizer ``spec`` (such as ``porter unicode61 remove_diacritics 2``) as a function."""
+    name, *args = spec.split()
+    tok = conn.fts5_tokenizer(name, args)
+
+    def run(text: str) -> list[tuple[int, int, str]]:
+        found: Any = tok(text.encode("utf-8", "surrogatepass"), apsw.FTS5_TOKENIZE_DOCUMENT, None, include_offsets=True, include_colocated=False)
+        return [(int(t[0]), int(t[1]), str(t[2])) for t in found]
+
+    return run
 
 
 def fold(text: str) -> str:
@@ -29,27 +54,46 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def tokens(text: str) -> list[str]:
+def surface(text: str) -> list[str]:
+    """Folded tokens as typed, without stemming."""
     return _TOKEN.findall(fold(text))
 
 
-def query_terms(pieces: Sequence[tuple[str, bool]]) -> list[tuple[str, bool]]:
-    """(token, is_prefix) for every token of every query piece."""
+def query_terms(pieces: Sequence[tuple[str, bool]], tok: Tokenizer) -> list[tuple[str, bool]]:
+    """(stemmed token, is_prefix) for every token of every query piece."""
     out: list[tuple[str, bool]] = []
     for text, prefix in pieces:
-        toks = tokens(text)
-        for i, tok in enumerate(toks):
-            out.append((tok, prefix and i == len(toks) - 1))
+        toks = [t[2] for t in tok(text)]
+        for i, t in enumerate(toks):
+            out.append((t, prefix and i == len(toks) - 1))
     return out
+
+
+def identifiers(pieces: Sequence[tuple[str, bool]]) -> list[list[str]]:
+    """The folded surface tokens of each query piece that looks like an identifier."""
+    return [surface(text) for text, _prefix in pieces if _IDENTIFIER.search(text) and surface(text)]
+
+
+def exact_hits(doc: str, idents: Sequence[Sequence[str]]) -> int:
+    """How many identifiers occur in ``doc`` as typed (their tokens in a row, unstemmed)."""
+    if not idents:
+        return 0
+    toks = surface(doc)
+    found = 0
+    for ident in idents:
+        n = len(ident)
+        if any(toks[i : i + n] == list(ident) for i in range(len(toks) - n + 1)):
+            found += 1
+    return found
 
 
 def _matches(term: str, prefix: bool, token: str) -> bool:
     return token.startswith(term) if prefix else token == term
 
 
-def bm25(docs: Sequence[str], terms: Sequence[tuple[str, bool]]) -> list[float]:
+def bm25(docs: Sequence[str], terms: Sequence[tuple[str, bool]], tok: Tokenizer) -> list[float]:
     """A score per document, lower is better (negative, FTS5's convention)."""
-    toks = [tokens(d) for d in docs]
+    toks = [[t[2] for t in tok(d)] for d in docs]
     n = len(toks)
     avg = (sum(len(t) for t in toks) / n) if n else 1.0
     tfs = []
@@ -57,7 +101,7 @@ def bm25(docs: Sequence[str], terms: Sequence[tuple[str, bool]]) -> list[float]:
         counts = Counter(doc)
         tfs.append(
             [
-                sum(c for tok, c in counts.items() if tok.startswith(term)) if prefix else counts[term]
+                sum(c for t, c in counts.items() if t.startswith(term)) if prefix else counts[term]
                 for term, prefix in terms
             ]
         )
@@ -71,12 +115,17 @@ def bm25(docs: Sequence[str], terms: Sequence[tuple[str, bool]]) -> list[float]:
     return scores
 
 
-def snippet(text: str, terms: Sequence[tuple[str, bool]], start: str, end: str, width: int = 16) -> str:
+def snippet(text: str, terms: Sequence[tuple[str, bool]], tok: Tokenizer, start: str, end: str, width: int = 16) -> str:
     """Up to ``width`` tokens around the first match, matched tokens wrapped in start/end marks."""
-    spans = [(m.start(), m.end(), fold(m.group())) for m in _TOKEN.finditer(text)]
-    hit_idx = [i for i, (_s, _e, tok) in enumerate(spans) if any(_matches(t, p, tok) for t, p in terms)]
+    raw = text.encode("utf-8", "surrogatepass")
+    spans = tok(text)
     if not spans:
         return text[:200]
+
+    def cut(a: int, b: int) -> str:
+        return raw[a:b].decode("utf-8", "replace")
+
+    hit_idx = [i for i, (_s, _e, t) in enumerate(spans) if any(_matches(term, p, t) for term, p in terms)]
     first = hit_idx[0] if hit_idx else 0
     lo = max(0, min(first - width // 4, len(spans) - width))
     hi = min(len(spans), lo + width)
@@ -84,12 +133,13 @@ def snippet(text: str, terms: Sequence[tuple[str, bool]], start: str, end: str, 
     out = ["…"] if lo > 0 else []
     pos = spans[lo][0]
     for i in range(lo, hi):
-        s, e, _tok = spans[i]
-        out.append(text[pos:s])
-        out.append(start + text[s:e] + end if i in hits else text[s:e])
+        s, e, _t = spans[i]
+        out.append(cut(pos, s))
+        out.append(start + cut(s, e) + end if i in hits else cut(s, e))
         pos = e
-    tail_end = spans[hi][0] if hi < len(spans) else len(text)
-    out.append(text[pos:tail_end].rstrip() if hi < len(spans) else text[pos:])
     if hi < len(spans):
+        out.append(cut(pos, spans[hi][0]).rstrip())
         out.append("…")
+    else:
+        out.append(cut(pos, len(raw)))
     return "".join(out)

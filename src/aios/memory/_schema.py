@@ -3,6 +3,11 @@
 Version 1: ``memories`` (integer rowid, ULID ``id``, type, content, metadata JSON, created_at as
 unix time) and an external-content FTS5 index kept in sync by triggers.
 Version 2: ``origin`` (which host or container wrote the record) and an index on it.
+Version 3: the FTS index stems words (``porter`` over ``unicode61``), so "restore" finds
+"restored"; the index is dropped and rebuilt from ``memories``.
+Version 4: ``memory_vectors`` (one embedding per memory, with the model that made it) and
+``memory_settings`` (the store's embedding model, shared by every daemon on the store). Deleting
+a memory or changing its content deletes its vector, in the same statement.
 
 Each migration runs in one ``BEGIN IMMEDIATE`` transaction, so two processes opening an old
 database at once migrate it once.
@@ -43,7 +48,34 @@ ALTER TABLE memories ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS memories_origin ON memories (origin, created_at);
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+V3 = f"""
+DROP TABLE IF EXISTS memories_fts;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    content, content='memories', content_rowid='rowid', tokenize='{TOKENIZE}'
+);
+INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
+"""
+
+V4 = """
+CREATE TABLE IF NOT EXISTS memory_vectors (
+    memory_rowid INTEGER PRIMARY KEY,
+    vid INTEGER NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_vectors_model ON memory_vectors (model, vid);
+CREATE TABLE IF NOT EXISTS memory_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS memories_vec_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM memory_vectors WHERE memory_rowid = old.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS memories_vec_au AFTER UPDATE OF content ON memories BEGIN
+    DELETE FROM memory_vectors WHERE memory_rowid = old.rowid;
+END;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4]
 VERSION = len(MIGRATIONS)
 
 

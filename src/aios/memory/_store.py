@@ -24,7 +24,8 @@ from aios.errors import MemoryStoreError
 
 from . import _rank
 from ._model import Memory, MemoryType, SearchHit, default_origin, iso
-from ._schema import migrate
+from ._schema import TOKENIZE, migrate
+from ._vectable import VectorTable
 
 _COLUMNS = "id, memory_type, content, metadata, created_at, origin"
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -73,6 +74,8 @@ class MemoryStore:
     def __init__(self, conn: apsw.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._tok = _rank.tokenizer(conn, TOKENIZE)
+        self.vectors = VectorTable(conn, path)
 
     @classmethod
     def open(cls, path: Path, *, busy_timeout: float = 10.0, readonly: bool = False) -> MemoryStore:
@@ -179,7 +182,7 @@ class MemoryStore:
         assert found is not None
         return found
 
-    def _filters(self, types: Sequence[MemoryType] | None, since: float | None, until: float | None, origin: str | None) -> tuple[str, list[Any]]:
+    def filters(self, types: Sequence[MemoryType] | None, since: float | None, until: float | None, origin: str | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         if types:
@@ -210,12 +213,35 @@ class MemoryStore:
     ) -> list[SearchHit]:
         """Best matches first (BM25 among the newest ``window`` matches), with snippets.
 
-        Any text is a valid query; text without words matches nothing.
+        Words are stemmed ("restore" finds "restored"); memories that contain an identifier of
+        the query as typed (``resolv.conf``, ``SystemMaxUse``) come first. Any text is a valid
+        query; text without words matches nothing.
         """
+        ranked = self.keyword(query, types=types, since=since, until=until, origin=origin, limit=limit, window=window, any_word=any_word)
+        return [self.hit(memory, query, score, fts_rank=i + 1, bm25=score) for i, (_rowid, score, memory, _exact) in enumerate(ranked)]
+
+    def hit(self, memory: Memory, query: str, score: float, **why: Any) -> SearchHit:
+        """A :class:`SearchHit` for ``memory`` with the query's words marked in its snippet."""
+        terms = _rank.query_terms(query_pieces(query), self._tok)
+        return SearchHit(memory, _rank.snippet(memory.content, terms, self._tok, SNIPPET_START, SNIPPET_END), score, **why)
+
+    def keyword(
+        self,
+        query: str,
+        *,
+        types: Sequence[MemoryType] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        origin: str | None = None,
+        limit: int = 20,
+        window: int = 200,
+        any_word: bool = False,
+    ) -> list[tuple[int, float, Memory, int]]:
+        """(rowid, bm25, memory, identifiers found as typed) of the best matches, best first (see :meth:`search`)."""
         match = fts_query(query, any_word=any_word)
         if match is None or limit <= 0:
             return []
-        where, args = self._filters(types, since, until, origin)
+        where, args = self.filters(types, since, until, origin)
         cols = ", ".join("m." + c.strip() for c in _COLUMNS.split(","))
         with self._errors("searching"):
             # Newest matches first: FTS5 walks its index backwards and stops after the window.
@@ -224,16 +250,28 @@ class MemoryStore:
                 f" WHERE memories_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
                 (match, *args, window),
             ).fetchall()
-            if not rows:
-                return []
-            rows = rows[:window]
-        terms = _rank.query_terms(query_pieces(query))
-        scores = _rank.bm25([str(r[3]) for r in rows], terms)
-        ranked = sorted(zip(scores, rows, strict=True), key=lambda sr: (sr[0], -int(sr[1][0])))[:limit]  # type: ignore[arg-type]
-        return [
-            SearchHit(memory, _rank.snippet(memory.content, terms, SNIPPET_START, SNIPPET_END), score)
-            for score, memory in ((score, _row(row[1:])) for score, row in ranked)
-        ]
+        if not rows:
+            return []
+        pieces = query_pieces(query)
+        terms = _rank.query_terms(pieces, self._tok)
+        idents = _rank.identifiers(pieces)
+        docs = [str(r[3]) for r in rows]
+        scores = _rank.bm25(docs, terms, self._tok)
+        exact = [_rank.exact_hits(d, idents) for d in docs]
+        order = sorted(range(len(rows)), key=lambda i: (-exact[i], scores[i], -int(rows[i][0])))[:limit]  # type: ignore[arg-type]
+        return [(int(rows[i][0]), scores[i], _row(rows[i][1:]), exact[i]) for i in order]  # type: ignore[arg-type]
+
+    def by_rowid(self, rowids: Sequence[int]) -> dict[int, Memory]:
+        """The memories with these rowids (missing ones left out)."""
+        if not rowids:
+            return {}
+        with self._errors("reading memories"):
+            rows = self._conn.execute(
+                f"SELECT m.rowid, {', '.join('m.' + c.strip() for c in _COLUMNS.split(','))} FROM memories m"
+                " WHERE m.rowid IN (SELECT value FROM json_each(?))",
+                (json.dumps([int(r) for r in rowids]),),
+            ).fetchall()
+        return {int(r[0]): _row(r[1:]) for r in rows}  # type: ignore[arg-type]
 
     def recent(
         self,
@@ -246,7 +284,7 @@ class MemoryStore:
         limit: int = 20,
     ) -> list[Memory]:
         """Newest first, without a query; ``session`` keeps memories whose metadata names it."""
-        where, args = self._filters(types, since, until, origin)
+        where, args = self.filters(types, since, until, origin)
         if session is not None:
             where += " AND json_extract(m.metadata, '$.session') = ?"
             args.append(session)
