@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from cyclopts import App, Parameter
-from cyclopts.exceptions import CycloptsError
 
 from aios import __version__
 
-from . import _context
+from . import _context, _edge
 
 EXIT_CODES = """\
 Exit codes: 0 success; 1 error (one line on stderr says what to fix); 2 usage error;
@@ -58,13 +57,21 @@ def _launcher(
 ) -> int:
     """Global options come before the command: aios [--socket P] [--config F] [--set K=V] COMMAND."""
     _context.configure(socket=socket, config=config, sets=set or [], no_autostart=no_autostart)
-    result = app(tokens, exit_on_error=False, result_action="return_value")
+    result = app(tokens, exit_on_error=False, print_error=False, result_action="return_value")
     return int(result) if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``aios`` script; returns the exit code."""
+    """Entry point of the ``aios`` script; returns the exit code.
+
+    Every failure, expected or not, leaves through :func:`aios.cli._edge.guard`: one line on
+    stderr (one per problem for a config with several) and an exit code from the contract.
+    """
     tokens = list(sys.argv[1:] if argv is None else argv)
+    return _edge.guard(lambda: _dispatch(tokens), tokens)
+
+
+def _dispatch(tokens: list[str]) -> int:
     if tokens in (["status"], ["status", "--json"]):
         # The hottest command in scripts skips cyclopts' two-level parse (~25 ms here): it has
         # no arguments to parse. Anything else, including global options, goes through cyclopts.
@@ -72,12 +79,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _context.configure(socket=None, config=None, sets=[], no_autostart=False)
         return status(json=len(tokens) == 2)
-    try:
-        code = app.meta(tokens, exit_on_error=False, result_action="return_value")
-    except CycloptsError:
-        return _context.EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
-    except SystemExit as exc:  # --help / --version
-        return exc.code if isinstance(exc.code, int) else 0
+    code = app.meta(tokens, exit_on_error=False, print_error=False, result_action="return_value")
     return int(code) if isinstance(code, int) and not isinstance(code, bool) else 0

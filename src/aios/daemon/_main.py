@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loaded = load(config_file=args.config, sets=sets, system=args.system or None)
     except AiosError as exc:
-        print(f"aios-runtime: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config with several problems: one line each
+            print(f"aios-runtime: {line}", file=sys.stderr)
         return 1
     logging.basicConfig(
         level=(args.log_level or loaded.config.daemon.log_level).upper(),
