@@ -183,7 +183,8 @@ def test_running_daemon_bad_ids_and_bad_options(env: Env) -> None:
     daemon = env.start_daemon()
     stop = {("daemon", "stop")}
     try:
-        _assert_none(_run_all(env, [], skip=stop, values=(MALFORMED_ID, MISSING_ULID)))
+        # COLUMNS is whatever the shell exported; tables must not trip over it.
+        _assert_none(_run_all(env, [], skip=stop, values=(MALFORMED_ID, MISSING_ULID), extra_env={"COLUMNS": "wide"}))
         _assert_none(_run_all(env, [], bad_options="nonsense", skip=stop))
         _assert_none(_run_all(env, [], bad_options="edge", skip=stop))
         # Last, as it ends the daemon the others share.
