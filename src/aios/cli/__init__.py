@@ -17,10 +17,12 @@ from aios import __version__
 from . import _context, _edge
 
 EXIT_CODES = """\
-Exit codes: 0 success; 1 error (one line on stderr says what to fix); 2 usage error;
-3 daemon unreachable and not started. `aios run` exits with the command's own code,
-124 when its timeout killed it and 126 when the policy blocked it or the confirmation was
-denied. `aios policy check` exits 0 whatever it decides."""
+Exit codes: 0 success; 1 error (one line on stderr says what to fix; a config with several
+problems gets one line each); 2 usage error; 3 daemon unreachable and not started. `aios run`
+exits with the command's own code, 124 when its timeout killed it and 126 when the policy
+blocked it or the confirmation was denied. `aios policy check` exits 0 whatever it decides.
+An internal error is one line too; its traceback goes to $XDG_STATE_HOME/aios/cli-errors.log
+(AIOS_DEBUG=1 also prints it)."""
 
 app = App(
     name="aios",
