@@ -47,6 +47,7 @@ app.command("aios.cli._doctor:doctor", help="Why the jail, the model or the daem
 app.command("aios.cli._run:run", help="Run one command through policy, confirmation, snapshot and jail (no model).")
 app.command("aios.cli._run:tools", name="tools", help="The tools the model can use; call one by hand.")
 app.command("aios.cli._run:policy", name="policy", help="What the policy decides for a command, and its rules.")
+app.command("aios.cli._completion:completion", help="Shell completion for bash, zsh or fish: print the script, or --install it.")
 
 
 @app.meta.default
