@@ -168,6 +168,11 @@ def test_broken_config_files(env: Env) -> None:
     _assert_none(_run_all(env, [], extra_env={"AIOS_DAEMON__AUTOSTART": "true"}))
 
 
+def test_config_file_that_is_not_utf8(env: Env) -> None:
+    env.config_file.write_bytes(b'[security]\nmode = "\xff"\n')
+    _assert_none(_run_all(env, [], extra_env={"AIOS_DAEMON__AUTOSTART": "true"}))
+
+
 def test_bad_set_values_and_a_missing_config_file(env: Env) -> None:
     flags = ["--config", str(env.root / "absent.toml"), "--set", "security.mode=bogus", "--set", "nokey", "--set", "daemon.max_line=lots"]
     _assert_none(_run_all(env, flags))

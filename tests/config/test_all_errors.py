@@ -91,3 +91,18 @@ def test_daemon_prints_one_line_per_problem(env: Env) -> None:
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith(f"aios-runtime: {env.config_file}: ") for line in lines), proc.stderr
+
+
+@pytest.mark.parametrize("content", [b'x = "\xff"\n', b"\xff\xfe[security]\n"])
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, content: bytes) -> None:
+    user = tmp_path / "user.toml"
+    user.write_bytes(content)
+    for call in (lambda: load(environ=_env(tmp_path)), lambda: check_file(user)):
+        with pytest.raises(ConfigError, match="not UTF-8 text") as info:
+            call()
+        assert info.value.source == str(user) and str(user) in str(info.value)
+
+
+def test_config_flag_naming_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load(environ=_env(tmp_path), config_file=tmp_path)

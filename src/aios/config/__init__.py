@@ -187,7 +187,8 @@ def load(
         path = Path(config_file)
         with problems.collect():
             if not path.is_file():
-                raise ConfigError(f"--config {path}: no such file", source=f"--config {path}")
+                what = "not a regular file" if path.exists() else "no such file"
+                raise ConfigError(f"--config {path}: {what}", source=f"--config {path}")
             files.append(str(path))
             layers.append((str(path), _no_pin(read_toml(path), path)))
     for s in sets:

@@ -271,6 +271,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from exc
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib lets the codec's error through
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8",
+            source=str(path),
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}", source=str(path)) from exc
 
