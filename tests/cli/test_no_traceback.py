@@ -105,6 +105,8 @@ def _problems(words: Words, argv: list[str], proc: subprocess.CompletedProcess[s
     for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
         if "Traceback (most recent call last)" in text or 'File "/' in text:
             out.append(f"{shown}: traceback on {stream}:\n{text[-1500:]}")
+    if "aios: internal error" in proc.stderr:  # the edge caught a bug: fix its cause
+        out.append(f"{shown}: {proc.stderr.strip()}")
     if words in OWN_CODES:
         return out
     if proc.returncode not in CONTRACT:
