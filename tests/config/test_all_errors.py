@@ -106,3 +106,21 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, content: bytes) -> Non
 def test_config_flag_naming_a_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a regular file"):
         load(environ=_env(tmp_path), config_file=tmp_path)
+
+
+def test_every_problem_of_the_pin_table(tmp_path: Path) -> None:
+    system = tmp_path / "system.toml"
+    system.write_text('[pin.security]\nmode = "lax"\nrules = 1\nallow = "ls"\n')
+    with pytest.raises(ConfigError) as info:
+        load(environ=_env(tmp_path))
+    assert _problems(info.value) == [(str(system), "pin.security.mode"), (str(system), "pin.security.rules"),
+                                     (str(system), "pin.security.allow")]
+
+
+def test_every_loosened_pin(tmp_path: Path) -> None:
+    (tmp_path / "system.toml").write_text('[pin.security]\nmode = "safe"\nallow = ["ls"]\n')
+    (tmp_path / "user.toml").write_text('[security]\nmode = "trusted"\nallow = ["ls", "rm"]\n')
+    with pytest.raises(ConfigError) as info:
+        load(environ=_env(tmp_path))
+    assert [k for _s, k in _problems(info.value)] == ["security.mode", "security.allow"]
+    assert all("loosens the pin" in line for line in str(info.value).splitlines())
