@@ -84,7 +84,7 @@ def test_root_that_is_not_a_directory(env: Env, make: str) -> None:
     if make == "file":
         target.write_text("a file")
     line = _one_line_error(env.cli("daemon", "install", "--root", str(target)))
-    assert f"--root {target}: no such directory" in line
+    assert f"--root {target}: {'not a directory' if make == 'file' else 'no such directory'}" in line
 
 
 def test_a_failing_useradd_is_one_line_with_its_message(env: Env) -> None:

@@ -127,7 +127,7 @@ def _check_root(root: Path, dry_run: bool) -> None:
     if root == Path("/"):
         return
     if not root.is_dir():
-        raise AiosError(f"--root {root}: no such directory")
+        raise AiosError(f"--root {root}: {'not a directory' if root.exists() else 'no such directory'}")
     if dry_run:
         return
     for name in ("passwd", "group"):
