@@ -166,12 +166,7 @@ def test_no_daemon_and_autostart_off(env: Env) -> None:
 
 def test_broken_config_files(env: Env) -> None:
     env.write_config(BROKEN_CONFIG)
-    env.system_config.write_text("[daemon\nbroken = ")  # not TOML at all
-    _assert_none(_run_all(env, [], extra_env={"AIOS_DAEMON__AUTOSTART": "true"}))
-
-
-def test_config_file_that_is_not_utf8(env: Env) -> None:
-    env.config_file.write_bytes(b'[security]\nmode = "\xff"\n')
+    env.system_config.write_bytes(b'[security]\nmode = "\xff"\n')  # not UTF-8 (TOML syntax: test_layers)
     _assert_none(_run_all(env, [], extra_env={"AIOS_DAEMON__AUTOSTART": "true"}))
 
 
