@@ -39,11 +39,18 @@ aios reads TOML. Layers, each overriding the one before:
 
 Tables merge key by key; lists and single values replace. `aios config show` prints every value with
 the layer it came from; `aios config check [FILE]` validates. An unknown key, a wrong type or an
-invalid value is an error that names the file (or variable, or flag), the key and what was expected:
+invalid value is an error that names the file (or variable, or flag), the key and what was expected.
+Every problem of every layer is reported at once, one line each (exit 1), so one edit fixes them all:
 
 ```
 aios: /home/me/.config/aios/config.toml: recovery.interval = '3 fortnights' is invalid: unknown duration unit 'fortnights' in '3 fortnights'; use ms, s, m, h, d, w or hourly/daily/weekly (expected a duration (30, "30s", "5m", "hourly"))
+aios: /home/me/.config/aios/config.toml: unknown key 'security.mod' (keys allowed in security: allow, confirm_timeout, dangerous_patterns, mode, require_confirm, rules_file)
+aios: environment variable AIOS_SECURITY_MODE is not a config key: nested keys use a double underscore, e.g. AIOS_SECURITY__MODE=paranoid
 ```
+
+`aios-runtime` prints the same lines with its own prefix. Over the protocol (a method that loads
+config), the error's `data` holds `source` and `key` of the first problem and `errors`, a list of
+`{"message", "source", "key"}`, one per problem.
 
 Durations accept numbers of seconds, `"250ms"`, `"30s"`, `"5m"`, `"1h30m"`, `"2d"`, `"hourly"`,
 `"daily"`, `"weekly"`. Sizes accept bytes, `"64KiB"`, `"1 MiB"`, `"10MB"`, `"2GiB"`.

@@ -61,3 +61,45 @@ def test_install_then_uninstall_keeps_the_data(env: Env) -> None:
     assert "aios-sandbox:" not in (root / "etc" / "passwd").read_text()
     assert (root / "var/lib/aios/memory.db").read_text() == "data"
     assert (root / "etc/aios/config.toml").exists()
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aios: "), proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("verb", ["install", "uninstall"])
+def test_root_without_passwd_is_one_line_naming_the_fix(env: Env, verb: str) -> None:
+    root = env.root / "bare"
+    (root / "etc").mkdir(parents=True)  # a root file system without /etc/passwd
+    line = _one_line_error(env.cli("daemon", verb, "--root", str(root)))
+    assert f"{root}/etc/passwd is missing" in line and "debootstrap" in line
+    assert not (root / "etc" / "aios").exists()
+
+
+@pytest.mark.parametrize("make", ["missing", "file"])
+def test_root_that_is_not_a_directory(env: Env, make: str) -> None:
+    target = env.root / "not-a-root"
+    if make == "file":
+        target.write_text("a file")
+    line = _one_line_error(env.cli("daemon", "install", "--root", str(target)))
+    assert f"--root {target}: {'not a directory' if make == 'file' else 'no such directory'}" in line
+
+
+def test_a_failing_useradd_is_one_line_with_its_message(env: Env) -> None:
+    root = fake_root(env.root)
+    (root / "etc" / "passwd.lock").mkdir()  # useradd cannot take its lock
+    line = _one_line_error(env.cli("daemon", "install", "--root", str(root)))
+    assert "sandbox user: useradd" in line and "cannot lock" in line
+    assert not (root / "etc" / "systemd").exists()
+
+
+@pytest.mark.parametrize("option", [["--user", "bad\nExecStartPre=/bin/true"], ["--group", "Aios Users"]])
+def test_names_that_would_reach_the_units_are_refused(env: Env, option: list[str]) -> None:
+    root = fake_root(env.root)
+    proc = env.cli("daemon", "install", "--root", str(root), *option)
+    assert proc.returncode == 2 and "not a valid user or group name" in proc.stderr
+    assert not (root / "etc" / "systemd").exists()

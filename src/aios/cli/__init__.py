@@ -11,18 +11,19 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from cyclopts import App, Parameter
-from cyclopts.exceptions import CycloptsError
 
 from aios import __version__
 
-from . import _context
+from . import _context, _edge
 
 EXIT_CODES = """\
-Exit codes: 0 success; 1 error (one line on stderr says what to fix); 2 usage error;
-3 daemon unreachable and not started. `aios run` exits with the command's own code,
-124 when its timeout killed it and 126 when the policy blocked it or the confirmation was
-denied. `aios policy check` exits 0 whatever it decides; `aios policy test` exits 0 when every
-case is met and 1 otherwise."""
+Exit codes: 0 success; 1 error (one line on stderr says what to fix; a config with several
+problems gets one line each); 2 usage error; 3 daemon unreachable and not started. `aios run`
+exits with the command's own code, 124 when its timeout killed it and 126 when the policy
+blocked it or the confirmation was denied. `aios policy check` exits 0 whatever it decides; `aios policy test` exits 0 when every
+case is met and 1 otherwise.
+An internal error is one line too; its traceback goes to $XDG_STATE_HOME/aios/cli-errors.log
+(AIOS_DEBUG=1 also prints it)."""
 
 app = App(
     name="aios",
@@ -51,6 +52,7 @@ app.command("aios.cli._policy:policy", name="policy", help="What the policy deci
 app.command("aios.cli._approvals:approvals", help="Other users' requests waiting for an approver.")
 app.command("aios.cli._approvals:approve", help="Grant a pending request of another user (owner, root, daemon.approver_gids).")
 app.command("aios.cli._approvals:deny", help="Refuse a pending request (an approver, or the requester withdrawing it).")
+app.command("aios.cli._completion:completion", help="Shell completion for bash, zsh or fish: print the script, or --install it.")
 
 
 @app.meta.default
@@ -63,13 +65,21 @@ def _launcher(
 ) -> int:
     """Global options come before the command: aios [--socket P] [--config F] [--set K=V] COMMAND."""
     _context.configure(socket=socket, config=config, sets=set or [], no_autostart=no_autostart)
-    result = app(tokens, exit_on_error=False, result_action="return_value")
+    result = app(tokens, exit_on_error=False, print_error=False, result_action="return_value")
     return int(result) if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``aios`` script; returns the exit code."""
+    """Entry point of the ``aios`` script; returns the exit code.
+
+    Every failure, expected or not, leaves through :func:`aios.cli._edge.guard`: one line on
+    stderr (one per problem for a config with several) and an exit code from the contract.
+    """
     tokens = list(sys.argv[1:] if argv is None else argv)
+    return _edge.guard(lambda: _dispatch(tokens), tokens)
+
+
+def _dispatch(tokens: list[str]) -> int:
     if tokens in (["status"], ["status", "--json"]):
         # The hottest command in scripts skips cyclopts' two-level parse (~25 ms here): it has
         # no arguments to parse. Anything else, including global options, goes through cyclopts.
@@ -77,12 +87,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _context.configure(socket=None, config=None, sets=[], no_autostart=False)
         return status(json=len(tokens) == 2)
-    try:
-        code = app.meta(tokens, exit_on_error=False, result_action="return_value")
-    except CycloptsError:
-        return _context.EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
-    except SystemExit as exc:  # --help / --version
-        return exc.code if isinstance(exc.code, int) else 0
+    code = app.meta(tokens, exit_on_error=False, print_error=False, result_action="return_value")
     return int(code) if isinstance(code, int) and not isinstance(code, bool) else 0

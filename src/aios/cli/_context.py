@@ -70,7 +70,13 @@ def client() -> Any:
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> int:
-    print(f"aios: {message}", file=sys.stderr)
+    """Print ``message`` on stderr, each of its lines as one ``aios: ...`` line; return ``code``.
+
+    A message has several lines only when it reports several problems at once (a config with
+    more than one error): each line is then one problem, naming its file and key.
+    """
+    for line in message.splitlines() or [""]:
+        print(f"aios: {line}", file=sys.stderr)
     return code
 
 

@@ -128,6 +128,9 @@ def doctor(*, json: JsonFlag = False) -> int:
                 print(f"{mark} {r['check']:<15} {r['detail']}")
                 if r["fix"]:
                     print(f"     {'':<15} fix: {r['fix']}")
-        return 0 if all(r["ok"] for r in results) else 1
+        failed = [r["check"] for r in results if not r["ok"]]
+        if failed:  # the contract: a failure ends in one line on stderr
+            return ctx.fail(f"{len(failed)} check(s) failed: {', '.join(failed)}; see each one's fix in the report")
+        return 0
 
     return ctx.run(body)

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import grp
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 from cyclopts import Parameter
+
+from aios.errors import AiosError
 
 from . import _context as ctx
 
@@ -35,7 +40,7 @@ def _units_source() -> Path:
 
     base = Path(str(files("aios.daemon") / "units"))
     if not (base / UNITS[0]).is_file():
-        raise FileNotFoundError(f"the systemd unit templates are missing from {base}; reinstall aios")
+        raise AiosError(f"the systemd unit templates are missing from {base}; reinstall aios")
     return base
 
 
@@ -52,16 +57,24 @@ class Plan:
         if self.root != Path("/"):
             argv = [argv[0], "--prefix" if argv[0] in ("useradd", "groupadd", "userdel", "groupdel") else "--root", str(self.root), *argv[1:]]
         self.steps.append(f"{why}: {' '.join(argv)}")
-        if not self.dry_run:
+        if self.dry_run:
+            return
+        try:
             subprocess.run(argv, check=True, capture_output=True, text=True)
+        except FileNotFoundError as exc:
+            raise AiosError(f"{why}: {argv[0]} is not installed here (it comes with the passwd package)") from exc
+        except subprocess.CalledProcessError as exc:
+            said = (exc.stderr or exc.stdout or "").strip().splitlines()
+            raise AiosError(f"{why}: {' '.join(argv)} failed (exit {exc.returncode}): {said[-1] if said else 'no message'}") from exc
 
     def mkdir(self, p: str, mode: int, group: str) -> None:
         target = self.path(p)
         self.steps.append(f"directory {target} mode {mode:o} owner root:{group}")
         if not self.dry_run:
-            target.mkdir(parents=True, exist_ok=True)
-            os.chmod(target, mode)
-            os.chown(target, 0, _gid(group, self.root))
+            with _os_errors(target):
+                target.mkdir(parents=True, exist_ok=True)
+                os.chmod(target, mode)
+                os.chown(target, 0, _gid(group, self.root))
 
     def write(self, p: str, text: str, mode: int, *, keep: bool = False) -> None:
         target = self.path(p)
@@ -70,16 +83,59 @@ class Plan:
             return
         self.steps.append(f"write {target} mode {mode:o}")
         if not self.dry_run:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-            os.chmod(target, mode)
+            with _os_errors(target):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+                os.chmod(target, mode)
 
     def remove(self, p: str) -> None:
         target = self.path(p)
         if target.exists():
             self.steps.append(f"remove {target}")
             if not self.dry_run:
-                target.unlink()
+                with _os_errors(target):
+                    target.unlink()
+
+
+@contextmanager
+def _os_errors(target: Path) -> Iterator[None]:
+    """An OSError on ``target`` becomes one line that names it."""
+    try:
+        yield
+    except OSError as exc:
+        raise AiosError(f"{target}: {exc.strerror or exc}") from exc
+
+
+# What useradd/groupadd accept by default (shadow's NAME_REGEX); a name also goes into the
+# units, so nothing else (spaces, newlines, '=') may reach them.
+_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+def _bad_names(**names: str) -> str | None:
+    for option, name in names.items():
+        if not _NAME.fullmatch(name):
+            return f"--{option} {name!r} is not a valid user or group name (lower-case letters, digits, '-' and '_', at most 32)"
+    return None
+
+
+def _check_root(root: Path, dry_run: bool) -> None:
+    """``--root`` must be a root file system that useradd and groupadd can edit.
+
+    Raises:
+        AiosError: what is missing and how to provide it.
+    """
+    if root == Path("/"):
+        return
+    if not root.is_dir():
+        raise AiosError(f"--root {root}: {'not a directory' if root.exists() else 'no such directory'}")
+    if dry_run:
+        return
+    for name in ("passwd", "group"):
+        if not (root / "etc" / name).is_file():
+            raise AiosError(
+                f"--root {root}: {root / 'etc' / name} is missing; a root for --root needs etc/passwd and "
+                "etc/group (useradd and groupadd edit them): copy them from /etc or build the root with debootstrap"
+            )
 
 
 def _exists(db: str, name: str, root: Path) -> bool:
@@ -92,12 +148,15 @@ def _exists(db: str, name: str, root: Path) -> bool:
 
 def _gid(group: str, root: Path) -> int:
     if root == Path("/"):
-        return grp.getgrnam(group).gr_gid
+        try:
+            return grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise AiosError(f"group {group!r} does not exist (groupadd --system {group})") from None
     for line in (root / "etc" / "group").read_text().splitlines():
         parts = line.split(":")
-        if parts[0] == group:
+        if parts[0] == group and len(parts) > 2 and parts[2].isdigit():
             return int(parts[2])
-    raise KeyError(group)
+    raise AiosError(f"group {group!r} is not in {root / 'etc' / 'group'}")
 
 
 def install(
@@ -110,7 +169,11 @@ def install(
     """Install the system daemon: sandbox user, aios group, directories, config, systemd units."""
     if os.geteuid() != 0 and not dry_run:
         return ctx.fail("aios daemon install needs root (try sudo, or --dry-run to see the steps)")
+    bad = _bad_names(user=user, group=group)
+    if bad:
+        return ctx.fail(bad, ctx.EXIT_USAGE)
     base = Path(root)
+    _check_root(base, dry_run)
     plan = Plan(base, dry_run)
     if not _exists("passwd", user, base):
         plan.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user], "sandbox user")
@@ -145,7 +208,11 @@ def uninstall(
     """Remove the units, the sandbox user and the group; keep /etc/aios and /var/lib/aios."""
     if os.geteuid() != 0 and not dry_run:
         return ctx.fail("aios daemon uninstall needs root (try sudo, or --dry-run to see the steps)")
+    bad = _bad_names(user=user, group=group)
+    if bad:
+        return ctx.fail(bad, ctx.EXIT_USAGE)
     base = Path(root)
+    _check_root(base, dry_run)
     plan = Plan(base, dry_run)
     if base == Path("/") and Path("/run/systemd/system").is_dir():
         plan.run(["systemctl", "disable", "--now", "aios-runtime.socket", "aios-runtime.service"], "stop the service")

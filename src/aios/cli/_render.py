@@ -9,9 +9,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+
+def _piped_width() -> int:
+    """COLUMNS when it is a positive number (a shell may export anything there), else 200."""
+    text = os.environ.get("COLUMNS", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else 200
+
+
 # Piped output is not squeezed into 80 columns (rich's default without a terminal): tables are
 # as wide as their content unless COLUMNS says otherwise.
-out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200))
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _piped_width())
 err = Console(stderr=True, highlight=False)
 
 

@@ -38,7 +38,7 @@ def status(*, json: JsonFlag = False) -> int:
             ("embedded", _embedded(data.get("embedding"))),
         ]
         for key, value in rows:
-            print(f"{key:<9} {value}")
+            print(f"{key:<9} {shown(value)}")
         return 0
 
     return ctx.run(body)
@@ -54,6 +54,19 @@ def _embedded(progress: dict[str, Any] | None) -> str:
     return text
 
 
+def shown(value: Any) -> str:
+    """A value as a person reads it: never ``None`` or Python's ``True``; empty is ``-``."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(shown(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={shown(v)}" for k, v in value.items())
+    return str(value)
+
+
 def info(*, json: JsonFlag = False) -> int:
     """Show the host, kernel, paths, sandbox state and configured model provider."""
 
@@ -62,18 +75,15 @@ def info(*, json: JsonFlag = False) -> int:
         if json:
             ctx.print_json(data)
             return 0
-        for key in ("version", "os", "kernel", "hostname", "origin", "python", "mode"):
-            if key in data:
-                print(f"{key:<12} {data[key]}")
-        print("paths")
-        for key, value in data.get("paths", {}).items():
-            shown = ", ".join(value) if isinstance(value, list) else value
-            print(f"  {key:<12} {shown or '-'}")
-        for section in ("sandbox", "provider"):
-            if isinstance(data.get(section), dict):
-                print(section)
-                for key, value in data[section].items():
-                    print(f"  {key:<12} {value}")
+        top = [(k, data[k]) for k in ("version", "os", "kernel", "hostname", "origin", "python", "mode", "tools") if k in data]
+        sections = [(s, data[s]) for s in ("paths", "sandbox", "provider") if isinstance(data.get(s), dict)]
+        width = max([len(k) for k, _v in top] + [len(k) + 2 for _s, d in sections for k in d] + [10]) + 1
+        for key, value in top:
+            print(f"{key:<{width}}{shown(value)}")
+        for section, fields in sections:
+            print(section)
+            for key, value in fields.items():
+                print(f"  {key:<{width - 2}}{shown(value)}")
         return 0
 
     return ctx.run(body)

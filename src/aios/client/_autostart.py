@@ -65,11 +65,18 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
             answer in time; both name the log file.
     """
     socket = socket.absolute()
-    socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = log_file_for(socket)
     argv = daemon_argv(["--socket", str(socket), *daemon_args])
-    start = log_offset(log_path)
-    with open(log_path, "ab") as log:
+    try:
+        socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        start = log_offset(log_path)
+        log = open(log_path, "ab")  # closed by the with below; the child keeps its own copy
+    except OSError as exc:
+        raise ClientError(
+            f"cannot start a daemon on {socket}: {exc.filename or socket.parent}: {exc.strerror or exc} "
+            "(set --socket, paths.socket or paths.runtime_dir to a writable place)"
+        ) from exc
+    with log:
         import subprocess  # only when a daemon must be started: keeps 'aios status' fast
 
         proc = subprocess.Popen(

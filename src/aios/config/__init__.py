@@ -30,7 +30,6 @@ from ._loader import (
     load_layers,
     read_toml,
     set_layer,
-    validate_layer,
 )
 from ._model import Config
 from ._paths import (
@@ -43,6 +42,7 @@ from ._paths import (
     user_runtime_dir,
 )
 from ._pins import apply_pins, validate_pins
+from ._problems import Problems
 from ._recovery import RecoveryConfig
 from ._sandbox import SandboxConfig
 from ._security import MODES, STRICTNESS, Mode, SecurityConfig, is_mode
@@ -171,34 +171,50 @@ def load(
         system: ``--system`` (True) forces the system scope.
 
     Raises:
-        ConfigError: naming the file, variable or flag, and the key.
+        ConfigError: every problem in every layer at once (one line each in the message,
+            one entry each in ``data["errors"]``), each naming the file, variable or flag,
+            and the key.
     """
     env = os.environ if environ is None else environ
     layers: list[tuple[str, Mapping[str, Any]]] = []
     files: list[str] = []
     pins: dict[str, Any] = {}
+    # Every layer is read even when an earlier one is broken, so that one run reports them all.
+    problems = Problems()
     sys_file = system_config_file(env)
     if sys_file.is_file():
-        data = read_toml(sys_file)
-        if "pin" in data:
-            pins = validate_pins(data.pop("pin"), str(sys_file))
-        layers.append((str(sys_file), data))
         files.append(str(sys_file))
+        with problems.collect():
+            data = read_toml(sys_file)
+            if "pin" in data:
+                pin = data.pop("pin")
+                with problems.collect():
+                    pins = validate_pins(pin, str(sys_file))
+            layers.append((str(sys_file), data))
     usr_file = user_config_file(env)
     if usr_file.is_file() and usr_file != sys_file:
-        layers.append((str(usr_file), _no_pin(read_toml(usr_file), usr_file)))
         files.append(str(usr_file))
-    layers.extend(env_layers(env))
+        with problems.collect():
+            layers.append((str(usr_file), _no_pin(read_toml(usr_file), usr_file)))
+    layers.extend(env_layers(env, problems))
     if config_file is not None:
         path = Path(config_file)
-        if not path.is_file():
-            raise ConfigError(f"--config {path}: no such file", source=f"--config {path}")
-        layers.append((str(path), _no_pin(read_toml(path), path)))
-        files.append(str(path))
-    layers.extend(set_layer(s) for s in sets)
+        with problems.collect():
+            if not path.is_file():
+                what = "not a regular file" if path.exists() else "no such file"
+                raise ConfigError(f"--config {path}: {what}", source=f"--config {path}")
+            files.append(str(path))
+            layers.append((str(path), _no_pin(read_toml(path), path)))
+    for s in sets:
+        with problems.collect():
+            layers.append(set_layer(s))
     if system:
         layers.append(("flag --system", {"daemon": {"system": True}}))
-    config, provenance = load_layers(layers)
+    try:
+        config, provenance = load_layers(layers)
+    except ConfigError as exc:
+        problems.add(exc)
+    problems.raise_if_any()  # always raises when anything above failed
     config = apply_pins(config, pins, str(sys_file), provenance)
     return LoadedConfig(
         config=config,
@@ -218,11 +234,20 @@ def _no_pin(data: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 def check_file(path: str | os.PathLike[str]) -> Config:
-    """Validate one file alone (``aios config check FILE``)."""
+    """Validate one file alone (``aios config check FILE``).
+
+    Raises:
+        ConfigError: every problem in the file at once, each naming the file and key.
+    """
     p = Path(path)
-    data = read_toml(p)
+    data = read_toml(p)  # a file that cannot be read or parsed has nothing more to report
+    problems = Problems()
     if "pin" in data:
-        validate_pins(data.pop("pin"), str(p))
-    validate_layer(Config, data, str(p))
-    config, _prov = load_layers([(str(p), data)])
+        with problems.collect():
+            validate_pins(data.pop("pin"), str(p))
+    try:
+        config, _prov = load_layers([(str(p), data)])
+    except ConfigError as exc:
+        problems.add(exc)
+    problems.raise_if_any()
     return config

@@ -1,9 +1,12 @@
 """Layered loading: defaults < system file < user file < AIOS_* variables < flags.
 
 Each layer is validated on its own against the attrs models, so an error names the layer's
-source (file path, variable name or flag) and the full key. Values are converted once, with the
-model's field types, and merged into a tree of converted values; the final :class:`Config` is
-built from that tree. Tables merge key by key; lists and scalars replace.
+source (file path, variable name or flag) and the full key. Validation does not stop at the first
+problem: every error of every layer is collected (:class:`Problems`) and raised as one
+:class:`ConfigError` whose message has one line per problem, so a person fixes them in one go.
+Values are converted once, with the model's field types, and merged into a tree of converted
+values; the final :class:`Config` is built from that tree. Tables merge key by key; lists and
+scalars replace.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import cattrs
 from aios.errors import ConfigError
 
 from ._model import Config
+from ._problems import Problems
 from ._types import Bytes, Seconds, parse_duration, parse_size
 
 KeyPath = tuple[str, ...]
@@ -162,8 +166,18 @@ def validate_layer(
     """Validate one layer against ``cls``; return converted values and their key paths.
 
     Raises:
-        ConfigError: naming ``source`` and the dotted key.
+        ConfigError: every problem of the layer, each naming ``source`` and the dotted key.
     """
+    problems = Problems()
+    result = _validate(cls, data, source, prefix, problems)
+    problems.raise_if_any()
+    return result
+
+
+def _validate(
+    cls: type, data: Mapping[str, Any], source: str, prefix: KeyPath, problems: Problems
+) -> tuple[dict[str, Any], dict[KeyPath, str]]:
+    """:func:`validate_layer` that records problems and goes on with the next key."""
     out: dict[str, Any] = {}
     provenance: dict[KeyPath, str] = {}
     fields = _fields(cls)
@@ -182,46 +196,50 @@ def validate_layer(
         if name not in fields:
             known = ", ".join(sorted(fields))
             where = ".".join(prefix) or "the top level"
-            raise ConfigError(
+            problems.add(ConfigError(
                 f"{source}: unknown key {key!r} (keys allowed in {where}: {known})",
                 source=source,
                 key=key,
-            )
+            ))
+            continue
         attribute, tp = fields[name]
         sub = tp if _is_attrs_type(tp) else _optional_attrs(tp)
         if sub is not None and isinstance(value, Mapping):
-            out[name], inner = validate_layer(sub, value, source, path)
+            out[name], inner = _validate(sub, value, source, path, problems)
             provenance.update(inner)
         elif sub is not None:
-            raise ConfigError(
+            problems.add(ConfigError(
                 f"{source}: {key} must be a table ([{key}]), not {type(value).__name__}",
                 source=source,
                 key=key,
-            )
+            ))
         elif get_origin(tp) is dict and _is_attrs_type(get_args(tp)[1]):
             if not isinstance(value, Mapping):
-                raise ConfigError(
+                problems.add(ConfigError(
                     f"{source}: {key} must be a table of tables ([{key}.NAME])",
                     source=source,
                     key=key,
-                )
+                ))
+                continue
             item_cls = get_args(tp)[1]
             table: dict[str, Any] = {}
             for item_name, item in value.items():
                 item_path = (*path, str(item_name))
                 if not isinstance(item, Mapping):
-                    raise ConfigError(
+                    problems.add(ConfigError(
                         f"{source}: {'.'.join(item_path)} must be a table",
                         source=source,
                         key=".".join(item_path),
-                    )
-                table[str(item_name)], inner = validate_layer(item_cls, item, source, item_path)
+                    ))
+                    continue
+                table[str(item_name)], inner = _validate(item_cls, item, source, item_path, problems)
                 provenance.update(inner)
                 provenance[item_path] = source
             out[name] = table
         else:
-            out[name] = _convert_leaf(value, tp, attribute, source, key)
-            provenance[path] = source
+            with problems.collect():
+                out[name] = _convert_leaf(value, tp, attribute, source, key)
+                provenance[path] = source
     return out, provenance
 
 
@@ -262,6 +280,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from exc
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib lets the codec's error through
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8",
+            source=str(path),
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}", source=str(path)) from exc
 
@@ -281,27 +305,43 @@ def nest(path: KeyPath, value: Any) -> dict[str, Any]:
     return out
 
 
-def env_layers(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
-    """One layer per ``AIOS_SECTION__KEY`` variable, sorted by name for determinism."""
+def env_layers(
+    environ: Mapping[str, str], problems: Problems | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """One layer per ``AIOS_SECTION__KEY`` variable, sorted by name for determinism.
+
+    Args:
+        environ: the environment.
+        problems: where to record variables that are not config keys and go on with the
+            others; without it they are raised.
+
+    Raises:
+        ConfigError: (without ``problems``) every variable that is not a config key.
+    """
     layers = []
+    own = Problems() if problems is None else problems
     for name in sorted(environ):
         if not name.startswith("AIOS_") or name in RESERVED_ENV:
             continue
         if "__" not in name:
-            raise ConfigError(
+            own.add(ConfigError(
                 f"environment variable {name} is not a config key: nested keys use a double "
                 "underscore, e.g. AIOS_SECURITY__MODE=paranoid",
                 source=f"environment variable {name}",
                 key=name,
-            )
+            ))
+            continue
         parts = tuple(p.lower() for p in name[len("AIOS_") :].split("__"))
         if any(not p for p in parts):
-            raise ConfigError(
+            own.add(ConfigError(
                 f"environment variable {name} has an empty key part",
                 source=f"environment variable {name}",
                 key=name,
-            )
+            ))
+            continue
         layers.append((f"environment variable {name}", nest(parts, parse_scalar(environ[name]))))
+    if problems is None:
+        own.raise_if_any()
     return layers
 
 
@@ -322,13 +362,19 @@ def set_layer(assignment: str) -> tuple[str, dict[str, Any]]:
 def load_layers(
     layers: list[tuple[str, Mapping[str, Any]]],
 ) -> tuple[Config, dict[KeyPath, str]]:
-    """Validate and merge layers in order; return the config and each key's source."""
+    """Validate and merge layers in order; return the config and each key's source.
+
+    Raises:
+        ConfigError: every problem of every layer (one line each), not just the first.
+    """
     tree: dict[str, Any] = {}
     provenance: dict[KeyPath, str] = {}
+    problems = Problems()
     for source, data in layers:
-        converted, prov = validate_layer(Config, data, source)
+        converted, prov = _validate(Config, data, source, (), problems)
         tree = merge(tree, converted)
         provenance.update(prov)
+    problems.raise_if_any()
     return build(Config, tree, provenance), provenance
 
 

@@ -19,6 +19,7 @@ import attrs
 from aios.errors import ConfigError
 
 from ._model import Config
+from ._problems import Problems
 from ._security import STRICTNESS
 
 PIN_KEYS = ("mode", "dangerous_patterns", "require_confirm", "allow")
@@ -26,7 +27,11 @@ KeyPath = tuple[str, ...]
 
 
 def validate_pins(raw: Any, source: str) -> dict[str, Any]:
-    """Check the ``[pin]`` table of the system file; return ``pin.security`` as a dict."""
+    """Check the ``[pin]`` table of the system file; return ``pin.security`` as a dict.
+
+    Raises:
+        ConfigError: every problem in ``[pin]`` at once, each naming the key.
+    """
     if not isinstance(raw, Mapping) or set(raw) - {"security"}:
         raise ConfigError(f"{source}: [pin] may only hold [pin.security]", source=source, key="pin")
     sec = raw.get("security", {})
@@ -34,26 +39,28 @@ def validate_pins(raw: Any, source: str) -> dict[str, Any]:
         raise ConfigError(
             f"{source}: pin.security must be a table", source=source, key="pin.security"
         )
+    problems = Problems()
     for key, value in sec.items():
         full = f"pin.security.{key}"
         if key not in PIN_KEYS:
-            raise ConfigError(
+            problems.add(ConfigError(
                 f"{source}: unknown key {full!r} (pinnable: {', '.join(PIN_KEYS)})",
                 source=source,
                 key=full,
-            )
-        if key == "mode":
+            ))
+        elif key == "mode":
             if value not in STRICTNESS:
-                raise ConfigError(
+                problems.add(ConfigError(
                     f"{source}: {full} = {value!r} is invalid (expected one of "
                     "'safe', 'normal', 'paranoid', 'trusted')",
                     source=source,
                     key=full,
-                )
+                ))
         elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(
+            problems.add(ConfigError(
                 f"{source}: {full} must be a list of strings", source=source, key=full
-            )
+            ))
+    problems.raise_if_any()
     return dict(sec)
 
 
@@ -65,6 +72,7 @@ def apply_pins(
         return config
     sec = config.security
     changes: dict[str, Any] = {}
+    problems = Problems()
 
     def loosened(key: str, what: str) -> ConfigError:
         by = provenance.get(("security", key), "default")
@@ -80,7 +88,7 @@ def apply_pins(
             if STRICTNESS[sec.mode] < STRICTNESS[pinned]:
                 changes["mode"] = pinned
         elif STRICTNESS[sec.mode] < STRICTNESS[pinned]:
-            raise loosened("mode", f"= {sec.mode!r} is looser than the pinned {pinned!r}")
+            problems.add(loosened("mode", f"= {sec.mode!r} is looser than the pinned {pinned!r}"))
         provenance.setdefault(("security", "mode"), source)
     for key in ("dangerous_patterns", "require_confirm"):
         if key in pins:
@@ -93,7 +101,8 @@ def apply_pins(
         else:
             extra = [a for a in sec.allow if a not in pinned_allow]
             if extra:
-                raise loosened("allow", f"adds {extra!r}")
+                problems.add(loosened("allow", f"adds {extra!r}"))
+    problems.raise_if_any()
     if changes:
         config = attrs.evolve(config, security=attrs.evolve(sec, **changes))
     for key in pins:

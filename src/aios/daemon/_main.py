@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loaded = load(config_file=config_file, sets=sets, system=args.system or None)
     except AiosError as exc:
-        print(f"aios-runtime: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config with several problems: one line each
+            print(f"aios-runtime: {line}", file=sys.stderr)
         return 1
     # The caller's directory may be a workspace a jailed command wrote: nothing may resolve there.
     os.chdir("/")
