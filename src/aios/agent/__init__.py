@@ -11,7 +11,7 @@ from ._embedded import MODEL_NAME, EmbeddedServer
 from ._loop import Provider, ToolOutcome, TurnResult, run_turn
 from ._messages import Done, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
 from ._prompt import few_shot, system_prompt
-from ._recall import Viewer, mark_tool_output, mark_untrusted, recall_message, visible
+from ._recall import Viewer, author_uid, mark_tool_output, mark_untrusted, recall_message, visible
 from ._select import EMBEDDED_NOTICE, ProviderChoice, named_provider, select_provider
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ToolSpec",
     "TurnResult",
     "Viewer",
+    "author_uid",
     "delegate_spec",
     "few_shot",
     "make_provider",

@@ -13,6 +13,7 @@ from cyclopts import Parameter
 
 from . import _context as ctx
 from ._status import JsonFlag
+from ._text import printable
 
 IdArg = Annotated[str, Parameter(help="The approval's id, as 'aios approvals' shows it.")]
 
@@ -39,13 +40,13 @@ def approvals(*, json: JsonFlag = False) -> int:
         now = time.time()
         for item in items:
             left = max(0, int(item["expires_at"] - now))
-            print(f"{item['id']}  {item['tool']}: {item['command']}")
+            print(f"{item['id']}  {printable(item['tool'])}: {printable(item['command'])}")
             print(f"  requester  {_requester(item)}")
-            print(f"  plan       {item.get('plan') or '-'}")
+            print(f"  plan       {printable(item.get('plan') or '-')}")
             print(f"  snapshot   {'taken first' if item.get('snapshot') else 'none'}; "
                   f"{'runs on the host' if item.get('changes_system') else 'runs in the jail'} when approved")
             if item.get("targets"):
-                print(f"  writes     {', '.join(item['targets'])}")
+                print(f"  writes     {printable(', '.join(item['targets']))}")
             print(f"  expires    in {left} s (no decision is a denial)")
         return 0
 
@@ -59,7 +60,7 @@ def _decide(method: str, approval_id: str, json: bool) -> int:
             ctx.print_json(result)
         else:
             verb = "approved" if result["approved"] else "denied"
-            print(f"{verb} {result['id']}: {result['command']} (asked by {_requester(result)})")
+            print(f"{verb} {result['id']}: {printable(result['command'])} (asked by {_requester(result)})")
         return 0
 
     return ctx.run(body)

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from ._text import printable
+
 
 def _tty_in() -> TextIO | None:
     if sys.stdin.isatty():
@@ -39,13 +41,14 @@ class Confirmer:
 
     def _describe(self, p: dict[str, Any]) -> str:
         agent = f"{agent_label(p)} " if p.get("agent") else ""  # which sub-agent asks
-        lines = [f"\n  {agent}{p.get('tool', 'bash')}: {p.get('command') or p.get('summary') or ''}"]
+        # The model (or another user) chose this text: no control character reaches the terminal.
+        lines = [f"\n  {printable(agent)}{printable(p.get('tool', 'bash'))}: {printable(p.get('command') or p.get('summary') or '')}"]
         if p.get("reason"):
             rule = f"(rule {p['rule']})" if p.get("rule") else ""
             lines.append(f"  why asked: {p['reason']}" + (f" {rule}" if rule and rule not in p["reason"] else ""))
         if p.get("plan_text"):
             lines.append("  plan:")
-            lines.extend(f"    {line}" for line in str(p["plan_text"]).splitlines()[:40])
+            lines.extend(f"    {printable(line)}" for line in str(p["plan_text"]).splitlines()[:40])
         if p.get("snapshot"):
             lines.append("  a snapshot is taken first; you can undo it with 'aios restore <id>'")
         if p.get("profile") == "host":

@@ -40,3 +40,4 @@ def short_time(iso: str) -> str:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+

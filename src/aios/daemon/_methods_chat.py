@@ -13,6 +13,7 @@ from ulid import ULID
 from aios.errors import InvalidParams, ProviderError
 from aios.memory import MemoryType
 
+from ._approvals import is_owner
 from ._registry import NoParams, Registry, RequestContext
 from ._subagents import (
     Turn,
@@ -75,7 +76,9 @@ async def _turns(ctx: RequestContext, session: str, limit: int) -> list[Any]:
     turns = await ctx.daemon.memory.recent(types=[MemoryType.CHAT], session=session, limit=limit)
     if not turns:
         raise InvalidParams(f"no session {session} ('aios sessions' lists them)")
-    uids = {m.metadata.get("uid", os.geteuid()) for m in turns}
+    from aios.agent import author_uid
+
+    uids = {author_uid(m.metadata) if author_uid(m.metadata) is not None else os.geteuid() for m in turns}
     if uids != {ctx.peer.uid}:
         raise InvalidParams(f"session {session} is another user's; start a new one")
     return turns
@@ -230,7 +233,9 @@ class SessionListParams:
 async def session_list(ctx: RequestContext, p: SessionListParams) -> list[dict[str, Any]]:
     if p.limit < 1:
         raise InvalidParams("limit must be at least 1")
-    return await ctx.daemon.memory.sessions(limit=p.limit)
+    # Another user sees only their own sessions (ids and first messages are theirs to see).
+    uid = None if is_owner(ctx.peer.uid) else ctx.peer.uid
+    return await ctx.daemon.memory.sessions(limit=p.limit, uid=uid)
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ from aios import __version__
 from aios.errors import InvalidParams, MemoryStoreError
 from aios.memory import MemoryType, Progress, parse_since
 
+from ._approvals import is_owner
 from ._registry import NoParams, Registry, RequestContext
 
 
@@ -130,13 +131,29 @@ async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, 
             await ctx.notify("memory.notice", {"text": notice})
         cfg = ctx.daemon.config.memory
         hits = await mem.search(
-            p.query, mode=mode, types=types, since=since, until=until, origin=p.origin, limit=p.limit,
+            p.query, mode=mode, types=types, since=since, until=until, origin=p.origin, limit=_fetch(ctx, p.limit),
             window=cfg.search_window, fts_weight=cfg.fts_weight, vec_weight=cfg.vec_weight, min_cosine=cfg.min_similarity,
         )
-        return [dict(h.to_json(), mode=mode.value) for h in hits]
-    recent = await mem.recent(types=types, since=since, origin=p.origin, limit=p.limit)
+        return [dict(h.to_json(), mode=mode.value) for h in hits if _may_see(ctx, h.memory.metadata)][:p.limit]
+    recent = await mem.recent(types=types, since=since, origin=p.origin, limit=_fetch(ctx, p.limit))
     return [dict(m.to_json(), snippet=m.content[:200], score=0.0) for m in recent
-            if until is None or m.created_at <= until]
+            if (until is None or m.created_at <= until) and _may_see(ctx, m.metadata)][:p.limit]
+
+
+def _fetch(ctx: RequestContext, limit: int) -> int:
+    """How many to fetch: more for another user, whose results are then filtered."""
+    return limit if is_owner(ctx.peer.uid) else min(1000, limit * 5)
+
+
+def _may_see(ctx: RequestContext, metadata: dict[str, Any]) -> bool:
+    """The owner and root see every memory; another local user sees what was done or added for
+    them and the owner's notes added as shared — never the owner's commands and their output."""
+    if is_owner(ctx.peer.uid):
+        return True
+    from aios.agent import author_uid
+
+    author = author_uid(metadata)
+    return author == ctx.peer.uid or (metadata.get("shared") is True and author == os.geteuid())
 
 
 @attrs.frozen
@@ -150,6 +167,10 @@ async def memory_add(ctx: RequestContext, p: AddParams) -> dict[str, Any]:
     (mtype,) = _types(p.type) or [MemoryType.SYSTEM]
     if not p.content:
         raise InvalidParams("content must not be empty")
+    if mtype is not MemoryType.SYSTEM and not is_owner(ctx.peer.uid):
+        # Chat, Command and Snapshot records are the daemon's own: a forged turn would reach the
+        # owner's model as the owner's history, a forged command as something that ran.
+        raise InvalidParams(f"only the daemon's owner may add {mtype.value} memories; add a System note")
     meta = dict(p.metadata)
     # Set from the peer's credentials, never from what the client sent: recall trusts it.
     meta["added_by_uid"] = ctx.peer.uid
@@ -185,7 +206,7 @@ class GetParams:
 
 async def memory_get(ctx: RequestContext, p: GetParams) -> dict[str, Any]:
     memory = await ctx.daemon.memory.get(p.id)
-    if memory is None:
+    if memory is None or not _may_see(ctx, memory.metadata):
         raise MemoryStoreError(f"no memory with id {p.id!r}", data={"id": p.id})
     return memory.to_json()
 

@@ -150,8 +150,8 @@ class AsyncMemory:
     async def recent(self, **kwargs: Any) -> list[Memory]:
         return await self._read(lambda s: s.recent(**kwargs))
 
-    async def sessions(self, *, limit: int = 20) -> list[dict[str, Any]]:
-        return await self._read(lambda s: s.sessions(limit=limit))
+    async def sessions(self, *, limit: int = 20, uid: int | None = None) -> list[dict[str, Any]]:
+        return await self._read(lambda s: s.sessions(limit=limit, uid=uid))
 
     async def counts(self) -> dict[str, int]:
         return await self._read(lambda s: s.counts())

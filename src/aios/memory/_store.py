@@ -296,8 +296,14 @@ class MemoryStore:
             ).fetchall()
         return [_row(r) for r in rows]
 
-    def sessions(self, *, limit: int = 20) -> list[dict[str, Any]]:
-        """Chat sessions, newest activity first: id, turns, first and last time, first message."""
+    def sessions(self, *, limit: int = 20, uid: int | None = None) -> list[dict[str, Any]]:
+        """Chat sessions, newest activity first: id, turns, first and last time, first message.
+
+        ``uid``: only sessions whose turns were all made for that uid (the daemon records it).
+        """
+        where = "" if uid is None else " HAVING min(json_extract(metadata, '$.uid')) = ? AND max(json_extract(metadata, '$.uid')) = ?" \
+            " AND count(json_extract(metadata, '$.uid')) = count(*)"
+        args: tuple[Any, ...] = (limit,) if uid is None else (uid, uid, limit)
         with self._errors("listing sessions"):
             rows = self._conn.execute(
                 "SELECT json_extract(metadata, '$.session') AS s, count(*), min(created_at), max(created_at),"
@@ -305,8 +311,8 @@ class MemoryStore:
                 "   AND json_extract(f.metadata, '$.session') = json_extract(m.metadata, '$.session')"
                 "   ORDER BY f.created_at, f.rowid LIMIT 1)"
                 " FROM memories m WHERE memory_type = 'Chat' AND s IS NOT NULL"
-                " GROUP BY s ORDER BY max(created_at) DESC LIMIT ?",
-                (limit,),
+                f" GROUP BY s{where} ORDER BY max(created_at) DESC LIMIT ?",
+                args,
             ).fetchall()
         return [
             {"session": r[0], "turns": r[1], "started_at": iso(r[2]), "last_at": iso(r[3]), "first": r[4]}  # type: ignore[arg-type]

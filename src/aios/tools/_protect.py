@@ -34,7 +34,7 @@ def protected_paths(loaded: LoadedConfig, environ: Mapping[str, str] | None = No
     The config files in force and the ones that *would* be read if created (system, user,
     ``AIOS_SYSTEM_CONFIG``, ``AIOS_CONFIG``), the default config directories, the rules file,
     the state and runtime directories, the systemd units with their drop-in directories (system
-    and user scope) and Podman quadlets named aios*.
+    and user scope), Podman quadlets named aios*, and the code the daemon runs (:func:`code_paths`).
     """
     env = os.environ if environ is None else environ
     paths = loaded.paths
@@ -55,7 +55,26 @@ def protected_paths(loaded: LoadedConfig, environ: Mapping[str, str] | None = No
             out += [base / name for name in os.listdir(base) if name.startswith("aios")]
         except OSError:
             pass
+    out += code_paths()
     seen: dict[str, Path] = {}
     for p in out:
         seen.setdefault(os.path.normpath(p), Path(os.path.normpath(p)))
     return tuple(seen.values())
+
+
+def code_paths() -> list[Path]:
+    """The code the daemon imports at its next start: the aios package (wherever it is installed,
+    an editable checkout included), the interpreter's site-packages (a ``.pth`` there runs at every
+    start, ``-I`` or not) and the environment's ``bin`` (the interpreter and the entry points).
+    A write there is code the daemon would run as itself."""
+    import sys
+    import sysconfig
+
+    import aios
+
+    out = [Path(aios.__file__).resolve().parent, Path(sys.prefix) / "bin", Path(sys.exec_prefix) / "bin"]
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            out.append(Path(path))
+    return out
