@@ -107,6 +107,27 @@ def test_hidden_paths_come_after_the_workspace_and_skip_what_is_already_empty(
     assert argv[i - 2 : i + 1] == ["--ro-bind", "/dev/null", str(home / ".netrc")]  # a file
 
 
+def test_default_hidden_set_covers_every_credential_kind_under_the_home(workspace: Path, outside: Path) -> None:
+    """Issue 13 D: the jail hides the same credentials the policy calls secrets, files and
+    directories alike, with the default config (no hidden_paths given)."""
+    home = outside / "home"
+    files = [".netrc", ".git-credentials", ".pgpass", ".vault-token"]
+    dirs = [".ssh", ".gnupg", ".aws", ".kube", ".docker", ".config/gh", ".azure"]
+    for f in files:
+        (home / f).parent.mkdir(parents=True, exist_ok=True)
+        (home / f).write_text("secret")
+    for d in dirs:
+        (home / d).mkdir(parents=True)
+    workspace.chmod(0o755)
+    argv = Jail(SandboxConfig(), mode="normal", workspace=workspace, home=home).argv(["true"])
+    tmpfs = _pairs(argv, "--tmpfs")
+    for d in dirs:
+        assert str(home / d) in tmpfs, d
+    for f in files:
+        i = argv.index(str(home / f))
+        assert argv[i - 2 : i + 1] == ["--ro-bind", "/dev/null", str(home / f)], f
+
+
 @pytest.mark.skipif(not ROOT, reason="needs a directory the sandbox user cannot search")
 def test_hidden_path_unreachable_by_the_sandbox_user_is_skipped(
     workspace: Path, outside: Path

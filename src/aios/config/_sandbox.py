@@ -28,8 +28,11 @@ class SandboxConfig:
     network: bool | None = None
     """Network in the jail; None follows the mode (normal: on; safe, paranoid: off)."""
     hidden_paths: list[str] = field(
-        factory=lambda: ["~/.ssh", "~/.gnupg", "~/.aws", "~/.config/gcloud", "~/.kube", "~/.docker"]
+        factory=lambda: ["~/.ssh", "~/.gnupg", "~/.aws", "~/.config/gcloud", "~/.kube", "~/.docker",
+                         "~/.netrc", "~/.git-credentials", "~/.pgpass", "~/.vault-token", "~/.config/gh",
+                         "~/.azure", "~/.password-store", "~/.local/share/keyrings"]
     )
-    """Directories replaced by an empty tmpfs inside the jail."""
+    """Credentials hidden inside the jail (the same set the policy treats as secrets for every
+    account): a directory becomes an empty read-only tmpfs, a file reads as empty (/dev/null)."""
     extra_ro_binds: list[str] = field(factory=list)
     extra_binds: list[str] = field(factory=list)
