@@ -396,16 +396,17 @@ import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": json.loads(sys.argv[3])}) + "\\n").encode())
-data = b""
-while not data.endswith(b"\\n"):
+buf = b""
+while True:  # notifications (progress) come first; the answer is the message with id 1
     chunk = s.recv(65536)
     if not chunk:
         break
-    data += chunk
-for line in data.decode().splitlines():
-    msg = json.loads(line)
-    if msg.get("id") == 1:
-        print(json.dumps(msg))
+    buf += chunk
+    *lines, buf = buf.split(b"\\n")
+    found = [m for m in map(json.loads, lines) if m.get("id") == 1]
+    if found:
+        print(json.dumps(found[0]))
+        break
 """
 
 
@@ -489,3 +490,36 @@ def test_another_uid_cannot_delete_the_owners_snapshots(
     answer = as_user("snapshot.delete", {"id": snap["id"]})
     assert "error" in answer, answer
     assert [s["id"] for s in env.cli_json("snapshots")] == [snap["id"]]
+
+
+def test_a_symlink_under_this_daemons_paths_does_not_widen_a_foreign_snapshots_restore(
+    env: Env,
+) -> None:
+    mine = env.outside() / "mine"
+    mine.mkdir()
+    theirs = env.outside() / "theirs"  # a path only the other container configured
+    theirs.mkdir()
+    (theirs / "f.conf").write_text("original\n")
+    env.write_config(f'[recovery]\npaths = ["{mine}"]\npackages = false\n')
+    # Another container sharing the store snapshotted its own path.
+    foreign = SnapshotStore(env.state / "snapshots", origin="other-container").create(
+        [theirs], trigger="manual", packages=False
+    )
+    (theirs / "f.conf").write_text("this host's own change\n")
+    (mine / "link").symlink_to(theirs)  # passes the "under my recovery.paths" check by name
+    d = env.start_daemon()
+    try:
+        env.cli("restore", foreign.id, "--yes", "--path", str(mine / "link" / "f.conf"))
+        assert (theirs / "f.conf").read_text() == "this host's own change\n"
+    finally:
+        d.kill()
+
+
+def test_another_uid_cannot_fill_the_disk_with_snapshots_retention_never_removes(
+    other_user: tuple[Env, Daemon, Path, Callable[[str, dict[str, object]], dict[str, object]]],
+) -> None:
+    _, _, _, as_user = other_user
+    answer = as_user("snapshot.create", {"description": "one of many"})
+    made = answer.get("result")
+    # Refused, or at least not "manual" (which retention never deletes).
+    assert made is None or made["trigger"] != "manual", answer  # type: ignore[index]
