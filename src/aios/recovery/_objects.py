@@ -8,11 +8,29 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from aios.errors import RecoveryError
+
 CHUNK = 1024 * 1024
+_SHA = re.compile(r"[0-9a-f]{64}")
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def check_sha(sha: object) -> str:
+    """``sha`` if it is a sha256 in hex (64 lower-case hex digits), the only name an object has.
+
+    Raises:
+        RecoveryError: anything else (a manifest in a shared store is untrusted: ``../x`` would
+            name a file outside the object store).
+    """
+    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
+        raise RecoveryError(f"{str(sha)[:80]!r} is not an object name (a sha256 in hex)")
+    return sha
 
 
 HOLE = 64 * 1024
@@ -37,11 +55,21 @@ def write_sparse(out: BinaryIO, chunk: bytes) -> int:
     return written
 
 
-def copy_into(src: Path, out_fd: int) -> None:
-    """Copy an object into the open file ``out_fd``, keeping its holes (a plain copy would
-    fill them)."""
-    st = os.stat(src)
-    with open(src, "rb") as f:
+def hash_fd(fd: int) -> str:
+    """The sha256 of what the open file ``fd`` holds, read from its start."""
+    h = hashlib.sha256()
+    offset = 0
+    while chunk := os.pread(fd, CHUNK, offset):
+        h.update(chunk)
+        offset += len(chunk)
+    return h.hexdigest()
+
+
+def copy_into(src_fd: int, out_fd: int) -> None:
+    """Copy an object (the open file ``src_fd``, which this closes) into the open file
+    ``out_fd``, keeping its holes (a plain copy would fill them)."""
+    st = os.fstat(src_fd)
+    with os.fdopen(src_fd, "rb") as f:
         if st.st_blocks * 512 >= st.st_size:  # no holes: the kernel's copy is fastest
             offset = 0
             while offset < st.st_size:
@@ -61,22 +89,52 @@ class Objects:
         self.root = root
 
     def path(self, sha: str) -> Path:
+        check_sha(sha)
         return Path(f"{self.root}/{sha[:2]}/{sha}")
+
+    def open(self, sha: str) -> int:
+        """A read handle on object ``sha``, reached from a handle on the object directory without
+        following any symlink; only a regular file is opened (a FIFO or device is never read).
+
+        Raises:
+            RecoveryError: ``sha`` is not a sha256, or the object is missing, a symlink or not a
+                regular file.
+        """
+        check_sha(sha)
+        try:
+            top = os.open(self.root, _DIR)
+        except OSError as exc:
+            raise RecoveryError(f"the object store {self.root} cannot be opened ({exc.strerror})") from None
+        try:
+            sub = os.open(sha[:2], _DIR, dir_fd=top)
+            try:
+                fd = os.open(sha, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=sub)
+            finally:
+                os.close(sub)
+        except OSError as exc:
+            raise RecoveryError(f"object {sha} cannot be opened ({exc.strerror}): the store is damaged") from None
+        finally:
+            os.close(top)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RecoveryError(f"object {sha} is not a regular file: the store is damaged")
+        return fd
 
     def has(self, sha: str) -> bool:
         return self.path(sha).exists()
 
-    def put_file(self, src: str) -> tuple[str, int, int]:
-        """Store a file's content; returns its sha256, the bytes newly written and the disk space
-        they take (both 0 when the content was already stored)."""
+    def put_file(self, src_fd: int) -> tuple[str, int, int]:
+        """Store the content of the open regular file ``src_fd`` (read from its start, left
+        open); returns its sha256, the bytes newly written and the disk space they take (both 0
+        when the content was already stored)."""
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         tmp = tmp_dir / f"{os.getpid()}-{os.urandom(6).hex()}"
         size = 0
         try:
-            fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as f, open(tmp, "wb") as out:
+            with os.fdopen(src_fd, "rb", closefd=False) as f, open(tmp, "wb") as out:
+                f.seek(0)
                 read = 0
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
@@ -112,7 +170,16 @@ class Objects:
         return sha, len(data), disk
 
     def get_bytes(self, sha: str) -> bytes:
-        return self.path(sha).read_bytes()
+        """Object ``sha``'s bytes, checked against its name.
+
+        Raises:
+            RecoveryError: as :meth:`open`, or the content does not hash to ``sha``.
+        """
+        with os.fdopen(self.open(sha), "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise RecoveryError(f"object {sha} was changed in the store (its content no longer hashes to its name)")
+        return data
 
     def collect(self, referenced: Iterable[str]) -> int:
         """Delete objects nobody references; returns the bytes freed."""

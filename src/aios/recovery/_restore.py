@@ -28,7 +28,7 @@ from typing import Any
 from aios.errors import RecoveryError
 
 from ._manifest import Entry
-from ._objects import Objects, copy_into
+from ._objects import Objects, copy_into, hash_fd
 from ._safepath import (
     DIR_READ,
     STAGE_PREFIX,
@@ -42,7 +42,7 @@ from ._safepath import (
 _RENAME_EXCHANGE = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 _NODES = {"fifo": stat.S_IFIFO, "char": stat.S_IFCHR, "block": stat.S_IFBLK}
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def exchange_at(dir_fd: int, a: str, b: str) -> bool:
@@ -59,7 +59,10 @@ def exchange_at(dir_fd: int, a: str, b: str) -> bool:
 
 
 def _base(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
+    name = path.rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):  # the manifest is checked on load; this is the last line
+        raise RecoveryError(f"{path!r}: not a name a restore writes ('.', '..' and empty names are refused)")
+    return name
 
 
 def _parent(path: str) -> str:
@@ -248,7 +251,13 @@ class Restorer:
             return
         fd = os.open(name, _NEW_FILE, 0o600, dir_fd=dfd)
         try:
-            copy_into(self.objects.path(sha), fd)
+            copy_into(self.objects.open(sha), fd)
+            # The store may be shared and written by others: what was staged must be what the
+            # manifest names, or it is never swapped in.
+            if hash_fd(fd) != sha:
+                raise RecoveryError(
+                    f"{k['path']}: object {sha} was changed in the store (its content no longer hashes to its name); not restored"
+                )
             self._apply(fd, k)
             if key is not None and key not in self._made:
                 self._made[key] = os.dup(fd)

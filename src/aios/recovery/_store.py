@@ -29,8 +29,19 @@ from aios.errors import RecoveryError, SnapshotNotFound
 
 from ._extras import backup_sqlite, installed_packages, restore_sqlite
 from ._info import RestoreReport, SnapshotInfo
-from ._manifest import Change, Entry, Progress, Scan, compare, dumps, loads, scan, under
-from ._objects import Objects
+from ._manifest import (
+    Change,
+    Entry,
+    Progress,
+    Scan,
+    check_entries,
+    compare,
+    dumps,
+    loads,
+    scan,
+    under,
+)
+from ._objects import Objects, hash_fd
 from ._restore import Restorer, clean_up_after, remove_top
 from ._safepath import parents_exist, real_root
 from ._watch import ChangeWatch
@@ -86,12 +97,17 @@ class SnapshotStore:
         return d
 
     def _manifest(self, id: str) -> builtins.list[Entry]:
+        """Snapshot ``id``'s manifest, its object checked against its name and every entry
+        checked (see :func:`aios.recovery._manifest.check_entries`)."""
         meta = json.loads((self._dir(id) / "metadata.json").read_text(encoding="utf-8"))
         try:
             raw = zlib.decompress(self.objects.get_bytes(meta["manifest"]))
-        except (OSError, KeyError, zlib.error) as exc:
+        except (OSError, KeyError, zlib.error, RecoveryError) as exc:
             raise RecoveryError(f"snapshot {id} is damaged: its manifest cannot be read ({exc})", data={"id": id}) from exc
-        return loads(raw)
+        try:
+            return check_entries(loads(raw), f"snapshot {id}")
+        except ValueError as exc:
+            raise RecoveryError(f"snapshot {id} is damaged: its manifest is not JSON ({exc})", data={"id": id}) from exc
 
     @staticmethod
     def _info(meta: dict[str, Any]) -> SnapshotInfo:
@@ -125,9 +141,9 @@ class SnapshotStore:
             try:
                 written = disk = 0
 
-                def store_file(path: str, st: os.stat_result) -> str:
+                def store_file(fd: int) -> str:
                     nonlocal written, disk
-                    sha, new, used = self.objects.put_file(path)
+                    sha, new, used = self.objects.put_file(fd)
                     written += new
                     disk += used
                     return sha
@@ -261,17 +277,8 @@ class SnapshotStore:
         Raises:
             RecoveryError: a parent of a path is now a symlink (it is not followed).
         """
-        import hashlib
-
-        def hash_only(path: str, st: os.stat_result) -> str:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                while chunk := f.read(1024 * 1024):
-                    h.update(chunk)
-            return h.hexdigest()
-
         present = [Path(p) for p in paths if parents_exist(p)]
-        return scan(present, hash_only).entries
+        return scan(present, hash_fd).entries
 
     def diff(self, id: str, id2: str | None = None) -> builtins.list[Change]:
         """Changes from snapshot ``id`` to ``id2`` (default: the live files)."""
