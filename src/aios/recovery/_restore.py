@@ -16,14 +16,11 @@ Nothing here follows a symlink: the parent of a restored path is reached by
 from __future__ import annotations
 
 import base64
-import contextlib
 import ctypes
 import errno
-import json
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
 
 from aios.errors import RecoveryError
 
@@ -36,7 +33,6 @@ from ._safepath import (
     lstat_at,
     open_parent,
     remove_at,
-    remove_stages,
 )
 
 _RENAME_EXCHANGE = 2
@@ -307,26 +303,3 @@ def remove_top(path: str) -> bool:
         return True
     finally:
         os.close(pfd)
-
-
-def clean_up_after(journal: str) -> dict[str, Any] | None:
-    """Remove what an interrupted restore staged, as its journal lists it; returns the record
-    of the restore to finish (``{"restore": id, "paths": [...]}``), if any."""
-    pending: dict[str, Any] | None = None
-    for line in journal.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:  # a staged path (older journals), or a line cut short by the crash
-            record = {"stage": line}
-        if not isinstance(record, dict):
-            continue
-        if isinstance(record.get("dir"), str):
-            remove_stages(record["dir"])
-        elif isinstance(record.get("stage"), str):
-            for stage in (record["stage"], record["stage"] + ".old"):
-                if os.path.basename(stage).startswith(STAGE_PREFIX):
-                    with contextlib.suppress(RecoveryError):
-                        remove_top(stage)
-        elif "restore" in record:
-            pending = record
-    return pending

@@ -11,6 +11,7 @@ after it is never looked at.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 
@@ -20,6 +21,8 @@ _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 DIR_READ = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 STAGE_PREFIX = ".aios-restore-"
+_STAGE = re.compile(re.escape(STAGE_PREFIX) + r"[0-9]+-[0-9]+")
+"""The only names a restore stages under: anything else is someone else's."""
 
 
 def split(path: str) -> list[str]:
@@ -190,7 +193,7 @@ def remove_stages(path: str) -> list[str]:
         os.close(fd)
         return []
     try:
-        names = [n for n in os.listdir(rfd) if n.startswith(STAGE_PREFIX)]
+        names = [n for n in os.listdir(rfd) if _STAGE.fullmatch(n)]
         for n in names:
             remove_at(rfd, n)
         return names
