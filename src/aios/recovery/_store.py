@@ -222,7 +222,8 @@ class SnapshotStore:
         same roots (else of its newest one): a pre-exec snapshot of a command's targets in
         between must not make the next hourly snapshot read every file again.
 
-        Only this origin's: another container's files may share paths and even inode numbers.
+        Only this origin's, as sealed: another container's files may share paths and even inode
+        numbers, and a manifest planted under this origin's name would lend its hashes.
         """
         names = sorted((d.name for d in self.root.iterdir() if not d.name.startswith(".") and d.name != "objects"), reverse=True)
         chosen: tuple[str, str | None] | None = None
@@ -231,8 +232,8 @@ class SnapshotStore:
                 meta = json.loads((self.root / name / "metadata.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if meta.get("origin") != self.origin:
-                continue
+            if not isinstance(meta, dict) or meta.get("origin") != self.origin or not verifies(self._key, meta):
+                continue  # a forged manifest's cached hashes would be sealed into the next one
             if chosen is None:
                 chosen = (name, meta.get("manifest"))
             if meta.get("paths") == roots:
