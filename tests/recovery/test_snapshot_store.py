@@ -191,7 +191,7 @@ def test_interrupted_snapshot_is_cleaned_up(tmp: Path) -> None:
     staged[1].mkdir()
     staged[2].write_text("half")
     lines = [
-        {"restore": snap.id, "origin": "test", "paths": [str(tmp / "d")]},
+        {"restore": snap.id, "origin": "test", "paths": [str(tmp / "d")], "pid": 7},
         {"dir": str(tmp / "d")},
         {"dir": str(tmp)},  # the parent of a restored path: a swapped top is staged there
     ]

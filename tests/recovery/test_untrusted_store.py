@@ -142,7 +142,7 @@ def test_a_journal_in_this_origins_name_acts_only_within_its_snapshots_paths(tmp
     (t / ".aios-restore-1-1").write_text("not staged by any restore of sub\n")
     (t / ".aios-restore-cache").write_text("someone's\n")
     lines = [
-        {"restore": snap.id, "origin": "test", "paths": [str(t)]},  # wider than the snapshot
+        {"restore": snap.id, "origin": "test", "paths": [str(t)], "pid": 1},  # wider than the snapshot
         {"dir": str(t)},
     ]
     journal_path(store.root, "test").write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -150,10 +150,11 @@ def test_a_journal_in_this_origins_name_acts_only_within_its_snapshots_paths(tmp
     assert (t / "a.conf").read_text() == "this host's own change\n"
     assert (t / ".aios-restore-1-1").exists()
     # Within its paths (and their parents), only names a restore makes are removed.
-    lines = [{"restore": snap.id, "origin": "test", "paths": [str(t / "sub")]}, {"dir": str(t)}]
+    (t / ".aios-restore-2-1").write_text("another process's name\n")
+    lines = [{"restore": snap.id, "origin": "test", "paths": [str(t / "sub")], "pid": 1}, {"dir": str(t)}]
     journal_path(store.root, "test").write_text("".join(json.dumps(x) + "\n" for x in lines))
     store.cleanup_incomplete()
-    assert not (t / ".aios-restore-1-1").exists()
+    assert not (t / ".aios-restore-1-1").exists() and (t / ".aios-restore-2-1").exists()
     assert (t / ".aios-restore-cache").read_text() == "someone's\n"
     assert (n / "precious").read_text() == "not yours\n"
 

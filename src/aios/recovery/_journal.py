@@ -1,13 +1,14 @@
 """The restore journal: what an interrupted restore left, and what start-up may do about it.
 
 Each origin (daemon) journals its own restores in its own file in the store
-(``.restore-journal-<hash of origin>``): first ``{"restore": id, "origin": …, "paths": […]}``,
+(``.restore-journal-<hash of origin>``): first ``{"restore": id, "origin": …, "paths": […],
+"pid": …}``,
 then ``{"dir": …}`` for each directory before anything is staged in it. The store may be
 shared and written by others, so a journal is evidence, not an order: start-up finishes a
 restore only when the record names this origin and one of its own sealed snapshots, with
 paths inside that snapshot's paths, and removes staged entries only in directories at, under
 or just above those paths, and only names of the form a restore makes
-(``.aios-restore-<pid>-<n>``).
+(``.aios-restore-<pid>-<n>``, with the pid the record names).
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ def recover(
     if own is None:
         log.warning("restore journal names snapshot %s, which this daemon did not take and seal: ignored", sid)
         return None
+    pid = record.get("pid")
+    if type(pid) is not int or pid <= 0:
+        log.warning("restore journal of snapshot %s names no process: ignored", sid)
+        return None
     if not isinstance(paths, list) or not paths or not all(_normal(p) and _inside(p, own) for p in paths):
         log.warning("restore journal of snapshot %s names no paths or paths outside it (%s): ignored", sid, str(paths)[:200])
         return None
@@ -90,7 +95,7 @@ def recover(
     allowed = [*paths, *(os.path.dirname(p) for p in paths)]
     for d in dirs:
         if _normal(d) and (_inside(d, paths) or d in allowed):
-            remove_stages(d)
+            remove_stages(d, pid)
         else:
             log.warning("restore journal names %s, outside the restored paths: left alone", d[:200])
     return sid, [str(p) for p in paths]

@@ -21,8 +21,6 @@ _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 DIR_READ = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 STAGE_PREFIX = ".aios-restore-"
-_STAGE = re.compile(re.escape(STAGE_PREFIX) + r"[0-9]+-[0-9]+")
-"""The only names a restore stages under: anything else is someone else's."""
 
 
 def split(path: str) -> list[str]:
@@ -181,8 +179,11 @@ def is_mount_point(dir_fd: int, name: str) -> bool:
         os.close(fd)
 
 
-def remove_stages(path: str) -> list[str]:
-    """Remove what an interrupted restore staged in the directory ``path``; returns the names."""
+def remove_stages(path: str, pid: int) -> list[str]:
+    """Remove what the interrupted restore of process ``pid`` staged in the directory ``path``
+    (names ``.aios-restore-<pid>-<n>``, the only ones it makes; anything else is someone
+    else's); returns the names."""
+    stage = re.compile(re.escape(f"{STAGE_PREFIX}{pid}-") + "[0-9]+")
     try:
         fd = open_dir(path)
     except RecoveryError:
@@ -193,7 +194,7 @@ def remove_stages(path: str) -> list[str]:
         os.close(fd)
         return []
     try:
-        names = [n for n in os.listdir(rfd) if _STAGE.fullmatch(n)]
+        names = [n for n in os.listdir(rfd) if stage.fullmatch(n)]
         for n in names:
             remove_at(rfd, n)
         return names

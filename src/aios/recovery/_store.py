@@ -368,7 +368,7 @@ class SnapshotStore:
                 j.write(json.dumps(record) + "\n")
                 j.flush()
 
-            note({"restore": id, "origin": self.origin, "paths": tops})
+            note({"restore": id, "origin": self.origin, "paths": tops, "pid": os.getpid()})
             restorer = Restorer(self.objects, entries, lambda d: note({"dir": d}), keep)
             try:
                 for i, top in enumerate(tops, 1):
