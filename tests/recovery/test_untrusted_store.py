@@ -194,3 +194,33 @@ def test_a_chain_of_symlinks_is_held_to_its_end(tmp: Path) -> None:
     (tmp / "link1").write_text("written through two links\n")
     store.restore(snap.id)
     assert real.read_text() == "original\n"
+
+
+@pytest.mark.parametrize("planted", ["tmp", "prefix"])
+def test_a_symlink_planted_in_the_object_store_is_not_written_through(tmp: Path, planted: str) -> None:
+    t, _ = make(tmp)
+    (t / "new.conf").write_text("new content\n")
+    outside = tmp / "cron-like"
+    outside.mkdir()
+    store = SnapshotStore(tmp / "snaps", origin="test")
+    store.objects.root.mkdir(parents=True)
+    name = "tmp" if planted == "tmp" else hashlib.sha256(b"new content\n").hexdigest()[:2]
+    (store.objects.root / name).symlink_to(outside)  # by another container sharing the store
+    with pytest.raises(RecoveryError, match="is not a directory"):
+        store.create([t], trigger="manual", packages=False)
+    assert os.listdir(outside) == []
+
+
+def test_a_foreign_snapshots_paths_that_are_not_normalized_are_refused(tmp: Path) -> None:
+    t, n = make(tmp)
+    theirs = SnapshotStore(tmp / "snaps", origin="container-a")
+    snap = theirs.create([t], trigger="manual", packages=False)
+    mf = theirs.root / snap.id / "metadata.json"
+    meta = json.loads(mf.read_text())
+    meta["paths"] = [str(t) + "/../neighbour"]  # passes a check by prefix against tree/
+    mf.write_text(json.dumps(meta))
+    (n / "precious").write_text("changed since\n")
+    mine = SnapshotStore(tmp / "snaps", origin="test")
+    with pytest.raises(RecoveryError, match="not absolute and normalized"):
+        mine.restore(snap.id, paths=[n / "precious"])
+    assert (n / "precious").read_text() == "changed since\n"

@@ -6,6 +6,7 @@ a manifest line, not a copy. Objects no manifest names are removed by :meth:`Obj
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -123,17 +124,54 @@ class Objects:
     def has(self, sha: str) -> bool:
         return self.path(sha).exists()
 
+    def _subdir(self, name: str) -> int:
+        """A handle on ``objects/<name>`` (made when missing), neither it nor ``objects``
+        followed if a symlink: the store may be shared, and a planted ``objects/tmp`` symlink
+        must not make the daemon write elsewhere."""
+        try:
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            top = os.open(self.root, _DIR)
+        except OSError as exc:
+            raise RecoveryError(f"the object store {self.root} is not a directory ({exc.strerror})") from None
+        try:
+            try:
+                os.mkdir(name, 0o700, dir_fd=top)
+            except FileExistsError:
+                pass
+            return os.open(name, _DIR, dir_fd=top)
+        except OSError as exc:  # a symlink (ELOOP), or a file, planted in a shared store
+            raise RecoveryError(f"{self.root}/{name} is not a directory ({exc.strerror}): the store is damaged") from None
+        finally:
+            os.close(top)
+
+    def _place(self, tmp_fd: int, tmp: str, sha: str, written: int) -> tuple[str, int, int]:
+        """Move the finished ``tmp`` (in the handle ``tmp_fd``) to object ``sha``."""
+        sub = self._subdir(sha[:2])
+        try:
+            if os.path.lexists(f"/proc/self/fd/{sub}/{sha}"):
+                return sha, 0, 0
+            fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tmp_fd)
+            try:
+                os.fchmod(fd, 0o400)
+                disk = os.fstat(fd).st_blocks * 512
+            finally:
+                os.close(fd)
+            os.replace(tmp, sha, src_dir_fd=tmp_fd, dst_dir_fd=sub)
+            return sha, written, disk
+        finally:
+            os.close(sub)
+
     def put_file(self, src_fd: int) -> tuple[str, int, int]:
         """Store the content of the open regular file ``src_fd`` (read from its start, left
         open); returns its sha256, the bytes newly written and the disk space they take (both 0
         when the content was already stored)."""
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_fd = self._subdir("tmp")
         h = hashlib.sha256()
-        tmp = tmp_dir / f"{os.getpid()}-{os.urandom(6).hex()}"
+        tmp = f"{os.getpid()}-{os.urandom(6).hex()}"
         size = 0
         try:
-            with os.fdopen(src_fd, "rb", closefd=False) as f, open(tmp, "wb") as out:
+            out_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=tmp_fd)
+            with os.fdopen(src_fd, "rb", closefd=False) as f, os.fdopen(out_fd, "wb") as out:
                 f.seek(0)
                 read = 0
                 while chunk := f.read(CHUNK):
@@ -142,32 +180,27 @@ class Objects:
                     size += write_sparse(out, chunk)
                 if size < read:
                     out.truncate()  # a file that ends in a hole still has its full length
-            sha = h.hexdigest()
-            final = self.path(sha)
-            if final.exists():
-                return sha, 0, 0
-            final.parent.mkdir(exist_ok=True)
-            os.chmod(tmp, 0o400)
-            disk = os.stat(tmp).st_blocks * 512
-            os.replace(tmp, final)
-            return sha, size, disk
+            return self._place(tmp_fd, tmp, h.hexdigest(), size)
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=tmp_fd)
+            os.close(tmp_fd)
 
     def put_bytes(self, data: bytes) -> tuple[str, int, int]:
         """Store bytes (a manifest); returns their sha256, the bytes newly written and the disk
         space they take."""
         sha = hashlib.sha256(data).hexdigest()
-        final = self.path(sha)
-        if final.exists():
-            return sha, 0, 0
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{sha}.{os.getpid()}")
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o400)
-        disk = os.stat(tmp).st_blocks * 512
-        os.replace(tmp, final)
-        return sha, len(data), disk
+        tmp_fd = self._subdir(sha[:2])
+        tmp = f".{sha}.{os.getpid()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=tmp_fd)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            return self._place(tmp_fd, tmp, sha, len(data))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=tmp_fd)
+            os.close(tmp_fd)
 
     def get_bytes(self, sha: str) -> bytes:
         """Object ``sha``'s bytes, checked against its name.
