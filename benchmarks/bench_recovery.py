@@ -45,7 +45,8 @@ def main() -> None:
         first_t, second_t, full_t, cp_t, restore_t, extra = [], [], [], [], [], []
         sizes: tuple[int, int, int] = (0, 0, 0)
         for i in range(rounds):
-            store = SnapshotStore(root / f"snaps{i}", origin="bench")
+            key = b"bench-key-" * 4  # one daemon's sealing key, kept across its restarts
+            store = SnapshotStore(root / f"snaps{i}", origin="bench", key=key)
             t0 = time.perf_counter()
             subprocess.run(["cp", "-a", str(tree), str(root / f"cp{i}")], check=True)
             cp_t.append(time.perf_counter() - t0)
@@ -58,7 +59,7 @@ def main() -> None:
             store.create([tree], trigger="hourly", packages=False)
             second_t.append(time.perf_counter() - t0)
             extra.append((du(root / f"snaps{i}") - used) / used)
-            fresh = SnapshotStore(root / f"snaps{i}", origin="bench")
+            fresh = SnapshotStore(root / f"snaps{i}", origin="bench", key=key)
             t0 = time.perf_counter()
             fresh.create([tree], trigger="hourly", packages=False)
             full_t.append(time.perf_counter() - t0)

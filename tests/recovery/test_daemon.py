@@ -226,8 +226,11 @@ def test_another_user_cannot_make_the_daemon_restore_or_read(env: Env) -> None:
             one = as_user({"id": snap["id"], "paths": [str(target / "app.conf")]})
             assert "only the daemon's owner" in str(one.get("error")), one
             assert (target / "app.conf").read_text() == "changed by the owner\n"
+            # Not even a preview or a diff: both list names the daemon read as itself.
             dry = as_user({"id": snap["id"], "dry_run": True})
-            assert "result" in dry and dry["result"]["dry_run"]  # type: ignore[index]
+            assert "only the daemon's owner" in str(dry.get("error")), dry
+            diff = as_user({"id": snap["id"]}, "snapshot.diff")
+            assert "only the daemon's owner" in str(diff.get("error")), diff
             # Nor read what it chooses as the daemon: a snapshot of a root-only directory.
             secret = env.outside() / "root-only"
             secret.mkdir(mode=0o700)

@@ -166,13 +166,17 @@ def test_a_restored_directory_keeps_its_inode_and_loses_what_was_added(tmp: Path
 def test_a_file_that_could_not_be_read_is_left_alone_by_a_restore(tmp: Path) -> None:
     t = make(tmp)
     # A snapshot that lists a path as skipped (as a user daemon meets a root-only file).
-    store = SnapshotStore(tmp / "snaps", origin="test")
-    snap = store.create([t], trigger="manual", packages=False)
-    meta_file = tmp / "snaps" / snap.id / "metadata.json"
     import json
 
+    from aios.recovery._seal import seal
+
+    key = b"k" * 32
+    store = SnapshotStore(tmp / "snaps", origin="test", key=key)
+    snap = store.create([t], trigger="manual", packages=False)
+    meta_file = tmp / "snaps" / snap.id / "metadata.json"
     meta = json.loads(meta_file.read_text())
     meta["skipped"] = [str(t / "unreadable")]
+    meta["seal"] = seal(key, meta)  # as the daemon that took it would have sealed it
     meta_file.write_text(json.dumps(meta))
     (t / "unreadable").write_text("precious\n")
     store.restore(snap.id)

@@ -15,6 +15,10 @@ import pytest
 from aios.errors import RecoveryError, SnapshotNotFound
 from aios.memory._store import MemoryStore
 from aios.recovery import SnapshotStore
+from aios.recovery._journal import journal_path
+
+KEY = b"test-key-" * 4
+"""The sealing key of a daemon that restarts (the key file outlives the process)."""
 
 ROOT = os.geteuid() == 0
 
@@ -175,20 +179,27 @@ def test_memory_copy_is_consistent_and_restorable(tmp: Path) -> None:
 def test_interrupted_snapshot_is_cleaned_up(tmp: Path) -> None:
     store = SnapshotStore(tmp / "snaps", origin="test")
     (tmp / "snaps" / ".tmp-01ARZ3NDEKTSV4RRFFQ69G5FAV").mkdir(parents=True)
-    stage = tmp / ".aios-restore-1-x"
-    stage.mkdir()
-    (tmp / "snaps" / ".restore-journal").write_text(f"{stage}\n")
     assert store.cleanup_incomplete() == ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]
-    assert store.list() == [] and not stage.exists()
-    # The journal of today's restores: the directories that hold staged entries.
+    assert store.list() == []
+    # The journal of an interrupted restore: the snapshot and paths, then the directories that
+    # hold staged entries (the last line cut short by the crash).
     (tmp / "d").mkdir()
-    staged = [tmp / "d" / ".aios-restore-7-1", tmp / "d" / ".aios-restore-7-2"]
+    (tmp / "d" / "keep").write_text("mine")
+    snap = store.create([tmp / "d"], trigger="manual", packages=False)
+    staged = [tmp / "d" / ".aios-restore-7-1", tmp / "d" / ".aios-restore-7-2", tmp / ".aios-restore-7-3"]
     staged[0].write_text("half")
     staged[1].mkdir()
-    (tmp / "d" / "keep").write_text("mine")
-    (tmp / "snaps" / ".restore-journal").write_text(json.dumps({"dir": str(tmp / "d")}) + "\n" + '{"dir": "/tm')
+    staged[2].write_text("half")
+    lines = [
+        {"restore": snap.id, "origin": "test", "paths": [str(tmp / "d")], "pid": 7},
+        {"dir": str(tmp / "d")},
+        {"dir": str(tmp)},  # the parent of a restored path: a swapped top is staged there
+    ]
+    journal = journal_path(tmp / "snaps", "test")
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"dir": "/tm')
     store.cleanup_incomplete()
-    assert sorted(os.listdir(tmp / "d")) == ["keep"]
+    assert sorted(os.listdir(tmp / "d")) == ["keep"] and not staged[2].exists()
+    assert not journal.exists()
 
 
 def _snap(root: str, tree: str, n: int) -> None:
@@ -246,7 +257,7 @@ def test_thirty_hourly_and_three_manual_leave_twenty_four_and_three(tmp: Path) -
 
 
 def _restore_forever(root: str, ids: list[str], ready: str) -> None:
-    store = SnapshotStore(Path(root), origin="victim")
+    store = SnapshotStore(Path(root), origin="test", key=KEY)  # the same daemon, before a kill
     Path(ready).touch()
     while True:
         for snap_id in ids:  # old, new, old ...: a kill lands in the middle of a change
@@ -258,7 +269,7 @@ def test_kill_9_during_restores_leaves_each_entry_whole_and_the_restart_finishes
     t.mkdir()
     for i in range(300):
         (t / f"f{i:03}").write_text(f"old {i}\n" * 200)
-    store = SnapshotStore(tmp / "snaps", origin="test")
+    store = SnapshotStore(tmp / "snaps", origin="test", key=KEY)
     old = store.create([t], trigger="manual", packages=False)
     for i in range(300):
         (t / f"f{i:03}").write_text(f"new {i}\n" * 200)
@@ -274,6 +285,7 @@ def test_kill_9_during_restores_leaves_each_entry_whole_and_the_restart_finishes
     time.sleep(0.35)  # in the middle of some restore
     os.kill(proc.pid, 9)
     proc.join()
+    assert proc.exitcode == -9  # killed mid-restore, not stopped by an error before it
     # Each file is whole (one version, never half written) and none is missing.
     for i in range(300):
         text = (t / f"f{i:03}").read_text()
@@ -283,7 +295,7 @@ def test_kill_9_during_restores_leaves_each_entry_whole_and_the_restart_finishes
     # tree is then wholly one snapshot's.
     store.cleanup_incomplete()
     assert not [p for p in t.iterdir() if p.name.startswith(".aios-restore")]
-    assert not (tmp / "snaps" / ".restore-journal").exists()
+    assert not journal_path(tmp / "snaps", "test").exists()
     contents = {(t / f"f{i:03}").read_text().split()[0] for i in range(300)}
     assert len(contents) == 1, contents
     assert store.restore(old.id).restored[0]["how"] == "in-place"

@@ -13,7 +13,8 @@ import trio
 
 from aios.errors import InvalidParams, RecoveryError
 from aios.memory import MemoryType
-from aios.recovery import SnapshotInfo, SnapshotStore, default_paths, snapshot_roots
+from aios.recovery import SnapshotInfo, SnapshotStore, default_paths, real_root, snapshot_roots
+from aios.recovery._seal import load_key
 
 from ._registry import Registry, RequestContext
 
@@ -29,7 +30,9 @@ _LIMIT = trio.CapacityLimiter(1)
 def store(daemon: Daemon) -> SnapshotStore:
     existing = daemon.extensions.get("snapshot_store")
     if existing is None:
-        existing = SnapshotStore(daemon.loaded.paths.snapshot_dir, origin=daemon.origin)
+        # The sealing key lives beside the config, never in the (possibly shared) state dir.
+        key = load_key(daemon.loaded.paths.config_dir / "snapshot-seal.key")
+        existing = SnapshotStore(daemon.loaded.paths.snapshot_dir, origin=daemon.origin, key=key)
         daemon.extensions["snapshot_store"] = existing
     return existing  # type: ignore[no-any-return]
 
@@ -126,8 +129,8 @@ def _existing(raw: list[str]) -> list[Path]:
 
 
 async def snapshot_create(ctx: RequestContext, p: CreateParams) -> dict[str, Any]:
-    if p.paths:
-        _owner_only(ctx, "choose what a snapshot holds (--path): the daemon reads it as itself")
+    # A manual snapshot is never retired by retention: anyone else could fill the disk.
+    _owner_only(ctx, "take a snapshot: manual snapshots are kept until deleted, and --path reads as the daemon")
     paths = await trio.to_thread.run_sync(_existing, p.paths) if p.paths else None
     return await take_snapshot(ctx.daemon, trigger="manual", description=p.description, paths=paths, ctx=ctx)
 
@@ -161,6 +164,8 @@ class DiffParams:
 
 
 async def snapshot_diff(ctx: RequestContext, p: DiffParams) -> list[dict[str, Any]]:
+    # A diff lists file names the daemon read as itself (root-only directories included).
+    _owner_only(ctx, "diff snapshots: a diff lists what the daemon read as itself")
     changes = await trio.to_thread.run_sync(store(ctx.daemon).diff, p.id, p.id2)
     return [c.to_json() for c in changes]
 
@@ -172,33 +177,35 @@ class RestoreParams:
     paths: list[str] | None = None
 
 
-def _own(path: Path, roots: list[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
+def _own(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def restorable(daemon: Daemon, info: SnapshotInfo, requested: list[str] | None) -> list[Path] | None:
     """What this daemon may restore of a snapshot; None means every path it holds.
 
-    A snapshot this daemon took holds the paths it was asked to hold (``--path``, a command's
-    targets, ``recovery.paths``) and may restore them all; the store checks that requested
-    paths lie inside it, at their real location. A snapshot taken by another daemon on a
-    shared store (another container) may hold paths this one never configured: only those
-    under this daemon's own ``recovery.paths`` (or memory.db) are restored.
+    A snapshot this daemon took and sealed holds the paths it was asked to hold (``--path``,
+    a command's targets, ``recovery.paths``) and may restore them all; the store checks that
+    requested paths lie inside it, at their real location. Any other snapshot (another
+    container's on a shared store, or one whose metadata.json no longer matches this daemon's
+    seal) may name paths this one never configured: only those under this daemon's own
+    ``recovery.paths`` (or memory.db) are restored, compared at their real location (a symlink
+    under recovery.paths does not lead elsewhere).
     """
     wanted = _absolute(requested) if requested else None
-    if info.origin == daemon.origin:
+    if info.origin == daemon.origin and store(daemon).trusted(info.id):
         return wanted
-    roots = [Path(os.path.abspath(r)) for r in configured_paths(daemon)]
+    roots = [real_root(r) for r in configured_paths(daemon)]
     memory = daemon.loaded.paths.memory_db
     if wanted:
-        foreign = [str(w) for w in wanted if w != memory and not _own(w, roots)]
+        foreign = [str(w) for w in wanted if w != memory and not _own(real_root(w), roots)]
         if foreign:
             raise RecoveryError(
                 f"not restoring {', '.join(foreign)}: snapshot {info.id} was taken by {info.origin or 'another daemon'}, "
                 f"and this daemon restores another's snapshots only under its recovery.paths ({', '.join(map(str, roots)) or 'none'})"
             )
         return wanted
-    mine = [Path(x) for x in info.paths if _own(Path(x), roots)]
+    mine = [Path(x) for x in info.paths if _own(x, roots)]
     if not mine:
         raise RecoveryError(
             f"snapshot {info.id} was taken by {info.origin or 'another daemon'} and holds {', '.join(info.paths) or 'no paths'}, "
@@ -216,13 +223,15 @@ def _owner_only(ctx: RequestContext, what: str) -> None:
 
 
 async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, Any]:
+    # Even a dry run lists names the daemon read as itself, and its errors name paths resolved
+    # as the daemon: only its owner or root may ask, before anything is resolved.
+    _owner_only(ctx, "restore a snapshot, or preview one (--dry-run): both read and resolve paths as the daemon")
     d = ctx.daemon
     st = store(d)
     info = await trio.to_thread.run_sync(st.get, p.id)  # refuse unknown ids before anything else
-    targets = restorable(d, info, p.paths)
+    targets = await trio.to_thread.run_sync(restorable, d, info, p.paths)
     pre: dict[str, Any] | None = None
     if not p.dry_run:
-        _owner_only(ctx, "restore a snapshot: a restore writes as the daemon (--dry-run shows what it would change)")
         # Refuse bad paths before anything is taken or written; the pre-restore snapshot then
         # holds exactly what the restore will write (memory.db is always copied).
         fn0 = functools.partial(st.targets, p.id, targets, d.loaded.paths.memory_db)
@@ -252,6 +261,7 @@ async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, A
 
 
 async def snapshot_delete(ctx: RequestContext, p: IdParams) -> dict[str, Any]:
+    _owner_only(ctx, "delete a snapshot: it may be the owner's only way back")
     await trio.to_thread.run_sync(store(ctx.daemon).delete, p.id, limiter=_LIMIT)
     return {"deleted": p.id}
 

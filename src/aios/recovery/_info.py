@@ -63,6 +63,17 @@ class SnapshotInfo:
             "excluded": self.excluded,
         }
 
+def info_of(meta: dict[str, Any]) -> SnapshotInfo:
+    """A snapshot's metadata.json as a :class:`SnapshotInfo`."""
+    return SnapshotInfo(
+        id=meta["id"], created_at=meta["created_at"], trigger=meta["trigger"], description=meta.get("description", ""),
+        size_bytes=meta.get("size_bytes", 0), origin=meta.get("origin", ""), paths=meta.get("paths", []),
+        files=meta.get("files", 0), logical_bytes=meta.get("logical_bytes", 0), memory=meta.get("memory", False),
+        packages=meta.get("packages"), link=meta.get("link"), skipped=meta.get("skipped", []),
+        disk_bytes=meta.get("disk_bytes"), absent=meta.get("absent", []), excluded=meta.get("excluded", []),
+    )
+
+
 @attrs.frozen
 class RestoreReport:
     id: str

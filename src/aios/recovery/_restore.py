@@ -16,19 +16,16 @@ Nothing here follows a symlink: the parent of a restored path is reached by
 from __future__ import annotations
 
 import base64
-import contextlib
 import ctypes
 import errno
-import json
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
 
 from aios.errors import RecoveryError
 
 from ._manifest import Entry
-from ._objects import Objects, copy_into
+from ._objects import Objects, copy_into, hash_fd
 from ._safepath import (
     DIR_READ,
     STAGE_PREFIX,
@@ -36,13 +33,12 @@ from ._safepath import (
     lstat_at,
     open_parent,
     remove_at,
-    remove_stages,
 )
 
 _RENAME_EXCHANGE = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 _NODES = {"fifo": stat.S_IFIFO, "char": stat.S_IFCHR, "block": stat.S_IFBLK}
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def exchange_at(dir_fd: int, a: str, b: str) -> bool:
@@ -59,7 +55,10 @@ def exchange_at(dir_fd: int, a: str, b: str) -> bool:
 
 
 def _base(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
+    name = path.rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):  # the manifest is checked on load; this is the last line
+        raise RecoveryError(f"{path!r}: not a name a restore writes ('.', '..' and empty names are refused)")
+    return name
 
 
 def _parent(path: str) -> str:
@@ -248,7 +247,13 @@ class Restorer:
             return
         fd = os.open(name, _NEW_FILE, 0o600, dir_fd=dfd)
         try:
-            copy_into(self.objects.path(sha), fd)
+            copy_into(self.objects.open(sha), fd)
+            # The store may be shared and written by others: what was staged must be what the
+            # manifest names, or it is never swapped in.
+            if hash_fd(fd) != sha:
+                raise RecoveryError(
+                    f"{k['path']}: object {sha} was changed in the store (its content no longer hashes to its name); not restored"
+                )
             self._apply(fd, k)
             if key is not None and key not in self._made:
                 self._made[key] = os.dup(fd)
@@ -298,26 +303,3 @@ def remove_top(path: str) -> bool:
         return True
     finally:
         os.close(pfd)
-
-
-def clean_up_after(journal: str) -> dict[str, Any] | None:
-    """Remove what an interrupted restore staged, as its journal lists it; returns the record
-    of the restore to finish (``{"restore": id, "paths": [...]}``), if any."""
-    pending: dict[str, Any] | None = None
-    for line in journal.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:  # a staged path (older journals), or a line cut short by the crash
-            record = {"stage": line}
-        if not isinstance(record, dict):
-            continue
-        if isinstance(record.get("dir"), str):
-            remove_stages(record["dir"])
-        elif isinstance(record.get("stage"), str):
-            for stage in (record["stage"], record["stage"] + ".old"):
-                if os.path.basename(stage).startswith(STAGE_PREFIX):
-                    with contextlib.suppress(RecoveryError):
-                        remove_top(stage)
-        elif "restore" in record:
-            pending = record
-    return pending

@@ -11,6 +11,7 @@ after it is never looked at.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 
@@ -178,8 +179,11 @@ def is_mount_point(dir_fd: int, name: str) -> bool:
         os.close(fd)
 
 
-def remove_stages(path: str) -> list[str]:
-    """Remove what an interrupted restore staged in the directory ``path``; returns the names."""
+def remove_stages(path: str, pid: int) -> list[str]:
+    """Remove what the interrupted restore of process ``pid`` staged in the directory ``path``
+    (names ``.aios-restore-<pid>-<n>``, the only ones it makes; anything else is someone
+    else's); returns the names."""
+    stage = re.compile(re.escape(f"{STAGE_PREFIX}{pid}-") + "[0-9]+")
     try:
         fd = open_dir(path)
     except RecoveryError:
@@ -190,7 +194,7 @@ def remove_stages(path: str) -> list[str]:
         os.close(fd)
         return []
     try:
-        names = [n for n in os.listdir(rfd) if n.startswith(STAGE_PREFIX)]
+        names = [n for n in os.listdir(rfd) if stage.fullmatch(n)]
         for n in names:
             remove_at(rfd, n)
         return names

@@ -28,16 +28,29 @@ from aios.config import Paths
 from aios.errors import RecoveryError, SnapshotNotFound
 
 from ._extras import backup_sqlite, installed_packages, restore_sqlite
-from ._info import RestoreReport, SnapshotInfo
-from ._manifest import Change, Entry, Progress, Scan, compare, dumps, loads, scan, under
-from ._objects import Objects
-from ._restore import Restorer, clean_up_after, remove_top
+from ._info import RestoreReport, SnapshotInfo, info_of
+from ._journal import journal_path, recover
+from ._manifest import (
+    Change,
+    Entry,
+    Progress,
+    Scan,
+    check_entries,
+    compare,
+    dumps,
+    loads,
+    scan,
+    under,
+)
+from ._objects import Objects, hash_fd
+from ._restore import Restorer, remove_top
 from ._safepath import parents_exist, real_root
+from ._seal import check_trust, seal, verifies
+from ._targets import restore_tops
 from ._watch import ChangeWatch
 
 log = logging.getLogger("aios.recovery")
 
-_JOURNAL = ".restore-journal"
 TRIGGERS = ("manual", "hourly", "pre-exec", "pre-restore")
 
 def default_paths(paths: Paths, euid: int) -> list[Path]:
@@ -54,9 +67,17 @@ def _cache_of(entries: builtins.list[Entry]) -> dict[str, Entry]:
 
 
 class SnapshotStore:
-    def __init__(self, root: Path, *, origin: str) -> None:
+    """Args:
+        root: the store directory (may be shared with other containers: untrusted).
+        origin: this daemon's name in the snapshots it takes.
+        key: the key that seals this origin's metadata (see :mod:`aios.recovery._seal`),
+            kept outside the store; None: a key for this object's lifetime only.
+    """
+
+    def __init__(self, root: Path, *, origin: str, key: bytes | None = None) -> None:
         self.root = root
         self.origin = origin
+        self._key = key or os.urandom(32)
         self.objects = Objects(root / "objects")
         # The newest manifest this store read or wrote, by its hash: an hourly snapshot in a
         # long-lived daemon scans against it without reading and parsing it again.
@@ -86,22 +107,17 @@ class SnapshotStore:
         return d
 
     def _manifest(self, id: str) -> builtins.list[Entry]:
+        """Snapshot ``id``'s manifest, its object checked against its name and every entry
+        checked (see :func:`aios.recovery._manifest.check_entries`)."""
         meta = json.loads((self._dir(id) / "metadata.json").read_text(encoding="utf-8"))
         try:
             raw = zlib.decompress(self.objects.get_bytes(meta["manifest"]))
-        except (OSError, KeyError, zlib.error) as exc:
+        except (OSError, KeyError, zlib.error, RecoveryError) as exc:
             raise RecoveryError(f"snapshot {id} is damaged: its manifest cannot be read ({exc})", data={"id": id}) from exc
-        return loads(raw)
-
-    @staticmethod
-    def _info(meta: dict[str, Any]) -> SnapshotInfo:
-        return SnapshotInfo(
-            id=meta["id"], created_at=meta["created_at"], trigger=meta["trigger"], description=meta.get("description", ""),
-            size_bytes=meta.get("size_bytes", 0), origin=meta.get("origin", ""), paths=meta.get("paths", []),
-            files=meta.get("files", 0), logical_bytes=meta.get("logical_bytes", 0), memory=meta.get("memory", False),
-            packages=meta.get("packages"), link=meta.get("link"), skipped=meta.get("skipped", []),
-            disk_bytes=meta.get("disk_bytes"), absent=meta.get("absent", []), excluded=meta.get("excluded", []),
-        )
+        try:
+            return check_entries(loads(raw), f"snapshot {id}")
+        except ValueError as exc:
+            raise RecoveryError(f"snapshot {id} is damaged: its manifest is not JSON ({exc})", data={"id": id}) from exc
 
     # -- create ---------------------------------------------------------------------------
     def create(
@@ -125,9 +141,9 @@ class SnapshotStore:
             try:
                 written = disk = 0
 
-                def store_file(path: str, st: os.stat_result) -> str:
+                def store_file(fd: int) -> str:
                     nonlocal written, disk
-                    sha, new, used = self.objects.put_file(path)
+                    sha, new, used = self.objects.put_file(fd)
                     written += new
                     disk += used
                     return sha
@@ -178,6 +194,7 @@ class SnapshotStore:
                     "manifest": manifest_sha, "scan": how, "absent": absent,
                     "excluded": sorted(x for x in excluded if any(x.startswith(str(r).rstrip("/") + "/") for r in roots)),
                 }
+                meta["seal"] = seal(self._key, meta)
                 (tmp / "metadata.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
                 # What this snapshot made the store take on disk: its new objects, and its own
                 # directory with everything in it (metadata.json measured as written once).
@@ -191,7 +208,7 @@ class SnapshotStore:
                 self._watch.close()  # whatever it saw is no longer tied to a stored manifest
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            return self._info(meta)
+            return info_of(meta)
 
     def _own_files(self, memory_db: Path | None) -> frozenset[str]:
         out = {real_root(self.root)}
@@ -205,7 +222,8 @@ class SnapshotStore:
         same roots (else of its newest one): a pre-exec snapshot of a command's targets in
         between must not make the next hourly snapshot read every file again.
 
-        Only this origin's: another container's files may share paths and even inode numbers.
+        Only this origin's, as sealed: another container's files may share paths and even inode
+        numbers, and a manifest planted under this origin's name would lend its hashes.
         """
         names = sorted((d.name for d in self.root.iterdir() if not d.name.startswith(".") and d.name != "objects"), reverse=True)
         chosen: tuple[str, str | None] | None = None
@@ -214,8 +232,8 @@ class SnapshotStore:
                 meta = json.loads((self.root / name / "metadata.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if meta.get("origin") != self.origin:
-                continue
+            if not isinstance(meta, dict) or meta.get("origin") != self.origin or not verifies(self._key, meta):
+                continue  # a forged manifest's cached hashes would be sealed into the next one
             if chosen is None:
                 chosen = (name, meta.get("manifest"))
             if meta.get("paths") == roots:
@@ -245,7 +263,7 @@ class SnapshotStore:
                 meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            info = self._info(meta)
+            info = info_of(meta)
             if (origin is None or info.origin == origin) and (trigger is None or info.trigger == trigger):
                 out.append(info)
         out.sort(key=lambda i: i.id, reverse=True)
@@ -253,7 +271,22 @@ class SnapshotStore:
 
     def get(self, id: str) -> SnapshotInfo:
         d = self._dir(id)
-        return self._info(json.loads((d / "metadata.json").read_text(encoding="utf-8")))
+        return info_of(json.loads((d / "metadata.json").read_text(encoding="utf-8")))
+
+    def _meta(self, id: str) -> dict[str, Any]:
+        meta = json.loads((self._dir(id) / "metadata.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise RecoveryError(f"snapshot {id} is damaged: its metadata.json is not an object", data={"id": id})
+        return meta
+
+    def trusted(self, id: str) -> bool:
+        """Whether snapshot ``id`` is one this origin took, its metadata as this origin sealed
+        it (not edited in the store since)."""
+        try:
+            meta = self._meta(id)
+        except (OSError, ValueError, RecoveryError):
+            return False
+        return meta.get("origin") == self.origin and verifies(self._key, meta)
 
     def live_entries(self, paths: Sequence[str]) -> builtins.list[Entry]:
         """The live state of ``paths`` described like a manifest (contents hashed, not stored).
@@ -261,17 +294,8 @@ class SnapshotStore:
         Raises:
             RecoveryError: a parent of a path is now a symlink (it is not followed).
         """
-        import hashlib
-
-        def hash_only(path: str, st: os.stat_result) -> str:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                while chunk := f.read(1024 * 1024):
-                    h.update(chunk)
-            return h.hexdigest()
-
         present = [Path(p) for p in paths if parents_exist(p)]
-        return scan(present, hash_only).entries
+        return scan(present, hash_fd).entries
 
     def diff(self, id: str, id2: str | None = None) -> builtins.list[Change]:
         """Changes from snapshot ``id`` to ``id2`` (default: the live files)."""
@@ -300,8 +324,9 @@ class SnapshotStore:
         ``memory_db`` restores the memory database through SQLite's backup API.
         """
         info = self.get(id)
+        check_trust(self._key, self.origin, self._meta(id), paths is not None)
         entries = self._manifest(id)
-        tops, unread, want_memory = self._tops(info, paths, memory_db)
+        tops, unread, want_memory = restore_tops(info, paths, memory_db)
         changes: builtins.list[Change] = []
         for top in tops:
             changes += compare(self.live_entries([top]), under(entries, top))
@@ -319,34 +344,10 @@ class SnapshotStore:
     def targets(self, id: str, paths: Sequence[Path] | None = None, memory_db: Path | None = None) -> builtins.list[Path]:
         """The paths a restore of ``id`` would write, at their real place (memory.db included
         when asked for); raises as :meth:`restore` would for paths it refuses."""
-        tops, _, want_memory = self._tops(self.get(id), paths, memory_db)
+        info = self.get(id)
+        check_trust(self._key, self.origin, self._meta(id), paths is not None)
+        tops, _, want_memory = restore_tops(info, paths, memory_db)
         return [Path(t) for t in tops] + ([memory_db] if want_memory and memory_db is not None else [])
-
-    def _tops(
-        self, info: SnapshotInfo, paths: Sequence[Path] | None, memory_db: Path | None
-    ) -> tuple[builtins.list[str], builtins.list[str], bool]:
-        """(paths to put back, paths left alone because they were unreadable, memory wanted)."""
-        tops: builtins.list[str] = []
-        unread: builtins.list[str] = []
-        want_memory = False
-        for p in paths or [Path(x) for x in info.paths]:
-            if memory_db is not None and os.path.abspath(p) == os.path.abspath(memory_db):
-                if not info.memory:
-                    raise RecoveryError(f"snapshot {info.id} holds no memory database copy")
-                want_memory = True
-                continue
-            # A requested path is taken at its real place; the snapshot's own paths are real
-            # already (resolving them again would follow a symlink planted since).
-            ap = real_root(p) if paths else os.path.abspath(p)
-            if not any(ap == r or ap.startswith(r.rstrip("/") + "/") for r in info.paths):
-                raise RecoveryError(f"{ap} is not in snapshot {info.id} (it holds {', '.join(info.paths)})")
-            if any(ap == s or ap.startswith(s.rstrip("/") + "/") for s in info.skipped):
-                if paths:
-                    raise RecoveryError(f"{ap} could not be read when snapshot {info.id} was taken; it holds no copy of it")
-                unread.append(ap)  # left as it is, and reported
-                continue
-            tops.append(ap)
-        return tops, unread, want_memory
 
     def _put_back(
         self,
@@ -360,14 +361,14 @@ class SnapshotStore:
         each directory before anything is staged in it, so that :meth:`cleanup_incomplete`
         can remove the staged leftovers and finish the restore after a crash."""
         restored: builtins.list[dict[str, str]] = []
-        journal = self.root / _JOURNAL
+        journal = journal_path(self.root, self.origin)
         with open(journal, "w", encoding="utf-8") as j:
 
             def note(record: dict[str, Any]) -> None:
                 j.write(json.dumps(record) + "\n")
                 j.flush()
 
-            note({"restore": id, "paths": tops})
+            note({"restore": id, "origin": self.origin, "paths": tops, "pid": os.getpid()})
             restorer = Restorer(self.objects, entries, lambda d: note({"dir": d}), keep)
             try:
                 for i, top in enumerate(tops, 1):
@@ -416,28 +417,34 @@ class SnapshotStore:
                 self._collect()
         return removed
 
+    def _sealed_paths(self, id: str) -> builtins.list[str] | None:
+        try:
+            return self.get(id).paths if self.trusted(id) else None
+        except RecoveryError:
+            return None
+
     def cleanup_incomplete(self) -> builtins.list[str]:
         """Remove what a crash left: half-built snapshots and staged restore entries; then
         finish an interrupted restore. Returns the ids of the removed snapshots."""
         removed: builtins.list[str] = []
         if not self.root.exists():
             return removed
-        pending: dict[str, Any] | None = None
+        pending: tuple[str, builtins.list[str]] | None = None
         with self._locked():
             for d in self.root.iterdir():
                 if d.name.startswith(".tmp-"):
                     shutil.rmtree(d, ignore_errors=True)
                     removed.append(d.name[5:])
-            journal = self.root / _JOURNAL
+            journal = journal_path(self.root, self.origin)
             if journal.exists():
-                pending = clean_up_after(journal.read_text(encoding="utf-8"))
+                pending = recover(journal.read_text(encoding="utf-8", errors="replace"), self.origin, self._sealed_paths)
                 journal.unlink()
         if pending is not None:
             # Entries are swapped one by one: finish the job so that each path is wholly the
             # snapshot's again (the pre-restore snapshot still holds what was there before).
             try:
-                self.restore(str(pending["restore"]), paths=[Path(p) for p in pending.get("paths", [])])
-                log.warning("finished restoring snapshot %s, interrupted by a crash", pending["restore"])
+                self.restore(pending[0], paths=[Path(p) for p in pending[1]])
+                log.warning("finished restoring snapshot %s, interrupted by a crash", pending[0])
             except (OSError, RecoveryError) as exc:
-                log.error("could not finish the interrupted restore of %s: %s", pending.get("restore"), exc)
+                log.error("could not finish the interrupted restore of %s: %s", pending[0], exc)
         return removed
