@@ -102,11 +102,12 @@ async def run(config_file: str | None, typed_tools: bool = True) -> dict[str, An
     specs = {t.name: t for t in tools}
     results = []
     async with trio.open_nursery() as nursery:
-        base_url = None
+        base_url = api_key = None
         if choice.config.kind == "embedded":
             server = EmbeddedServer(choice.config, Path("/tmp/aios-eval-embedded.log"))
             base_url = await server.ensure_started(nursery)
-        provider = make_provider(choice, base_url=base_url)
+            api_key = server.api_key
+        provider = make_provider(choice, base_url=base_url, api_key=api_key)
         prompt = system_prompt(
             host={"os": "Debian GNU/Linux 12", "kernel": "Linux", "hostname": "eval"}, mode="normal",
             workspace="/home/user", tools=tools, structured=provider.structured,
