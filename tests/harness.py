@@ -86,10 +86,15 @@ class Env:
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
+    isolated = True
+    """Start the daemon as installed (``aios-runtime``: ``python -I``, PYTHONPATH ignored). Tests
+    that load plugins from PYTHONPATH set it False and start ``python -m aios.daemon`` instead."""
+
     def start_daemon(self, *args: str, env: dict[str, str] | None = None, wait: bool = True) -> Daemon:
         log = open(self.root / "daemon.log", "ab")
+        launcher = [str(BIN / "aios-runtime")] if self.isolated else [sys.executable, "-m", "aios.daemon"]
         proc = subprocess.Popen(
-            [str(BIN / "aios-runtime"), *args],
+            [*launcher, *args],
             env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,

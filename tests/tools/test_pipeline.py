@@ -167,6 +167,7 @@ def test_file_tools_do_not_hang_on_a_fifo(env: Env, daemon: Daemon) -> None:
 @pytest.fixture
 def plugin_env(env: Env) -> Iterator[Env]:
     env.env["PYTHONPATH"] = str(REPO / "tests" / "plugins")
+    env.isolated = False  # the test plugins are found through PYTHONPATH, which -I ignores
     env.write_config('[tools]\nplugin_timeout = "1s"\n')
     yield env
 
