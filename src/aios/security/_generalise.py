@@ -68,8 +68,10 @@ _CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|PAGER|PROGRAM|E
 """Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
 
 
-def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context) -> None:
-    """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read."""
+def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, foreign: bool = False) -> None:
+    """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read
+    (``foreign``: only those outside the user's own home, for programs made to handle keys)."""
+    own = judge.paths.home.rstrip("/") + "/"
     for w in words:
         if w.dynamic:
             continue
@@ -79,6 +81,8 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context) -> Non
                 cands += path_candidates(v[2:])  # -kPATH: a short option with its value glued on
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
+                if foreign and (judge.paths.abspath(cand, ctx.cwd) or own).startswith(own):
+                    continue
                 if cls in _SECRET_CLASSES:
                     judge.effect("read", Word(w.text, (cand,), False, w.glob), ctx, name)
                     return
@@ -142,13 +146,21 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             return
 
 
-def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[Word], ctx: Context) -> None:
-    """A program without an entry that names a system or critical file is taken to write it."""
-    for w in (*values, *operands):
+def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]],
+           clusters: Sequence[Word], ctx: Context) -> None:
+    """A program without an entry that names a system or critical file is taken to write it
+    (``-o/etc/fstab`` too: a short option with its value glued on). A program an option names
+    to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
+    words = [w for o, w in values if not (_PROGRAM_OPTION.search(o) and _is_program(w.value, ctx.cwd, judge,
+                                                                                    standalone=True))]
+    for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue
         for v in w.values[:MAX_VALUES]:
-            for cand in [*path_candidates(v), *_PATHS_IN.findall(v)]:
+            cands = [*path_candidates(v), *_PATHS_IN.findall(v)]
+            if v.startswith("-") and not v.startswith("--") and len(v) > 2:
+                cands += path_candidates(v[2:])
+            for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if cls in _WRITE_CLASSES:
                     judge.effect("write", literal(cand), ctx, name, option=" (named in its arguments)")

@@ -111,8 +111,9 @@ class Judge:
         for var, val in parsed.assignments:
             self.assignment(var, val, ctx, depth)
         for name in parsed.fork_bombs:
-            ctx.add(Finding("block", "proc.fork-bomb", f"function {name!r} calls itself in a pipe or in the background "
-                            "(a fork bomb)", frozenset({"dangerous"})))
+            why = (f"a {name} starts a background job on every turn and never ends" if name.endswith(" loop")
+                   else f"function {name!r} calls itself in a pipe or in the background")
+            ctx.add(Finding("block", "proc.fork-bomb", f"{why} (a fork bomb)", frozenset({"dangerous"})))
         commands = parsed.commands
         if len(commands) + len(ctx.commands) > MAX_COMMANDS:
             ctx.add(dynamic("parse.too-long", f"the line has more than {MAX_COMMANDS} commands; only the first are judged"))
@@ -148,6 +149,10 @@ class Judge:
             ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
                             "history (hides what is done)", frozenset({"dangerous"})))
             return
+        if generalise.code_variable(name) and not val.dynamic and val.value.strip() and not self._plain_reader(val.value):
+            # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
+            ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
+                            frozenset({"dynamic"})))
         if name not in INJECT_VARS:
             if generalise.code_variable(name) and not val.dynamic:
                 for v in val.values[:MAX_VALUES]:
@@ -173,6 +178,18 @@ class Judge:
             for v in val.values[:MAX_VALUES]:
                 # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
                 self.line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
+
+    def _plain_reader(self, value: str) -> bool:
+        """``PAGER=cat``, ``PAGER='less -R'``: a program on the read-only list, named without a path."""
+        try:
+            parts = shlex.split(value)
+        except ValueError:
+            return False
+        if not parts or "/" in parts[0]:
+            return False
+        args = [literal(p) for p in parts[1:]]
+        spec = self.rules.command(parts[0]) or DEFAULT_SPEC
+        return self.is_readonly(parts[0], split_args(args, spec.arg_options), args)
 
     def argv(self, words: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -346,8 +363,17 @@ class Judge:
             generalise.home_trees(self, name, a.options, a.operands, ctx)
             if len(ctx.findings) > start:
                 return
+        elif spec.secret_ok and not spec.no_read and not readonly:
+            # ssh-keygen, gpg … handle the user's own keys; another account's are still secrets.
+            words = [w for w in (*a.operands, *(w for _, w in values)) if id(w) not in used]
+            start = len(ctx.findings)
+            generalise.secrets(self, name, [*words, *(w for w in a.option_words if len(w.value) > 2)], ctx,
+                               foreign=True)
+            if len(ctx.findings) > start:
+                return
         if unknown and not readonly:
-            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], [w for _, w in values], ctx)
+            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], values,
+                              [w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-"], ctx)
 
     def downloaded(self, w: Word, ctx: Context) -> None:
         if not w.dynamic and len(w.values) == 1 and w.value != "-":

@@ -56,6 +56,18 @@ def base(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1] if "/" in name.rstrip("/") else name
 
 
+MULTI_CALL = frozenset({"busybox", "toybox", "busybox.static", "busybox-static"})
+"""Multi-call binaries: ``busybox APPLET …`` is APPLET, wherever a program is named."""
+
+
+def program(words: Sequence[Word]) -> str:
+    """The program a command's words run: ``busybox wget …`` runs wget, ``/bin/sh`` runs sh."""
+    name = base(words[0].value) if words else ""
+    if name in MULTI_CALL and len(words) > 1 and not words[1].value.startswith("-"):
+        return base(words[1].value)
+    return name
+
+
 def is_version_query(args: Sequence[Word]) -> bool:
     """``--version``/``--help`` alone: asks the program about itself."""
     return len(args) == 1 and args[0].value in ("--version", "-V", "--help", "-h")

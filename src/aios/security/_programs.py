@@ -265,6 +265,17 @@ def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
     spec = judge.rules.command("sed") or DEFAULT_SPEC
     a = split_args(args, spec.arg_options)
     scripts = [w for o, w in a.values if o in ("-e", "--expression")]
+    for o, w in a.values:
+        if o in ("-f", "--file") and w.value in STDIN_PATHS:
+            # `sed -f -`: the script is what arrives on stdin (a here-string, `echo … |`).
+            st = cmd.stdin
+            text = None
+            if st is not None and not st.dynamic:
+                text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+            if text is None:
+                ctx.add(hidden("dyn.sed-script", "sed -f - runs a script that cannot be read from the line"))
+            else:
+                scripts.append(literal(text))
     if not scripts and not any(o in ("-f", "--file") for o, _ in a.values) and a.operands:
         scripts = [a.operands[0]]
     for w in scripts:
@@ -316,11 +327,19 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             judge.line(line, ctx, depth + 1, origin=f"{name} {label}")
 
 
+_RULE_RECIPE = re.compile(r"^[^\t#=:;]*::?(?![=:])[^=;#]*;(.*)$")
+
+
 def _make_lines(text: str) -> list[str]:
     out: list[str] = []
     for raw in text.replace("\\\n", " ").split("\n"):
         if raw.startswith("\t"):
             out.append(raw.lstrip("\t@-+ "))
+        else:
+            # `target: prereqs ; recipe`: a recipe on the rule's own line (not `X := a;b`).
+            m = _RULE_RECIPE.match(raw)
+            if m is not None:
+                out.append(m.group(1).lstrip("@-+ "))
         for m in re.finditer(r"\$[({]shell\s+([^)}]*)[)}]", raw):
             out.append(m.group(1))
     return [re.sub(r"\$[({][^)}]*[)}]|\$[@<^*?%]", "X", line) for line in out]
