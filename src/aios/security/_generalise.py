@@ -40,6 +40,8 @@ _CODE = (
     (re.compile(r"\$[({]shell\s+([^)}]+)[)}]"), "$(shell)"),
     (re.compile(r"\\(?:immediate\\)?write18\s*\{([^}]*)\}"), "\\write18"),
     (re.compile(r"%x[({\[]([^)}\]]+)[)}\]]"), "%x()"),
+    (re.compile(r"\be?syscmd\s*\(([^()]+)\)"), "esyscmd()"),
+    (re.compile(r"%\(([^()]+)\)(?!s)"), "%()"),
     (re.compile(r"`([^`]+)`"), "backticks"),
 )
 _CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
@@ -185,6 +187,11 @@ def home_trees(judge: Judge, name: str, options: frozenset[str], operands: Seque
 def code_variable(name: str) -> bool:
     """Whether an environment variable's value is a command some program runs."""
     return bool(_CODE_VARS.match(name))
+
+
+def is_command(word: str, cwd: str | None, judge: Judge) -> bool:
+    """Whether ``word`` names a program: a path to an executable, or a command on PATH."""
+    return _is_program(word, cwd, judge, standalone=False)
 
 
 def _wrapped(judge: Judge, name: str, text: str, ctx: Context, depth: int) -> None:

@@ -149,7 +149,7 @@ class Judge:
             ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
                             "history (hides what is done)", frozenset({"dangerous"})))
             return
-        if generalise.code_variable(name) and not val.dynamic and val.value.strip() and not self._plain_reader(val.value):
+        if generalise.code_variable(name) and not val.dynamic and self.names_program(val.value):
             # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
             ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
                             frozenset({"dynamic"})))
@@ -179,17 +179,19 @@ class Judge:
                 # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
                 self.line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
 
-    def _plain_reader(self, value: str) -> bool:
-        """``PAGER=cat``, ``PAGER='less -R'``: a program on the read-only list, named without a path."""
+    def names_program(self, value: str) -> bool:
+        """Whether a setting's value names a program to run, as issue 14 §2 counts it: a path
+        (``/usr/bin/vim``, ``./x``) or a command with its own arguments (``nano -w``), but not a
+        bare name (``EDITOR=vim`` is just an editor) nor a read-only command (``less -R``)."""
         try:
             parts = shlex.split(value)
         except ValueError:
-            return False
-        if not parts or "/" in parts[0]:
+            return True
+        if not parts or ("/" not in parts[0] and len(parts) == 1):
             return False
         args = [literal(p) for p in parts[1:]]
-        spec = self.rules.command(parts[0]) or DEFAULT_SPEC
-        return self.is_readonly(parts[0], split_args(args, spec.arg_options), args)
+        spec = self.rules.command(base(parts[0])) or DEFAULT_SPEC
+        return not self.is_readonly(base(parts[0]), split_args(args, spec.arg_options), args)
 
     def argv(self, words: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -353,7 +355,9 @@ class Judge:
         if name not in OWN_VALUES:
             generalise.programs(self, name, operands, values, ctx, depth, readonly=readonly)
         if unknown and not readonly:
-            generalise.code_values(self, name, [*a.operands, *(w for _, w in values)], ctx, depth)
+            generalise.code_values(self, name, [*a.operands, *(w for _, w in values),
+                                                *(w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-")],
+                                   ctx, depth)
         if not (spec.no_read or spec.secret_ok):
             # Anything else that names a secret is read by this program as far as the policy knows.
             words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))

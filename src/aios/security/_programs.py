@@ -159,6 +159,10 @@ def option_code(judge: Judge, name: str, spec: CommandSpec, values: Sequence[tup
 def setting_code(judge: Judge, name: str, what: str, value: str, ctx: Context, depth: int) -> None:
     """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
     value = value.strip()
+    if value.startswith("!") or judge.names_program(value):
+        # `alias.x=!cmd`, `core.pager=prog`: a program given a program (issue 14 §2).
+        ctx.add(Finding("confirm", "wrap.program-setting", f"{name} {what} runs a command ({value[:60]})",
+                        frozenset({"dynamic"})))
     if value.startswith("!"):
         value = value[1:]
     judge.line(re.sub(r"%[a-zA-Z%]", "X", value), ctx, depth + 1, origin=f"{name} {what}")
@@ -188,10 +192,25 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
         k = next(i for i, w in enumerate(args) if w.value == "run")
         if k + 1 < len(args):
             judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
-    elif sub == "rebase":
+    elif sub in ("difftool", "mergetool"):
+        # -x/--extcmd CMD: git runs CMD on each pair of files.
         for i, w in enumerate(args):
             v = w.value
             code: Word | None = None
+            if (v == "--extcmd" or re.fullmatch(r"-[a-zA-Z]*x", v)) and i + 1 < len(args):
+                code = args[i + 1]
+            elif v.startswith("--extcmd="):
+                code = Word(v[len("--extcmd="):], tuple(x[len("--extcmd="):] for x in w.values), w.dynamic, w.glob)
+            elif re.fullmatch(r"-[a-zA-Z]*x.+", v) and not v.startswith("--"):
+                code = literal(v[v.index("x") + 1 :])
+            if code is not None:
+                ctx.add(Finding("confirm", "wrap.program-argument", f"git {sub} is given a command to run "
+                                f"({code.text[:60]})", frozenset({"dynamic"})))
+                wrapper_text(judge, f"git {sub} --extcmd", [code], ctx, depth)
+    elif sub == "rebase":
+        for i, w in enumerate(args):
+            v = w.value
+            code = None
             if v in ("-x", "--exec") and i + 1 < len(args):
                 code = args[i + 1]
             elif v.startswith("--exec="):
