@@ -87,7 +87,12 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             if not sub:
                 continue
             for s in starts[:MAX_VALUES]:
-                inner = literal(s.value.rstrip("/") + "/*" if s.value != "/" else "/*", glob=True)
+                # After a narrowing filter (-name, -path …) inside the workspace, {} is some
+                # entries below the start, not all of them: judged as one workspace entry.
+                # Elsewhere it may still be any file there, so it stays a glob of all.
+                some = (filtered and not alternatives and not s.dynamic
+                        and judge.paths.classify(s.value, ctx.cwd, True, s.glob)[0] in ("workspace", "workspace-top"))
+                inner = literal(s.value.rstrip("/") + "/*" if s.value != "/" else "/*", glob=not some)
                 if s.dynamic:
                     inner = literal(DYN)
                 words = [replace_placeholder(w, "{}", [inner]) if "{}" in w.value else w for w in sub]
@@ -192,6 +197,12 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
         k = next(i for i, w in enumerate(args) if w.value == "run")
         if k + 1 < len(args):
             judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
+    elif sub == "diff" and "--no-index" in (w.value for w in args):
+        # git diff --no-index A B compares (and prints) any two files, not the repository.
+        k = next(i for i, w in enumerate(args) if w.value == "diff")
+        for w in args[k + 1 :]:
+            if not w.value.startswith("-"):
+                judge.effect("read", w, ctx, "git diff --no-index")
     elif sub in ("difftool", "mergetool"):
         # -x/--extcmd CMD: git runs CMD on each pair of files.
         for i, w in enumerate(args):
