@@ -50,7 +50,7 @@ _CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|pa
 _PROGRAM_OPTION = re.compile(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
                              r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress", re.I)
 """Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
-_CODE_OPTION = re.compile(r"script|engine|plugin|preload|extension|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
+_CODE_OPTION = re.compile(r"script|engine|provider|plugin|preload|extension|module-path|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
 _CODE_FILE = re.compile(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
 """An option that loads code (``nmap --script=x.nse``, ``openssl -engine ./e.so``) given a file of it."""
 _MESSAGE_OPTION = re.compile(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"

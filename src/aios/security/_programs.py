@@ -203,6 +203,18 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
         for w in args[k + 1 :]:
             if not w.value.startswith("-"):
                 judge.effect("read", w, ctx, "git diff --no-index")
+    elif sub == "clean" and len(ops) > 1:
+        # git clean -f PATH… deletes untracked files below each path (-d: whole directories).
+        k = next(i for i, w in enumerate(args) if w.value == "clean")
+        rest = args[k + 1 :]
+        flags = "".join(w.value[1:] for w in rest if re.fullmatch(r"-[a-zA-Z]+", w.value))
+        if "n" not in flags and ("f" in flags or "--force" in (w.value for w in rest)):
+            dashdash = False
+            for w in rest:
+                if w.value == "--":
+                    dashdash = True
+                elif dashdash or not w.value.startswith("-"):
+                    judge.effect("delete", w, ctx, "git clean", option=" (untracked files below)", recursive="d" in flags)
     elif sub in ("difftool", "mergetool"):
         # -x/--extcmd CMD: git runs CMD on each pair of files.
         for i, w in enumerate(args):
@@ -321,6 +333,20 @@ def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
                 judge.effect(kind, literal(arg), ctx, f"sed {'w' if kind == 'write' else 'r'}")
 
 
+def chpasswd(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """chpasswd reads ``user:password`` lines; an empty password removes it (as ``passwd -d``)."""
+    st = cmd.stdin
+    if st is None or st.dynamic:
+        return
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    for line in (text or "").split("\n"):
+        user, sep, password = line.strip().partition(":")
+        if sep and user and not password.strip():
+            ctx.add(Finding("block", "secoff.password-remove", f"turning security off: {name} sets an empty password "
+                            f"for {user}", frozenset({"dangerous", "privileged", "system"})))
+            return
+
+
 def at(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
     """at/batch read the commands they schedule from standard input."""
     stdin_code(judge, cmd, ctx, depth, name, None)
@@ -411,7 +437,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
-    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "more": pager,
+    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "more": pager,
     "most": pager, "tee": tee,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
