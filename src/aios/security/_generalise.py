@@ -16,11 +16,14 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
+from ._names import DEFAULT_SPEC
 from ._paths import path_candidates
 from ._words import DYN, Word, literal
 
@@ -187,6 +190,22 @@ def home_trees(judge: Judge, name: str, options: frozenset[str], operands: Seque
 def code_variable(name: str) -> bool:
     """Whether an environment variable's value is a command some program runs."""
     return bool(_CODE_VARS.match(name))
+
+
+def names_program(judge: Judge, value: str) -> bool:
+    """Whether a setting's value names a program to run, as issue 14 §2 counts it: a path
+    (``/usr/bin/vim``, ``./x``) or a command with its own arguments (``nano -w``), but not a
+    bare name (``EDITOR=vim`` is just an editor) nor a read-only command (``less -R``)."""
+    try:
+        parts = shlex.split(value)
+    except ValueError:
+        return True
+    if not parts or ("/" not in parts[0] and len(parts) == 1):
+        return False
+    name = parts[0].rstrip("/").rsplit("/", 1)[-1]
+    args = [literal(p) for p in parts[1:]]
+    spec = judge.rules.command(name) or DEFAULT_SPEC
+    return not judge.is_readonly(name, split_args(args, spec.arg_options), args)
 
 
 def is_command(word: str, cwd: str | None, judge: Judge) -> bool:

@@ -149,7 +149,7 @@ class Judge:
             ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
                             "history (hides what is done)", frozenset({"dangerous"})))
             return
-        if generalise.code_variable(name) and not val.dynamic and self.names_program(val.value):
+        if generalise.code_variable(name) and not val.dynamic and generalise.names_program(self, val.value):
             # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
             ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
                             frozenset({"dynamic"})))
@@ -178,20 +178,6 @@ class Judge:
             for v in val.values[:MAX_VALUES]:
                 # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
                 self.line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
-
-    def names_program(self, value: str) -> bool:
-        """Whether a setting's value names a program to run, as issue 14 §2 counts it: a path
-        (``/usr/bin/vim``, ``./x``) or a command with its own arguments (``nano -w``), but not a
-        bare name (``EDITOR=vim`` is just an editor) nor a read-only command (``less -R``)."""
-        try:
-            parts = shlex.split(value)
-        except ValueError:
-            return True
-        if not parts or ("/" not in parts[0] and len(parts) == 1):
-            return False
-        args = [literal(p) for p in parts[1:]]
-        spec = self.rules.command(base(parts[0])) or DEFAULT_SPEC
-        return not self.is_readonly(base(parts[0]), split_args(args, spec.arg_options), args)
 
     def argv(self, words: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
         if depth > MAX_DEPTH:
