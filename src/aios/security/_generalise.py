@@ -83,7 +83,7 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
         for v in w.values[:MAX_VALUES]:
             cands = path_candidates(v) + _PATHS_IN.findall(v)
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
-                cands += path_candidates(v[2:])  # -kPATH: a short option with its value glued on
+                cands += _glued(v)  # -kPATH, -yfPATH: short options with a value glued on
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if foreign and (judge.paths.abspath(cand, ctx.cwd) or own).startswith(own):
@@ -164,7 +164,7 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
         for v in w.values[:MAX_VALUES]:
             cands = [*path_candidates(v), *_PATHS_IN.findall(v)]
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
-                cands += path_candidates(v[2:])
+                cands += _glued(v)
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if cls in _WRITE_CLASSES:
@@ -232,6 +232,12 @@ def _is_program(word: str, cwd: str | None, judge: Judge, *, standalone: bool, p
 @functools.lru_cache(maxsize=2048)
 def _on_path(word: str) -> bool:
     return re.fullmatch(r"[A-Za-z][\w.+-]*", word) is not None and shutil.which(word) is not None
+
+
+def _glued(word: str) -> list[str]:
+    """The value glued to a cluster of short options: ``-oPATH``, ``-yf/home/bob/key``, ``-f~/x``."""
+    m = re.match(r"-[A-Za-z0-9]*?([/~.].*)$", word)
+    return path_candidates(word[2:]) + (path_candidates(m.group(1)) if m else [])
 
 
 def _quote(word: str) -> str:

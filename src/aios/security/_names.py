@@ -12,7 +12,7 @@ ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 REMOTE = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 """``host:path`` and ``user@host:path`` (scp, rsync): not a local path."""
 URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-DOWNLOADERS = frozenset({"curl", "wget", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
+DOWNLOADERS = frozenset({"curl", "wget", "ftpget", "xh", "curlie", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
                          "lwp-request", "GET", "scp", "rsync", "sftp"})
 """Programs whose output (or written file) is text from the network."""
 DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "openssl", "gpg", "gunzip", "zcat", "gzip",

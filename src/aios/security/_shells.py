@@ -381,10 +381,12 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
             ctx.add(dynamic("interp.opaque", f"{label} code uses {it.what!r}, which the policy cannot follow"))
 
 
-_FORK = re.compile(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b")
+_FORK = re.compile(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b|"
+                   r"\b(?:system|execute|popen|exec)\s*\(?\s*[\"'][^\"']*&\s*[\"']")
+"""A fork, or a shell command sent to the background (``os.execute("sh &")``)."""
 _ENDLESS = re.compile(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
                       r"\bloop\s*(?:\{|do\b)|\biter\s*\(\s*int\s*,|\b(?:itertools\.)?count\s*\(\s*\)|"
-                      r"\bfor\s*\(\s*;\s*;\s*\)|\bforever\b|\brepeat\b|\bcycle\s*\(")
+                      r"\bfor\s*\(\s*;\s*;\s*\)|\bforever\b|\brepeat\b|\bcycle\s*\(|\bwhile\s*\(?\s*(?:\w+\.)?fork\b")
 """Loops that never end: ``while 1``, ``loop { }``, ``iter(int, 1)``, ``for(;;)``."""
 _STOPS = re.compile(r"\b(?:wait|waitpid|exit|break|last)\b")
 

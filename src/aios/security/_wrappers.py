@@ -53,6 +53,8 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
     for opt in spec.replace_options & a.options:
         given = [ov.value for o, ov in option_values if o == opt]
         replace = given[0] if given else "{}"
+    if replace is None and spec.placeholder and any(spec.placeholder in w.value for w in rest):
+        replace = spec.placeholder
     extra_input: list[Word] = []
     if spec.separators:
         for k, w in enumerate(rest):
