@@ -186,6 +186,9 @@ REVEALED_BLOCK = [
     # interpreter code calling system with a quoted-by-another-spelling string
     "perl -e '1 while fork'", "lua -e 'while true do os.execute(\"sh &\") end'", "busybox ftpget h f - | sh",
     "ssh-keygen -yf/home/bob/.ssh/id_ed25519", "frob -vo/etc/fstab", "parallel -j4 'rm -rf {}' ::: /etc",
+    "echo 'esyscmd(rm -rf /etc)' | m4", "hg --config alias.x='!rm -rf /etc' x", "frob --cmd='%(rm -rf /etc)s'",
+    "python3 -c \"import subprocess as s; s.call(['rm','-rf','/etc'])\"",
+    "python3 -c 'from os import system as run; run(\"rm -rf /etc\")'",
     "perl -e 'system qq{rm -rf /etc}'", "perl -e 'exec q[mkfs.ext4 /dev/sdb]'", "ruby -e 'system %q(rm -rf /usr)'",
     # %(…) code in values
     "frob --run='%(mkfs.ext4 /dev/sdb)'", "quux --cmd '%(wipefs -a /dev/sda)'",
@@ -221,6 +224,7 @@ def test_revealed_programs_given_programs_and_link_changes_are_confirmed(cmd: st
     "GIT_EDITOR=nano git commit", "PAGER='less -R' git log", "git -c core.editor=vim commit", "wg show",
     "run-parts --list /etc/cron.daily", "git clean -fd build/", "echo s/a/b/ | sed -f - a.txt",
     "perl -e 'print q(hello)'", "env -S 'sh -c \"ls -la\"'", "taskset -c 0 ls",
+    "git -c alias.lg='log --oneline' lg", "frob --fmt='%(name)s'", "frob --exclude='!*.py'", "m4 <<< 'define(x, 1)x'",
 ])
 def test_revealed_everyday_forms_stay_allowed(cmd: str) -> None:
     d = policy().check_command(cmd)

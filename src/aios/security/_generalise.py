@@ -36,7 +36,7 @@ _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
 _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
                             "device"})
 _CODE = (
-    (re.compile(r"^\s*!(.+)", re.S), "!"),
+    (re.compile(r"(?:^|=)\s*!(.+)", re.S), "!"),
     (re.compile(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
     (re.compile(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
                 r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),
@@ -44,7 +44,7 @@ _CODE = (
     (re.compile(r"\\(?:immediate\\)?write18\s*\{([^}]*)\}"), "\\write18"),
     (re.compile(r"%x[({\[]([^)}\]]+)[)}\]]"), "%x()"),
     (re.compile(r"\be?syscmd\s*\(([^()]+)\)"), "esyscmd()"),
-    (re.compile(r"%\(([^()]+)\)(?!s)"), "%()"),
+    (re.compile(r"%\((?!\w+\)[sdifrxXeEgGcoaT%])([^()]+)\)"), "%()"),
     (re.compile(r"`([^`]+)`"), "backticks"),
 )
 _CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
@@ -104,6 +104,8 @@ def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, de
             if m is None:
                 continue
             inner = m.group(1).strip()
+            if kind == "!" and re.match(r"[^\s]*[*?\[]", inner):
+                continue  # `--exclude='!*.py'`: a negated pattern, not a command
             ctx.add(Finding("confirm", "code.in-value", f"{name} is given code that runs a command ({kind} in "
                             f"{_short(w.text)})", frozenset({"dynamic"})))
             if inner and DYN not in inner:

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 def setting_code(judge: Judge, name: str, what: str, value: str, ctx: Context, depth: int) -> None:
     """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
     value = value.strip()
+    if what.split()[-1].lower().startswith("alias.") and not value.startswith("!"):
+        # An alias without `!` is more git (`alias.lg=log --oneline`), not a program.
+        judge.line(f"git {value}", ctx, depth + 1, origin=f"{name} {what}")
+        return
     if value.startswith("!") or names_program(judge, value):
         # `alias.x=!cmd`, `core.pager=prog`: a program given a program (issue 14 §2).
         ctx.add(Finding("confirm", "wrap.program-setting", f"{name} {what} runs a command ({value[:60]})",

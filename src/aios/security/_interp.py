@@ -280,6 +280,16 @@ def _as_literal(m: re.Match[str]) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _py_unalias(code: str) -> str:
+    """``import subprocess as s`` / ``from os import system as run``: calls spelled through an
+    alias are rewritten to the full name, so ``s.call([...])`` reads as ``subprocess.call([...])``."""
+    for mod, alias in re.findall(r"\bimport\s+([\w.]+)\s+as\s+(\w+)", code):
+        code = re.sub(rf"(?<![\w.]){re.escape(alias)}\s*\.", f"{mod}.", code)
+    for mod, name, alias in re.findall(r"\bfrom\s+([\w.]+)\s+import\s+(\w+)\s+as\s+(\w+)", code):
+        code = re.sub(rf"(?<![\w.]){re.escape(alias)}\s*\(", f"{mod}.{name}(", code)
+    return code
+
+
 def analyze(language: str, code: str) -> list[Intent]:
     """The plain intents of ``code``; unknown languages give one ``opaque`` intent."""
     table = _LANGS.get(language)
@@ -292,6 +302,8 @@ def analyze(language: str, code: str) -> list[Intent]:
     code = _home_literals(code)
     if language in ("perl", "ruby"):
         code = _QUOTE_OP.sub(_as_literal, code)
+    if language == "python":
+        code = _py_unalias(code)
     masked = list(code)
     covered: list[tuple[int, int]] = []
     for pat in pats:

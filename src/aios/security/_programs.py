@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import _generalise as generalise
 from ._args import split_args
 from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
@@ -257,6 +258,18 @@ def chpasswd(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx:
             return
 
 
+def m4(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """m4: ``esyscmd(…)``/``syscmd(…)`` in its words (``-D x=…``) or in the text it reads from
+    stdin run commands."""
+    generalise.code_values(judge, name, args, ctx, depth)
+    st = cmd.stdin
+    if st is None or st.dynamic or any(not w.value.startswith("-") for w in args):
+        return
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is not None:
+        generalise.code_values(judge, name, [literal(text)], ctx, depth)
+
+
 def at(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
     """at/batch read the commands they schedule from standard input."""
     stdin_code(judge, cmd, ctx, depth, name, None)
@@ -347,7 +360,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
-    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "more": pager,
+    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
     "most": pager, "tee": tee,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
