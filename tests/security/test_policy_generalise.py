@@ -208,7 +208,7 @@ REVEALED_CONFIRM = [
     "frob --exec=/bin/sh", "git difftool -y --extcmd=meld", "git -c alias.st='!git status -s' st",
     "git -c core.pager=/tmp/pager log", "m4 -D x='esyscmd(date)' in.m4", "frob --hook='%(date)'",
     "wg-quick down wg0", "wg set wg0 peer K allowed-ips 0.0.0.0/0", "tailscale up", "openvpn --config x.ovpn",
-    "ip link set wg0 up", "openssl dgst -engine /tmp/evil.so -sign k", "openssl req -provider-path /tmp/p -new",
+    "ip link set wg0 up", "ip l s eth0 up", "ifup eth0", "wg-quick save wg0", "openssl dgst -engine /tmp/evil.so -sign k", "openssl req -provider-path /tmp/p -new",
     "run-parts /etc/cron.daily",
 ]
 
@@ -238,7 +238,8 @@ def test_find_exec_without_a_narrowing_filter_still_covers_everything(cmd: str) 
 
 @pytest.mark.parametrize("cmd", ["less -O/etc/profile README.md", "less --log-file=/etc/bash.bashrc x",
                                  "tree -o /etc/issue", "git diff --no-index a /root/.ssh/id_rsa",
-                                 "git diff --no-index /etc/shadow b"])
+                                 "git diff --no-index /etc/shadow b", "uniq a.txt /etc/hosts", "xxd a.bin /etc/issue",
+                                 "git log --output=/etc/motd"])
 def test_paranoid_allow_listed_programs_writing_system_files_or_reading_secrets(cmd: str) -> None:
     assert act(cmd, "paranoid") == "block"
     assert act("tree -o out.txt", "paranoid") == "confirm"

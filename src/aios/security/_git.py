@@ -37,6 +37,13 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
     """git: configured commands, ``submodule foreach``, ``bisect run``, ``rebase --exec``."""
     spec = judge.rules.command("git") or DEFAULT_SPEC
     a = split_args(args, spec.arg_options)
+    for k, w in enumerate(args):
+        # git log/diff/show --output=FILE writes the output there.
+        if w.value.startswith("--output="):
+            judge.effect("write", Word(w.value[9:], tuple(v[9:] for v in w.values), w.dynamic, w.glob), ctx,
+                         "git --output")
+        elif w.value == "--output" and k + 1 < len(args):
+            judge.effect("write", args[k + 1], ctx, "git --output")
     ops = [w.value for w in a.operands]
     sub = ops[0] if ops else ""
     if sub == "config" and len(ops) >= 3 and spec.command_keys:
