@@ -46,6 +46,9 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
     for opt, ov in option_values:
         if opt in spec.read_options:
             judge.effect("read", ov, ctx, f"{name} {opt}")
+    # `ssh -i /home/bob/.ssh/id_rsa`: the user's own keys are fine, another account's are secrets.
+    clusters = [w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-"]
+    generalise.secrets(judge, name, [ov for _, ov in option_values] + clusters, ctx, foreign=True)
     no_command = bool(spec.no_command & a.options)
     strings = [ov for opt, ov in option_values if opt in spec.string_options]
     splits = [ov for opt, ov in option_values if opt in spec.split_options]
