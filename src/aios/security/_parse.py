@@ -373,6 +373,23 @@ _ALWAYS = {"while": (":", "true", "/bin/true", "/usr/bin/true", "[ 1 ]", "((1))"
            "until": ("false", "/bin/false", "/usr/bin/false", "! :", "! true")}
 
 
+_TEST = re.compile(r"(?:\[\[?|test)\s+(?:(?P<one>[\w.]+)|(?P<a>[\w.]+)\s*(?P<op>==?|!=|-eq|-ne)\s*(?P<b>[\w.]+))\s*\]?\]?")
+
+
+def _constant(cond: str, want: bool) -> bool:
+    """Whether a loop test is always ``want``: ``true``, ``[ 1 ]``, ``[ 1 = 0 ]``, ``((1))`` …"""
+    if cond in _ALWAYS["while" if want else "until"]:
+        return True
+    m = _TEST.fullmatch(cond)
+    if m is None:
+        m2 = re.fullmatch(r"\(\(\s*(\d+)\s*\)\)", cond)
+        return m2 is not None and (int(m2.group(1)) != 0) == want
+    if m.group("one") is not None:
+        return want  # `[ STRING ]` is true for any non-empty literal
+    same = m.group("a") == m.group("b")
+    return (same if m.group("op") in ("=", "==", "-eq") else not same) == want
+
+
 def _endless_spawner(node: Node) -> bool:
     """``while :; do … & done``: a loop that never ends and starts a background job each turn
     (nothing in it waits or breaks out)."""
@@ -385,7 +402,7 @@ def _endless_spawner(node: Node) -> bool:
         # `for ((;;))`, `for ((i=0;1;i++))`: no test, or a constant non-zero one, never ends.
         if cond is not None and not re.fullmatch(r"\s*0*[1-9]\d*\s*", node_text(cond)):
             return False
-    elif cond is None or kw not in _ALWAYS or node_text(cond).strip().rstrip(";").strip() not in _ALWAYS[kw]:
+    elif cond is None or kw not in _ALWAYS or not _constant(node_text(cond).strip().rstrip(";").strip(), kw == "while"):
         return False
     background = stops = False
     stack = list(body.children)

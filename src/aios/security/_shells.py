@@ -386,7 +386,8 @@ _FORK = re.compile(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_p
 """A fork, or a shell command sent to the background (``os.execute("sh &")``)."""
 _ENDLESS = re.compile(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
                       r"\bloop\s*(?:\{|do\b)|\biter\s*\(\s*int\s*,|\b(?:itertools\.)?count\s*\(\s*\)|"
-                      r"\bfor\s*\(\s*;\s*;\s*\)|\bforever\b|\brepeat\b|\bcycle\s*\(|\bwhile\s*\(?\s*(?:\w+\.)?fork\b")
+                      r"\bfor\s*\(\s*;\s*;\s*\)|\bforever\b|\brepeat\b|\bcycle\s*\(|\bwhile\s*\(?\s*(?:\w+\.)?fork\b|"
+                      r"\b\d+\.step\s*(?:\{|do\b)|Float::INFINITY")
 """Loops that never end: ``while 1``, ``loop { }``, ``iter(int, 1)``, ``for(;;)``."""
 _STOPS = re.compile(r"\b(?:wait|waitpid|exit|break|last)\b")
 
