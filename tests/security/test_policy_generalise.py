@@ -206,6 +206,7 @@ def test_revealed_classes_are_blocked(cmd: str) -> None:
 
 REVEALED_CONFIRM = [
     "EDITOR=/usr/bin/nano frob edit", "FOO_CMD=./run.sh frob", "EDITOR='nano -w' frob",
+    "quux --browser=/opt/none/firefox open", "BROWSER=/opt/none/firefox frob", "VISUAL=/usr/bin/vim frob",
     "frob --exec=/bin/sh", "git difftool -y --extcmd=meld", "git -c alias.st='!git status -s' st",
     "git -c core.pager=/tmp/pager log", "m4 -D x='esyscmd(date)' in.m4", "frob --hook='%(date)'",
     "wg-quick down wg0", "wg set wg0 peer K allowed-ips 0.0.0.0/0", "tailscale up", "openvpn --config x.ovpn",

@@ -69,7 +69,8 @@ _NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "p
                            "list", "show", "add", "update", "build", "check", "clean", "start", "stop", "status", "pr",
                            "top", "look", "watch", "w", "last", "users", "more", "diff", "dir", "vdir"})
 """Words that are programs on PATH but much more often a subcommand (``cargo test --release``)."""
-_CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER)$")
+_CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|VISUAL|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER|"
+                        r"BROWSER|INTERPRETER|HELPER|TERMINAL)$")
 """Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
 
 
@@ -135,6 +136,11 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
         if not parts:
             continue
         named = bool(_PROGRAM_OPTION.search(opt))
+        if named and _names_a_program(w.value, ctx.cwd, judge) and not _is_program(parts[0], ctx.cwd, judge,
+                                                                                   standalone=False):
+            # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
+            _wrapped(judge, name, w.value, ctx, depth)
+            return
         if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named):
             _wrapped(judge, name, w.value, ctx, depth)
             return
@@ -158,8 +164,7 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
     """A program without an entry that names a system or critical file is taken to write it
     (``-o/etc/fstab`` too: a short option with its value glued on). A program an option names
     to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
-    words = [w for o, w in values if not (_PROGRAM_OPTION.search(o) and _is_program(w.value, ctx.cwd, judge,
-                                                                                    standalone=True))]
+    words = [w for o, w in values if not (_PROGRAM_OPTION.search(o) and _names_a_program(w.value, ctx.cwd, judge))]
     for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue
@@ -240,6 +245,16 @@ def _glued(word: str) -> list[str]:
     """The value glued to a cluster of short options: ``-oPATH``, ``-yf/home/bob/key``, ``-f~/x``."""
     m = re.match(r"-[A-Za-z0-9]*?([/~.].*)$", word)
     return path_candidates(word[2:]) + (path_candidates(m.group(1)) if m else [])
+
+
+def _names_a_program(value: str, cwd: str | None, judge: Judge) -> bool:
+    """An option value that names a program: a path (``/usr/bin/x``, ``./run``), or a program on PATH."""
+    first = value.split()[0] if value.split() else ""
+    if re.match(r"(?:/|\./|\.\./|~/)[^\s]*[^/\s]$", first):
+        # A path not there (yet) may still be the program; an existing file must be executable.
+        path = judge.paths.abspath(first, cwd)
+        return path is not None and (not os.path.lexists(path) or _is_program(first, cwd, judge, standalone=False))
+    return _is_program(first, cwd, judge, standalone=False)
 
 
 def _quote(word: str) -> str:
