@@ -170,6 +170,8 @@ REVEALED_BLOCK = [
     # scripts on stdin for programs reading them with -f - / -f /dev/stdin
     "printf 'x: y ; mkfs.ext4 /dev/sdb\\n' | gmake -f /dev/stdin", "make -f - <<< 'go:;rm -rf /usr'",
     "echo '1e rm -rf /etc' | sed -f - a.txt", "printf '3e mkfs.ext4 /dev/sdb\\n' | sed -f /dev/stdin a.txt",
+    "echo '.shell rm -rf /etc' | sqlite3", "sqlite3 x.db <<< '.system mkfs.ext4 /dev/sdb'",
+    "echo '!rm -rf /etc' | ftp", "echo '\\! rm -rf /usr' | psql",
     # secrets in glued short options and in $(< FILE)
     "ssh-keygen -l -f/root/.ssh/id_rsa", "gpg --import /home/bob/.gnupg/private-keys-v1.d/0A.key",
     "echo $(< /etc/gshadow)", "export K=\"$(</root/.aws/credentials)\"", "frob -w/etc/passwd",
@@ -226,6 +228,7 @@ def test_revealed_programs_given_programs_and_link_changes_are_confirmed(cmd: st
     "GIT_EDITOR=nano git commit", "PAGER='less -R' git log", "git -c core.editor=vim commit", "wg show",
     "run-parts --list /etc/cron.daily", "git clean -fd build/", "echo s/a/b/ | sed -f - a.txt",
     "perl -e 'print q(hello)'", "env -S 'sh -c \"ls -la\"'", "taskset -c 0 ls",
+    "echo '!important' | tee notes.txt", "printf '.tables\\n' | sqlite3 x.db",
     "git -c alias.lg='log --oneline' lg", "frob --fmt='%(name)s'", "frob --exclude='!*.py'", "m4 <<< 'define(x, 1)x'",
 ])
 def test_revealed_everyday_forms_stay_allowed(cmd: str) -> None:

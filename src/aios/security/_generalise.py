@@ -94,6 +94,20 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
                     return
 
 
+_STDIN_ESCAPE = re.compile(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:shell|system|exec)\s)\s*(.+)$")
+"""A line of a program's own script that runs a shell command: ``!cmd`` (ftp, vim ``:!``),
+``\\! cmd`` (psql), ``.shell cmd`` (sqlite3), ``shell cmd`` (gdb), ``system cmd`` (mysql)."""
+
+
+def stdin_escapes(judge: Judge, name: str, text: str, ctx: Context, depth: int) -> None:
+    """Commands a program reading its own script from stdin (a here-string, ``echo … |``) is told
+    to run through that script's shell escape: judged as command lines."""
+    for raw in text.split("\n")[:MAX_VALUES * 4]:
+        m = _STDIN_ESCAPE.match(raw)
+        if m is not None and DYN not in m.group(1):
+            judge.line(m.group(1), ctx, depth + 1, origin=f"{name} reading stdin")
+
+
 def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, depth: int) -> None:
     """Code for the program's own language inside its words: judged where readable, confirmed."""
     for w in words:

@@ -37,10 +37,15 @@ from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
-from ._shells import eval_, interp, remember, run_file, shell, source
+from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
 from ._words import DYN, SimpleCommand, Word, literal
 from ._wrappers import wrapper
 
+_DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
+                           "more", "tr", "cut", "base64", "xxd", "od", "hexdump", "gzip", "xz", "zstd", "bzip2",
+                           "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
+                           "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
+"""Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
 _ENV_WORD = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 
 
@@ -253,6 +258,12 @@ class Judge:
         if program is not None:
             program(self, name, args, cmd, ctx, depth)
         self.generic(name, args, ctx, depth)
+        st = cmd.stdin
+        if st is not None and not st.dynamic and name not in _DATA_READERS:
+            # sqlite3, psql, ftp, gdb -x /dev/stdin … read commands with shell escapes from stdin.
+            text = st.text if st.kind == "text" else pipe_text(self, st.source, 0)
+            if text:
+                generalise.stdin_escapes(self, name, text, ctx, depth)
 
     def granted(self, name: str, args: list[Word]) -> PrefixRule | None:
         if not self.grants:
