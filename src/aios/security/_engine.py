@@ -181,9 +181,16 @@ class Policy:
         if not p.startswith("/"):
             p = posixpath.join(self._judge.paths.workspace, p)
         norm = posixpath.normpath(p)
-        real = os.path.realpath(norm)
-        rule, cls = self._judge.paths.classify_abs(norm)
-        rule2, cls2 = self._judge.paths.classify_abs(real, real=True)
+        try:
+            # realpath raises when a link is swapped or removed while it is resolved (a race),
+            # and on a NUL byte: a path that cannot be pinned down is not allowed.
+            real = os.path.realpath(norm)
+            rule, cls = self._judge.paths.classify_abs(norm)
+            rule2, cls2 = self._judge.paths.classify_abs(real, real=True)
+        except (OSError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            return Decision("block", "path.unresolved", f"blocks: {op} of {path!r}: the path cannot be resolved ({why}); "
+                            "it may be changing while it is checked (rule path.unresolved)", (), False, False, ())
         if class_rank(cls2) > class_rank(cls):
             rule, cls = rule2, cls2
         rid = rule.id if rule is not None else "path.outside"

@@ -16,11 +16,14 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
+from ._names import DEFAULT_SPEC
 from ._paths import path_candidates
 from ._words import DYN, Word, literal
 
@@ -33,13 +36,15 @@ _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
 _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
                             "device"})
 _CODE = (
-    (re.compile(r"^\s*!(.+)", re.S), "!"),
+    (re.compile(r"(?:^|=)\s*!(.+)", re.S), "!"),
     (re.compile(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
     (re.compile(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
                 r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),
     (re.compile(r"\$[({]shell\s+([^)}]+)[)}]"), "$(shell)"),
     (re.compile(r"\\(?:immediate\\)?write18\s*\{([^}]*)\}"), "\\write18"),
     (re.compile(r"%x[({\[]([^)}\]]+)[)}\]]"), "%x()"),
+    (re.compile(r"\be?syscmd\s*\(([^()]+)\)"), "esyscmd()"),
+    (re.compile(r"%\((?!\w+\)[sdifrxXeEgGcoaT%])([^()]+)\)"), "%()"),
     (re.compile(r"`([^`]+)`"), "backticks"),
 )
 _CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
@@ -48,7 +53,7 @@ _CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|pa
 _PROGRAM_OPTION = re.compile(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
                              r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress", re.I)
 """Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
-_CODE_OPTION = re.compile(r"script|engine|plugin|preload|extension|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
+_CODE_OPTION = re.compile(r"script|engine|provider|plugin|preload|extension|module-path|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
 _CODE_FILE = re.compile(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
 """An option that loads code (``nmap --script=x.nse``, ``openssl -engine ./e.so``) given a file of it."""
 _MESSAGE_OPTION = re.compile(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"
@@ -64,24 +69,43 @@ _NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "p
                            "list", "show", "add", "update", "build", "check", "clean", "start", "stop", "status", "pr",
                            "top", "look", "watch", "w", "last", "users", "more", "diff", "dir", "vdir"})
 """Words that are programs on PATH but much more often a subcommand (``cargo test --release``)."""
-_CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER)$")
+_CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|VISUAL|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER|"
+                        r"BROWSER|INTERPRETER|HELPER|TERMINAL)$")
 """Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
 
 
-def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context) -> None:
-    """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read."""
+def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, foreign: bool = False) -> None:
+    """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read
+    (``foreign``: only those outside the user's own home, for programs made to handle keys)."""
+    own = judge.paths.home.rstrip("/") + "/"
     for w in words:
         if w.dynamic:
             continue
         for v in w.values[:MAX_VALUES]:
             cands = path_candidates(v) + _PATHS_IN.findall(v)
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
-                cands += path_candidates(v[2:])  # -kPATH: a short option with its value glued on
+                cands += _glued(v)  # -kPATH, -yfPATH: short options with a value glued on
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
+                if foreign and (judge.paths.abspath(cand, ctx.cwd) or own).startswith(own):
+                    continue
                 if cls in _SECRET_CLASSES:
                     judge.effect("read", Word(w.text, (cand,), False, w.glob), ctx, name)
                     return
+
+
+_STDIN_ESCAPE = re.compile(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:shell|system|exec)\s)\s*(.+)$")
+"""A line of a program's own script that runs a shell command: ``!cmd`` (ftp, vim ``:!``),
+``\\! cmd`` (psql), ``.shell cmd`` (sqlite3), ``shell cmd`` (gdb), ``system cmd`` (mysql)."""
+
+
+def stdin_escapes(judge: Judge, name: str, text: str, ctx: Context, depth: int) -> None:
+    """Commands a program reading its own script from stdin (a here-string, ``echo … |``) is told
+    to run through that script's shell escape: judged as command lines."""
+    for raw in text.split("\n")[:MAX_VALUES * 4]:
+        m = _STDIN_ESCAPE.match(raw)
+        if m is not None and DYN not in m.group(1):
+            judge.line(m.group(1), ctx, depth + 1, origin=f"{name} reading stdin")
 
 
 def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, depth: int) -> None:
@@ -95,6 +119,8 @@ def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, de
             if m is None:
                 continue
             inner = m.group(1).strip()
+            if kind == "!" and re.match(r"[^\s]*[*?\[]", inner):
+                continue  # `--exclude='!*.py'`: a negated pattern, not a command
             ctx.add(Finding("confirm", "code.in-value", f"{name} is given code that runs a command ({kind} in "
                             f"{_short(w.text)})", frozenset({"dynamic"})))
             if inner and DYN not in inner:
@@ -124,6 +150,11 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
         if not parts:
             continue
         named = bool(_PROGRAM_OPTION.search(opt))
+        if named and _names_a_program(w.value, ctx.cwd, judge) and not _is_program(parts[0], ctx.cwd, judge,
+                                                                                   standalone=False):
+            # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
+            _wrapped(judge, name, w.value, ctx, depth)
+            return
         if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named):
             _wrapped(judge, name, w.value, ctx, depth)
             return
@@ -142,13 +173,20 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             return
 
 
-def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[Word], ctx: Context) -> None:
-    """A program without an entry that names a system or critical file is taken to write it."""
-    for w in (*values, *operands):
+def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]],
+           clusters: Sequence[Word], ctx: Context) -> None:
+    """A program without an entry that names a system or critical file is taken to write it
+    (``-o/etc/fstab`` too: a short option with its value glued on). A program an option names
+    to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
+    words = [w for o, w in values if not (_PROGRAM_OPTION.search(o) and _names_a_program(w.value, ctx.cwd, judge))]
+    for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue
         for v in w.values[:MAX_VALUES]:
-            for cand in [*path_candidates(v), *_PATHS_IN.findall(v)]:
+            cands = [*path_candidates(v), *_PATHS_IN.findall(v)]
+            if v.startswith("-") and not v.startswith("--") and len(v) > 2:
+                cands += _glued(v)
+            for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if cls in _WRITE_CLASSES:
                     judge.effect("write", literal(cand), ctx, name, option=" (named in its arguments)")
@@ -175,6 +213,27 @@ def code_variable(name: str) -> bool:
     return bool(_CODE_VARS.match(name))
 
 
+def names_program(judge: Judge, value: str) -> bool:
+    """Whether a setting's value names a program to run, as issue 14 §2 counts it: a path
+    (``/usr/bin/vim``, ``./x``) or a command with its own arguments (``nano -w``), but not a
+    bare name (``EDITOR=vim`` is just an editor) nor a read-only command (``less -R``)."""
+    try:
+        parts = shlex.split(value)
+    except ValueError:
+        return True
+    if not parts or ("/" not in parts[0] and len(parts) == 1):
+        return False
+    name = parts[0].rstrip("/").rsplit("/", 1)[-1]
+    args = [literal(p) for p in parts[1:]]
+    spec = judge.rules.command(name) or DEFAULT_SPEC
+    return not judge.is_readonly(name, split_args(args, spec.arg_options), args)
+
+
+def is_command(word: str, cwd: str | None, judge: Judge) -> bool:
+    """Whether ``word`` names a program: a path to an executable, or a command on PATH."""
+    return _is_program(word, cwd, judge, standalone=False)
+
+
 def _wrapped(judge: Judge, name: str, text: str, ctx: Context, depth: int) -> None:
     ctx.add(Finding("confirm", "wrap.program-argument", f"{name} is given a program to run ({_short(text)})",
                     frozenset({"dynamic"})))
@@ -194,6 +253,22 @@ def _is_program(word: str, cwd: str | None, judge: Judge, *, standalone: bool, p
 @functools.lru_cache(maxsize=2048)
 def _on_path(word: str) -> bool:
     return re.fullmatch(r"[A-Za-z][\w.+-]*", word) is not None and shutil.which(word) is not None
+
+
+def _glued(word: str) -> list[str]:
+    """The value glued to a cluster of short options: ``-oPATH``, ``-yf/home/bob/key``, ``-f~/x``."""
+    m = re.match(r"-[A-Za-z0-9]*?([/~.].*)$", word)
+    return path_candidates(word[2:]) + (path_candidates(m.group(1)) if m else [])
+
+
+def _names_a_program(value: str, cwd: str | None, judge: Judge) -> bool:
+    """An option value that names a program: a path (``/usr/bin/x``, ``./run``), or a program on PATH."""
+    first = value.split()[0] if value.split() else ""
+    if re.match(r"(?:/|\./|\.\./|~/)[^\s]*[^/\s]$", first):
+        # A path not there (yet) may still be the program; an existing file must be executable.
+        path = judge.paths.abspath(first, cwd)
+        return path is not None and (not os.path.lexists(path) or _is_program(first, cwd, judge, standalone=False))
+    return _is_program(first, cwd, judge, standalone=False)
 
 
 def _quote(word: str) -> str:

@@ -271,6 +271,25 @@ def _home_literals(code: str) -> str:
     return _HOME_EXPR.sub(repl, code)
 
 
+_QUOTE_OP = re.compile(r"(?<![\w$@%&])(?:qq?|%[qQ]?)\s*(?:\(([^()]*)\)|\{([^{}]*)\}|\[([^\[\]]*)\]|<([^<>]*)>|/([^/]*)/)")
+"""perl ``q(…)``/``qq{…}`` and ruby ``%q(…)``/``%Q[…]``/``%(…)``: quoted strings by another spelling."""
+
+
+def _as_literal(m: re.Match[str]) -> str:
+    text = next(g for g in m.groups() if g is not None)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _py_unalias(code: str) -> str:
+    """``import subprocess as s`` / ``from os import system as run``: calls spelled through an
+    alias are rewritten to the full name, so ``s.call([...])`` reads as ``subprocess.call([...])``."""
+    for mod, alias in re.findall(r"\bimport\s+([\w.]+)\s+as\s+(\w+)", code):
+        code = re.sub(rf"(?<![\w.]){re.escape(alias)}\s*\.", f"{mod}.", code)
+    for mod, name, alias in re.findall(r"\bfrom\s+([\w.]+)\s+import\s+(\w+)\s+as\s+(\w+)", code):
+        code = re.sub(rf"(?<![\w.]){re.escape(alias)}\s*\(", f"{mod}.{name}(", code)
+    return code
+
+
 def analyze(language: str, code: str) -> list[Intent]:
     """The plain intents of ``code``; unknown languages give one ``opaque`` intent."""
     table = _LANGS.get(language)
@@ -281,6 +300,10 @@ def analyze(language: str, code: str) -> list[Intent]:
     if _SOCKET.search(code) and _SHELL_HANDOFF.search(code):
         out.append(Intent("reverse-shell", what="socket handed to a shell"))
     code = _home_literals(code)
+    if language in ("perl", "ruby"):
+        code = _QUOTE_OP.sub(_as_literal, code)
+    if language == "python":
+        code = _py_unalias(code)
     masked = list(code)
     covered: list[tuple[int, int]] = []
     for pat in pats:

@@ -37,10 +37,15 @@ from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
-from ._shells import eval_, interp, remember, run_file, shell, source
+from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
 from ._words import DYN, SimpleCommand, Word, literal
 from ._wrappers import wrapper
 
+_DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
+                           "more", "tr", "cut", "base64", "xxd", "od", "hexdump", "gzip", "xz", "zstd", "bzip2",
+                           "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
+                           "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
+"""Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
 _ENV_WORD = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 
 
@@ -111,8 +116,9 @@ class Judge:
         for var, val in parsed.assignments:
             self.assignment(var, val, ctx, depth)
         for name in parsed.fork_bombs:
-            ctx.add(Finding("block", "proc.fork-bomb", f"function {name!r} calls itself in a pipe or in the background "
-                            "(a fork bomb)", frozenset({"dangerous"})))
+            why = (f"a {name} starts a background job on every turn and never ends" if name.endswith(" loop")
+                   else f"function {name!r} calls itself in a pipe or in the background")
+            ctx.add(Finding("block", "proc.fork-bomb", f"{why} (a fork bomb)", frozenset({"dangerous"})))
         commands = parsed.commands
         if len(commands) + len(ctx.commands) > MAX_COMMANDS:
             ctx.add(dynamic("parse.too-long", f"the line has more than {MAX_COMMANDS} commands; only the first are judged"))
@@ -148,6 +154,10 @@ class Judge:
             ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
                             "history (hides what is done)", frozenset({"dangerous"})))
             return
+        if generalise.code_variable(name) and not val.dynamic and generalise.names_program(self, val.value):
+            # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
+            ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
+                            frozenset({"dynamic"})))
         if name not in INJECT_VARS:
             if generalise.code_variable(name) and not val.dynamic:
                 for v in val.values[:MAX_VALUES]:
@@ -248,6 +258,12 @@ class Judge:
         if program is not None:
             program(self, name, args, cmd, ctx, depth)
         self.generic(name, args, ctx, depth)
+        st = cmd.stdin
+        if st is not None and not st.dynamic and name not in _DATA_READERS:
+            # sqlite3, psql, ftp, gdb -x /dev/stdin … read commands with shell escapes from stdin.
+            text = st.text if st.kind == "text" else pipe_text(self, st.source, 0)
+            if text:
+                generalise.stdin_escapes(self, name, text, ctx, depth)
 
     def granted(self, name: str, args: list[Word]) -> PrefixRule | None:
         if not self.grants:
@@ -336,7 +352,9 @@ class Judge:
         if name not in OWN_VALUES:
             generalise.programs(self, name, operands, values, ctx, depth, readonly=readonly)
         if unknown and not readonly:
-            generalise.code_values(self, name, [*a.operands, *(w for _, w in values)], ctx, depth)
+            generalise.code_values(self, name, [*a.operands, *(w for _, w in values),
+                                                *(w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-")],
+                                   ctx, depth)
         if not (spec.no_read or spec.secret_ok):
             # Anything else that names a secret is read by this program as far as the policy knows.
             words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))
@@ -346,8 +364,17 @@ class Judge:
             generalise.home_trees(self, name, a.options, a.operands, ctx)
             if len(ctx.findings) > start:
                 return
+        elif spec.secret_ok and not spec.no_read and not readonly:
+            # ssh-keygen, gpg … handle the user's own keys; another account's are still secrets.
+            words = [w for w in (*a.operands, *(w for _, w in values)) if id(w) not in used]
+            start = len(ctx.findings)
+            generalise.secrets(self, name, [*words, *(w for w in a.option_words if len(w.value) > 2)], ctx,
+                               foreign=True)
+            if len(ctx.findings) > start:
+                return
         if unknown and not readonly:
-            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], [w for _, w in values], ctx)
+            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], values,
+                              [w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-"], ctx)
 
     def downloaded(self, w: Word, ctx: Context) -> None:
         if not w.dynamic and len(w.values) == 1 and w.value != "-":

@@ -12,7 +12,7 @@ ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 REMOTE = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 """``host:path`` and ``user@host:path`` (scp, rsync): not a local path."""
 URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-DOWNLOADERS = frozenset({"curl", "wget", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
+DOWNLOADERS = frozenset({"curl", "wget", "ftpget", "xh", "curlie", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
                          "lwp-request", "GET", "scp", "rsync", "sftp"})
 """Programs whose output (or written file) is text from the network."""
 DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "openssl", "gpg", "gunzip", "zcat", "gzip",
@@ -54,6 +54,18 @@ def opens_to_others(mode: str) -> bool:
 def base(name: str) -> str:
     """The program name of a path (``/usr/bin/rm`` → ``rm``)."""
     return name.rstrip("/").rsplit("/", 1)[-1] if "/" in name.rstrip("/") else name
+
+
+MULTI_CALL = frozenset({"busybox", "toybox", "busybox.static", "busybox-static"})
+"""Multi-call binaries: ``busybox APPLET …`` is APPLET, wherever a program is named."""
+
+
+def program(words: Sequence[Word]) -> str:
+    """The program a command's words run: ``busybox wget …`` runs wget, ``/bin/sh`` runs sh."""
+    name = base(words[0].value) if words else ""
+    if name in MULTI_CALL and len(words) > 1 and not words[1].value.startswith("-"):
+        return base(words[1].value)
+    return name
 
 
 def is_version_query(args: Sequence[Word]) -> bool:

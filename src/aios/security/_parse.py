@@ -13,6 +13,7 @@ The parse is pure and cached: the same line always gives the same :class:`Parsed
 from __future__ import annotations
 
 import functools
+import re
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
@@ -89,6 +90,11 @@ class _Walker:
         if t == "pipeline":
             self.pipeline(node, stdin)
             return None
+        if t == "file_redirect" and node.parent is not None and node.parent.type == "command_substitution":
+            # `$(< FILE)` reads FILE as `cat FILE` would: a command of just that redirection.
+            cmd = SimpleCommand((), (), (self.redirect(node),), stdin)
+            self.out.append(cmd)
+            return cmd
         if t == "variable_assignment":
             self.x.assign(node)
             name_node = node.child_by_field_name("name")
@@ -136,8 +142,8 @@ class _Walker:
         if t == "function_definition":
             self.function(node)
             return None
-        if t == "while_statement" and _endless_spawner(node):
-            self.fork_bombs.append("while loop")
+        if t in ("while_statement", "c_style_for_statement") and _endless_spawner(node):
+            self.fork_bombs.append("while loop" if t == "while_statement" else "for ((;;)) loop")
         if t == "negated_command":
             for c in node.named_children:
                 self.stmt(c, stdin)
@@ -367,15 +373,36 @@ _ALWAYS = {"while": (":", "true", "/bin/true", "/usr/bin/true", "[ 1 ]", "((1))"
            "until": ("false", "/bin/false", "/usr/bin/false", "! :", "! true")}
 
 
+_TEST = re.compile(r"(?:\[\[?|test)\s+(?:(?P<one>[\w.]+)|(?P<a>[\w.]+)\s*(?P<op>==?|!=|-eq|-ne)\s*(?P<b>[\w.]+))\s*\]?\]?")
+
+
+def _constant(cond: str, want: bool) -> bool:
+    """Whether a loop test is always ``want``: ``true``, ``[ 1 ]``, ``[ 1 = 0 ]``, ``((1))`` …"""
+    if cond in _ALWAYS["while" if want else "until"]:
+        return True
+    m = _TEST.fullmatch(cond)
+    if m is None:
+        m2 = re.fullmatch(r"\(\(\s*(\d+)\s*\)\)", cond)
+        return m2 is not None and (int(m2.group(1)) != 0) == want
+    if m.group("one") is not None:
+        return want  # `[ STRING ]` is true for any non-empty literal
+    same = m.group("a") == m.group("b")
+    return (same if m.group("op") in ("=", "==", "-eq") else not same) == want
+
+
 def _endless_spawner(node: Node) -> bool:
     """``while :; do … & done``: a loop that never ends and starts a background job each turn
     (nothing in it waits or breaks out)."""
     kw = node.children[0].type if node.children else ""
     cond = node.child_by_field_name("condition")
     body = node.child_by_field_name("body")
-    if cond is None or body is None or kw not in _ALWAYS:
+    if body is None:
         return False
-    if node_text(cond).strip().rstrip(";").strip() not in _ALWAYS[kw]:
+    if node.type == "c_style_for_statement":
+        # `for ((;;))`, `for ((i=0;1;i++))`: no test, or a constant non-zero one, never ends.
+        if cond is not None and not re.fullmatch(r"\s*0*[1-9]\d*\s*", node_text(cond)):
+            return False
+    elif cond is None or kw not in _ALWAYS or not _constant(node_text(cond).strip().rstrip(";").strip(), kw == "while"):
         return False
     background = stops = False
     stack = list(body.children)

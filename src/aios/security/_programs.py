@@ -13,9 +13,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import _generalise as generalise
 from ._args import split_args
 from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
+from ._git import git, setting_code
 from ._names import DEFAULT_SPEC, REMOTE
 from ._rules_model import CommandSpec
 from ._sed import sed_actions
@@ -87,7 +89,12 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             if not sub:
                 continue
             for s in starts[:MAX_VALUES]:
-                inner = literal(s.value.rstrip("/") + "/*" if s.value != "/" else "/*", glob=True)
+                # After a narrowing filter (-name, -path …) inside the workspace, {} is some
+                # entries below the start, not all of them: judged as one workspace entry.
+                # Elsewhere it may still be any file there, so it stays a glob of all.
+                some = (filtered and not alternatives and not s.dynamic
+                        and judge.paths.classify(s.value, ctx.cwd, True, s.glob)[0] in ("workspace", "workspace-top"))
+                inner = literal(s.value.rstrip("/") + "/*" if s.value != "/" else "/*", glob=not some)
                 if s.dynamic:
                     inner = literal(DYN)
                 words = [replace_placeholder(w, "{}", [inner]) if "{}" in w.value else w for w in sub]
@@ -156,60 +163,6 @@ def option_code(judge: Judge, name: str, spec: CommandSpec, values: Sequence[tup
             setting_code(judge, name, f"{o} {m.group(1)}", m.group(2), ctx, depth)
 
 
-def setting_code(judge: Judge, name: str, what: str, value: str, ctx: Context, depth: int) -> None:
-    """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
-    value = value.strip()
-    if value.startswith("!"):
-        value = value[1:]
-    judge.line(re.sub(r"%[a-zA-Z%]", "X", value), ctx, depth + 1, origin=f"{name} {what}")
-
-
-def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
-    """git: configured commands, ``submodule foreach``, ``bisect run``, ``rebase --exec``."""
-    spec = judge.rules.command("git") or DEFAULT_SPEC
-    a = split_args(args, spec.arg_options)
-    ops = [w.value for w in a.operands]
-    sub = ops[0] if ops else ""
-    if sub == "config" and len(ops) >= 3 and spec.command_keys:
-        key = ops[1].lower()
-        if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
-            val = a.operands[2]
-            ctx.add(Finding("confirm", "git.config-command", f"git config {ops[1]} sets a command git runs later"))
-            if val.dynamic:
-                ctx.add(dynamic("dyn.option-code", f"git config {ops[1]} is only known when it runs"))
-            else:
-                setting_code(judge, "git", f"config {ops[1]}", val.value, ctx, depth)
-    elif sub == "submodule" and len(ops) >= 2 and ops[1] == "foreach":
-        k = next(i for i, w in enumerate(args) if w.value == "foreach")
-        rest = [w for w in args[k + 1 :] if w.value not in ("--recursive", "-q", "--quiet")]
-        if rest:
-            wrapper_text(judge, "git submodule foreach", rest, ctx, depth)
-    elif sub == "bisect" and len(ops) >= 2 and ops[1] == "run":
-        k = next(i for i, w in enumerate(args) if w.value == "run")
-        if k + 1 < len(args):
-            judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
-    elif sub == "rebase":
-        for i, w in enumerate(args):
-            v = w.value
-            code: Word | None = None
-            if v in ("-x", "--exec") and i + 1 < len(args):
-                code = args[i + 1]
-            elif v.startswith("--exec="):
-                code = literal(v[len("--exec="):])
-            elif v.startswith("-x") and len(v) > 2 and not v.startswith("--"):
-                code = literal(v[2:])
-            if code is not None:
-                wrapper_text(judge, "git rebase --exec", [code], ctx, depth)
-
-
-def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
-    """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
-    if any(w.dynamic for w in words):
-        ctx.add(hidden("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
-        return
-    judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
-
-
 def editor(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
     """vi/vim/ex ``-c CMD``, ``--cmd CMD``, ``+CMD``; emacs ``--eval``: commands the editor runs."""
     if name in ("emacs", "emacsclient"):
@@ -265,6 +218,17 @@ def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
     spec = judge.rules.command("sed") or DEFAULT_SPEC
     a = split_args(args, spec.arg_options)
     scripts = [w for o, w in a.values if o in ("-e", "--expression")]
+    for o, w in a.values:
+        if o in ("-f", "--file") and w.value in STDIN_PATHS:
+            # `sed -f -`: the script is what arrives on stdin (a here-string, `echo … |`).
+            st = cmd.stdin
+            text = None
+            if st is not None and not st.dynamic:
+                text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+            if text is None:
+                ctx.add(hidden("dyn.sed-script", "sed -f - runs a script that cannot be read from the line"))
+            else:
+                scripts.append(literal(text))
     if not scripts and not any(o in ("-f", "--file") for o, _ in a.values) and a.operands:
         scripts = [a.operands[0]]
     for w in scripts:
@@ -278,6 +242,32 @@ def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
                     ctx.add(dynamic("dyn.sed-exec", "sed runs the text it edits as a command (e)"))
             else:
                 judge.effect(kind, literal(arg), ctx, f"sed {'w' if kind == 'write' else 'r'}")
+
+
+def chpasswd(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """chpasswd reads ``user:password`` lines; an empty password removes it (as ``passwd -d``)."""
+    st = cmd.stdin
+    if st is None or st.dynamic:
+        return
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    for line in (text or "").split("\n"):
+        user, sep, password = line.strip().partition(":")
+        if sep and user and not password.strip():
+            ctx.add(Finding("block", "secoff.password-remove", f"turning security off: {name} sets an empty password "
+                            f"for {user}", frozenset({"dangerous", "privileged", "system"})))
+            return
+
+
+def m4(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """m4: ``esyscmd(…)``/``syscmd(…)`` in its words (``-D x=…``) or in the text it reads from
+    stdin run commands."""
+    generalise.code_values(judge, name, args, ctx, depth)
+    st = cmd.stdin
+    if st is None or st.dynamic or any(not w.value.startswith("-") for w in args):
+        return
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is not None:
+        generalise.code_values(judge, name, [literal(text)], ctx, depth)
 
 
 def at(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
@@ -316,11 +306,19 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             judge.line(line, ctx, depth + 1, origin=f"{name} {label}")
 
 
+_RULE_RECIPE = re.compile(r"^[^\t#=:;]*::?(?![=:])[^=;#]*;(.*)$")
+
+
 def _make_lines(text: str) -> list[str]:
     out: list[str] = []
     for raw in text.replace("\\\n", " ").split("\n"):
         if raw.startswith("\t"):
             out.append(raw.lstrip("\t@-+ "))
+        else:
+            # `target: prereqs ; recipe`: a recipe on the rule's own line (not `X := a;b`).
+            m = _RULE_RECIPE.match(raw)
+            if m is not None:
+                out.append(m.group(1).lstrip("@-+ "))
         for m in re.finditer(r"\$[({]shell\s+([^)}]*)[)}]", raw):
             out.append(m.group(1))
     return [re.sub(r"\$[({][^)}]*[)}]|\$[@<^*?%]", "X", line) for line in out]
@@ -362,7 +360,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
-    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "more": pager,
+    "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
     "most": pager, "tee": tee,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by

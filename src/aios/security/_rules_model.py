@@ -185,6 +185,8 @@ class WrapperSpec:
     numeric_option: bool = False
     read_options: frozenset[str] = frozenset()
     shell_args: bool = False
+    placeholder: str = ""
+    """A placeholder the wrapper always replaces with each input (``parallel 'rm {}' ::: x``)."""
 
 
 @frozen

@@ -247,7 +247,7 @@ class _Reader:
         self.keys(d, key, ("aliases", "arg_options", "positionals", "string_options", "split_options", "joins",
                            "appends", "replace_options", "separators", "privileged", "no_command",
                            "no_positional_command", "alone", "assignments", "numeric_option", "read_options",
-                           "shell_args", "examples"))
+                           "shell_args", "placeholder", "examples"))
         self.examples_of(d, key, f"wrapper.{name}")
         alone = self.str_(d, "alone", key, "nothing")
         if alone not in ("nothing", "root-shell"):
@@ -261,6 +261,7 @@ class _Reader:
             frozenset(self.strs(d, "no_command", key)), self.bool_(d, "no_positional_command", key),
             alone, self.bool_(d, "assignments", key), self.bool_(d, "numeric_option", key),
             frozenset(self.strs(d, "read_options", key)), self.bool_(d, "shell_args", key),
+            self.str_(d, "placeholder", key, ""),
         )
 
     def interpreter(self, language: str, d: Any, key: str) -> InterpreterSpec:

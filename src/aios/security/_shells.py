@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
-from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download
+from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
 from ._rules_model import InterpreterSpec
 from ._words import SimpleCommand, Word, literal, literal_output
 
@@ -32,12 +33,12 @@ def remember(judge: Judge, target: Word, producer: SimpleCommand, ctx: Context, 
     path = judge.paths.abspath(target.value, ctx.cwd)
     if path is None:
         return
-    name = base(producer.words[0].value) if producer.words else ""
+    name = program(producer.words)
     text: str | None = None if name in DOWNLOADERS else pipe_text(judge, producer, 0)
     if text is None and name not in DOWNLOADERS:
         if producer.stdin is not None and producer.stdin.kind == "pipe" and name == "tee":
             src = producer.stdin.source
-            sname = base(src.words[0].value) if src is not None and src.words else ""
+            sname = program(src.words) if src is not None else ""
             text = pipe_text(judge, src, 0)
             if text is None and sname not in DOWNLOADERS:
                 return
@@ -174,7 +175,7 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         source = "a here-document"
     else:
         text = pipe_text(judge, st.source, 0)
-        src_name = base(st.source.words[0].value) if st.source is not None and st.source.words else ""
+        src_name = program(st.source.words) if st.source is not None else ""
         source = f"{src_name or 'a command'}"
         chain = _upstream(st.source)
         if text is None:
@@ -361,6 +362,9 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
     # Imported here: its ~100 patterns cost a CLI start ~30 ms, and most lines hold no code.
     from ._interp import analyze
 
+    if _FORK.search(text) and _ENDLESS.search(text) and not _STOPS.search(text):
+        ctx.add(Finding("block", "proc.fork-bomb", f"{label} code forks in a loop that never ends (a fork bomb)",
+                        frozenset({"dangerous"})))
     for it in analyze(language, text):
         what = f"{label} {it.what}".strip()
         if it.kind == "shell":
@@ -377,6 +381,17 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
             ctx.add(dynamic("interp.opaque", f"{label} code uses {it.what!r}, which the policy cannot follow"))
 
 
+_FORK = re.compile(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b|"
+                   r"\b(?:system|execute|popen|exec)\s*\(?\s*[\"'][^\"']*&\s*[\"']")
+"""A fork, or a shell command sent to the background (``os.execute("sh &")``)."""
+_ENDLESS = re.compile(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
+                      r"\bloop\s*(?:\{|do\b)|\biter\s*\(\s*int\s*,|\b(?:itertools\.)?count\s*\(\s*\)|"
+                      r"\bfor\s*\(\s*;\s*;\s*\)|\bforever\b|\brepeat\b|\bcycle\s*\(|\bwhile\s*\(?\s*(?:\w+\.)?fork\b|"
+                      r"\b\d+\.step\s*(?:\{|do\b)|Float::INFINITY")
+"""Loops that never end: ``while 1``, ``loop { }``, ``iter(int, 1)``, ``for(;;)``."""
+_STOPS = re.compile(r"\b(?:wait|waitpid|exit|break|last)\b")
+
+
 def _unseen(rule: str, reason: str, word: Word, *, hide: bool = True) -> Finding:
     """Text a shell or interpreter runs that the line does not show: fetched from the network
     (remote code), hidden (blocked), or a script path only known at run time (confirmed)."""
@@ -391,6 +406,6 @@ def _upstream(src: SimpleCommand | None) -> set[str]:
     for _ in range(8):
         if src is None or not src.words:
             break
-        names.add(base(src.words[0].value))
+        names.add(program(src.words))
         src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
     return names

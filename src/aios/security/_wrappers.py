@@ -11,6 +11,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from . import _generalise as generalise
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, hidden
 from ._names import DEFAULT_SPEC, base
@@ -30,11 +31,24 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
     a = split_args(args, spec.arg_options, stop_after=stop_after, assignments=spec.assignments,
                    numeric=spec.numeric_option)
     rest = list(a.rest)
+    consumed = args[: len(args) - len(rest)]
+    if not (rest and generalise.is_command(rest[0].value, ctx.cwd, judge)):
+        # `taskset -c 0 wipefs …`: when the rules misjudge which words are the runner's own,
+        # the wrapped command starts at the first of them that is a program on PATH.
+        for k, w in enumerate(consumed):
+            if not w.dynamic and not w.value.startswith("-") and generalise.is_command(w.value, ctx.cwd, judge):
+                rest = list(args[k:])
+                a = split_args(args[:k], spec.arg_options, stop_after=len(args) + 1, assignments=spec.assignments,
+                               numeric=spec.numeric_option)
+                break
     option_values = list(a.values)
     judge.prefix(name, a, args[: len(args) - len(rest)], ctx)  # rules about the wrapper itself (ssh: data leaves)
     for opt, ov in option_values:
         if opt in spec.read_options:
             judge.effect("read", ov, ctx, f"{name} {opt}")
+    # `ssh -i /home/bob/.ssh/id_rsa`: the user's own keys are fine, another account's are secrets.
+    clusters = [w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-"]
+    generalise.secrets(judge, name, [ov for _, ov in option_values] + clusters, ctx, foreign=True)
     no_command = bool(spec.no_command & a.options)
     strings = [ov for opt, ov in option_values if opt in spec.string_options]
     splits = [ov for opt, ov in option_values if opt in spec.split_options]
@@ -42,6 +56,8 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
     for opt in spec.replace_options & a.options:
         given = [ov.value for o, ov in option_values if o == opt]
         replace = given[0] if given else "{}"
+    if replace is None and spec.placeholder and any(spec.placeholder in w.value for w in rest):
+        replace = spec.placeholder
     extra_input: list[Word] = []
     if spec.separators:
         for k, w in enumerate(rest):
@@ -81,7 +97,7 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         else:
             judge.line(s.value, ctx, depth + 1, origin=name)
     if splits:
-        words = [literal(p) for s in splits for p in s.value.split()]
+        words = [literal(p) for s in splits for p in _split_string(s.value)]
         if any(s.dynamic for s in splits):
             ctx.add(hidden("dyn.wrapper-string", f"{name} -S runs text that is only known when it runs"))
         if words or rest:
@@ -107,6 +123,14 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         judge.line(text, ctx, depth + 1, origin=name)
         return
     judge.argv(rest, cmd, ctx, depth + 1)
+
+
+def _split_string(text: str) -> list[str]:
+    """``env -S 'sh -c "rm -rf /"'``: env splits the string with shell-like quotes."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
 
 
 def inner_readonly(judge: Judge, rest: list[Word]) -> bool:

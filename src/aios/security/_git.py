@@ -1,0 +1,119 @@
+"""git: commands it is given to run (``-c alias.x=!cmd``, ``difftool -x``, ``rebase --exec`` …)
+and the files it touches outside the repository (``diff --no-index``, ``clean -f PATH``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import TYPE_CHECKING
+
+from ._args import split_args
+from ._findings import Context, Finding, dynamic, hidden
+from ._generalise import names_program
+from ._names import DEFAULT_SPEC
+from ._words import SimpleCommand, Word, literal
+
+if TYPE_CHECKING:
+    from ._judge import Judge
+
+
+def setting_code(judge: Judge, name: str, what: str, value: str, ctx: Context, depth: int) -> None:
+    """A configured command (``!cmd`` for git aliases; ``%h``-style tokens are harmless)."""
+    value = value.strip()
+    if what.split()[-1].lower().startswith("alias.") and not value.startswith("!"):
+        # An alias without `!` is more git (`alias.lg=log --oneline`), not a program.
+        judge.line(f"git {value}", ctx, depth + 1, origin=f"{name} {what}")
+        return
+    if value.startswith("!") or names_program(judge, value):
+        # `alias.x=!cmd`, `core.pager=prog`: a program given a program (issue 14 §2).
+        ctx.add(Finding("confirm", "wrap.program-setting", f"{name} {what} runs a command ({value[:60]})",
+                        frozenset({"dynamic"})))
+    if value.startswith("!"):
+        value = value[1:]
+    judge.line(re.sub(r"%[a-zA-Z%]", "X", value), ctx, depth + 1, origin=f"{name} {what}")
+
+
+def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """git: configured commands, ``submodule foreach``, ``bisect run``, ``rebase --exec``."""
+    spec = judge.rules.command("git") or DEFAULT_SPEC
+    a = split_args(args, spec.arg_options)
+    for k, w in enumerate(args):
+        # git log/diff/show --output=FILE writes the output there.
+        if w.value.startswith("--output="):
+            judge.effect("write", Word(w.value[9:], tuple(v[9:] for v in w.values), w.dynamic, w.glob), ctx,
+                         "git --output")
+        elif w.value == "--output" and k + 1 < len(args):
+            judge.effect("write", args[k + 1], ctx, "git --output")
+    ops = [w.value for w in a.operands]
+    sub = ops[0] if ops else ""
+    if sub == "config" and len(ops) >= 3 and spec.command_keys:
+        key = ops[1].lower()
+        if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+            val = a.operands[2]
+            ctx.add(Finding("confirm", "git.config-command", f"git config {ops[1]} sets a command git runs later"))
+            if val.dynamic:
+                ctx.add(dynamic("dyn.option-code", f"git config {ops[1]} is only known when it runs"))
+            else:
+                setting_code(judge, "git", f"config {ops[1]}", val.value, ctx, depth)
+    elif sub == "submodule" and len(ops) >= 2 and ops[1] == "foreach":
+        k = next(i for i, w in enumerate(args) if w.value == "foreach")
+        rest = [w for w in args[k + 1 :] if w.value not in ("--recursive", "-q", "--quiet")]
+        if rest:
+            wrapper_text(judge, "git submodule foreach", rest, ctx, depth)
+    elif sub == "bisect" and len(ops) >= 2 and ops[1] == "run":
+        k = next(i for i, w in enumerate(args) if w.value == "run")
+        if k + 1 < len(args):
+            judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
+    elif sub == "diff" and "--no-index" in (w.value for w in args):
+        # git diff --no-index A B compares (and prints) any two files, not the repository.
+        k = next(i for i, w in enumerate(args) if w.value == "diff")
+        for w in args[k + 1 :]:
+            if not w.value.startswith("-"):
+                judge.effect("read", w, ctx, "git diff --no-index")
+    elif sub == "clean" and len(ops) > 1:
+        # git clean -f PATH… deletes untracked files below each path (-d: whole directories).
+        k = next(i for i, w in enumerate(args) if w.value == "clean")
+        rest = args[k + 1 :]
+        flags = "".join(w.value[1:] for w in rest if re.fullmatch(r"-[a-zA-Z]+", w.value))
+        if "n" not in flags and ("f" in flags or "--force" in (w.value for w in rest)):
+            dashdash = False
+            for w in rest:
+                if w.value == "--":
+                    dashdash = True
+                elif dashdash or not w.value.startswith("-"):
+                    judge.effect("delete", w, ctx, "git clean", option=" (untracked files below)", recursive="d" in flags)
+    elif sub in ("difftool", "mergetool"):
+        # -x/--extcmd CMD: git runs CMD on each pair of files.
+        for i, w in enumerate(args):
+            v = w.value
+            code: Word | None = None
+            if (v == "--extcmd" or re.fullmatch(r"-[a-zA-Z]*x", v)) and i + 1 < len(args):
+                code = args[i + 1]
+            elif v.startswith("--extcmd="):
+                code = Word(v[len("--extcmd="):], tuple(x[len("--extcmd="):] for x in w.values), w.dynamic, w.glob)
+            elif re.fullmatch(r"-[a-zA-Z]*x.+", v) and not v.startswith("--"):
+                code = literal(v[v.index("x") + 1 :])
+            if code is not None:
+                ctx.add(Finding("confirm", "wrap.program-argument", f"git {sub} is given a command to run "
+                                f"({code.text[:60]})", frozenset({"dynamic"})))
+                wrapper_text(judge, f"git {sub} --extcmd", [code], ctx, depth)
+    elif sub == "rebase":
+        for i, w in enumerate(args):
+            v = w.value
+            code = None
+            if v in ("-x", "--exec") and i + 1 < len(args):
+                code = args[i + 1]
+            elif v.startswith("--exec="):
+                code = literal(v[len("--exec="):])
+            elif v.startswith("-x") and len(v) > 2 and not v.startswith("--"):
+                code = literal(v[2:])
+            if code is not None:
+                wrapper_text(judge, "git rebase --exec", [code], ctx, depth)
+
+
+def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
+    """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
+    if any(w.dynamic for w in words):
+        ctx.add(hidden("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
+        return
+    judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
