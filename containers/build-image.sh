@@ -64,7 +64,7 @@ source_hash() {
     (
         cd "$REPO"
         {
-            sha256sum containers/Containerfile requirements.lock pyproject.toml
+            sha256sum containers/Containerfile requirements.lock pyproject.toml scripts/aios-runtime
             find src -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
         } | sha256sum | cut -c1-32
     )
@@ -102,7 +102,7 @@ fi
 log "building the aios wheel with $PYTHON"
 mkdir -p "$WORK/src" "$WORK/ctx"
 tar -C "$REPO" --exclude='__pycache__' --exclude='*.pyc' --exclude='*.egg-info' \
-    -c pyproject.toml README.md src | tar -C "$WORK/src" -x
+    -c pyproject.toml README.md src scripts/aios-runtime | tar -C "$WORK/src" -x
 "$PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w "$WORK/ctx" "$WORK/src" >/dev/null 2>"$WORK/wheel.log" \
     || "$PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps -w "$WORK/ctx" "$WORK/src" >/dev/null 2>>"$WORK/wheel.log" \
     || { cat "$WORK/wheel.log" >&2; die "building the wheel failed"; }
