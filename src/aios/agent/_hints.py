@@ -70,6 +70,27 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Check the connection to example.org ping", "ping -c 3 example.org"),
 )
 
+# (request, tool, arguments) for the typed admin tools (docs/tools.md): offered as examples when
+# those tools are, in place of the bash examples of the same domain (TYPED_DOMAINS).
+TOOL_EXAMPLES: tuple[tuple[str, str, dict[str, object]], ...] = (
+    ("Install the nginx package", "packages", {"action": "install", "names": ["nginx"]}),
+    ("What would upgrading the packages change", "packages", {"action": "plan", "upgrade": True}),
+    ("Is the curl package installed", "packages", {"action": "list_installed", "names": ["curl"]}),
+    ("Which packages are installed", "packages", {"action": "list_installed"}),
+    ("Restart the apache2 service", "services", {"action": "restart", "unit": "apache2"}),
+    ("Show the status of the nginx service", "services", {"action": "status", "unit": "nginx"}),
+    ("Is the cron service running enabled", "services", {"action": "status", "unit": "cron"}),
+    ("Show the recent errors logs of the ssh service", "services", {"action": "logs", "unit": "ssh", "lines": 50}),
+    ("List the docker podman containers", "containers", {"action": "list"}),
+    ("Show the logs of the container named db", "containers", {"action": "logs", "name": "db"}),
+    ("Show the git status uncommitted changes of this repository", "git", {"action": "status"}),
+    ("Show the recent git commits", "git", {"action": "log", "lines": 10}),
+)
+TYPED_DOMAINS: dict[str, tuple[str, ...]] = {
+    "packages": ("dpkg", "apt"), "services": ("systemctl",), "containers": ("podman", "docker"), "git": ("git",),
+}
+"""Which bash examples a typed tool replaces, by the command's first word."""
+
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an the is are of in on to this that these here there me my i you your it what which who how "
@@ -99,3 +120,18 @@ def closest(request: str, n: int = 3) -> list[tuple[str, str]]:
     if len(picked) < n:
         picked += [i for i in (0, 2, 15) if i not in picked][: n - len(picked)]
     return [(EXAMPLES[i][0], EXAMPLES[i][1]) for i in reversed(picked)]
+
+
+def closest_calls(request: str, offered: set[str], n: int = 3) -> list[tuple[str, str, dict[str, object]]]:
+    """Like :func:`closest`, over the bash examples and the typed tools' examples, for the tools
+    ``offered``: (question, tool, arguments), best last. A typed tool that is offered replaces
+    the bash examples of its domain, so a small model copies the typed call."""
+    covered = {w for tool, words in TYPED_DOMAINS.items() if tool in offered for w in words}
+    pool: list[tuple[set[str], str, str, dict[str, object]]] = []
+    if "bash" in offered:
+        pool += [(w, q, "bash", {"command": c}) for w, q, c in _INDEX if c.split()[0] not in covered]
+    pool += [(_words(q), q, tool, args) for q, tool, args in TOOL_EXAMPLES if tool in offered]
+    words = _words(request)
+    scored = sorted(((len(words & w) / (len(w) ** 0.5), i) for i, (w, *_rest) in enumerate(pool) if words & w), reverse=True)
+    picked = [i for _s, i in scored[:n]]
+    return [(pool[i][1], pool[i][2], pool[i][3]) for i in reversed(picked)]

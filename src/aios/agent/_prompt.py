@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from . import _structured
-from ._hints import closest
+from ._hints import closest, closest_calls
 from ._messages import Message, ToolCall, ToolSpec
 from ._recall import OPEN, mark_tool_output
 
@@ -71,8 +71,17 @@ def few_shot(tools: list[ToolSpec], request: str) -> list[Message]:
                 tool_call_id=demo2.id, name="bash"),
         Message("assistant", "The root file system is 82% full: 31G of 40G used, 7.1G free."),
     ]
-    for i, (question, command) in enumerate(closest(request)):
-        call = ToolCall(f"example_{i}", "bash", json.dumps({"command": command}))
+    offered = {t.name for t in tools}
+    picks: list[tuple[str, str, dict[str, object]]]
+    if offered & {"packages", "services", "containers", "git"}:
+        picks = closest_calls(request, offered)
+        if len(picks) < 3:
+            filler: list[tuple[str, str, dict[str, object]]] = [(q, "bash", {"command": c}) for q, c in closest(request, 3 - len(picks))]
+            picks = filler + picks
+    else:
+        picks = [(q, "bash", {"command": c}) for q, c in closest(request)]
+    for i, (question, tool, args) in enumerate(picks):
+        call = ToolCall(f"example_{i}", tool, json.dumps(args))
         out.append(Message("user", question + "?"))
         out.append(Message("assistant", "", (call,)))
     return out
