@@ -12,6 +12,7 @@ with ``recovery.auto_rollback`` undoes what it can when the verification fails.
 from __future__ import annotations
 
 import shlex
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -59,8 +60,9 @@ class Outcome:
     not_rolled_back: list[str] = attrs.field(factory=list)
 
 
-class AdminTool:
-    """Base of the typed tools. Subclasses set the class attributes and the hooks below."""
+class AdminTool(ABC):
+    """Base of the typed tools. Subclasses set the class attributes and implement the abstract
+    hooks below; :meth:`execute` is the one flow they all share."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -86,33 +88,33 @@ class AdminTool:
         return HostResult(tuple(argv), 124, "", "", timed_out=True)
 
     # Hooks ------------------------------------------------------------------------------------
+    @abstractmethod
     def problem(self) -> str | None:
         """None when the backend can be used on this host, else one line saying why not."""
-        raise NotImplementedError
 
     async def unavailable(self, ctx: ToolContext) -> str | None:
         """:meth:`problem` for this call (a tool may also look at the request)."""
         return self.problem()
 
+    @abstractmethod
     def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
         """The command line a read action amounts to (for the policy and the record)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def read(self, action: str, args: dict[str, Any], ctx: ToolContext) -> tuple[str, Any]:
         """Do a read action: (text for the model, data for scripts). Raises AdminError."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def prepare(self, action: str, args: dict[str, Any], ctx: ToolContext) -> Change:
         """Plan a changing action without changing anything. Raises AdminError."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def apply(self, change: Change, ctx: ToolContext) -> tuple[bool, str]:
         """Run the change: (succeeded, output or the backend's error)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def verify(self, change: Change, ctx: ToolContext) -> list[str]:
         """Differences between the system now and the plan ([] when as planned)."""
-        raise NotImplementedError
 
     async def rollback(self, change: Change, ctx: ToolContext) -> tuple[list[str], list[str]]:
         """Undo what can be undone: (what was rolled back, what could not be and why)."""
