@@ -11,47 +11,14 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import threading
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_attacks import make, rewrite_manifest
 
 from aios.errors import RecoveryError
 from aios.recovery import SnapshotStore, snapshot_roots
-from aios.recovery._manifest import Entry, dumps
-
-
-@pytest.fixture
-def tmp() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="aios-rt-", dir="/tmp"))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def make(base: Path) -> tuple[Path, Path]:
-    """``base/area/tree`` (the snapshot's path) and ``base/area/neighbour`` (outside it)."""
-    t = base / "area" / "tree"
-    (t / "sub").mkdir(parents=True)
-    (t / "a.conf").write_text("original\n")
-    (t / "sub" / "b.conf").write_text("sub original\n")
-    n = base / "area" / "neighbour"
-    n.mkdir()
-    (n / "precious").write_text("not yours\n")
-    return t, n
-
-
-def rewrite_manifest(store: SnapshotStore, sid: str, entries: list[Entry]) -> None:
-    """What anyone who can write a shared store can do: a new manifest object for a snapshot."""
-    sha, _, _ = store.objects.put_bytes(zlib.compress(dumps(entries), 1))
-    mf = store.root / sid / "metadata.json"
-    meta = json.loads(mf.read_text())
-    meta["manifest"] = sha
-    mf.write_text(json.dumps(meta))
 
 
 def attempt(fn: object, *args: object, **kw: object) -> None:

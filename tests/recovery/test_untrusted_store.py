@@ -8,45 +8,15 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_attacks import make
+from store_attacks import rewrite_manifest as rewrite
 
 from aios.errors import RecoveryError
 from aios.recovery import SnapshotStore, snapshot_roots
 from aios.recovery._journal import journal_path
-from aios.recovery._manifest import Entry, dumps
-
-
-@pytest.fixture
-def tmp() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="aios-untrusted-", dir="/tmp"))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def make(base: Path) -> tuple[Path, Path]:
-    t = base / "area" / "tree"
-    (t / "sub").mkdir(parents=True)
-    (t / "a.conf").write_text("original\n")
-    (t / "sub" / "b.conf").write_text("sub original\n")
-    n = base / "area" / "neighbour"
-    n.mkdir()
-    (n / "precious").write_text("not yours\n")
-    return t, n
-
-
-def rewrite(store: SnapshotStore, sid: str, entries: list[Entry]) -> None:
-    sha, _, _ = store.objects.put_bytes(zlib.compress(dumps(entries), 1))
-    mf = store.root / sid / "metadata.json"
-    meta = json.loads(mf.read_text())
-    meta["manifest"] = sha
-    mf.write_text(json.dumps(meta))
 
 
 @pytest.mark.parametrize("spelling", ["tree/./sub/../../neighbour", "tree//../neighbour", "relative"])
