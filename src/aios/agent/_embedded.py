@@ -72,12 +72,14 @@ def find_server() -> Path:
 
 
 def _die_with_daemon() -> None:
-    """In the child, before exec: SIGTERM when the daemon goes, even by kill -9 (no orphans).
+    """In the child, before exec: SIGKILL when the daemon goes, even by kill -9 (no orphans).
 
-    The signal follows the thread that forked, which is why :func:`aios.sandbox.open_process`
-    forks from one thread that lives as long as the daemon.
+    SIGKILL, not SIGTERM: llama-server was seen to outlive a killed daemon for minutes, still
+    running after a SIGTERM of its own (its graceful shutdown waits); with no daemon left there is
+    nothing to be graceful for. The signal follows the thread that forked, which is why
+    :func:`aios.sandbox.open_process` forks from one thread that lives as long as the daemon.
     """
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 _PR_SET_PDEATHSIG = 1
