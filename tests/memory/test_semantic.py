@@ -199,3 +199,32 @@ def test_any_text_tokenizes(query: str) -> None:
     wp = WORDPIECE
     ids = wp.encode(query)
     assert ids[0] == wp.cls and ids[-1] == wp.sep and len(ids) <= 256
+
+
+def test_a_memory_written_during_a_pass_is_embedded_by_the_next(tmp_path: Path) -> None:
+    """The back-fill pass walks down from the top rowid it saw at its start; a memory written
+    after that (by this daemon or another process) must start another pass, not wait for some
+    later unrelated write. Driven step by step (no thread) so the interleaving is exact."""
+    from aios.memory import Semantic
+
+    path = tmp_path / "memory.db"
+    writer = MemoryStore.open(path)
+    store = MemoryStore.open(path)
+    semantic = Semantic(path, {MINILM_ID: MiniLM.load}, MINILM_ID)
+    try:
+        writer.add("system", "rotated the nginx access log")
+        model = semantic._select(store)
+        assert model == MINILM_ID
+        below = semantic._step(store, model, None)  # the pass starts and embeds the first memory
+        assert below is not None
+        writer.add("system", "the disk is full on /var")  # lands above the pass's top
+        while below is not None:
+            below = semantic._step(store, model, below)  # the pass ends: nothing left below its top
+        for _ in range(3):
+            below = semantic._step(store, model, below)
+            if below is None:
+                break
+        assert semantic.progress(store).embedded == 2, semantic.progress(store)
+    finally:
+        store.close()
+        writer.close()

@@ -81,6 +81,7 @@ class Semantic:
         # every memory: ~1 s at 1M rows).
         self._covered: dict[str, int] = {}
         self._pass_top = 0
+        self._pass_version = -1
         self._last_count = 0.0
         self._queries: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
@@ -199,15 +200,20 @@ class Semantic:
         index = self._index
         assert index is not None
         self._recount(store, index)
-        version = store.vectors.data_version()
         if below is None:
+            # The version is read once, before the pass looks at the top rowid: a memory written
+            # while the pass runs (above its top, so the pass does not see it) changes the version
+            # and so starts another pass. Reading it at the last step instead let such a memory
+            # wait for the next unrelated write.
+            version = store.vectors.data_version()
             if self._idle_at == (model, version):
                 return None  # nobody wrote since the last pass found nothing to do
+            self._pass_version = version
             self._pass_top = store.vectors.top_rowid()
         batch = store.vectors.missing(model, below, BATCH, above=self._covered.get(model, 0))
         if not batch:
             self._covered[model] = max(self._covered.get(model, 0), self._pass_top)
-            self._idle_at = (model, version)
+            self._idle_at = (model, self._pass_version)
             self._update_notice(store, model, force=True)
             index.refresh(store.vectors)
             return None
