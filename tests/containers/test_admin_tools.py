@@ -154,3 +154,62 @@ def test_packages_tool_really_installs_and_removes_in_a_container(booted: Booted
     assert booted.sh("dpkg-query -W -f='${Status}' sl").stdout.endswith(" installed")
     code, res, err = booted.call("packages", {"action": "remove", "names": ["sl"]}, "--yes")
     assert code == 0 and res["metadata"]["verified"] is True, (res, err)
+
+
+# A flat apt repository of packages built in the container: `aios-probe` 1.0 is sound, 2.0 and
+# `aios-broken` fail in their postinst, so apt leaves them half-configured and the tool's
+# verification (installed at the planned version) fails for real.
+LOCAL_REPO = r"""
+set -e
+mkdir -p /srv/repo && cd /srv/repo
+build() {  # name version postinst-exit-code
+  d=$(mktemp -d); mkdir -p "$d/DEBIAN" "$d/usr/share/$1"; echo "$2" > "$d/usr/share/$1/version"
+  printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: aios tests <t@example.invalid>\nDescription: aios rollback probe\n' "$1" "$2" > "$d/DEBIAN/control"
+  printf '#!/bin/sh\nexit %s\n' "$3" > "$d/DEBIAN/postinst"; chmod 755 "$d/DEBIAN/postinst"
+  dpkg-deb -Zgzip --build "$d" "/srv/repo/$1_$2_all.deb" >/dev/null; rm -rf "$d"
+}
+index() {
+  : > Packages
+  for f in *.deb; do
+    dpkg-deb -f "$f" Package Version Architecture Maintainer Description >> Packages
+    printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)" >> Packages
+  done
+}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_a_package_change_that_fails_verification_is_rolled_back(booted: Booted) -> None:
+    booted.sh(LOCAL_REPO + "build aios-probe 1.0 0; build aios-broken 1.0 1; index\n"
+              "echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list.d/aios-probe.list\n"
+              "apt-get update -qq")
+    # A fresh install whose postinst fails: not installed as planned, so it is removed again.
+    code, res, err = booted.call("packages", {"action": "install", "names": ["aios-broken"]}, "--yes")
+    assert code != 0, res
+    meta = res["metadata"]
+    assert meta["verified"] is False and any("aios-broken" in d for d in meta["differences"]), meta
+    assert meta["rolled_back"] == ["removed aios-broken"], meta
+    assert "rolled back (recovery.auto_rollback): removed aios-broken" in res["error"]
+    status = booted.sh("dpkg-query -W -f='${Status}' aios-broken", check=False).stdout
+    assert not status.endswith(" installed"), status
+    # An upgrade whose new version fails: the previous version comes back (apt-get does not keep
+    # the .deb of a file: repository in its cache, so this also shows the fetch from the source).
+    code, res, err = booted.call("packages", {"action": "install", "names": ["aios-probe"]}, "--yes")
+    assert code == 0 and res["metadata"]["verified"] is True, (res, err)
+    booted.sh(LOCAL_REPO + "build aios-probe 2.0 1; index; apt-get update -qq")
+    code, res, err = booted.call("packages", {"action": "upgrade", "names": ["aios-probe"]}, "--yes")
+    assert code != 0, res
+    meta = res["metadata"]
+    assert [(p["name"], p["op"], p["from"], p["to"]) for p in meta["plan"]["packages"]] == [("aios-probe", "upgrade", "1.0", "2.0")]
+    assert meta["verified"] is False and meta["rolled_back"] == ["reinstalled aios-probe=1.0"], meta
+    assert booted.sh("dpkg-query -W -f='${Version} ${Status}' aios-probe").stdout == "1.0 install ok installed"
+    assert booted.sh("cat /usr/share/aios-probe/version").stdout.strip() == "1.0"
+    # What cannot be rolled back is said: a previous version no source offers any more.
+    booted.sh(LOCAL_REPO + "rm aios-probe_1.0_all.deb; index; apt-get update -qq; rm -f /var/cache/apt/archives/aios-probe_*")
+    code, res, err = booted.call("packages", {"action": "upgrade", "names": ["aios-probe"]}, "--yes")
+    meta = res["metadata"]
+    why = f"{res['error']} / rolled back: {meta.get('rolled_back')} / not: {meta.get('not_rolled_back')}"
+    assert code != 0 and meta["rolled_back"] == [], why
+    assert any("aios-probe 1.0" in n and "no longer" in n for n in meta["not_rolled_back"]), why
+    assert "could not roll back" in res["error"]

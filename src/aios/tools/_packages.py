@@ -4,8 +4,8 @@ One backend interface (:class:`Apt` today, for Debian and Ubuntu). Every change 
 with the package manager's own simulation (``apt-get -s``, parsed with ``LANG=C``): what is
 installed, upgraded (from which version to which) and removed, with download and installed sizes.
 After the change each planned package is checked at its planned version; a failed check with
-``recovery.auto_rollback`` puts back the previous versions whose archives are still in apt's
-cache (or removes what was newly installed) and says what could not be put back.
+``recovery.auto_rollback`` puts back the previous versions that apt's cache or a configured
+source still has (and removes what was newly installed) and says what could not be put back.
 """
 
 from __future__ import annotations
@@ -177,6 +177,11 @@ class PackagesTool(AdminTool):
                 problems.append(f"{s.name} is {have or 'not installed'}, planned {s.new}")
         return problems
 
+    async def _offered(self, name: str, version: str, ctx: ToolContext) -> bool:
+        """A configured source still offers ``name`` at ``version`` (apt-cache exits 0 either way)."""
+        res = await self.host(ctx, ["apt-cache", "show", f"{name}={version}"], as_requester=False)
+        return res.ok and f"\nVersion: {version}\n" in f"\n{res.stdout}"
+
     async def rollback(self, change: Change, ctx: ToolContext) -> tuple[list[str], list[str]]:
         steps = [Step(**s) for s in change.state["steps"]]
         done: list[str] = []
@@ -190,10 +195,12 @@ class PackagesTool(AdminTool):
             if s.old is None:
                 continue
             pattern = f"{ARCHIVES}/{s.name.split(':')[0]}_{s.old.replace(':', '%3a')}_*.deb"
-            if glob.glob(pattern):
+            # apt-get takes the old version from its cache, or else from a source that still
+            # offers it (file: repositories and cleaned caches keep no archive).
+            if glob.glob(pattern) or await self._offered(s.name, s.old, ctx):
                 back.append(f"{s.name}={s.old}")
             else:
-                not_done.append(f"{s.name} {s.old}: its archive is no longer in {ARCHIVES}")
+                not_done.append(f"{s.name} {s.old}: no longer in {ARCHIVES} and no configured source offers it")
         if back:
             res = await self.host(ctx, ["apt-get", *APT_OPTS, "--allow-downgrades", "install", *back], env=APT_ENV, as_requester=False)
             (done if res.ok else not_done).append(f"reinstalled {', '.join(back)}" if res.ok else f"reinstalling {', '.join(back)}: {res.error_line()}")
