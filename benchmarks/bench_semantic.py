@@ -63,6 +63,19 @@ def add_vectors(path: Path, n: int, rng: np.random.Generator, basis: np.ndarray)
     return matrix, time.perf_counter() - start
 
 
+def stored_matrix(path: Path, n: int) -> np.ndarray:
+    """The float32 matrix of a store built earlier (``--keep``): its vectors as stored (float16)."""
+    from aios.memory._vectable import from_blobs
+
+    store = MemoryStore.open(path)
+    try:
+        rows = store._conn.execute("SELECT vector FROM memory_vectors WHERE model = ? ORDER BY memory_rowid", (MINILM_ID,)).fetchall()
+    finally:
+        store.close()
+    assert len(rows) == n, f"{path} holds {len(rows)} vectors, not {n}: remove it to rebuild"
+    return from_blobs([bytes(r[0]) for r in rows], DIM).astype(np.float32)  # type: ignore[arg-type]
+
+
 def exact(matrix: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
     sims = matrix @ q
     top = np.argpartition(-sims, k)[:k]
@@ -156,9 +169,11 @@ def rss_only(n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sizes", type=lambda t: [int(x) for x in t.split(",")], help="comma-separated store sizes (default 100000,1000000)")
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="build each store once into DIR/N and reuse it on later runs (a 1M build takes 15-25 min)")
     ap.add_argument("--rss-only", type=int, metavar="N", help="only the daemon's RSS on N memories with short texts (fast to build)")
     args = ap.parse_args()
-    sizes = [10_000] if args.quick else [100_000, 1_000_000]
+    sizes = args.sizes or ([10_000] if args.quick else [100_000, 1_000_000])
     if args.rss_only:
         rss_only(args.rss_only)
         return
@@ -181,17 +196,25 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="aios-bs", dir="/tmp"))
     try:
         for n in sizes:
-            path = root / "state" / "memory.db"
-            path.parent.mkdir(parents=True, exist_ok=True)
+            state = (args.keep / str(n) / "state") if args.keep else root / "state"
+            path = state / "memory.db"
             t0 = time.perf_counter()
-            build(path, n, vocab, rng)
-            matrix, vec_s = add_vectors(path, n, nrng, basis)
-            print(f"\n{n:,} memories: built in {time.perf_counter() - t0:.0f} s ({vec_s:.0f} s for the synthetic vectors), {path.stat().st_size / 1e6:.0f} MB")
+            if args.keep and (state / "complete").exists():
+                matrix = stored_matrix(path, n)
+                print(f"\n{n:,} memories: reused {path} ({path.stat().st_size / 1e6:.0f} MB)")
+            else:
+                shutil.rmtree(state, ignore_errors=True)
+                state.mkdir(parents=True)
+                build(path, n, vocab, rng)
+                matrix, vec_s = add_vectors(path, n, nrng, basis)
+                (state / "complete").touch()
+                print(f"\n{n:,} memories: built in {time.perf_counter() - t0:.0f} s ({vec_s:.0f} s for the synthetic vectors), {path.stat().st_size / 1e6:.0f} MB")
             measure(path, n, model, matrix, synthetic(nrng, basis, 50), texts)
             del matrix
-            rss, rpc_p50 = daemon_rss(path.parent)
+            rss, rpc_p50 = daemon_rss(state)
             print(f"daemon RSS with the index loaded: {rss:.0f} MB (goal: under 600 MB at 1M); hybrid over RPC p50 {rpc_p50:.2f} ms")
-            shutil.rmtree(path.parent)
+            if not args.keep:
+                shutil.rmtree(state)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

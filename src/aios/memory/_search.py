@@ -61,9 +61,12 @@ def run(store: MemoryStore, semantic: Semantic | None, mode: Mode, q: Query) -> 
     depth = max(q.limit, DEPTH)
     filters = {"types": q.types, "since": q.since, "until": q.until, "origin": q.origin}
     keyword: list[tuple[int, float, Memory, int]] = []
+    warm = semantic.warm(q.text) if mode is Mode.HYBRID and semantic is not None else None
     if mode is not Mode.SEMANTIC:
         text = q.text if mode is Mode.KEYWORD else meaningful(q.text)
         keyword = store.keyword(text, limit=depth, window=q.window, any_word=q.any_word, **filters)  # type: ignore[arg-type]
+    if warm is not None:
+        warm.join()
     vector: list[tuple[int, float]] = []
     if mode is not Mode.KEYWORD and semantic is not None:
         where, args = store.filters(q.types, q.since, q.until, q.origin)

@@ -281,6 +281,23 @@ class Semantic:
                 self._queries.popitem(last=False)
         return vector
 
+    def warm(self, query: str) -> threading.Thread | None:
+        """Start embedding ``query`` on another thread (the model and SQLite both release the GIL,
+        so a hybrid search's keyword side runs meanwhile); join it before :meth:`vector_search`."""
+        index = self.ready()
+        if index is None:
+            return None
+
+        def embed() -> None:
+            try:
+                self._query_vector(index.model, query)
+            except Exception:  # vector_search embeds again and reports the error
+                pass
+
+        thread = threading.Thread(target=embed, name="aios-embed-query", daemon=True)
+        thread.start()
+        return thread
+
     def vector_search(self, store: MemoryStore, query: str, limit: int, where: str = "", args: Sequence[Any] = ()) -> list[tuple[int, float]]:
         """(rowid, cosine) of the memories nearest to ``query`` that pass the filter, best first."""
         index = self.ready()
