@@ -21,8 +21,11 @@ from ._run import ModeOpt, _quote
 from ._status import JsonFlag
 
 if TYPE_CHECKING:
-    from aios.config import LoadedConfig
+    from collections.abc import Callable
+
     from aios.security import Policy
+
+    from ._policy_setup import Setup
 
 policy = App(name="policy", help="What the policy decides, and the rules it uses.")
 
@@ -50,30 +53,47 @@ def check(
         return ctx.fail(f"--op must be read, write or list, not {op!r}", ctx.EXIT_USAGE)
 
     def body() -> int:
-        _, pol, m = _policy(mode, workspace)
+        pol, m = _policy(mode, workspace)
         if path is not None:
             d = pol.check_path(op, path, mode=m)  # type: ignore[arg-type]
         else:
             d = pol.check_command(command[0] if len(command) == 1 else " ".join(_quote(c) for c in command), mode=m)
-        out = {**d.to_json(), "mode": m}
         if json:
-            ctx.print_json(out)
+            ctx.print_json({**d.to_json(), "mode": m})
             return 0
-        colour = {"allow": "green", "confirm": "yellow", "block": "red"}.get(d.action, "white")
-        from rich.console import Console
+        # Plain print, not rich: this command is run in loops by scripts and people (rich ~40 ms).
+        from ._text import printable
 
-        con = Console(highlight=False)
-        con.print(f"[bold {colour}]{d.action}[/] ({m} mode) · rule {d.rule}")
-        con.print(f"  {d.reason}", markup=False)
+        lines = [f"{_paint(d.action)} ({m} mode) · rule {printable(d.rule)}", f"  {printable(d.reason)}"]
         if d.changes_system:
-            con.print("  changes the system: a snapshot is taken before it runs")
-        for t in d.targets:
-            con.print(f"  writes: {t}", markup=False)
-        for words in d.commands:
-            con.print("  command: " + " ".join(words), markup=False)
+            lines.append("  changes the system: a snapshot is taken before it runs")
+        lines += [f"  writes: {printable(t)}" for t in d.targets]
+        lines += ["  command: " + printable(" ".join(words)) for words in d.commands]
+        sys.stdout.write("\n".join(lines) + "\n")
         return 0
 
-    return ctx.run(body)
+    return _local(body)
+
+
+_COLOUR = {"allow": "32", "confirm": "33", "block": "31"}
+
+
+def _paint(action: str) -> str:
+    """The decision in bold colour on a terminal (not with NO_COLOR or TERM=dumb), plain otherwise."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return action
+    return f"\033[1;{_COLOUR.get(action, '37')}m{action}\033[0m"
+
+
+def _local(body: Callable[[], int]) -> int:
+    """Run an in-process command body: a config or policy problem is one line and exit 1.
+    (``ctx.run`` also maps daemon errors, and imports the client for that.)"""
+    from aios.errors import AiosError
+
+    try:
+        return body()
+    except AiosError as exc:
+        return ctx.fail(str(exc))
 
 
 @policy.command
@@ -93,7 +113,7 @@ def test(
         from aios.security import load_cases, run_cases
 
         cases = load_cases(file)
-        _, pol, m = _policy(mode, workspace)
+        pol, m = _policy(mode, workspace)
         report = run_cases(pol, cases, m)
         if json:
             ctx.print_json(report.to_json())
@@ -101,32 +121,32 @@ def test(
             _print_report(report, file)
         return 0 if report.met == len(report.results) else 1
 
-    return ctx.run(body)
+    return _local(body)
 
 
-def _policy(mode: str | None, workspace: str | None) -> tuple[LoadedConfig, Policy, str]:
-    """The daemon's policy for this directory, built here from its config files."""
-    from aios.config import STRICTNESS, is_mode, load
+def _policy(mode: str | None, workspace: str | None) -> tuple[Policy, str]:
+    """The daemon's policy for this directory, built here from its config files (the values
+    it needs and the built rules come from the policy cache while their inputs are unchanged)."""
     from aios.errors import PolicyError
-    from aios.security import Policy, daemon_files
+    from aios.modes import STRICTNESS, is_mode
+    from aios.security import Policy
 
-    loaded = load(config_file=ctx.G.config, sets=ctx.G.sets)
-    m = mode or loaded.config.security.mode
+    from ._policy_setup import load_setup
+
+    setup = load_setup(ctx.G.config, ctx.G.sets)
+    m = mode or setup.security.mode
     if not is_mode(m):
         raise PolicyError(f"unknown mode {m!r}: use one of safe, normal, paranoid, trusted")
-    pinned = loaded.pins.get("mode")
+    pinned = setup.pinned_mode
     if pinned is not None and STRICTNESS[m] < STRICTNESS[pinned]:
         raise PolicyError(f"mode {m!r} is looser than the mode {pinned!r} pinned in the system config (pin.security.mode)")
-    paths = loaded.paths
-    ws = Path(workspace).resolve() if workspace else _workspace(loaded)
-    home = Path.home()
-    protected = daemon_files(state_dir=paths.state_dir, runtime_dir=paths.runtime_dir, socket=paths.socket,
-                             config_files=loaded.files, rules_file=loaded.config.security.rules_file, home=home)
-    pol = Policy(loaded.config.security, workspace=ws, home=home, protected_paths=[Path(p) for p in protected])
-    grants = _grants(paths.state_dir / "grants.json")
+    ws = Path(workspace).resolve() if workspace else _workspace(setup)
+    pol = Policy(setup.security, workspace=ws, home=Path.home(), protected_paths=[Path(p) for p in setup.protected],
+                 cache_dir=Path(setup.cache_dir) if setup.cache_dir is not None else None)
+    grants = _grants(Path(setup.state_dir) / "grants.json")
     if grants:
         pol = pol.with_prefix_grants(grants)
-    return loaded, pol, m
+    return pol, m
 
 
 def _grants(path: Path) -> list[tuple[str, ...]]:
@@ -143,11 +163,13 @@ def _grants(path: Path) -> list[tuple[str, ...]]:
             if isinstance(g, dict) and isinstance(g.get("prefix"), list)]
 
 
-def _workspace(loaded: LoadedConfig) -> Path:
+def _workspace(setup: Setup) -> Path:
     """As the daemon picks it for a request from here (daemon._tooling.workspace_for): this
     directory when it is ours and not a system tree, the state dir or a home; else the configured one."""
-    if loaded.config.paths.workspace:
-        return loaded.paths.workspace
+    configured = Path(setup.workspace)
+    if setup.workspace_set:
+        return configured
+    state_dir = Path(setup.state_dir)
     here = Path(os.path.realpath(cwd()))
     homes = {Path(os.path.realpath(os.path.expanduser("~")))}
     try:
@@ -155,9 +177,9 @@ def _workspace(loaded: LoadedConfig) -> Path:
     except OSError:
         owned = False
     system = str(here) == "/" or any(str(here) == p or str(here).startswith(p + "/") for p in _NOT_WORKSPACES)
-    state = here == loaded.paths.state_dir or loaded.paths.state_dir in here.parents
+    state = here == state_dir or state_dir in here.parents
     home = any(here == h or here in h.parents for h in homes)
-    return here if owned and here.is_dir() and not (system or state or home) else loaded.paths.workspace
+    return here if owned and here.is_dir() and not (system or state or home) else configured
 
 
 def _print_report(report: Any, file: Path) -> None:

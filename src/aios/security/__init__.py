@@ -15,6 +15,7 @@ See docs/security.md for the modes, what each blocks, the rules file format and 
 from __future__ import annotations
 
 from ._admin import Kind, admin_decision
+from ._cachedir import CacheDir, configured_cache_dir, default_cache_dir, digest, source_stamp
 from ._cases import Case, Report, load_cases, run_cases
 from ._daemon_files import daemon_files
 from ._decision import Action, Decision, PathOp
@@ -22,6 +23,7 @@ from ._engine import Policy
 from ._plugin import plugin_decision
 
 __all__ = [
-    "Action", "Case", "Decision", "Kind", "PathOp", "Policy", "Report", "admin_decision", "daemon_files", "load_cases",
-    "plugin_decision", "run_cases",
+    "Action", "CacheDir", "Case", "Decision", "Kind", "PathOp", "Policy", "Report", "admin_decision",
+    "configured_cache_dir", "daemon_files", "default_cache_dir", "digest", "load_cases", "plugin_decision", "run_cases",
+    "source_stamp",
 ]

@@ -12,7 +12,7 @@ import fnmatch
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from attrs import frozen
 
@@ -43,36 +43,31 @@ def glob_to_regex(pattern: str) -> str:
     matches ``dir``. ``~`` must already be replaced."""
     if pattern.endswith("/**"):
         return glob_to_regex(pattern[:-3]) + "(?:/.*)?"
+    # Token by token rather than character by character: every policy built pays for all rules.
     out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
+    pos = 0
+    for m in _GLOB_TOKEN.finditer(pattern):
+        out.append(re.escape(pattern[pos : m.start()]))
+        tok = m.group()
+        if tok == "**/":
             out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
+        elif tok == "**":
             out.append(".*")
-            i += 2
-            continue
-        if c == "*":
+        elif tok == "*":
             out.append("[^/]*")
-        elif c == "?":
+        elif tok == "?":
             out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
         else:
-            out.append(re.escape(c))
-        i += 1
+            body = tok[1:-1]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+        pos = m.end()
+    out.append(re.escape(pattern[pos:]))
     return "".join(out)
+
+
+_GLOB_TOKEN = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]")
 
 
 @frozen
@@ -83,7 +78,8 @@ class PathMatcher:
     rules: tuple[PathRule, ...]
 
     @classmethod
-    def build(cls, rules: Iterable[PathRule], home: str) -> PathMatcher:
+    def build(cls, rules: Iterable[PathRule], home: str,
+              compile: Callable[[str, int], re.Pattern[str]] = re.compile) -> PathMatcher:
         kept: list[PathRule] = []
         parts: list[str] = []
         for r in rules:
@@ -98,7 +94,7 @@ class PathMatcher:
                 continue
             parts.append(f"(?P<r{len(kept)}>{'|'.join(pats)})")
             kept.append(r)
-        regex = re.compile("|".join(parts) if parts else r"(?!)", re.S)
+        regex = compile("|".join(parts) if parts else r"(?!)", re.S)
         return cls(regex, tuple(kept))
 
     def classify(self, path: str) -> PathRule | None:
@@ -116,17 +112,18 @@ class Paths:
         home: the directory ``~`` stands for.
         workspace: the directory relative paths are judged against (None: no workspace).
         protected: the daemon's own config, rules, units and state; class ``protected``.
+        compile: ``re.compile``, or one that keeps compiled patterns between runs.
     """
 
     def __init__(self, rules: Iterable[PathRule], *, home: str, workspace: str | None,
-                 protected: Sequence[str] = ()) -> None:
+                 protected: Sequence[str] = (), compile: Callable[[str, int], re.Pattern[str]] = re.compile) -> None:
         self.home = posixpath.normpath(home)
         self.workspace = posixpath.normpath(workspace) if workspace is not None else NO_WORKSPACE
         self.protected = tuple(posixpath.normpath(p) for p in protected)
         self.rules = self._in_force(tuple(rules))
-        self.matcher = PathMatcher.build(self.rules, self.home)
+        self.matcher = PathMatcher.build(self.rules, self.home, compile)
         real_home = os.path.realpath(self.home)
-        self.matcher_real = PathMatcher.build(self.rules, real_home) if real_home != self.home else self.matcher
+        self.matcher_real = PathMatcher.build(self.rules, real_home, compile) if real_home != self.home else self.matcher
         self.sensitive = self._sensitive_paths()
         self._home_secrets = tuple(
             cand for cand, cls in self.sensitive
