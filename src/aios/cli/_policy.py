@@ -1,39 +1,26 @@
 """``aios policy``: what the policy decides (in-process, no daemon), expectation files, rules, grants.
 
 ``policy check`` and ``policy test`` build the policy from the same config files the daemon
-reads and judge in this process: no daemon is needed or started, nothing runs, and many can run
-at once. The person's prefix grants are read from the daemon's ``<state_dir>/grants.json`` when
-this user may read it. ``policy rules|grant|grants|revoke`` ask the daemon.
+reads and judge in this process (``_policy_check``): no daemon is needed or started, nothing
+runs, and many can run at once. ``policy rules|grant|grants|revoke`` ask the daemon.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
 from . import _context as ctx
-from ._interact import cwd
-from ._run import ModeOpt, _quote
+from ._policy_check import local, policy_here, run_check
+from ._run import ModeOpt
 from ._status import JsonFlag
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from aios.security import Policy
-
-    from ._policy_setup import Setup
 
 policy = App(name="policy", help="What the policy decides, and the rules it uses.")
 
 WorkspaceOpt = Annotated[str | None, Parameter(help="Judge as if this directory were the workspace (default: as the daemon picks it from here).")]
-_NOT_WORKSPACES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
-                   "/var")
-
-
 @policy.command
 def check(
     *command: Annotated[str, Parameter(help="The command line (after --).", allow_leading_hyphen=True)],
@@ -47,53 +34,7 @@ def check(
 
     Judged in this process with the daemon's config (no daemon needed or started).
     """
-    if not command and path is None:
-        return ctx.fail("nothing to check: aios policy check -- COMMAND", ctx.EXIT_USAGE)
-    if path is not None and op not in ("read", "write", "list"):
-        return ctx.fail(f"--op must be read, write or list, not {op!r}", ctx.EXIT_USAGE)
-
-    def body() -> int:
-        pol, m = _policy(mode, workspace)
-        if path is not None:
-            d = pol.check_path(op, path, mode=m)  # type: ignore[arg-type]
-        else:
-            d = pol.check_command(command[0] if len(command) == 1 else " ".join(_quote(c) for c in command), mode=m)
-        if json:
-            ctx.print_json({**d.to_json(), "mode": m})
-            return 0
-        # Plain print, not rich: this command is run in loops by scripts and people (rich ~40 ms).
-        from ._text import printable
-
-        lines = [f"{_paint(d.action)} ({m} mode) · rule {printable(d.rule)}", f"  {printable(d.reason)}"]
-        if d.changes_system:
-            lines.append("  changes the system: a snapshot is taken before it runs")
-        lines += [f"  writes: {printable(t)}" for t in d.targets]
-        lines += ["  command: " + printable(" ".join(words)) for words in d.commands]
-        sys.stdout.write("\n".join(lines) + "\n")
-        return 0
-
-    return _local(body)
-
-
-_COLOUR = {"allow": "32", "confirm": "33", "block": "31"}
-
-
-def _paint(action: str) -> str:
-    """The decision in bold colour on a terminal (not with NO_COLOR or TERM=dumb), plain otherwise."""
-    if not sys.stdout.isatty() or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return action
-    return f"\033[1;{_COLOUR.get(action, '37')}m{action}\033[0m"
-
-
-def _local(body: Callable[[], int]) -> int:
-    """Run an in-process command body: a config or policy problem is one line and exit 1.
-    (``ctx.run`` also maps daemon errors, and imports the client for that.)"""
-    from aios.errors import AiosError
-
-    try:
-        return body()
-    except AiosError as exc:
-        return ctx.fail(str(exc))
+    return run_check(command, mode=mode, path=path, op=op, workspace=workspace, json=json)
 
 
 @policy.command
@@ -113,7 +54,7 @@ def test(
         from aios.security import load_cases, run_cases
 
         cases = load_cases(file)
-        pol, m = _policy(mode, workspace)
+        pol, m = policy_here(mode, workspace)
         report = run_cases(pol, cases, m)
         if json:
             ctx.print_json(report.to_json())
@@ -121,65 +62,7 @@ def test(
             _print_report(report, file)
         return 0 if report.met == len(report.results) else 1
 
-    return _local(body)
-
-
-def _policy(mode: str | None, workspace: str | None) -> tuple[Policy, str]:
-    """The daemon's policy for this directory, built here from its config files (the values
-    it needs and the built rules come from the policy cache while their inputs are unchanged)."""
-    from aios.errors import PolicyError
-    from aios.modes import STRICTNESS, is_mode
-    from aios.security import Policy
-
-    from ._policy_setup import load_setup
-
-    setup = load_setup(ctx.G.config, ctx.G.sets)
-    m = mode or setup.security.mode
-    if not is_mode(m):
-        raise PolicyError(f"unknown mode {m!r}: use one of safe, normal, paranoid, trusted")
-    pinned = setup.pinned_mode
-    if pinned is not None and STRICTNESS[m] < STRICTNESS[pinned]:
-        raise PolicyError(f"mode {m!r} is looser than the mode {pinned!r} pinned in the system config (pin.security.mode)")
-    ws = Path(workspace).resolve() if workspace else _workspace(setup)
-    pol = Policy(setup.security, workspace=ws, home=Path.home(), protected_paths=[Path(p) for p in setup.protected],
-                 cache_dir=Path(setup.cache_dir) if setup.cache_dir is not None else None)
-    grants = _grants(Path(setup.state_dir) / "grants.json")
-    if grants:
-        pol = pol.with_prefix_grants(grants)
-    return pol, m
-
-
-def _grants(path: Path) -> list[tuple[str, ...]]:
-    """Prefix grants the daemon stored (read only; a missing, unreadable or damaged file grants nothing)."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, list):
-        return []
-    return [tuple(str(w) for w in g["prefix"]) for g in data
-            if isinstance(g, dict) and isinstance(g.get("prefix"), list)]
-
-
-def _workspace(setup: Setup) -> Path:
-    """As the daemon picks it for a request from here (daemon._tooling.workspace_for): this
-    directory when it is ours and not a system tree, the state dir or a home; else the configured one."""
-    configured = Path(setup.workspace)
-    if setup.workspace_set:
-        return configured
-    state_dir = Path(setup.state_dir)
-    here = Path(os.path.realpath(cwd()))
-    homes = {Path(os.path.realpath(os.path.expanduser("~")))}
-    try:
-        owned = os.geteuid() == 0 or here.stat().st_uid == os.geteuid()
-    except OSError:
-        owned = False
-    system = str(here) == "/" or any(str(here) == p or str(here).startswith(p + "/") for p in _NOT_WORKSPACES)
-    state = here == state_dir or state_dir in here.parents
-    home = any(here == h or here in h.parents for h in homes)
-    return here if owned and here.is_dir() and not (system or state or home) else configured
+    return local(body)
 
 
 def _print_report(report: Any, file: Path) -> None:
