@@ -15,9 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-from attrs import frozen
+from typing import Any, NamedTuple
 
 import aios
 from aios.security import CacheDir, default_cache_dir, digest, source_stamp
@@ -26,8 +24,7 @@ FORMAT = 1
 KIND = "settings"
 
 
-@frozen
-class Security:
+class Security(NamedTuple):
     """The ``[security]`` values a policy reads (the shape of :class:`aios.config.SecurityConfig`)."""
 
     mode: str
@@ -37,8 +34,7 @@ class Security:
     rules_file: str | None
 
 
-@frozen
-class Setup:
+class Setup(NamedTuple):
     """The config's answer to what a policy check needs.
 
     Attributes:

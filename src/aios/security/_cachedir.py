@@ -23,8 +23,9 @@ ENV = "AIOS_SECURITY__CACHE_DIR"
 """The environment spelling of ``security.cache_dir`` (read before the config is)."""
 MAX_BYTES = 32 * 1024 * 1024
 """A cache file larger than this is not read (the rules take about 0.2 MB)."""
-KEEP = 16
-"""Entries kept per kind; the oldest go when a new one is written."""
+KEEP = {"regex": 128}
+"""Entries kept per kind (16 when not named); the oldest go when a new one is written. Compiled
+regexes are many and small (the judge's own patterns), the rest few per config and workspace."""
 _DIGEST = 32
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class CacheDir:
             os.close(dfd)
 
     def _prune(self, dfd: int, kind: str) -> None:
-        """Keep the newest :data:`KEEP` entries of ``kind``."""
+        """Keep the newest entries of ``kind`` (:data:`KEEP`)."""
         entries = []
         with os.scandir(dfd) as it:
             for e in it:
@@ -157,7 +158,7 @@ class CacheDir:
                         entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.name))
                     except OSError:
                         continue
-        for _, name in sorted(entries)[:-KEEP]:
+        for _, name in sorted(entries)[: -KEEP.get(kind, 16)]:
             try:
                 os.unlink(name, dir_fd=dfd)
             except OSError:

@@ -21,7 +21,7 @@ from ._decision import Action, Decision, PathOp, action_rank
 from ._findings import Context, Finding
 from ._judge import Judge
 from ._paths import Paths, class_rank
-from ._regex_cache import compile_cached
+from ._regex_cache import compile_cached, use_for_patterns
 from ._rules_model import BUILTIN, PrefixRule, RuleSet, prefix_rule_from_words, with_readonly
 from ._rules_toml import builtin_rules, parse_rules, read_rules_file
 
@@ -80,6 +80,8 @@ class Policy:
             raise ConfigError(f"security.mode: {config.mode!r} is not one of {', '.join(MODES)}", key="security.mode")
         raw = read_rules_file(config.rules_file) if config.rules_file else None
         cache = CacheDir(cache_dir) if cache_dir is not None else None
+        if cache is not None:
+            use_for_patterns(cache)
         key = rules_cache.rules_key(config.rules_file, raw, config.allow,
                                     [*config.dangerous_patterns, *config.require_confirm]) if cache else ""
         rules = rules_cache.load(cache, key) if cache else None

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 from attrs import frozen
 
+from ._regex_cache import lazy
 from ._rules_model import PathRule
 
 DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
-GLOB_CHARS = re.compile(r"[*?\[]")
+GLOB_CHARS = lazy(r"[*?\[]")
 SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
 CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
@@ -67,7 +68,7 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
-_GLOB_TOKEN = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]")
+_GLOB_TOKEN = lazy(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]")
 
 
 @frozen

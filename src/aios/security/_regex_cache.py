@@ -14,6 +14,7 @@ from __future__ import annotations
 import marshal
 import re
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._cachedir import CacheDir, sha256
@@ -67,3 +68,69 @@ def _parts(source: str, flags: int) -> tuple[Any, ...]:
         indexgroup[i] = k
     # Plain ints: re's opcodes are int subclasses, which marshal does not store.
     return (int(flags | p.state.flags), [int(c) for c in code], p.state.groups - 1, groupindex, tuple(indexgroup))
+
+
+_STORE: list[CacheDir] = []
+"""The cache directory lazy patterns compile through (set by the first policy built with one)."""
+
+
+def use_for_patterns(cache: CacheDir) -> None:
+    """Let this process's :class:`LazyPattern` values come from ``cache`` too.
+
+    Process-wide on purpose: a compiled pattern depends only on its text, flags and the Python
+    version, all of which are in its key, so any policy's cache serves any pattern.
+    """
+    if not _STORE:
+        _STORE.append(cache)
+
+
+class LazyPattern:
+    """A module-level regex compiled when it is first used (most lines use few of them), through
+    the pattern cache when a policy set one. Offers the ``re.Pattern`` methods the judge uses."""
+
+    __slots__ = ("_compiled", "_flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def get(self) -> re.Pattern[str]:
+        """The compiled pattern."""
+        rx = self._compiled
+        if rx is None:
+            rx = self._compiled = compile_cached(_STORE[0] if _STORE else None, self.pattern, self._flags)
+        return rx
+
+    @property
+    def flags(self) -> int:
+        return self.get().flags
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.get().search(string, pos, endpos)
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.get().match(string, pos, endpos)
+
+    def fullmatch(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.get().fullmatch(string, pos, endpos)
+
+    def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        return self.get().finditer(string, pos, endpos)
+
+    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        return self.get().findall(string, pos, endpos)
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        return self.get().split(string, maxsplit)
+
+    def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
+        return self.get().sub(repl, string, count)
+
+    def subn(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> tuple[str, int]:
+        return self.get().subn(repl, string, count)
+
+
+def lazy(pattern: str, flags: int = 0) -> LazyPattern:
+    """A :class:`LazyPattern` (write ``lazy(r"...")`` where a module would ``re.compile``)."""
+    return LazyPattern(pattern, flags)

@@ -44,7 +44,7 @@ KIND = "rules"
 _CLASSES: tuple[type, ...] = (PathRule, PrefixRule, EffectRule, EffectSpec, CommandSpec, WrapperSpec, InterpreterSpec,
                               Example)
 _TAGS = {cls: i for i, cls in enumerate(_CLASSES)}
-_FIELDS = {cls: tuple(a.name for a in attrs.fields(cls) if a.init) for cls in _CLASSES}
+_FIELDS = {cls: getattr(cls, "_fields", None) or tuple(a.name for a in attrs.fields(cls) if a.init) for cls in _CLASSES}
 
 
 def rules_key(rules_file: str | None, raw: bytes | None, allow: Sequence[str] | None, patterns: Sequence[str]) -> str:

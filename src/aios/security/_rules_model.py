@@ -1,7 +1,9 @@
 """The rules as values: path, prefix and effect rules, program descriptions, the rule set.
 
 Everything here is data; what it means for a command is decided by the judge (``_judge.py``).
-Reading rules.toml into these values is ``_rules_toml.py``.
+Reading rules.toml into these values is ``_rules_toml.py``. The values are ``NamedTuple``s, not
+attrs classes: ``aios policy check`` imports this module on every run, and an attrs class costs
+about a millisecond to create (``PrefixRule``, which computes its own fields, stays attrs).
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from attrs import evolve, field, frozen
+from attrs import field, frozen
 
 from ._decision import Action
 
@@ -29,8 +31,7 @@ Token = tuple[str, ...] | None
 """One position of a prefix: alternatives, or None for any word ("*")."""
 
 
-@frozen
-class PathRule:
+class PathRule(NamedTuple):
     id: str
     cls: str
     patterns: tuple[str, ...]
@@ -118,8 +119,7 @@ def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.S)
 
 
-@frozen
-class EffectRule:
+class EffectRule(NamedTuple):
     id: str
     effects: frozenset[str]
     targets: frozenset[str]
@@ -130,8 +130,7 @@ class EffectRule:
     source: str = BUILTIN
 
 
-@frozen
-class EffectSpec:
+class EffectSpec(NamedTuple):
     """Which words of a command an effect applies to."""
 
     effect: str
@@ -142,8 +141,7 @@ class EffectSpec:
     unless: tuple[str, ...] = ()
 
 
-@frozen
-class CommandSpec:
+class CommandSpec(NamedTuple):
     name: str
     aliases: tuple[str, ...] = ()
     arg_options: frozenset[str] = frozenset()
@@ -165,8 +163,7 @@ class CommandSpec:
     """Setting keys (case-insensitive globs) whose value is a command line the program runs."""
 
 
-@frozen
-class WrapperSpec:
+class WrapperSpec(NamedTuple):
     name: str
     aliases: tuple[str, ...] = ()
     arg_options: frozenset[str] = frozenset()
@@ -189,8 +186,7 @@ class WrapperSpec:
     """A placeholder the wrapper always replaces with each input (``parallel 'rm {}' ::: x``)."""
 
 
-@frozen
-class InterpreterSpec:
+class InterpreterSpec(NamedTuple):
     language: str
     names: tuple[str, ...]
     code_options: frozenset[str] = frozenset()
@@ -201,8 +197,7 @@ class InterpreterSpec:
     program_operand: bool = False
 
 
-@frozen
-class Table:
+class Table(NamedTuple):
     """Name → spec, with glob names (``mkfs.*``) tried in order after exact names."""
 
     exact: Mapping[str, Any]
@@ -231,8 +226,7 @@ class Table:
         return None
 
 
-@frozen
-class Example:
+class Example(NamedTuple):
     """A command line a rule documents, with the decision it must get (checked when rules load).
 
     Attributes:
@@ -254,8 +248,7 @@ class Example:
     line: int = 0
 
 
-@frozen
-class RuleSet:
+class RuleSet(NamedTuple):
     """All rules in force, with where each came from."""
 
     paths: tuple[PathRule, ...]
@@ -343,7 +336,7 @@ def with_extra_prefixes(rules: RuleSet, extra: Iterable[PrefixRule]) -> RuleSet:
 def with_readonly(rules: RuleSet, readonly: Iterable[PrefixRule]) -> RuleSet:
     """The same rules with another paranoid allow list."""
     readonly = tuple(readonly)
-    return evolve(rules, readonly=readonly, readonly_index=_first_index(readonly))
+    return rules._replace(readonly=readonly, readonly_index=_first_index(readonly))
 
 
 # ---- path patterns ------------------------------------------------------------------------

@@ -7,17 +7,15 @@ names the file and the key path (``rule[3].action``).
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-from attrs import frozen
+from typing import Any, NamedTuple
 
 from aios.errors import ConfigError
 from aios.modes import MODES
 
 from ._decision import ACTIONS, Action
+from ._regex_cache import lazy
 from ._rules_model import (
     BUILTIN,
     EFFECTS,
@@ -277,13 +275,12 @@ class _Reader:
         )
 
 
-_ENTRY = re.compile(r'^\s*id\s*=\s*"([^"]+)"|^\s*\[((?:command|wrapper)\.[^\]]+)\]')
+_ENTRY = lazy(r'^\s*id\s*=\s*"([^"]+)"|^\s*\[((?:command|wrapper)\.[^\]]+)\]')
 """Where an entry starts in a rules file: ``id = "X"`` or ``[command.X]``."""
 _TOP_KEYS = ("version", "path", "rule", "command", "wrapper", "shells", "interpreters", "readonly", "disable")
 
 
-@frozen
-class _Doc:
+class _Doc(NamedTuple):
     paths: tuple[PathRule, ...]
     rules: tuple[PrefixRule | EffectRule, ...]
     commands: dict[str, CommandSpec]

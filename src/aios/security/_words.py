@@ -11,6 +11,8 @@ import re
 
 from attrs import frozen
 
+from ._regex_cache import lazy
+
 DYN = "\ue000"
 """Stands for text that is only known when the command runs (``$x``, ``$(...)``)."""
 
@@ -21,14 +23,14 @@ MAX_ALTERNATIVES = 32
 """Brace expansions and loop values beyond this many alternatives are cut (judging stays strict:
 the first ones are kept and the word is marked dynamic)."""
 
-_GLOB_RE = re.compile(r"(?<!\\)[*?\[]")
-_BRACE_RE = re.compile(r"\{([^{}]*)\}")
-_SEQ_RE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])$")
+_GLOB_RE = lazy(r"(?<!\\)[*?\[]")
+_BRACE_RE = lazy(r"\{([^{}]*)\}")
+_SEQ_RE = lazy(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])$")
 _ANSI_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b",
     "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?",
 }
-_ANSI_RE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
+_ANSI_RE = lazy(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
 
 
 @frozen
