@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ MAX_BYTES = 32 * 1024 * 1024
 KEEP = {"regex": 128}
 """Entries kept per kind (16 when not named); the oldest go when a new one is written. Compiled
 regexes are many and small (the judge's own patterns), the rest few per config and workspace."""
-_DIGEST = 32
+_CHECK = 12
 
 if TYPE_CHECKING:
     from hashlib import sha256 as sha256
@@ -112,8 +113,8 @@ class CacheDir:
             return None
         finally:
             os.close(dfd)
-        head, body = blob[: len(key) + 1 + _DIGEST], blob[len(key) + 1 + _DIGEST :]
-        if head != key.encode() + b"\n" + sha256(body).digest():
+        head, body = blob[: len(key) + 1 + _CHECK], blob[len(key) + 1 + _CHECK :]
+        if head != key.encode() + b"\n" + _check(body):
             return None  # truncated, damaged, or stored under another key
         return body
 
@@ -133,7 +134,7 @@ class CacheDir:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
             try:
                 with os.fdopen(fd, "wb", closefd=False) as f:
-                    f.write(key.encode() + b"\n" + sha256(payload).digest() + payload)
+                    f.write(key.encode() + b"\n" + _check(payload) + payload)
             finally:
                 os.close(fd)
             os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
@@ -163,6 +164,12 @@ class CacheDir:
                 os.unlink(name, dir_fd=dfd)
             except OSError:
                 pass
+
+
+def _check(body: bytes) -> bytes:
+    """Length and CRC-32 of a payload: catches a truncated or damaged file. (Who can have written
+    it is settled by owner and mode, not by this check; a CRC costs a tenth of a sha256.)"""
+    return len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big")
 
 
 def _name(kind: str, key: str) -> str:

@@ -13,8 +13,7 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Sequence
-
-from attrs import frozen
+from typing import NamedTuple
 
 from ._regex_cache import lazy
 from ._rules_model import PathRule
@@ -71,8 +70,7 @@ def glob_to_regex(pattern: str) -> str:
 _GLOB_TOKEN = lazy(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]")
 
 
-@frozen
-class PathMatcher:
+class PathMatcher(NamedTuple):
     """Classifies absolute normalized paths with one compiled regex (first rule wins)."""
 
     regex: re.Pattern[str]

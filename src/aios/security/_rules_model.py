@@ -64,7 +64,7 @@ class PrefixRule:
             if alts is None:
                 compiled.append(None)
                 continue
-            globs = tuple(a for a in alts if any(c in a for c in "*?["))
+            globs = tuple(a for a in alts if _is_glob(a))
             compiled.append((frozenset(a for a in alts if a not in globs), globs))
         object.__setattr__(self, "_compiled", tuple(compiled))
         object.__setattr__(self, "_globs", None)  # compiled on first use: most rules never meet their program
@@ -111,6 +111,11 @@ class PrefixRule:
 
     def first_names(self) -> tuple[str, ...] | None:
         return self.match[0] if self.match else None
+
+
+def _is_glob(word: str) -> bool:
+    # Three `in` tests, not a generator: every policy built runs this for every rule word.
+    return "*" in word or "?" in word or "[" in word
 
 
 def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -210,7 +215,7 @@ class Table(NamedTuple):
         for spec in specs:
             names = (spec.name, *spec.aliases) if hasattr(spec, "name") else spec.names
             for n in names:
-                if any(c in n for c in "*?["):
+                if _is_glob(n):
                     globs.append((n, spec))
                 else:
                     exact[n] = spec
@@ -292,7 +297,7 @@ def _first_index(rules: Iterable[PrefixRule]) -> dict[str, tuple[PrefixRule, ...
     index: dict[str, list[PrefixRule]] = {}
     for r in rules:
         first = r.first_names()
-        if first is None or any(any(c in a for c in "*?[") for a in first):
+        if first is None or any(_is_glob(a) for a in first):
             index.setdefault("*", []).append(r)
         else:
             for a in first:

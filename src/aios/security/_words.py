@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-
-from attrs import frozen
+from typing import NamedTuple
 
 from ._regex_cache import lazy
 
@@ -33,8 +32,7 @@ _ANSI_ESCAPES = {
 _ANSI_RE = lazy(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
 
 
-@frozen
-class Word:
+class Word(NamedTuple):
     """One argv word.
 
     Attributes:
@@ -56,8 +54,7 @@ class Word:
         return self.values[0] if self.values else ""
 
 
-@frozen
-class Redirect:
+class Redirect(NamedTuple):
     """A redirection: ``op`` is ``>``, ``>>``, ``<``, ``&>``, ``>&``, ``<>``, ``>|`` …"""
 
     op: str
@@ -70,8 +67,7 @@ class Redirect:
         return self.target is not None and self.op not in ("<", "<&", "<<", "<<<")
 
 
-@frozen
-class Stdin:
+class Stdin(NamedTuple):
     """What feeds a command's standard input.
 
     Attributes:
@@ -87,8 +83,7 @@ class Stdin:
     dynamic: bool = False
 
 
-@frozen
-class SimpleCommand:
+class SimpleCommand(NamedTuple):
     """One simple command: argv words, prefix assignments, redirections, standard input."""
 
     words: tuple[Word, ...]
@@ -102,8 +97,7 @@ class SimpleCommand:
         return tuple(w.text for w in self.words)
 
 
-@frozen
-class ParsedLine:
+class ParsedLine(NamedTuple):
     """A parsed command line.
 
     Attributes:
@@ -119,8 +113,7 @@ class ParsedLine:
     assignments: tuple[tuple[str, Word], ...] = ()
 
 
-@frozen
-class Val:
+class Val(NamedTuple):
     alts: tuple[str, ...]
     dynamic: bool = False
     glob: bool = False
