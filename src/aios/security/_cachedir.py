@@ -118,13 +118,15 @@ class CacheDir:
             return None  # truncated, damaged, or stored under another key
         return body
 
-    def write(self, kind: str, key: str, payload: bytes) -> bool:
+    def write(self, kind: str, key: str, payload: bytes, *, create: bool = True) -> bool:
         """Store ``payload`` under ``key`` (atomically, mode 0600); False when the directory is
-        not private to this user or cannot be written (the cache is then simply not used)."""
+        not private to this user or cannot be written (the cache is then simply not used), or
+        is missing and ``create`` is false."""
         name = _name(kind, key)
         tmp = f".{name}.{os.getpid()}.tmp"
         try:
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if create:
+                self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except (OSError, ValueError):
             return False

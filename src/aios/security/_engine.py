@@ -86,6 +86,8 @@ class Policy:
                                     [*config.dangerous_patterns, *config.require_confirm]) if cache else ""
         rules = rules_cache.load(cache, key) if cache else None
         built = rules is None
+        self.rules_from_cache = not built
+        """The rules came from the cache (built, checked and stored by an earlier run)."""
         if rules is None:
             rules = parse_rules(config.rules_file, raw)
             # security.allow also names plugin tools ("tool:NAME", judged by the tool registry);

@@ -30,13 +30,14 @@ except ImportError:  # pragma: no cover - another Python: plain re.compile
     _sre = None
 
 
-def compile_cached(cache: CacheDir | None, source: str, flags: int = 0) -> re.Pattern[str]:
+def compile_cached(cache: CacheDir | None, source: str, flags: int = 0, *, create: bool = True) -> re.Pattern[str]:
     """``re.compile(source, flags)``, from the cache when this pattern was compiled before.
 
     Args:
         cache: where compiled patterns are kept; None compiles as usual.
         source: the pattern.
         flags: ``re`` flags.
+        create: make the cache directory when it is missing.
     """
     if cache is None or _sre is None:
         return re.compile(source, flags)
@@ -54,7 +55,7 @@ def compile_cached(cache: CacheDir | None, source: str, flags: int = 0) -> re.Pa
         pattern = _sre.compile(source, *parts)
     except Exception:
         return re.compile(source, flags)
-    cache.write(KIND, key, marshal.dumps(parts))
+    cache.write(KIND, key, marshal.dumps(parts), create=create)
     return pattern
 
 
@@ -71,7 +72,7 @@ def _parts(source: str, flags: int) -> tuple[Any, ...]:
 
 
 _STORE: list[CacheDir] = []
-"""The cache directory lazy patterns compile through (set by the first policy built with one)."""
+"""The cache directory lazy patterns compile through (the last policy built with one set it)."""
 
 
 def use_for_patterns(cache: CacheDir) -> None:
@@ -80,8 +81,7 @@ def use_for_patterns(cache: CacheDir) -> None:
     Process-wide on purpose: a compiled pattern depends only on its text, flags and the Python
     version, all of which are in its key, so any policy's cache serves any pattern.
     """
-    if not _STORE:
-        _STORE.append(cache)
+    _STORE[:] = [cache]
 
 
 class LazyPattern:
@@ -99,7 +99,8 @@ class LazyPattern:
         """The compiled pattern."""
         rx = self._compiled
         if rx is None:
-            rx = self._compiled = compile_cached(_STORE[0] if _STORE else None, self.pattern, self._flags)
+            # Never creates the directory: a policy that named it may be long gone (tests).
+            rx = self._compiled = compile_cached(_STORE[0] if _STORE else None, self.pattern, self._flags, create=False)
         return rx
 
     @property
