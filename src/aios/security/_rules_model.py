@@ -55,10 +55,18 @@ class PrefixRule:
     args_any_not: tuple[str, ...] = ()
     operands_max: int | None = None
     source: str = BUILTIN
-    _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] = field(init=False, eq=False, repr=False)
+    _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] | None = field(init=False, eq=False,
+                                                                                          repr=False)
     _globs: tuple[re.Pattern[str] | None, re.Pattern[str] | None] | None = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        # Both are worked out on first use: most rules never meet their program, and every
+        # policy check builds all of them (from the cache).
+        object.__setattr__(self, "_compiled", None)
+        object.__setattr__(self, "_globs", None)
+
+    def _words(self) -> tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...]:
+        """Per position of ``match``: (plain words, glob words), or None for any word."""
         compiled: list[tuple[frozenset[str], tuple[str, ...]] | None] = []
         for alts in self.match:
             if alts is None:
@@ -67,7 +75,7 @@ class PrefixRule:
             globs = tuple(a for a in alts if _is_glob(a))
             compiled.append((frozenset(a for a in alts if a not in globs), globs))
         object.__setattr__(self, "_compiled", tuple(compiled))
-        object.__setattr__(self, "_globs", None)  # compiled on first use: most rules never meet their program
+        return tuple(compiled)
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -81,7 +89,7 @@ class PrefixRule:
         """The option or word that made it match ("" when none did), or None if it does not."""
         if len(tokens) < len(self.match):
             return None
-        for tok, comp in zip(tokens, self._compiled, strict=False):
+        for tok, comp in zip(tokens, self._compiled or self._words(), strict=False):
             if comp is not None and tok not in comp[0] and not any(fnmatch.fnmatchcase(tok, g) for g in comp[1]):
                 return None
         if self.operands_max is not None and len(tokens) - 1 > self.operands_max:
