@@ -13,6 +13,7 @@ else ``$XDG_CACHE_HOME/aios``, else ``~/.cache/aios``; an empty value turns cach
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import zlib
@@ -63,6 +64,13 @@ def source_stamp(*dirs: Path) -> str:
         except OSError:
             parts.append(f"{d}:?")
     return "\n".join(sorted(parts))
+
+
+@functools.cache
+def package_stamp() -> str:
+    """:func:`source_stamp` of this package, taken once per process: the code in memory is the
+    code of that moment, whatever happens to the files later."""
+    return source_stamp(Path(__file__).parent)
 
 
 def digest(data: bytes) -> str:

@@ -20,8 +20,8 @@ from ._cachedir import CacheDir
 from ._decision import Action, Decision, PathOp, action_rank
 from ._findings import Context, Finding
 from ._judge import Judge
-from ._paths import Paths, class_rank
-from ._regex_cache import compile_cached, use_for_patterns
+from ._paths import Paths, class_rank, plain_compile
+from ._regex_cache import compile_named, use_for_patterns
 from ._rules_model import BUILTIN, PrefixRule, RuleSet, prefix_rule_from_words, with_readonly
 from ._rules_toml import builtin_rules, parse_rules, read_rules_file
 
@@ -97,7 +97,7 @@ class Policy:
         paths = Paths(rules.paths, home=str(home if home is not None else Path.home()),
                       workspace=str(workspace) if workspace is not None else None,
                       protected=[str(p) for p in protected_paths],
-                      compile=functools.partial(compile_cached, cache) if cache is not None else re.compile)
+                      compile=functools.partial(compile_named, cache) if cache is not None else plain_compile)
         self._judge = Judge(rules, paths)
         self._patterns = (
             self._compile(config.dangerous_patterns, "dangerous_patterns", "block"),

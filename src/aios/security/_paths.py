@@ -70,6 +70,16 @@ def glob_to_regex(pattern: str) -> str:
 _GLOB_TOKEN = lazy(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]")
 
 
+Compiler = Callable[[str, Callable[[], str], int], re.Pattern[str]]
+"""``(identity, source, flags) -> pattern``: ``source()`` writes the regex out; ``identity`` is a
+string that names it (equal identities, equal regexes), so a cache need not call ``source``."""
+
+
+def plain_compile(identity: str, source: Callable[[], str], flags: int) -> re.Pattern[str]:
+    """:data:`Compiler` without a cache."""
+    return re.compile(source(), flags)
+
+
 class PathMatcher(NamedTuple):
     """Classifies absolute normalized paths with one compiled regex (first rule wins)."""
 
@@ -77,10 +87,9 @@ class PathMatcher(NamedTuple):
     rules: tuple[PathRule, ...]
 
     @classmethod
-    def build(cls, rules: Iterable[PathRule], home: str,
-              compile: Callable[[str, int], re.Pattern[str]] = re.compile) -> PathMatcher:
+    def build(cls, rules: Iterable[PathRule], home: str, compile: Compiler = plain_compile) -> PathMatcher:
         kept: list[PathRule] = []
-        parts: list[str] = []
+        globs: list[list[str]] = []
         for r in rules:
             pats = []
             for p in r.patterns:
@@ -88,13 +97,19 @@ class PathMatcher(NamedTuple):
                     continue
                 if p == "~" or p.startswith("~/"):
                     p = home.rstrip("/") + p[1:] if home != "/" else "/" + p[2:]
-                pats.append(glob_to_regex(p))
+                pats.append(p)
             if not pats:
                 continue
-            parts.append(f"(?P<r{len(kept)}>{'|'.join(pats)})")
+            globs.append(pats)
             kept.append(r)
-        regex = compile("|".join(parts) if parts else r"(?!)", re.S)
-        return cls(regex, tuple(kept))
+
+        def source() -> str:
+            parts = [f"(?P<r{i}>{'|'.join(glob_to_regex(p) for p in pats)})" for i, pats in enumerate(globs)]
+            return "|".join(parts) if parts else r"(?!)"
+
+        # The regex is a function of the globs alone: a cache can find it by them, and skip
+        # writing it out (and compiling it) when it has it.
+        return cls(compile(repr(globs), source, re.S), tuple(kept))
 
     def classify(self, path: str) -> PathRule | None:
         m = self.regex.fullmatch(path)
@@ -111,11 +126,11 @@ class Paths:
         home: the directory ``~`` stands for.
         workspace: the directory relative paths are judged against (None: no workspace).
         protected: the daemon's own config, rules, units and state; class ``protected``.
-        compile: ``re.compile``, or one that keeps compiled patterns between runs.
+        compile: how the path regex is compiled (:data:`Compiler`; one may keep it between runs).
     """
 
     def __init__(self, rules: Iterable[PathRule], *, home: str, workspace: str | None,
-                 protected: Sequence[str] = (), compile: Callable[[str, int], re.Pattern[str]] = re.compile) -> None:
+                 protected: Sequence[str] = (), compile: Compiler = plain_compile) -> None:
         self.home = posixpath.normpath(home)
         self.workspace = posixpath.normpath(workspace) if workspace is not None else NO_WORKSPACE
         self.protected = tuple(posixpath.normpath(p) for p in protected)

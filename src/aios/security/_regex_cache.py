@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._cachedir import CacheDir, sha256
+from ._cachedir import CacheDir, package_stamp, sha256
 
 KIND = "regex"
 
@@ -56,6 +56,34 @@ def compile_cached(cache: CacheDir | None, source: str, flags: int = 0, *, creat
     except Exception:
         return re.compile(source, flags)
     cache.write(KIND, key, marshal.dumps(parts), create=create)
+    return pattern
+
+
+def compile_named(cache: CacheDir | None, identity: str, source: Callable[[], str], flags: int = 0) -> re.Pattern[str]:
+    """A regex found by a name for it rather than its text (``aios.security._paths.Compiler``):
+    the path classes' regex is written out from a few hundred globs, which a warm run skips.
+
+    The key holds the identity, the flags, the Python version and the source stamp of this
+    package (the code that writes the regex out); the entry holds the text and the compiled form.
+    """
+    if cache is None or _sre is None:
+        return re.compile(source(), flags)
+    key = sha256(repr(("named", sys.version, package_stamp(), int(flags), identity)).encode()).hexdigest()
+    body = cache.read(KIND, key)
+    if body is not None:
+        try:
+            text, parts = marshal.loads(body)
+            pattern: re.Pattern[str] = _sre.compile(text, *parts)
+            return pattern
+        except Exception:
+            pass
+    text = source()
+    try:
+        parts = _parts(text, int(flags))
+        pattern = _sre.compile(text, *parts)
+    except Exception:
+        return re.compile(text, flags)
+    cache.write(KIND, key, marshal.dumps((text, parts)))
     return pattern
 
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import marshal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 import aios
 
-from ._cachedir import CacheDir, sha256, source_stamp
+from ._cachedir import CacheDir, package_stamp, sha256
 from ._rules_model import (
     CommandSpec,
     EffectRule,
@@ -57,8 +56,7 @@ def rules_key(rules_file: str | None, raw: bytes | None, allow: Sequence[str] | 
         patterns: the config regexes (``dangerous_patterns`` then ``require_confirm``), which the
             owner's examples are checked against.
     """
-    here = Path(__file__).parent
-    head = repr((FORMAT, aios.__version__, sys.version, source_stamp(here), rules_file,
+    head = repr((FORMAT, aios.__version__, sys.version, package_stamp(), rules_file,
                  None if allow is None else tuple(allow), tuple(patterns)))
     h = sha256(head.encode())
     h.update(sha256(builtin_bytes()).digest())
