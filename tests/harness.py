@@ -47,6 +47,7 @@ class Env:
             XDG_CONFIG_HOME=str(root / "xdg-config"),
             XDG_STATE_HOME=str(root / "xdg-state"),
             XDG_RUNTIME_DIR=str(root / "xdg-run"),
+            XDG_CACHE_HOME=str(root / "xdg-cache"),  # the policy cache (aios policy check)
             AIOS_SYSTEM_CONFIG=str(self.system_config),
             AIOS_CONFIG=str(self.config_file),
             AIOS_PATHS__STATE_DIR=str(self.state),

@@ -1,36 +1,26 @@
 """``aios policy``: what the policy decides (in-process, no daemon), expectation files, rules, grants.
 
 ``policy check`` and ``policy test`` build the policy from the same config files the daemon
-reads and judge in this process: no daemon is needed or started, nothing runs, and many can run
-at once. The person's prefix grants are read from the daemon's ``<state_dir>/grants.json`` when
-this user may read it. ``policy rules|grant|grants|revoke`` ask the daemon.
+reads and judge in this process (``_policy_check``): no daemon is needed or started, nothing
+runs, and many can run at once. ``policy rules|grant|grants|revoke`` ask the daemon.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
 from . import _context as ctx
-from ._interact import cwd
-from ._run import ModeOpt, _quote
+from ._policy_check import local, policy_here, run_check
+from ._run import ModeOpt
 from ._status import JsonFlag
-
-if TYPE_CHECKING:
-    from aios.config import LoadedConfig
-    from aios.security import Policy
 
 policy = App(name="policy", help="What the policy decides, and the rules it uses.")
 
 WorkspaceOpt = Annotated[str | None, Parameter(help="Judge as if this directory were the workspace (default: as the daemon picks it from here).")]
-_NOT_WORKSPACES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
-                   "/var")
-
-
 @policy.command
 def check(
     *command: Annotated[str, Parameter(help="The command line (after --).", allow_leading_hyphen=True)],
@@ -44,36 +34,7 @@ def check(
 
     Judged in this process with the daemon's config (no daemon needed or started).
     """
-    if not command and path is None:
-        return ctx.fail("nothing to check: aios policy check -- COMMAND", ctx.EXIT_USAGE)
-    if path is not None and op not in ("read", "write", "list"):
-        return ctx.fail(f"--op must be read, write or list, not {op!r}", ctx.EXIT_USAGE)
-
-    def body() -> int:
-        _, pol, m = _policy(mode, workspace)
-        if path is not None:
-            d = pol.check_path(op, path, mode=m)  # type: ignore[arg-type]
-        else:
-            d = pol.check_command(command[0] if len(command) == 1 else " ".join(_quote(c) for c in command), mode=m)
-        out = {**d.to_json(), "mode": m}
-        if json:
-            ctx.print_json(out)
-            return 0
-        colour = {"allow": "green", "confirm": "yellow", "block": "red"}.get(d.action, "white")
-        from rich.console import Console
-
-        con = Console(highlight=False)
-        con.print(f"[bold {colour}]{d.action}[/] ({m} mode) · rule {d.rule}")
-        con.print(f"  {d.reason}", markup=False)
-        if d.changes_system:
-            con.print("  changes the system: a snapshot is taken before it runs")
-        for t in d.targets:
-            con.print(f"  writes: {t}", markup=False)
-        for words in d.commands:
-            con.print("  command: " + " ".join(words), markup=False)
-        return 0
-
-    return ctx.run(body)
+    return run_check(command, mode=mode, path=path, op=op, workspace=workspace, json=json)
 
 
 @policy.command
@@ -93,7 +54,7 @@ def test(
         from aios.security import load_cases, run_cases
 
         cases = load_cases(file)
-        _, pol, m = _policy(mode, workspace)
+        pol, m = policy_here(mode, workspace)
         report = run_cases(pol, cases, m)
         if json:
             ctx.print_json(report.to_json())
@@ -101,63 +62,7 @@ def test(
             _print_report(report, file)
         return 0 if report.met == len(report.results) else 1
 
-    return ctx.run(body)
-
-
-def _policy(mode: str | None, workspace: str | None) -> tuple[LoadedConfig, Policy, str]:
-    """The daemon's policy for this directory, built here from its config files."""
-    from aios.config import STRICTNESS, is_mode, load
-    from aios.errors import PolicyError
-    from aios.security import Policy, daemon_files
-
-    loaded = load(config_file=ctx.G.config, sets=ctx.G.sets)
-    m = mode or loaded.config.security.mode
-    if not is_mode(m):
-        raise PolicyError(f"unknown mode {m!r}: use one of safe, normal, paranoid, trusted")
-    pinned = loaded.pins.get("mode")
-    if pinned is not None and STRICTNESS[m] < STRICTNESS[pinned]:
-        raise PolicyError(f"mode {m!r} is looser than the mode {pinned!r} pinned in the system config (pin.security.mode)")
-    paths = loaded.paths
-    ws = Path(workspace).resolve() if workspace else _workspace(loaded)
-    home = Path.home()
-    protected = daemon_files(state_dir=paths.state_dir, runtime_dir=paths.runtime_dir, socket=paths.socket,
-                             config_files=loaded.files, rules_file=loaded.config.security.rules_file, home=home)
-    pol = Policy(loaded.config.security, workspace=ws, home=home, protected_paths=[Path(p) for p in protected])
-    grants = _grants(paths.state_dir / "grants.json")
-    if grants:
-        pol = pol.with_prefix_grants(grants)
-    return loaded, pol, m
-
-
-def _grants(path: Path) -> list[tuple[str, ...]]:
-    """Prefix grants the daemon stored (read only; a missing, unreadable or damaged file grants nothing)."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, list):
-        return []
-    return [tuple(str(w) for w in g["prefix"]) for g in data
-            if isinstance(g, dict) and isinstance(g.get("prefix"), list)]
-
-
-def _workspace(loaded: LoadedConfig) -> Path:
-    """As the daemon picks it for a request from here (daemon._tooling.workspace_for): this
-    directory when it is ours and not a system tree, the state dir or a home; else the configured one."""
-    if loaded.config.paths.workspace:
-        return loaded.paths.workspace
-    here = Path(os.path.realpath(cwd()))
-    homes = {Path(os.path.realpath(os.path.expanduser("~")))}
-    try:
-        owned = os.geteuid() == 0 or here.stat().st_uid == os.geteuid()
-    except OSError:
-        owned = False
-    system = str(here) == "/" or any(str(here) == p or str(here).startswith(p + "/") for p in _NOT_WORKSPACES)
-    state = here == loaded.paths.state_dir or loaded.paths.state_dir in here.parents
-    home = any(here == h or here in h.parents for h in homes)
-    return here if owned and here.is_dir() and not (system or state or home) else loaded.paths.workspace
+    return local(body)
 
 
 def _print_report(report: Any, file: Path) -> None:

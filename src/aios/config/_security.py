@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from attrs import field, frozen
+
+from aios.modes import MODES, STRICTNESS, Mode, is_mode
 
 from ._types import Seconds
 
-Mode = Literal["safe", "normal", "paranoid", "trusted"]
-"""The four security modes (docs/security.md); this is their one definition."""
-MODES: tuple[Mode, ...] = ("safe", "normal", "paranoid", "trusted")
-STRICTNESS: dict[str, int] = {"trusted": 0, "normal": 1, "safe": 2, "paranoid": 3}
-"""Loosest to strictest: a request may always ask for a mode at least as strict as the daemon's."""
-
-
-def is_mode(value: object) -> bool:
-    """Whether ``value`` names one of :data:`MODES`."""
-    return isinstance(value, str) and value in MODES
+__all__ = ["MODES", "STRICTNESS", "Mode", "SecurityConfig", "is_mode"]
 
 
 @frozen
@@ -34,5 +25,7 @@ class SecurityConfig:
     """Paranoid mode's allow list (command prefixes); None uses the built-in read-only set."""
     rules_file: str | None = None
     """An extra rules TOML file that extends or overrides the built-in rules."""
+    cache_dir: str | None = None
+    """Where built rules are kept between runs (docs/security.md); unset: $XDG_CACHE_HOME/aios; "" turns it off."""
     confirm_timeout: Seconds = field(default=Seconds(120.0))
     """No answer to a confirmation within this time is a denial."""

@@ -14,14 +14,12 @@ never looser than what runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from attrs import frozen
+from typing import NamedTuple
 
 from ._words import DYN, Word, literal
 
 
-@frozen
-class Args:
+class Args(NamedTuple):
     """A command's arguments split by its description.
 
     Attributes:

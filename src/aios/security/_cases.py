@@ -14,15 +14,14 @@ Three formats, chosen by the file name:
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from aios.config import MODES
 from aios.errors import PolicyError
+from aios.modes import MODES
 
 if TYPE_CHECKING:
     from ._engine import Policy
@@ -163,6 +162,8 @@ def _jsonl(path: Path, text: str) -> list[Case]:
 
 
 def _toml(path: Path, text: str) -> list[Case]:
+    import tomllib  # only .toml case files need it: `policy check` does not pay for it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

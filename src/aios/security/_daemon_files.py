@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from aios.config import system_config_file, user_config_dir, user_config_file
-
 UNIT_PATTERNS = (
     "/etc/systemd/system/aios*", "/etc/systemd/system/*.wants/aios*", "/lib/systemd/system/aios*",
     "/usr/lib/systemd/system/aios*", "/usr/local/lib/systemd/system/aios*", "/etc/systemd/user/aios*",
@@ -40,6 +38,9 @@ def daemon_files(
         rules_file: ``security.rules_file``.
         home: the daemon user's home (for ``~`` in unit locations).
     """
+    # Imported here: `aios policy check` reads this list from its cache and never imports the config.
+    from aios.config import system_config_file, user_config_dir, user_config_file
+
     out = [state_dir, runtime_dir, socket, system_config_file(), user_config_file(), *map(Path, config_files)]
     for d in (system_config_file().parent, user_config_dir()):
         if d.name == "aios":

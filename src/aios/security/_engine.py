@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import posixpath
 import re
@@ -11,18 +12,36 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aios.config import MODES
 from aios.errors import ConfigError
+from aios.modes import MODES
 
+from . import _rules_cache as rules_cache
+from ._cachedir import CacheDir
 from ._decision import Action, Decision, PathOp, action_rank
 from ._findings import Context, Finding
 from ._judge import Judge
-from ._paths import Paths, class_rank
+from ._paths import Paths, class_rank, plain_compile
+from ._regex_cache import compile_named, use_for_patterns
 from ._rules_model import BUILTIN, PrefixRule, RuleSet, prefix_rule_from_words, with_readonly
-from ._rules_toml import builtin_rules, load_rules
+from ._rules_toml import builtin_rules, parse_rules, read_rules_file
 
 if TYPE_CHECKING:
-    from aios.config import SecurityConfig
+    from typing import Protocol
+
+    class SecuritySettings(Protocol):
+        """What a policy reads of the ``[security]`` section (:class:`aios.config.SecurityConfig`)."""
+
+        @property
+        def mode(self) -> str: ...
+        @property
+        def dangerous_patterns(self) -> Sequence[str]: ...
+        @property
+        def require_confirm(self) -> Sequence[str]: ...
+        @property
+        def allow(self) -> Sequence[str] | None: ...
+        @property
+        def rules_file(self) -> str | None: ...
+
 
 _CHECKED: dict[tuple[object, ...], RuleSet] = {}
 """Rule sets (with the paths they were checked against) whose examples all held. The value keeps
@@ -37,6 +56,8 @@ class Policy:
         workspace: the directory the model works in; relative paths are judged against it.
         protected_paths: the daemon's state and runtime directories; treated like secrets.
         home: the home directory ``~`` stands for (default: the current user's).
+        cache_dir: where built rules are kept between runs (``aios.security.CacheDir``: read only
+            when this user alone can have written it); None builds them every time.
 
     Raises:
         ConfigError: a rules file or a regex in the config is invalid (names file/key).
@@ -47,29 +68,46 @@ class Policy:
 
     def __init__(
         self,
-        config: SecurityConfig,
+        config: SecuritySettings,
         *,
         workspace: Path | None = None,
         protected_paths: Sequence[Path] = (),
         home: Path | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self._config = config
         if config.mode not in MODES:
             raise ConfigError(f"security.mode: {config.mode!r} is not one of {', '.join(MODES)}", key="security.mode")
-        rules = load_rules(config.rules_file)
-        # security.allow also names plugin tools ("tool:NAME", judged by the tool registry);
-        # only command prefixes replace the built-in read-only set.
-        if config.allow is not None and any(not e.startswith("tool:") for e in config.allow):
-            rules = with_readonly(rules, _allow_list(config.allow))
+        raw = read_rules_file(config.rules_file) if config.rules_file else None
+        cache = CacheDir(cache_dir) if cache_dir is not None else None
+        if cache is not None:
+            use_for_patterns(cache)
+        key = rules_cache.rules_key(config.rules_file, raw, config.allow,
+                                    [*config.dangerous_patterns, *config.require_confirm]) if cache else ""
+        rules = rules_cache.load(cache, key) if cache else None
+        built = rules is None
+        self.rules_from_cache = not built
+        """The rules came from the cache (built, checked and stored by an earlier run)."""
+        if rules is None:
+            rules = parse_rules(config.rules_file, raw)
+            # security.allow also names plugin tools ("tool:NAME", judged by the tool registry);
+            # only command prefixes replace the built-in read-only set.
+            if config.allow is not None and any(not e.startswith("tool:") for e in config.allow):
+                rules = with_readonly(rules, _allow_list(config.allow))
         paths = Paths(rules.paths, home=str(home if home is not None else Path.home()),
                       workspace=str(workspace) if workspace is not None else None,
-                      protected=[str(p) for p in protected_paths])
+                      protected=[str(p) for p in protected_paths],
+                      compile=functools.partial(compile_named, cache) if cache is not None else plain_compile)
         self._judge = Judge(rules, paths)
         self._patterns = (
             self._compile(config.dangerous_patterns, "dangerous_patterns", "block"),
             self._compile(config.require_confirm, "require_confirm", "confirm"),
         )
-        self._check_examples()
+        if built:
+            # A cached rule set passed this check when it was stored.
+            self._check_examples()
+            if cache is not None:
+                rules_cache.store(cache, key, rules)
 
     def _check_examples(self) -> None:
         """Every example carried by the rules gets its decision, or the rules are refused.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from attrs import define, field, frozen
+from typing import NamedTuple
+
+from attrs import define, field
 
 from ._decision import Action
 
@@ -14,8 +16,7 @@ MAX_COMMANDS = 1000
 """Simple commands judged per line; a longer line is confirmed as too long to judge."""
 
 
-@frozen
-class Finding:
+class Finding(NamedTuple):
     """One rule that fired for one command: the action it asks for in normal mode.
 
     Attributes:

@@ -25,38 +25,39 @@ from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
 from ._names import DEFAULT_SPEC
 from ._paths import path_candidates
+from ._regex_cache import lazy
 from ._words import DYN, Word, literal
 
 if TYPE_CHECKING:
     from ._judge import Judge
 
-_PATHS_IN = re.compile(r"(?<![\w.~/-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
+_PATHS_IN = lazy(r"(?<![\w.~/-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
 """Absolute or ``~`` paths inside a longer word (an option value, a URL, a quoted script)."""
 _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
 _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
                             "device"})
 _CODE = (
-    (re.compile(r"(?:^|=)\s*!(.+)", re.S), "!"),
-    (re.compile(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
-    (re.compile(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
+    (lazy(r"(?:^|=)\s*!(.+)", re.S), "!"),
+    (lazy(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
+    (lazy(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
                 r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),
-    (re.compile(r"\$[({]shell\s+([^)}]+)[)}]"), "$(shell)"),
-    (re.compile(r"\\(?:immediate\\)?write18\s*\{([^}]*)\}"), "\\write18"),
-    (re.compile(r"%x[({\[]([^)}\]]+)[)}\]]"), "%x()"),
-    (re.compile(r"\be?syscmd\s*\(([^()]+)\)"), "esyscmd()"),
-    (re.compile(r"%\((?!\w+\)[sdifrxXeEgGcoaT%])([^()]+)\)"), "%()"),
-    (re.compile(r"`([^`]+)`"), "backticks"),
+    (lazy(r"\$[({]shell\s+([^)}]+)[)}]"), "$(shell)"),
+    (lazy(r"\\(?:immediate\\)?write18\s*\{([^}]*)\}"), "\\write18"),
+    (lazy(r"%x[({\[]([^)}\]]+)[)}\]]"), "%x()"),
+    (lazy(r"\be?syscmd\s*\(([^()]+)\)"), "esyscmd()"),
+    (lazy(r"%\((?!\w+\)[sdifrxXeEgGcoaT%])([^()]+)\)"), "%()"),
+    (lazy(r"`([^`]+)`"), "backticks"),
 )
-_CODE_HINT = re.compile(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
+_CODE_HINT = lazy(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
                         r"os\.execute|io\.popen|Runtime\.getRuntime|child_process|subprocess|__import__)\s*\(|"
                         r"\$[({]shell\s|\\write18|%x[({\[]")
-_PROGRAM_OPTION = re.compile(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
+_PROGRAM_OPTION = lazy(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
                              r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress", re.I)
 """Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
-_CODE_OPTION = re.compile(r"script|engine|provider|plugin|preload|extension|module-path|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
-_CODE_FILE = re.compile(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
+_CODE_OPTION = lazy(r"script|engine|provider|plugin|preload|extension|module-path|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
+_CODE_FILE = lazy(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
 """An option that loads code (``nmap --script=x.nse``, ``openssl -engine ./e.so``) given a file of it."""
-_MESSAGE_OPTION = re.compile(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"
+_MESSAGE_OPTION = lazy(r"^--?(?:m|message|msg|comment|description|desc|title|subject|body|summary|note|"
                              r"reason|label|annotation|text)$")
 """Option names whose value is prose (``git commit -m "make it faster"`` runs no make)."""
 _RECURSIVE = frozenset({"-r", "-R", "--recursive", "-a", "--archive", "--dereference-recursive"})
@@ -69,7 +70,7 @@ _NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "p
                            "list", "show", "add", "update", "build", "check", "clean", "start", "stop", "status", "pr",
                            "top", "look", "watch", "w", "last", "users", "more", "diff", "dir", "vdir"})
 """Words that are programs on PATH but much more often a subcommand (``cargo test --release``)."""
-_CODE_VARS = re.compile(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|VISUAL|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER|"
+_CODE_VARS = lazy(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|VISUAL|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER|"
                         r"BROWSER|INTERPRETER|HELPER|TERMINAL)$")
 """Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
 
@@ -94,7 +95,7 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
                     return
 
 
-_STDIN_ESCAPE = re.compile(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:shell|system|exec)\s)\s*(.+)$")
+_STDIN_ESCAPE = lazy(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:shell|system|exec)\s)\s*(.+)$")
 """A line of a program's own script that runs a shell command: ``!cmd`` (ftp, vim ``:!``),
 ``\\! cmd`` (psql), ``.shell cmd`` (sqlite3), ``shell cmd`` (gdb), ``system cmd`` (mysql)."""
 

@@ -36,6 +36,7 @@ from ._names import (
 from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
+from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
 from ._words import DYN, SimpleCommand, Word, literal
@@ -46,7 +47,7 @@ _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort",
                            "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
                            "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
 """Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
-_ENV_WORD = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+_ENV_WORD = lazy(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 
 
 def _from_environment(word: Word) -> list[Word] | None:

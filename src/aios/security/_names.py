@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ._regex_cache import lazy
 from ._rules_model import CommandSpec
 from ._words import Word
 
-ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-REMOTE = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
+ASSIGNMENT = lazy(r"^[A-Za-z_][A-Za-z0-9_]*=")
+REMOTE = lazy(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 """``host:path`` and ``user@host:path`` (scp, rsync): not a local path."""
-URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+URL = lazy(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 DOWNLOADERS = frozenset({"curl", "wget", "ftpget", "xh", "curlie", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
                          "lwp-request", "GET", "scp", "rsync", "sftp"})
 """Programs whose output (or written file) is text from the network."""
@@ -82,7 +83,7 @@ def fmt(template: str, cmd: str, hit: str, *, target: str = "", option: str = ""
     return re.sub(r"  +", " ", text).strip()
 
 
-_DOWNLOAD_WORD = re.compile(r"(?:^|[\s;|&(`'\"])(?:\S*/)?(?:" + "|".join(re.escape(d) for d in sorted(DOWNLOADERS)) + r")(?=\s|$)")
+_DOWNLOAD_WORD = lazy(r"(?:^|[\s;|&(`'\"])(?:\S*/)?(?:" + "|".join(re.escape(d) for d in sorted(DOWNLOADERS)) + r")(?=\s|$)")
 
 
 def mentions_download(text: str) -> bool:

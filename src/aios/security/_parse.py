@@ -19,6 +19,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from ._expand import Expander, node_text
+from ._regex_cache import lazy
 from ._words import (
     DYN,
     MAX_ALTERNATIVES,
@@ -373,7 +374,7 @@ _ALWAYS = {"while": (":", "true", "/bin/true", "/usr/bin/true", "[ 1 ]", "((1))"
            "until": ("false", "/bin/false", "/usr/bin/false", "! :", "! true")}
 
 
-_TEST = re.compile(r"(?:\[\[?|test)\s+(?:(?P<one>[\w.]+)|(?P<a>[\w.]+)\s*(?P<op>==?|!=|-eq|-ne)\s*(?P<b>[\w.]+))\s*\]?\]?")
+_TEST = lazy(r"(?:\[\[?|test)\s+(?:(?P<one>[\w.]+)|(?P<a>[\w.]+)\s*(?P<op>==?|!=|-eq|-ne)\s*(?P<b>[\w.]+))\s*\]?\]?")
 
 
 def _constant(cond: str, want: bool) -> bool:

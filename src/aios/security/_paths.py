@@ -12,15 +12,15 @@ import fnmatch
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
-from attrs import frozen
-
+from ._regex_cache import lazy
 from ._rules_model import PathRule
 
 DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
-GLOB_CHARS = re.compile(r"[*?\[]")
+GLOB_CHARS = lazy(r"[*?\[]")
 SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
 CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
@@ -43,49 +43,53 @@ def glob_to_regex(pattern: str) -> str:
     matches ``dir``. ``~`` must already be replaced."""
     if pattern.endswith("/**"):
         return glob_to_regex(pattern[:-3]) + "(?:/.*)?"
+    # Token by token rather than character by character: every policy built pays for all rules.
     out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
+    pos = 0
+    for m in _GLOB_TOKEN.finditer(pattern):
+        out.append(re.escape(pattern[pos : m.start()]))
+        tok = m.group()
+        if tok == "**/":
             out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
+        elif tok == "**":
             out.append(".*")
-            i += 2
-            continue
-        if c == "*":
+        elif tok == "*":
             out.append("[^/]*")
-        elif c == "?":
+        elif tok == "?":
             out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
         else:
-            out.append(re.escape(c))
-        i += 1
+            body = tok[1:-1]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+        pos = m.end()
+    out.append(re.escape(pattern[pos:]))
     return "".join(out)
 
 
-@frozen
-class PathMatcher:
+_GLOB_TOKEN = lazy(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]")
+
+
+Compiler = Callable[[str, Callable[[], str], int], re.Pattern[str]]
+"""``(identity, source, flags) -> pattern``: ``source()`` writes the regex out; ``identity`` is a
+string that names it (equal identities, equal regexes), so a cache need not call ``source``."""
+
+
+def plain_compile(identity: str, source: Callable[[], str], flags: int) -> re.Pattern[str]:
+    """:data:`Compiler` without a cache."""
+    return re.compile(source(), flags)
+
+
+class PathMatcher(NamedTuple):
     """Classifies absolute normalized paths with one compiled regex (first rule wins)."""
 
     regex: re.Pattern[str]
     rules: tuple[PathRule, ...]
 
     @classmethod
-    def build(cls, rules: Iterable[PathRule], home: str) -> PathMatcher:
+    def build(cls, rules: Iterable[PathRule], home: str, compile: Compiler = plain_compile) -> PathMatcher:
         kept: list[PathRule] = []
-        parts: list[str] = []
+        globs: list[list[str]] = []
         for r in rules:
             pats = []
             for p in r.patterns:
@@ -93,13 +97,19 @@ class PathMatcher:
                     continue
                 if p == "~" or p.startswith("~/"):
                     p = home.rstrip("/") + p[1:] if home != "/" else "/" + p[2:]
-                pats.append(glob_to_regex(p))
+                pats.append(p)
             if not pats:
                 continue
-            parts.append(f"(?P<r{len(kept)}>{'|'.join(pats)})")
+            globs.append(pats)
             kept.append(r)
-        regex = re.compile("|".join(parts) if parts else r"(?!)", re.S)
-        return cls(regex, tuple(kept))
+
+        def source() -> str:
+            parts = [f"(?P<r{i}>{'|'.join(glob_to_regex(p) for p in pats)})" for i, pats in enumerate(globs)]
+            return "|".join(parts) if parts else r"(?!)"
+
+        # The regex is a function of the globs alone: a cache can find it by them, and skip
+        # writing it out (and compiling it) when it has it.
+        return cls(compile(repr(globs), source, re.S), tuple(kept))
 
     def classify(self, path: str) -> PathRule | None:
         m = self.regex.fullmatch(path)
@@ -116,17 +126,18 @@ class Paths:
         home: the directory ``~`` stands for.
         workspace: the directory relative paths are judged against (None: no workspace).
         protected: the daemon's own config, rules, units and state; class ``protected``.
+        compile: how the path regex is compiled (:data:`Compiler`; one may keep it between runs).
     """
 
     def __init__(self, rules: Iterable[PathRule], *, home: str, workspace: str | None,
-                 protected: Sequence[str] = ()) -> None:
+                 protected: Sequence[str] = (), compile: Compiler = plain_compile) -> None:
         self.home = posixpath.normpath(home)
         self.workspace = posixpath.normpath(workspace) if workspace is not None else NO_WORKSPACE
         self.protected = tuple(posixpath.normpath(p) for p in protected)
         self.rules = self._in_force(tuple(rules))
-        self.matcher = PathMatcher.build(self.rules, self.home)
+        self.matcher = PathMatcher.build(self.rules, self.home, compile)
         real_home = os.path.realpath(self.home)
-        self.matcher_real = PathMatcher.build(self.rules, real_home) if real_home != self.home else self.matcher
+        self.matcher_real = PathMatcher.build(self.rules, real_home, compile) if real_home != self.home else self.matcher
         self.sensitive = self._sensitive_paths()
         self._home_secrets = tuple(
             cand for cand, cls in self.sensitive

@@ -19,6 +19,7 @@ from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
 from ._git import git, setting_code
 from ._names import DEFAULT_SPEC, REMOTE
+from ._regex_cache import lazy
 from ._rules_model import CommandSpec
 from ._sed import sed_actions
 from ._shells import STDIN_PATHS, pipe_text, stdin_code
@@ -41,10 +42,10 @@ FIND_NARROWING = frozenset({
 FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 FIND_WRITE = frozenset({"-fprint", "-fprint0", "-fls"})
 
-EX_BANG = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:r(?:ead)?\s*|w(?:rite)?\s*)?!(.*)", re.S)
-EX_CODE = re.compile(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:py\w*|lua\w*|perl\w*|rub\w*|mz\w*|tcl\w*|"
+EX_BANG = lazy(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:r(?:ead)?\s*|w(?:rite)?\s*)?!(.*)", re.S)
+EX_CODE = lazy(r"[\s:]*(?:sil(?:ent)?!?\s*)?(?:[%.$,\d'<>]*\s*)?(?:py\w*|lua\w*|perl\w*|rub\w*|mz\w*|tcl\w*|"
                       r"exe(?:cute)?|so(?:urce)?|ter(?:minal)?|runtime|call|mak(?:e)?|gr(?:ep)?|lm(?:ake)?)\b")
-EX_CALLS = re.compile(r"\b(?:system|systemlist|job_start|jobstart|termopen|term_start|libcall\w*|luaeval|py3?eval|"
+EX_CALLS = lazy(r"\b(?:system|systemlist|job_start|jobstart|termopen|term_start|libcall\w*|luaeval|py3?eval|"
                        r"pyxeval|perleval|rubyeval|chansend|rpcstart)\s*\(")
 
 
@@ -306,7 +307,7 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             judge.line(line, ctx, depth + 1, origin=f"{name} {label}")
 
 
-_RULE_RECIPE = re.compile(r"^[^\t#=:;]*::?(?![=:])[^=;#]*;(.*)$")
+_RULE_RECIPE = lazy(r"^[^\t#=:;]*::?(?![=:])[^=;#]*;(.*)$")
 
 
 def _make_lines(text: str) -> list[str]:

@@ -1,7 +1,9 @@
 """The rules as values: path, prefix and effect rules, program descriptions, the rule set.
 
 Everything here is data; what it means for a command is decided by the judge (``_judge.py``).
-Reading rules.toml into these values is ``_rules_toml.py``.
+Reading rules.toml into these values is ``_rules_toml.py``. The values are ``NamedTuple``s, not
+attrs classes: ``aios policy check`` imports this module on every run, and an attrs class costs
+about a millisecond to create (``PrefixRule``, which computes its own fields, stays attrs).
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from attrs import evolve, field, frozen
+from attrs import field, frozen
 
 from ._decision import Action
 
@@ -29,8 +31,7 @@ Token = tuple[str, ...] | None
 """One position of a prefix: alternatives, or None for any word ("*")."""
 
 
-@frozen
-class PathRule:
+class PathRule(NamedTuple):
     id: str
     cls: str
     patterns: tuple[str, ...]
@@ -54,19 +55,27 @@ class PrefixRule:
     args_any_not: tuple[str, ...] = ()
     operands_max: int | None = None
     source: str = BUILTIN
-    _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] = field(init=False, eq=False, repr=False)
+    _compiled: tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...] | None = field(init=False, eq=False,
+                                                                                          repr=False)
     _globs: tuple[re.Pattern[str] | None, re.Pattern[str] | None] | None = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        # Both are worked out on first use: most rules never meet their program, and every
+        # policy check builds all of them (from the cache).
+        object.__setattr__(self, "_compiled", None)
+        object.__setattr__(self, "_globs", None)
+
+    def _words(self) -> tuple[tuple[frozenset[str], tuple[str, ...]] | None, ...]:
+        """Per position of ``match``: (plain words, glob words), or None for any word."""
         compiled: list[tuple[frozenset[str], tuple[str, ...]] | None] = []
         for alts in self.match:
             if alts is None:
                 compiled.append(None)
                 continue
-            globs = tuple(a for a in alts if any(c in a for c in "*?["))
+            globs = tuple(a for a in alts if _is_glob(a))
             compiled.append((frozenset(a for a in alts if a not in globs), globs))
         object.__setattr__(self, "_compiled", tuple(compiled))
-        object.__setattr__(self, "_globs", None)  # compiled on first use: most rules never meet their program
+        return tuple(compiled)
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -80,7 +89,7 @@ class PrefixRule:
         """The option or word that made it match ("" when none did), or None if it does not."""
         if len(tokens) < len(self.match):
             return None
-        for tok, comp in zip(tokens, self._compiled, strict=False):
+        for tok, comp in zip(tokens, self._compiled or self._words(), strict=False):
             if comp is not None and tok not in comp[0] and not any(fnmatch.fnmatchcase(tok, g) for g in comp[1]):
                 return None
         if self.operands_max is not None and len(tokens) - 1 > self.operands_max:
@@ -112,14 +121,18 @@ class PrefixRule:
         return self.match[0] if self.match else None
 
 
+def _is_glob(word: str) -> bool:
+    # Three `in` tests, not a generator: every policy built runs this for every rule word.
+    return "*" in word or "?" in word or "[" in word
+
+
 def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     if not patterns:
         return None
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.S)
 
 
-@frozen
-class EffectRule:
+class EffectRule(NamedTuple):
     id: str
     effects: frozenset[str]
     targets: frozenset[str]
@@ -130,8 +143,7 @@ class EffectRule:
     source: str = BUILTIN
 
 
-@frozen
-class EffectSpec:
+class EffectSpec(NamedTuple):
     """Which words of a command an effect applies to."""
 
     effect: str
@@ -142,8 +154,7 @@ class EffectSpec:
     unless: tuple[str, ...] = ()
 
 
-@frozen
-class CommandSpec:
+class CommandSpec(NamedTuple):
     name: str
     aliases: tuple[str, ...] = ()
     arg_options: frozenset[str] = frozenset()
@@ -165,8 +176,7 @@ class CommandSpec:
     """Setting keys (case-insensitive globs) whose value is a command line the program runs."""
 
 
-@frozen
-class WrapperSpec:
+class WrapperSpec(NamedTuple):
     name: str
     aliases: tuple[str, ...] = ()
     arg_options: frozenset[str] = frozenset()
@@ -189,8 +199,7 @@ class WrapperSpec:
     """A placeholder the wrapper always replaces with each input (``parallel 'rm {}' ::: x``)."""
 
 
-@frozen
-class InterpreterSpec:
+class InterpreterSpec(NamedTuple):
     language: str
     names: tuple[str, ...]
     code_options: frozenset[str] = frozenset()
@@ -201,8 +210,7 @@ class InterpreterSpec:
     program_operand: bool = False
 
 
-@frozen
-class Table:
+class Table(NamedTuple):
     """Name → spec, with glob names (``mkfs.*``) tried in order after exact names."""
 
     exact: Mapping[str, Any]
@@ -215,7 +223,7 @@ class Table:
         for spec in specs:
             names = (spec.name, *spec.aliases) if hasattr(spec, "name") else spec.names
             for n in names:
-                if any(c in n for c in "*?["):
+                if _is_glob(n):
                     globs.append((n, spec))
                 else:
                     exact[n] = spec
@@ -231,8 +239,7 @@ class Table:
         return None
 
 
-@frozen
-class Example:
+class Example(NamedTuple):
     """A command line a rule documents, with the decision it must get (checked when rules load).
 
     Attributes:
@@ -254,8 +261,7 @@ class Example:
     line: int = 0
 
 
-@frozen
-class RuleSet:
+class RuleSet(NamedTuple):
     """All rules in force, with where each came from."""
 
     paths: tuple[PathRule, ...]
@@ -299,7 +305,7 @@ def _first_index(rules: Iterable[PrefixRule]) -> dict[str, tuple[PrefixRule, ...
     index: dict[str, list[PrefixRule]] = {}
     for r in rules:
         first = r.first_names()
-        if first is None or any(any(c in a for c in "*?[") for a in first):
+        if first is None or any(_is_glob(a) for a in first):
             index.setdefault("*", []).append(r)
         else:
             for a in first:
@@ -343,7 +349,7 @@ def with_extra_prefixes(rules: RuleSet, extra: Iterable[PrefixRule]) -> RuleSet:
 def with_readonly(rules: RuleSet, readonly: Iterable[PrefixRule]) -> RuleSet:
     """The same rules with another paranoid allow list."""
     readonly = tuple(readonly)
-    return evolve(rules, readonly=readonly, readonly_index=_first_index(readonly))
+    return rules._replace(readonly=readonly, readonly_index=_first_index(readonly))
 
 
 # ---- path patterns ------------------------------------------------------------------------

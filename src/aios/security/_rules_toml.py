@@ -7,18 +7,15 @@ names the file and the key path (``rule[3].action``).
 from __future__ import annotations
 
 import functools
-import re
-import tomllib
 from collections.abc import Iterable, Mapping
-from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from attrs import frozen
-
-from aios.config import MODES
 from aios.errors import ConfigError
+from aios.modes import MODES
 
 from ._decision import ACTIONS, Action
+from ._regex_cache import lazy
 from ._rules_model import (
     BUILTIN,
     EFFECTS,
@@ -278,13 +275,12 @@ class _Reader:
         )
 
 
-_ENTRY = re.compile(r'^\s*id\s*=\s*"([^"]+)"|^\s*\[((?:command|wrapper)\.[^\]]+)\]')
+_ENTRY = lazy(r'^\s*id\s*=\s*"([^"]+)"|^\s*\[((?:command|wrapper)\.[^\]]+)\]')
 """Where an entry starts in a rules file: ``id = "X"`` or ``[command.X]``."""
 _TOP_KEYS = ("version", "path", "rule", "command", "wrapper", "shells", "interpreters", "readonly", "disable")
 
 
-@frozen
-class _Doc:
+class _Doc(NamedTuple):
     paths: tuple[PathRule, ...]
     rules: tuple[PrefixRule | EffectRule, ...]
     commands: dict[str, CommandSpec]
@@ -383,8 +379,16 @@ def _ruleset(doc: _Doc) -> RuleSet:
 
 
 @functools.cache
+def builtin_bytes() -> bytes:
+    """rules.toml as shipped (read once; the rules cache's key hashes these very bytes)."""
+    return (Path(__file__).parent / "rules.toml").read_bytes()
+
+
+@functools.cache
 def _builtin_doc() -> _Doc:
-    text = resources.files("aios.security").joinpath("rules.toml").read_text(encoding="utf-8")
+    import tomllib  # the rules cache spares `policy check` this import
+
+    text = builtin_bytes().decode("utf-8")
     return _read_doc(tomllib.loads(text), BUILTIN, text)
 
 
@@ -394,25 +398,44 @@ def builtin_rules() -> RuleSet:
     return _ruleset(_builtin_doc())
 
 
+def read_rules_file(rules_file: str) -> bytes:
+    """The bytes of the owner's rules file (read once, so that what is hashed is what is parsed).
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    try:
+        with open(rules_file, "rb") as f:
+            return f.read()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{rules_file}: rules file not found", source=rules_file, key="security.rules_file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{rules_file}: cannot read rules file: {exc.strerror}", source=rules_file,
+                          key="security.rules_file") from exc
+
+
+def parse_rules(rules_file: str | None, raw: bytes | None) -> RuleSet:
+    """Built-in rules, with the rules file's bytes ``raw`` (same format) on top when given.
+
+    Raises:
+        ConfigError: not a valid rules file; names file and key.
+    """
+    if not rules_file or raw is None:
+        return builtin_rules()
+    import tomllib
+
+    text = raw.decode("utf-8", "replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{rules_file}: not valid TOML: {exc}", source=rules_file, key="") from exc
+    return _ruleset(_merge(_builtin_doc(), _read_doc(data, rules_file, text)))
+
+
 def load_rules(rules_file: str | None) -> RuleSet:
     """Built-in rules, with ``rules_file`` (same format) on top when given.
 
     Raises:
         ConfigError: the file cannot be read or is not a valid rules file; names file and key.
     """
-    if not rules_file:
-        return builtin_rules()
-    try:
-        with open(rules_file, "rb") as f:
-            raw = f.read()
-        text = raw.decode("utf-8", "replace")
-        data = tomllib.loads(text)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{rules_file}: rules file not found", source=rules_file, key="security.rules_file") from exc
-    except OSError as exc:
-        raise ConfigError(f"{rules_file}: cannot read rules file: {exc.strerror}", source=rules_file,
-                          key="security.rules_file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{rules_file}: not valid TOML: {exc}", source=rules_file, key="") from exc
-    return _ruleset(_merge(_builtin_doc(), _read_doc(data, rules_file, text)))
-
+    return parse_rules(rules_file, read_rules_file(rules_file) if rules_file else None)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
+from ._regex_cache import lazy
 
-SED_ADDR = re.compile(r"""(?:\d+(?:~\d+)?|\$|/(?:[^/\\\n]|\\.)*/[IM]*|\\(.)(?:(?!\1)[^\\\n]|\\.)*\1[IM]*)""")
+SED_ADDR = lazy(r"""(?:\d+(?:~\d+)?|\$|/(?:[^/\\\n]|\\.)*/[IM]*|\\(.)(?:(?!\1)[^\\\n]|\\.)*\1[IM]*)""")
 
 
 def sed_actions(script: str) -> list[tuple[str, str]]:

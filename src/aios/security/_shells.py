@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
+from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
 from ._words import SimpleCommand, Word, literal, literal_output
 
@@ -381,15 +381,15 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
             ctx.add(dynamic("interp.opaque", f"{label} code uses {it.what!r}, which the policy cannot follow"))
 
 
-_FORK = re.compile(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b|"
+_FORK = lazy(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b|"
                    r"\b(?:system|execute|popen|exec)\s*\(?\s*[\"'][^\"']*&\s*[\"']")
 """A fork, or a shell command sent to the background (``os.execute("sh &")``)."""
-_ENDLESS = re.compile(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
+_ENDLESS = lazy(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
                       r"\bloop\s*(?:\{|do\b)|\biter\s*\(\s*int\s*,|\b(?:itertools\.)?count\s*\(\s*\)|"
                       r"\bfor\s*\(\s*;\s*;\s*\)|\bforever\b|\brepeat\b|\bcycle\s*\(|\bwhile\s*\(?\s*(?:\w+\.)?fork\b|"
                       r"\b\d+\.step\s*(?:\{|do\b)|Float::INFINITY")
 """Loops that never end: ``while 1``, ``loop { }``, ``iter(int, 1)``, ``for(;;)``."""
-_STOPS = re.compile(r"\b(?:wait|waitpid|exit|break|last)\b")
+_STOPS = lazy(r"\b(?:wait|waitpid|exit|break|last)\b")
 
 
 def _unseen(rule: str, reason: str, word: Word, *, hide: bool = True) -> Finding:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import NamedTuple
 
-from attrs import frozen
+from ._regex_cache import lazy
 
 DYN = "\ue000"
 """Stands for text that is only known when the command runs (``$x``, ``$(...)``)."""
@@ -21,18 +22,17 @@ MAX_ALTERNATIVES = 32
 """Brace expansions and loop values beyond this many alternatives are cut (judging stays strict:
 the first ones are kept and the word is marked dynamic)."""
 
-_GLOB_RE = re.compile(r"(?<!\\)[*?\[]")
-_BRACE_RE = re.compile(r"\{([^{}]*)\}")
-_SEQ_RE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])$")
+_GLOB_RE = lazy(r"(?<!\\)[*?\[]")
+_BRACE_RE = lazy(r"\{([^{}]*)\}")
+_SEQ_RE = lazy(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])$")
 _ANSI_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b",
     "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?",
 }
-_ANSI_RE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
+_ANSI_RE = lazy(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
 
 
-@frozen
-class Word:
+class Word(NamedTuple):
     """One argv word.
 
     Attributes:
@@ -54,8 +54,7 @@ class Word:
         return self.values[0] if self.values else ""
 
 
-@frozen
-class Redirect:
+class Redirect(NamedTuple):
     """A redirection: ``op`` is ``>``, ``>>``, ``<``, ``&>``, ``>&``, ``<>``, ``>|`` …"""
 
     op: str
@@ -68,8 +67,7 @@ class Redirect:
         return self.target is not None and self.op not in ("<", "<&", "<<", "<<<")
 
 
-@frozen
-class Stdin:
+class Stdin(NamedTuple):
     """What feeds a command's standard input.
 
     Attributes:
@@ -85,8 +83,7 @@ class Stdin:
     dynamic: bool = False
 
 
-@frozen
-class SimpleCommand:
+class SimpleCommand(NamedTuple):
     """One simple command: argv words, prefix assignments, redirections, standard input."""
 
     words: tuple[Word, ...]
@@ -100,8 +97,7 @@ class SimpleCommand:
         return tuple(w.text for w in self.words)
 
 
-@frozen
-class ParsedLine:
+class ParsedLine(NamedTuple):
     """A parsed command line.
 
     Attributes:
@@ -117,8 +113,7 @@ class ParsedLine:
     assignments: tuple[tuple[str, Word], ...] = ()
 
 
-@frozen
-class Val:
+class Val(NamedTuple):
     alts: tuple[str, ...]
     dynamic: bool = False
     glob: bool = False
