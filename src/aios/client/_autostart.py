@@ -173,10 +173,16 @@ def wait_gone(socket: Path, pid: int | None, timeout: float = 15.0) -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs; an exited process its parent has not reaped yet (a zombie:
+    the daemon of a supervisor or a test that waits later) has stopped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
