@@ -161,3 +161,29 @@ def test_follow_continues_across_a_rotation(env: Env) -> None:
         follower.terminate()
         follower.wait(10)
         daemon.stop()
+
+
+def test_a_foreground_daemon_on_a_terminal_shows_its_log_there_too(env: Env) -> None:
+    """'aios daemon run' at a terminal: the log goes to the file and is shown on the terminal."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(BIN / "aios"), "daemon", "run"], env=env.env,
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    daemon = Daemon(env, proc)
+    try:
+        daemon.wait_ready()
+        import select
+
+        shown = b""
+        deadline = time.monotonic() + 30
+        while b"serving on" not in shown and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                shown += os.read(master, 4096)
+        serving = [ln.strip() for ln in shown.decode(errors="replace").splitlines() if "serving on" in ln]
+        assert serving and FILE_LINE.match(serving[0]), shown
+        assert "serving on" in (env.state / "daemon.log").read_text()
+    finally:
+        daemon.stop()
+        os.close(master)

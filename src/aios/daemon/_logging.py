@@ -4,7 +4,8 @@ Under systemd the daemon's stderr is the journal, which adds the time, the unit 
 itself: lines go to stderr only, without a time, with a ``<N>`` syslog prefix so the journal
 keeps each line's priority. Anywhere else the log is ``daemon.log`` in the state directory,
 rotated by size (``daemon.log_max_bytes``, ``daemon.log_keep`` old files), one line per record:
-``2026-01-01 10:00:00,000 aios-runtime[PID] LEVEL logger: message``.
+``2026-01-01 10:00:00,000 aios-runtime[PID] LEVEL logger: message``; when stderr is a terminal
+(``aios daemon run`` in the foreground) the same lines are shown there too.
 
 "Under systemd" means what systemd documents: ``JOURNAL_STREAM`` names the device and inode of
 the journal stream and stderr is that stream. ``INVOCATION_ID`` or ``JOURNAL_STREAM`` alone are
@@ -42,6 +43,13 @@ def journal_stderr(environ: dict[str, str] | None = None, fd: int = 2) -> bool:
     except OSError:
         return False
     return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
 
 
 class _Priority(logging.Filter):
@@ -93,6 +101,11 @@ def setup_logging(level: str, log_file: Path, *, max_bytes: int, keep: int) -> s
             handler = logging.StreamHandler(sys.stderr)
             where = "stderr"
         handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        if where != "stderr" and _stderr_is_terminal():
+            # Someone runs it in the foreground ('aios daemon run'): show them the log as well.
+            echo = logging.StreamHandler(sys.stderr)
+            echo.setFormatter(logging.Formatter(FILE_FORMAT))
+            root.addHandler(echo)
     root.addHandler(handler)
     for name in QUIET_LOGGERS:
         quiet = logging.DEBUG if numeric <= logging.DEBUG and name == "httpx" else logging.WARNING
