@@ -187,3 +187,33 @@ def test_a_foreground_daemon_on_a_terminal_shows_its_log_there_too(env: Env) -> 
     finally:
         daemon.stop()
         os.close(master)
+
+
+def test_log_target_stderr_keeps_the_time_and_writes_no_file(env: Env) -> None:
+    """A container's daemon (the image sets AIOS_DAEMON__LOG_TARGET=stderr): several daemons
+    may share its state directory, so none of them writes daemon.log there."""
+    daemon = env.start_daemon(env={"AIOS_DAEMON__LOG_TARGET": "stderr"})
+    try:
+        serving = [ln for ln in (env.root / "daemon.log").read_text().splitlines() if "serving on" in ln]
+        assert serving and FILE_LINE.match(serving[0]), serving
+        assert not (env.state / "daemon.log").exists()
+        proc = env.cli("daemon", "logs", env={"AIOS_DAEMON__LOG_TARGET": "stderr"})
+        assert proc.returncode == 1 and "podman logs" in proc.stderr, proc.stderr
+    finally:
+        daemon.stop()
+
+
+def test_log_target_file_wins_over_the_journal(env: Env) -> None:
+    out = env.root / "journal-stream"
+    with open(out, "ab") as log:
+        st = os.fstat(log.fileno())
+        proc = subprocess.Popen([str(BIN / "aios-runtime"), "--set", 'daemon.log_target="file"'],
+                                env={**env.env, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"},
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    daemon = Daemon(env, proc)
+    try:
+        daemon.wait_ready()
+        assert "serving on" in (env.state / "daemon.log").read_text()
+        assert "serving on" not in out.read_text()
+    finally:
+        daemon.stop()

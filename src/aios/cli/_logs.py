@@ -45,7 +45,11 @@ def logs(
             os.execv(journalctl, argv + (["-f"] if follow else []))
         from aios.config import load
 
-        path = load(config_file=ctx.G.config, sets=ctx.G.sets, system=system or None).paths.log_file
+        loaded = load(config_file=ctx.G.config, sets=ctx.G.sets, system=system or None)
+        if loaded.config.daemon.log_target == "stderr":
+            return ctx.fail("the daemon logs to its stderr (daemon.log_target = \"stderr\"): read it where that goes "
+                            "('podman logs' for a container; daemon.out beside the socket for a background start)")
+        path = loaded.paths.log_file
         try:
             f = open(path, "rb")  # kept open while following
         except FileNotFoundError:

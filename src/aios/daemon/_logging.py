@@ -68,12 +68,15 @@ class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
-def setup_logging(level: str, log_file: Path, *, max_bytes: int, keep: int) -> str:
+def setup_logging(level: str, log_file: Path, *, max_bytes: int, keep: int, target: str = "auto") -> str:
     """Send the root logger's records where this daemon's log belongs; return where, for a notice.
 
     Args:
         level: debug, info, warning or error.
         log_file: the file used when stderr is not the journal.
+        target: ``daemon.log_target``: "auto" (the journal when stderr is the journal, else the
+            file), "file", or "stderr" (the file's format, time included: a container engine
+            keeps the stream but does not always add the time).
         max_bytes: rotate the file when it would grow past this size.
         keep: how many rotated files to keep (``daemon.log.1`` … ``daemon.log.N``).
     """
@@ -84,11 +87,15 @@ def setup_logging(level: str, log_file: Path, *, max_bytes: int, keep: int) -> s
     root.setLevel(numeric)
     where: str
     handler: logging.Handler
-    if journal_stderr():
+    if target == "auto" and journal_stderr():
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(_Priority())
         handler.setFormatter(logging.Formatter(JOURNAL_FORMAT))
         where = "the journal (stderr)"
+    elif target == "stderr":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        where = "stderr"
     else:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

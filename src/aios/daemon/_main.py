@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir("/")
     dc = loaded.config.daemon
     setup_logging(args.log_level or dc.log_level, loaded.paths.log_file,
-                  max_bytes=int(dc.log_max_bytes), keep=dc.log_keep)
+                  max_bytes=int(dc.log_max_bytes), keep=dc.log_keep, target=dc.log_target)
     for entry, why in unsafe:
         logging.getLogger("aios.daemon").warning(
             "removed %r from the import path: %s (start the daemon with 'python -I', see docs/deploy.md)", entry, why)
