@@ -112,3 +112,12 @@ def test_an_explicit_start_keeps_its_flags(env: Env, stop_after: None) -> None:
     proc = env.cli("--set", "security.mode=paranoid", "daemon", "start")
     assert proc.returncode == 0, proc.stderr
     assert _mode_seen_by_a_plain_call(env) == "paranoid"
+
+
+def test_a_one_off_system_scope_never_starts_a_daemon_on_demand(env: Env) -> None:
+    """'--set daemon.system=true' picks the system daemon's socket for this call; a system
+    daemon is started on purpose (systemd, 'aios daemon start'), never by a passing command."""
+    elsewhere = env.root / "sys-run"
+    proc = env.cli("--set", "daemon.system=true", "--set", f'paths.runtime_dir="{elsewhere}"', "status", env=AUTOSTART)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert not (elsewhere / "aios.sock").exists()

@@ -25,7 +25,8 @@ class OneOff:
         keys: dotted keys the flags set, sorted.
         socket: the socket they select, when they move it.
         mode: a one-off ``security.mode``.
-        autostart: a one-off ``daemon.autostart``.
+        autostart: a one-off ``daemon.autostart``; False also when the flags select the system
+            daemon (``daemon.system = true``), which is never started on demand.
     """
 
     __slots__ = ("autostart", "keys", "mode", "socket")
@@ -62,7 +63,8 @@ class OneOff:
             keys,
             socket=loaded.paths.socket if any(k in keys for k in _SOCKET_KEYS) else None,
             mode=cfg.security.mode if MODE_KEY in keys else None,
-            autostart=cfg.daemon.autostart if "daemon.autostart" in keys else None,
+            autostart=False if cfg.daemon.system and "daemon.system" in keys
+            else cfg.daemon.autostart if "daemon.autostart" in keys else None,
         )
 
     def ignored(self, *, mode_sent: bool) -> list[str]:
