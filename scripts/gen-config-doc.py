@@ -34,8 +34,12 @@ aios reads TOML. Layers, each overriding the one before:
    `AIOS_SECURITY__MODE=paranoid`, `AIOS_SANDBOX__TIMEOUT=5m`,
    `AIOS_LLM__PROVIDERS__LOCAL__MODEL=qwen2.5`, `AIOS_SANDBOX__HIDDEN_PATHS='["~/.ssh"]'` (values are
    read as TOML when they parse as TOML, else as plain strings);
-5. `--config FILE`, then `--set section.key=value` flags (`aios --set security.mode=safe status`,
+5. `--config FILE`, then `--set section.key=value` flags (`aios --set security.mode=safe run -- ls`,
    `aios-runtime --set ...`).
+
+Layers 4 and 5 given to one client command are that call's own: a daemon the call starts on demand
+never gets them, and a running daemon sees only a one-off `security.mode`, sent as the request's
+mode (docs/operations.md, "One-off flags").
 
 Tables merge key by key; lists and single values replace. `aios config show` prints every value with
 the layer it came from; `aios config check [FILE]` validates. An unknown key, a wrong type or an

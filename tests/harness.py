@@ -133,10 +133,14 @@ class Daemon:
         raise RuntimeError(f"daemon did not answer within {timeout}s: {self.log()}")
 
     def log(self) -> str:
-        try:
-            return (self.env.root / "daemon.log").read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
+        """The end of what it printed (stderr: config errors, crashes) and of its log file."""
+        parts = []
+        for path in (self.env.root / "daemon.log", self.env.state / "daemon.log"):
+            try:
+                parts.append(path.read_text(errors="replace")[-4000:])
+            except OSError:
+                pass
+        return "\n".join(parts)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:

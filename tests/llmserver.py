@@ -9,7 +9,7 @@ It replays a queue of scripted replies, one per model request, whatever the prot
   ``message_start``, ``content_block_start/_delta/_stop``, ``message_delta``, ``message_stop``;
 - ``POST /v1/embeddings``: OpenAI embeddings, unscripted and deterministic (64 dimensions, a
   hashed bag of words), for the memory's endpoint embedder;
-- ``GET /v1/models``, ``GET /health``;
+- ``GET /v1/models`` (or a scripted error, :meth:`LLMServer.fail_models`), ``GET /health``;
 - ``POST /_script`` (a JSON list of replies, or ``{"replies": [...], "append": true}``) replaces
   or extends the queue; ``GET /_requests`` returns what was received; ``POST /_reset`` clears both.
 
@@ -402,6 +402,7 @@ class _State:
         self.requests: list[Request] = []
         self.api_key = api_key
         self.seq = 0
+        self.models_reply: Reply | None = None  # an error() for GET /v1/models, else the list
 
     def next_reply(self) -> tuple[Reply, int]:
         with self.lock:
@@ -551,6 +552,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path in ("/health", "/v1/health"):
             self._send_json(200, {"status": "ok"})
+        elif self.path in ("/v1/models", "/models") and self.state.models_reply is not None:
+            reply = self.state.models_reply
+            self._send_json(int(reply["status"]), reply.get("body") or "", reply.get("headers"))
         elif self.path in ("/v1/models", "/models"):
             self._send_json(
                 200,
@@ -688,6 +692,11 @@ class LLMServer:
             if not append:
                 self._state.queue.clear()
             self._state.queue.extend(replies)
+
+    def fail_models(self, reply: Reply | None) -> None:
+        """Answer ``GET /v1/models`` with ``reply`` (an :func:`error`); None: the list again."""
+        with self._state.lock:
+            self._state.models_reply = reply
 
     def clear_requests(self) -> None:
         with self._state.lock:

@@ -186,10 +186,11 @@ def test_running_daemon_bad_ids_and_bad_options(env: Env) -> None:
     env.write_config(DEAD_MODEL + f'[recovery]\npaths = ["{env.workspace}"]\n')
     daemon = env.start_daemon()
     stop = {("daemon", "stop")}
+    ends_it = {*stop, ("daemon", "restart")}  # restart replaces the shared daemon: tests/cli/test_restart.py
     try:
         # COLUMNS is whatever the shell exported; tables must not trip over it.
-        _assert_none(_run_all(env, [], skip=stop, values=(MALFORMED_ID, MISSING_ULID), extra_env={"COLUMNS": "wide"}))
-        _assert_none(_run_all(env, [], bad_options=True, skip=stop))
+        _assert_none(_run_all(env, [], skip=ends_it, values=(MALFORMED_ID, MISSING_ULID), extra_env={"COLUMNS": "wide"}))
+        _assert_none(_run_all(env, [], bad_options=True, skip=ends_it))
         # Last, as it ends the daemon the others share.
         _assert_none(_run_all(env, [], skip={w for w, _fn in COMMANDS} - stop))
     finally:

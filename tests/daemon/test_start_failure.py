@@ -13,7 +13,7 @@ OLD_LOG = (
 
 
 def _check(env: Env, stderr: str, *, key: str) -> None:
-    log = env.run_dir / "daemon.log"
+    log = env.run_dir / "daemon.out"
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, stderr
     line = lines[0]
@@ -25,7 +25,7 @@ def _check(env: Env, stderr: str, *, key: str) -> None:
 
 
 def test_daemon_start_shows_this_failure_and_the_log(env: Env) -> None:
-    (env.run_dir / "daemon.log").write_text(OLD_LOG * 3)
+    (env.run_dir / "daemon.out").write_text(OLD_LOG * 3)
     env.write_config('[daemon]\nmax_line = "huge"\n')
     proc = env.cli("daemon", "start")
     assert proc.returncode == 1
@@ -35,7 +35,7 @@ def test_daemon_start_shows_this_failure_and_the_log(env: Env) -> None:
 def test_autostart_shows_this_failure_and_the_log(env: Env) -> None:
     """The same through the on-demand start, with a different broken key and a log whose old
     lines end with a traceback of an earlier crash."""
-    (env.run_dir / "daemon.log").write_text(OLD_LOG + "Traceback (most recent call last):\n  File \"x\", line 1\nRuntimeError: old crash\n")
+    (env.run_dir / "daemon.out").write_text(OLD_LOG + "Traceback (most recent call last):\n  File \"x\", line 1\nRuntimeError: old crash\n")
     env.write_config('[sandbox]\ntimeout = "forever"\n')
     proc = env.cli("status", env={"AIOS_DAEMON__AUTOSTART": "true"})
     assert proc.returncode == 1

@@ -10,6 +10,7 @@ from ._delegate import DELEGATE, Task, delegate_spec, plan, run_tasks
 from ._embedded import MODEL_NAME, EmbeddedServer
 from ._loop import Provider, ToolOutcome, TurnResult, run_turn
 from ._messages import Done, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
+from ._probe import EndpointCheck, probe_endpoint
 from ._prompt import few_shot, system_prompt
 from ._recall import Viewer, author_uid, mark_tool_output, mark_untrusted, recall_message, visible
 from ._select import EMBEDDED_NOTICE, ProviderChoice, named_provider, select_provider
@@ -20,6 +21,7 @@ __all__ = [
     "MODEL_NAME",
     "Done",
     "EmbeddedServer",
+    "EndpointCheck",
     "Message",
     "Provider",
     "ProviderChoice",
@@ -40,6 +42,7 @@ __all__ = [
     "mark_untrusted",
     "named_provider",
     "plan",
+    "probe_endpoint",
     "rank",
     "read_only_refusal",
     "recall_message",

@@ -179,10 +179,12 @@ class EmbeddedServer:
                             f"{tail} (full log: {self.log_path})"
                         )
                     try:
-                        if (await client.get(f"{base}/health")).status_code == 200:
+                        status = (await client.get(f"{base}/health")).status_code
+                        log.debug("embedded model server health poll: HTTP %s", status)  # 10 a second: DEBUG
+                        if status == 200:
                             return
-                    except httpx.HTTPError:
-                        pass
+                    except httpx.HTTPError as exc:
+                        log.debug("embedded model server health poll: %s", exc)
                     await trio.sleep(0.1)
             if scope.cancelled_caught:
                 raise ProviderError(f"the embedded model server did not become ready within {START_TIMEOUT_S:.0f} s")

@@ -58,9 +58,10 @@ def chat(
     """One turn: the answer streams as it arrives; tool calls are shown and confirmed inline."""
 
     def body() -> int:
+        sent = ctx.request_mode(mode)  # --mode, else a one-off --set security.mode
         with ctx.client() as c:
             try:
-                result = _turn(c, message, session=session, mode=mode, yes=yes, json=json, agent=agent)
+                result = _turn(c, message, session=session, mode=sent, yes=yes, json=json, agent=agent)
             except KeyboardInterrupt:
                 print("\naios: cancelled", file=sys.stderr)
                 return 130
@@ -137,7 +138,7 @@ def shell(*, session: SessionOpt = None, mode: ModeOpt = None, yes: YesOpt = Fal
     print("aios shell: /help for commands, Ctrl-D to leave", file=sys.stderr)
     # "notices": what the daemon told once (the embedded model's long notice) is shown once per shell,
     # even when a turn fails before it has a session and the next turn starts a new one.
-    state: dict[str, Any] = {"session": session, "mode": mode, "notices": set()}
+    state: dict[str, Any] = {"session": session, "mode": ctx.request_mode(mode), "notices": set()}
     try:
         while True:
             text = _read_input("aios> ")

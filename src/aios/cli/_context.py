@@ -14,6 +14,8 @@ from typing import Any
 
 from aios.errors import AiosError, ClientError, ConfigError, DaemonUnreachable
 
+from ._oneoff import OneOff
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -26,6 +28,9 @@ class _Globals:
         self.config: str | None = None
         self.sets: list[str] = []
         self.no_autostart = False
+        self.mode_sent = False
+        self.warned = False
+        self._overrides: OneOff | None = None
 
 
 G = _Globals()
@@ -36,10 +41,16 @@ def configure(*, socket: str | None, config: str | None, sets: list[str], no_aut
     G.config = config
     G.sets = list(sets)
     G.no_autostart = no_autostart
+    G.mode_sent = False
+    G.warned = False
+    G._overrides = None
 
 
 def daemon_args() -> list[str]:
-    """Global options handed to a daemon that the CLI starts."""
+    """Global options handed to a daemon started on purpose (``aios daemon start|run|restart``).
+
+    Never to a daemon started on demand by another command: see :func:`client`.
+    """
     args: list[str] = []
     if G.config:
         args += ["--config", G.config]
@@ -48,25 +59,52 @@ def daemon_args() -> list[str]:
     return args
 
 
+def overrides() -> OneOff:
+    """What this call's ``--config``/``--set`` change (the full loader; only when given)."""
+    if G._overrides is None:
+        G._overrides = OneOff.load(G.config, G.sets) if G.config or G.sets else OneOff()
+    return G._overrides
+
+
 def resolve_socket() -> Path | None:
     """An explicit socket: --socket, or the one --config/--set select (full loader)."""
     if G.socket is not None:
         return G.socket
-    if G.config or G.sets:
-        from aios.config import load
+    return overrides().socket
 
-        return load(config_file=G.config, sets=G.sets).paths.socket
-    return None
+
+def request_mode(explicit: str | None) -> str | None:
+    """The per-request mode a command sends: its ``--mode``, else a one-off ``security.mode``.
+
+    Calling this tells :func:`client` the command honours a one-off mode (no warning for it).
+    """
+    G.mode_sent = True
+    return explicit or overrides().mode
 
 
 def client() -> Any:
+    """A connection to the daemon, starting one on demand when allowed.
+
+    A daemon started here never gets this call's ``--set``/``--config``/one-off ``AIOS_*``
+    overrides (it outlives the call); the overrides the call cannot honour itself are named on
+    stderr, one line, instead of silently running with the daemon's settings.
+    """
     from aios.client import connect
 
-    return connect(
-        resolve_socket(),
-        autostart=False if G.no_autostart else None,
-        daemon_args=daemon_args(),
-    )
+    one_off = overrides()
+    ignored = one_off.ignored(mode_sent=G.mode_sent)
+    if ignored and not G.warned:
+        G.warned = True  # once per call: the shell connects once per turn
+        warn(f"{', '.join(ignored)} not applied: the running daemon keeps its own settings for them "
+             "(a one-off override reaches the daemon only as a request's --mode; for lasting ones "
+             "edit the config or use 'aios daemon restart --set ...')")
+    autostart: bool | None = False if G.no_autostart else one_off.autostart
+    return connect(resolve_socket(), autostart=autostart, notice=warn)
+
+
+def warn(message: str) -> None:
+    """One ``aios: ...`` line on stderr that does not change the exit code."""
+    print(f"aios: {message}", file=sys.stderr)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> int:

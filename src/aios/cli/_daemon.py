@@ -1,4 +1,4 @@
-"""``aios daemon run|start|stop``."""
+"""``aios daemon run|start|stop|restart|logs``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from cyclopts import App, Parameter
 from . import _context as ctx
 from ._status import JsonFlag
 
-app = App(name="daemon", help="Run, start or stop the aios daemon (aios-runtime).")
+app = App(name="daemon", help="Run, start, stop or restart the aios daemon (aios-runtime); show its log.")
 
 
 @app.command
@@ -45,12 +45,15 @@ def _target() -> object:
 
 @app.command
 def start(*, json: JsonFlag = False) -> int:
-    """Start a user daemon in the background; return once it answers."""
+    """Start a user daemon in the background; return once it answers.
+
+    Global ``--set``/``--config`` options are passed to it: this is a start on purpose.
+    """
 
     def body() -> int:
         from pathlib import Path
 
-        from aios.client import Client, log_file_for, start_daemon
+        from aios.client import Client, start_daemon
         from aios.errors import DaemonUnreachable
 
         target = Path(str(_target()))
@@ -61,13 +64,25 @@ def start(*, json: JsonFlag = False) -> int:
         except DaemonUnreachable:
             pass
         pid = start_daemon(target, ctx.daemon_args())
-        if json:
-            ctx.print_json({"pid": pid, "socket": str(target), "log": str(log_file_for(target))})
-        else:
-            print(f"aios daemon started (pid {pid}) on {target}; log: {log_file_for(target)}")
+        _report_start("started", pid, target, json=json)
         return 0
 
     return ctx.run(body)
+
+
+def _log_file(system: bool = False) -> str:
+    """The log the daemon this call would start writes (the config with this call's flags)."""
+    from aios.config import load
+
+    return str(load(config_file=ctx.G.config, sets=ctx.G.sets, system=system or None).paths.log_file)
+
+
+def _report_start(what: str, pid: int, target: object, *, json: bool, log: str | None = None) -> None:
+    log = log or _log_file()
+    if json:
+        ctx.print_json({"pid": pid, "socket": str(target), "log": log})
+    else:
+        print(f"aios daemon {what} (pid {pid}) on {target}; log: {log}")
 
 
 @app.command
@@ -100,5 +115,20 @@ def stop(*, json: JsonFlag = False) -> int:
     return ctx.run(body)
 
 
+@app.command
+def restart(*, json: JsonFlag = False) -> int:
+    """Stop the running daemon, wait until it is gone, start it again with the same scope.
+
+    A system daemon run by systemd is restarted with ``systemctl restart`` (root). Exits 3 when
+    no daemon runs. Global ``--set``/``--config`` options are passed to the new daemon (not the
+    old one's: a daemon started with flags gets them again only when given again).
+    ``--json``: ``{"pid", "socket", "log"}`` as for ``start``.
+    """
+    from ._restart import restart_daemon
+
+    return ctx.run(lambda: restart_daemon(json=json))
+
+
+app.command("aios.cli._logs:logs", help="Show the daemon's log (-f follows it, -n N the last N lines).")
 app.command("aios.cli._install:install", help="Install the system daemon as a hardened systemd service (root).")
 app.command("aios.cli._install:uninstall", help="Remove the systemd service, sandbox user and group; keep the data.")

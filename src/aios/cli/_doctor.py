@@ -42,16 +42,12 @@ def _checks() -> list[dict[str, Any]]:
             out.append(_check("sandbox user", False, f"no user {cfg.sandbox.user!r}: a root daemon runs jailed commands as it",
                               f"useradd --system --no-create-home --shell /usr/sbin/nologin {cfg.sandbox.user}"))
     try:
-        from aios.agent import select_provider
+        from aios.agent import probe_endpoint, select_provider
 
         choice = select_provider(cfg.llm)
-        detail = f"{choice.name} ({choice.config.kind}, {choice.model or '?'}): {choice.reason}"
-        if choice.config.kind == "embedded":
-            from aios.agent._embedded import find_model, find_server
-
-            find_model(choice.config)
-            find_server()
-        out.append(_check("model provider", True, detail))
+        out.append(_check("model provider", True, f"{choice.name} ({choice.config.kind}, {choice.model or '?'}): {choice.reason}"))
+        endpoint = probe_endpoint(choice)
+        out.append(_check("model endpoint", endpoint.ok, endpoint.detail, endpoint.fix))
     except Exception as exc:  # every failure here is something to fix, said in one line
         out.append(_check("model provider", False, str(exc), "see docs/providers.md"))
     from aios.tools import admin_tools_status
@@ -112,7 +108,8 @@ def _trust(cfg: DaemonConfig) -> list[dict[str, Any]]:
 
 
 def doctor(*, json: JsonFlag = False) -> int:
-    """Check the sandbox, the sandbox user, the model provider and the daemon; say what to fix,
+    """Check the sandbox, the sandbox user, the model provider and whether its endpoint answers
+    (3 s), and the daemon; say what to fix,
     and who is trusted with what (the owner and approvers; other users allowed on the socket).
 
     Exits 0 when every check passes, 1 otherwise.

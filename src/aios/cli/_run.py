@@ -53,6 +53,9 @@ def _quote(word: str) -> str:
 
 def _call_tool(params: dict[str, Any], *, yes: bool, json: bool) -> int:
     def body() -> int:
+        sent = ctx.request_mode(params.pop("mode", None))  # --mode, else a one-off --set security.mode
+        if sent:
+            params["mode"] = sent
         printer = EventPrinter(show_output=not json)
         confirmer = Confirmer(yes=yes)
         with ctx.client() as c:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aios.errors import ClientError, DaemonUnreachable
 
 from ._client import Client
 from ._locate import autostart_enabled, socket_candidates
-from ._spawn import DAEMON_CWD, daemon_argv, daemon_environment, log_offset
+from ._spawn import DAEMON_CWD, autostart_environment, daemon_argv, daemon_environment, log_offset
 
 START_TIMEOUT_S = 30.0
 
@@ -20,14 +20,18 @@ def connect(
     socket: Path | None = None,
     *,
     autostart: bool | None = None,
-    daemon_args: Sequence[str] = (),
+    notice: Callable[[str], None] | None = None,
 ) -> Client:
     """Connect to the first daemon that answers; start a user daemon when allowed.
+
+    A daemon started here outlives this call, so it starts from the config files and the
+    locating variables only (:func:`aios.client._spawn.autostart_environment`): never from the
+    caller's one-off ``--set``, ``--config`` or ``AIOS_*`` overrides.
 
     Args:
         socket: an explicit socket (``--socket``); only that one is tried.
         autostart: None follows ``daemon.autostart`` (default true).
-        daemon_args: extra ``aios-runtime`` arguments (``--config``, ``--set``) for a start.
+        notice: told, in one line, which one-off ``AIOS_*`` overrides a start left out.
 
     Raises:
         DaemonUnreachable: nothing answers and no daemon was started.
@@ -46,26 +50,49 @@ def connect(
             f"the aios daemon is not running (no answer on {target}); start it with "
             "'aios daemon start'"
         )
-    start_daemon(target, daemon_args)
+    environment, dropped = autostart_environment()
+    start_daemon(target, environment=environment)
+    if dropped and notice is not None:  # after the start: a failed one has a better line to show
+        notice(
+            f"started a daemon without {', '.join(dropped)}: a daemon started on demand reads its "
+            "config files only (put lasting settings there, or use 'aios daemon start')"
+        )
     return Client.connect(target)
 
 
-def log_file_for(socket: Path) -> Path:
-    return socket.parent / "daemon.log"
+def output_file_for(socket: Path) -> Path:
+    """Where a daemon started in the background writes what it prints before its log is set up.
+
+    Config errors and crashes end up here; its log proper is ``daemon.log`` in the state
+    directory (docs/operations.md). Beside the socket, so a client finds it without the config.
+    """
+    return socket.parent / "daemon.out"
 
 
-def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float = START_TIMEOUT_S) -> int:
+def start_daemon(
+    socket: Path,
+    daemon_args: Sequence[str] = (),
+    timeout: float = START_TIMEOUT_S,
+    *,
+    environment: Mapping[str, str] | None = None,
+) -> int:
     """Start ``aios-runtime`` in the background on ``socket``; return its pid once it answers.
 
     The daemon is an isolated interpreter in ``/`` (see :mod:`aios.client._spawn`): nothing in
     the caller's directory or ``PYTHON*`` variables can put code on its import path.
 
+    Args:
+        socket: where it listens.
+        daemon_args: ``aios-runtime`` arguments of an explicit start (``aios daemon start``).
+        timeout: how long to wait for its first answer.
+        environment: its environment (default: this process's, see ``daemon_environment``).
+
     Raises:
-        ClientError: it exited (with its own error message, not older log lines) or did not
-            answer in time; both name the log file.
+        ClientError: it exited (with its own error message, not older output) or did not
+            answer in time; both name the output file.
     """
     socket = socket.absolute()
-    log_path = log_file_for(socket)
+    log_path = output_file_for(socket)
     argv = daemon_argv(["--socket", str(socket), *daemon_args])
     try:
         socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -85,7 +112,7 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
             stdout=log,
             stderr=log,
             cwd=DAEMON_CWD,
-            env=daemon_environment(),
+            env=dict(environment) if environment is not None else daemon_environment(),
             start_new_session=True,
             close_fds=True,
         )
@@ -104,7 +131,8 @@ def start_daemon(socket: Path, daemon_args: Sequence[str] = (), timeout: float =
         except (DaemonUnreachable, ClientError):
             time.sleep(0.05)
     raise ClientError(
-        f"the daemon did not answer on {socket} within {timeout:.0f} s; see {log_path}"
+        f"the daemon did not answer on {socket} within {timeout:.0f} s; see {log_path} and "
+        "'aios daemon logs'"
     )
 
 
@@ -145,10 +173,16 @@ def wait_gone(socket: Path, pid: int | None, timeout: float = 15.0) -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs; an exited process its parent has not reaped yet (a zombie:
+    the daemon of a supervisor or a test that waits later) has stopped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True

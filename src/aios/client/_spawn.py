@@ -25,6 +25,22 @@ DAEMON_CWD = "/"
 _PATH_OPTIONS = ("--config", "--socket")
 _PATH_VARIABLES = ("AIOS_CONFIG", "AIOS_SYSTEM_CONFIG", "AIOS_SOCKET")
 
+LOCATING_VARIABLES = frozenset({
+    "AIOS_CONFIG", "AIOS_SYSTEM_CONFIG", "AIOS_SOCKET",
+    "AIOS_PATHS__SOCKET", "AIOS_PATHS__RUNTIME_DIR", "AIOS_PATHS__STATE_DIR",
+    "AIOS_ORIGIN", "AIOS_DEBUG",
+})
+"""The ``AIOS_*`` variables an on-demand daemon keeps (docs/operations.md, "One-off flags").
+
+They say where things are, not how the daemon behaves: which config files it reads, the socket
+the client will look for, the state directory whose data and log the client's other commands
+read, and the origin name. Every other ``AIOS_SECTION__KEY`` is a one-off override of the call
+that happened to start the daemon, and a daemon outlives that call.
+"""
+
+CALL_VARIABLES = frozenset({"AIOS_DAEMON__AUTOSTART"})
+"""Overrides the calling command honours itself: not passed on, and not worth a warning."""
+
 
 def daemon_argv(args: Sequence[str] = (), *, python: str | None = None) -> list[str]:
     """The command line of an isolated ``aios-runtime`` with ``args``.
@@ -47,6 +63,24 @@ def daemon_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
         if value and not os.path.isabs(value):
             out[key] = os.path.abspath(value)
     return out
+
+
+def autostart_environment(env: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The environment of a daemon started on demand, and the one-off overrides left out.
+
+    :func:`daemon_environment` without any ``AIOS_*`` variable outside
+    :data:`LOCATING_VARIABLES`: ``AIOS_SECURITY__MODE=trusted aios info`` must not leave a
+    trusted daemon behind for every later call.
+
+    Returns:
+        The environment, and the sorted names of the overrides dropped that the caller should
+        mention (those in :data:`CALL_VARIABLES` are honoured by the call and not listed).
+    """
+    out = daemon_environment(env)
+    dropped = sorted(k for k in out if k.startswith("AIOS_") and k not in LOCATING_VARIABLES)
+    for key in dropped:
+        del out[key]
+    return out, [k for k in dropped if k not in CALL_VARIABLES]
 
 
 def _absolute_options(args: Sequence[str]) -> list[str]:

@@ -34,6 +34,14 @@ class DaemonConfig:
     log_level: str = field(
         default="info", validator=validators.in_(["debug", "info", "warning", "error"])
     )
+    """debug, info, warning or error; where the log goes: docs/operations.md."""
+    log_target: str = field(default="auto", validator=validators.in_(["auto", "file", "stderr"]))
+    """auto: the journal when stderr is the journal, else <state_dir>/daemon.log; file; stderr
+    (with the time: containers, whose stderr the engine keeps)."""
+    log_max_bytes: Bytes = field(default=Bytes(5 * 1024 * 1024), validator=validators.ge(Bytes(64 * 1024)))
+    """The log file (<state_dir>/daemon.log) is rotated when it would grow past this size."""
+    log_keep: int = field(default=3, validator=validators.ge(1))
+    """Rotated log files kept (daemon.log.1 … daemon.log.N); older ones are deleted."""
 
 
 @frozen

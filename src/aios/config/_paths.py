@@ -71,6 +71,8 @@ class Paths:
     runtime_dir: Path
     socket: Path
     workspace: Path
+    log_file: Path
+    """The daemon's log when it does not run under systemd (docs/operations.md)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -83,6 +85,7 @@ class Paths:
             "runtime_dir": str(self.runtime_dir),
             "socket": str(self.socket),
             "workspace": str(self.workspace),
+            "log_file": str(self.log_file),
         }
 
 
@@ -116,6 +119,7 @@ def resolve_paths(
         runtime_dir=runtime_dir,
         socket=socket,
         workspace=workspace,
+        log_file=state_dir / "daemon.log",
     )
 
 

@@ -16,6 +16,7 @@ from aios.config import load
 from aios.errors import AiosError
 
 from ._app import Daemon
+from ._logging import setup_logging
 from ._pathguard import clean_environment, clean_sys_path
 from ._registry import Registry
 
@@ -70,11 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # The caller's directory may be a workspace a jailed command wrote: nothing may resolve there.
     os.chdir("/")
-    logging.basicConfig(
-        level=(args.log_level or loaded.config.daemon.log_level).upper(),
-        format="%(asctime)s aios-runtime[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    dc = loaded.config.daemon
+    setup_logging(args.log_level or dc.log_level, loaded.paths.log_file,
+                  max_bytes=int(dc.log_max_bytes), keep=dc.log_keep, target=dc.log_target)
     for entry, why in unsafe:
         logging.getLogger("aios.daemon").warning(
             "removed %r from the import path: %s (start the daemon with 'python -I', see docs/deploy.md)", entry, why)
@@ -85,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         trio.run(daemon.run)
     except AiosError as exc:
+        logging.getLogger("aios.daemon").error("stopped: %s", exc)
         print(f"aios-runtime: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
