@@ -202,3 +202,46 @@ def test_audit_methods_over_the_protocol(env: Env, daemon: Daemon) -> None:
         listed = rpc(s, "audit.list", {"tool": "bash", "limit": 5})
         assert listed[0]["subject"] == "echo proto" and len(listed[0]["hash"]) == 64
         assert rpc(s, "audit.verify", {})["ok"] is True
+
+
+OTHER_CLIENT = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+buf = b""
+def call(i, method, params):
+    global buf
+    s.sendall(json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params}).encode() + b"\n")
+    while True:
+        while b"\n" not in buf:
+            buf += s.recv(65536)
+        line, _, buf = buf.partition(b"\n")
+        msg = json.loads(line)
+        if msg.get("id") == i:
+            return msg
+first = call(1, "tools.call", {"tool": "bash", "arguments": {"command": "echo from-the-other-user"}})
+print(json.dumps(first), file=sys.stderr)
+print(json.dumps([call(2, "audit.list", {"limit": 100}), call(3, "audit.list", {"tool": "bash", "decision": "block"})]))
+"""
+
+
+def test_another_uid_sees_only_its_own_records(env: Env, other_user: Any) -> None:
+    env.write_config(f"[daemon]\nallowed_uids = [{other_user.pw_uid}]\n")
+    d = env.start_daemon()
+    try:
+        for p in (env.root, env.run_dir):
+            os.chmod(p, 0o755)
+        os.chmod(env.socket, 0o666)
+        os.chown(env.workspace, other_user.pw_uid, other_user.pw_gid)  # a test directory: theirs to work in
+        assert env.cli("run", "--", "echo from-the-owner").returncode == 0
+        assert env.cli("run", "--", "rm -rf /").returncode == 126
+        proc = subprocess.run(["/usr/bin/python3", "-c", OTHER_CLIENT, str(env.socket)], user=other_user.pw_uid,
+                              group=other_user.pw_gid, extra_groups=[], cwd="/", capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        everything, blocks = (m["result"] for m in json.loads(proc.stdout))
+        assert [r["subject"] for r in everything] == ["echo from-the-other-user"], (everything, proc.stderr)
+        assert everything[0]["requester_uid"] == other_user.pw_uid and blocks == []
+        mine = {r["subject"] for r in records(env)}
+        assert {"echo from-the-owner", "rm -rf /", "echo from-the-other-user"} <= mine
+    finally:
+        d.kill()
