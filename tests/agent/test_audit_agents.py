@@ -8,7 +8,7 @@ from typing import Any
 
 from delegation import delegate, start, worker
 
-from harness import Env
+from harness import Env, LineReader, connect
 from llmserver import LLMServer, text, tool_call
 
 
@@ -51,5 +51,32 @@ def test_a_read_only_specialists_refusal_is_recorded_with_its_name(env: Env, ser
         assert refused["agent"] == "investigator" and refused["decision"] == "block"
         assert refused["rule"] == "agent.read-only" and refused["exit_code"] == 126
         assert json.loads(env.cli("audit", "verify", "--json").stdout)["ok"] is True
+    finally:
+        d.kill()
+
+
+def test_a_session_grant_is_named_by_its_id(env: Env, servers: dict[str, LLMServer]) -> None:
+    target = env.outside() / "etc-like" / "granted"
+    d = start(env, servers)
+    try:
+        command = f"touch {target}"
+        servers["main"].script([tool_call("bash", {"command": command}), tool_call("bash", {"command": command}), text("Twice.")])
+        with connect(env.socket, timeout=60) as s:
+            s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "chat", "params": {"message": "touch it twice"}}).encode() + b"\n")
+            reader, asked = LineReader(s), 0
+            while True:
+                msg = reader.read()
+                if msg.get("method") == "confirm":
+                    asked += 1
+                    answer = {"approve": True, "how": "person", "remember": "session"}
+                    s.sendall(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": answer}).encode() + b"\n")
+                elif msg.get("id") == 1:
+                    break
+        assert asked == 1
+        [grant] = env.cli_json("policy", "grants")
+        first, second = sorted((r for r in records(env) if r["subject"] == command), key=lambda r: r["seq"])
+        assert first["approved_how"] == "person" and first["grant_id"] is None
+        assert second["approved_how"] == "grant" and second["grant_id"] == grant["id"], second
+        assert second["client"] == "model" and second["decision"] == "confirm"
     finally:
         d.kill()

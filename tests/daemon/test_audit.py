@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from harness import BIN, Daemon, Env, LineReader, connect, rpc
+from journalreader import parse_native
 
 
 def records(env: Env, *args: str) -> list[dict[str, Any]]:
@@ -245,3 +246,23 @@ def test_another_uid_sees_only_its_own_records(env: Env, other_user: Any) -> Non
         assert {"echo from-the-owner", "rm -rf /", "echo from-the-other-user"} <= mine
     finally:
         d.kill()
+
+
+def test_each_record_reaches_the_journal_socket(env: Env) -> None:
+    """The harness points memory.audit_journal at env.root/journal.sock: a real datagram listener there."""
+    import socket as socketlib
+
+    listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_DGRAM)
+    listener.bind(str(env.root / "journal.sock"))
+    listener.settimeout(30)
+    d = env.start_daemon()
+    try:
+        assert env.cli("run", "--", "rm -rf /").returncode == 126
+        entry = parse_native(listener.recv(65536))
+        assert entry["SYSLOG_IDENTIFIER"] == "aios" and entry["PRIORITY"] == "4"
+        assert entry["AIOS_DECISION"] == "block" and entry["AIOS_SUBJECT"] == "rm -rf /" and entry["AIOS_CLIENT"] == "cli"
+        assert "block bash 'rm -rf /'" in entry["MESSAGE"] and entry["AIOS_REQUESTER_UID"] == str(os.getuid())
+        assert "audit: block bash" in d.log()  # and the INFO line in the daemon's log
+    finally:
+        d.kill()
+        listener.close()

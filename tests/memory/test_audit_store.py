@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import pytest
 
 from aios.memory import GENESIS, AuditLog
 from aios.memory._journal import Journal
+from journalreader import parse_native
 
 
 def _log(path: Path, origin: str = "host-a") -> AuditLog:
@@ -169,23 +169,6 @@ def _listener(tmp_path: Path) -> tuple[socket.socket, str]:
     sock.bind(path)
     sock.settimeout(5)
     return sock, path
-
-
-def parse_native(data: bytes) -> dict[str, str]:
-    """systemd's native journal format, read back: KEY=value lines or KEY\\n<u64 len><value>\\n."""
-    out: dict[str, str] = {}
-    while data:
-        line, sep, rest = data.partition(b"\n")
-        if b"=" in line:
-            key, _, value = line.partition(b"=")
-            out[key.decode()] = value.decode()
-            data = rest
-        else:
-            (size,) = struct.unpack("<Q", rest[:8])
-            out[line.decode()] = rest[8:8 + size].decode()
-            data = rest[8 + size + 1:]
-        assert sep
-    return out
 
 
 def test_records_reach_a_journal_socket_with_priority_by_decision(tmp_path: Path, db: Path) -> None:
