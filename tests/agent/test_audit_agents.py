@@ -80,3 +80,26 @@ def test_a_session_grant_is_named_by_its_id(env: Env, servers: dict[str, LLMServ
         assert second["client"] == "model" and second["decision"] == "confirm"
     finally:
         d.kill()
+
+
+def test_the_model_cannot_alter_the_trail(env: Env, servers: dict[str, LLMServer]) -> None:
+    db = env.state / "memory.db"
+    d = start(env, servers)
+    try:
+        servers["main"].script([
+            tool_call("bash", {"command": "echo before"}),
+            tool_call("write", {"path": str(db), "content": "gone"}),
+            tool_call("bash", {"command": f"sqlite3 {db} \"UPDATE audit SET fields = '{{}}'\""}),
+            tool_call("bash", {"command": f"python3 -c \"import sqlite3; c = sqlite3.connect('{db}'); c.execute('DELETE FROM audit'); c.commit()\""}),
+            text("Tried."),
+        ])
+        proc = env.cli("chat", "--json", "--yes", "tidy up the audit trail")
+        assert proc.returncode == 0, proc.stderr + d.log()
+        calls = json.loads(proc.stdout)["calls"]
+        assert [c["exit_code"] != 0 for c in calls] == [False, True, True, True], calls
+        kept = records(env)
+        assert [r for r in kept if r["subject"] == "echo before"]
+        assert len([r for r in kept if str(db) in r["subject"]]) == 3, "each attempt is itself on the trail"
+        assert env.cli_json("audit", "verify")["ok"] is True
+    finally:
+        d.kill()
