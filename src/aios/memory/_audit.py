@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,13 +186,25 @@ class AuditLog:
             counts: dict[str, int] = {}
             broken: dict[str, Any] | None = None
             for origin in origins:
+                row = self._conn.execute("SELECT count(*) FROM audit WHERE origin = ?", (origin,)).fetchone()
+                counts[origin] = int(row[0]) if row else 0  # type: ignore[arg-type]
+                if broken is not None:
+                    continue
+                # Where the remaining chain may start: seq 1 at the genesis hash, or just after a
+                # range a prune record (kept in this chain) says it removed.
+                starts = {1: GENESIS}
+                for (text,) in self._conn.execute(
+                    "SELECT fields FROM audit WHERE origin = ? AND json_valid(fields) AND json_extract(fields, '$.kind') = 'prune'",
+                    (origin,),
+                ):
+                    fields = json.loads(str(text))
+                    if isinstance(fields.get("last_seq"), int):
+                        starts[int(fields["last_seq"]) + 1] = str(fields.get("continues_from"))
+                # Streamed in seq order: a trail of millions of records is never held in memory.
                 rows = self._conn.execute(
                     "SELECT rowid, seq, at, fields, prev_hash, hash FROM audit WHERE origin = ? ORDER BY seq", (origin,)
-                ).fetchall()
-                counts[origin] = len(rows)
-                problem = _check_chain(origin, rows) if broken is None else None
-                if problem is not None:
-                    broken = problem
+                )
+                broken = _check_chain(origin, rows, starts)
         return {"ok": broken is None, "records": sum(counts.values()), "origins": counts, "broken": broken}
 
     def prune(self, older_than: float, *, now: float | None = None) -> dict[str, Any] | None:
@@ -226,28 +238,23 @@ class AuditLog:
             return self._append(conn, fields, now)
 
 
-def _check_chain(origin: str, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | None:
-    """The first broken record of one origin's rows (ordered by seq), or None."""
+def _check_chain(origin: str, rows: Iterable[Sequence[Any]], starts: dict[int, str]) -> dict[str, Any] | None:
+    """The first broken record of one origin's rows (in seq order), or None.
+
+    ``starts``: the seq numbers a chain may start at, with the prev_hash it must carry there.
+    """
 
     def broken(row: Sequence[Any], problem: str) -> dict[str, Any]:
         return {"origin": origin, "seq": int(row[1]), "row": int(row[0]), "problem": problem}
 
-    # Where the remaining chain may start: seq 1 at the genesis hash, or just after a range a
-    # prune record (kept in this chain) says it removed.
-    starts = {1: GENESIS}
-    parsed: list[dict[str, Any] | None] = []
+    prev_row: Sequence[Any] | None = None
     for row in rows:
+        rowid, seq, at, text, prev_hash, digest = row
         try:
-            fields = json.loads(str(row[3]))
+            fields = json.loads(str(text))
         except ValueError:
             fields = None
-        parsed.append(fields if isinstance(fields, dict) else None)
-        if isinstance(fields, dict) and fields.get("kind") == "prune" and isinstance(fields.get("last_seq"), int):
-            starts[int(fields["last_seq"]) + 1] = str(fields.get("continues_from"))
-    prev_row: Sequence[Any] | None = None
-    for row, fields in zip(rows, parsed, strict=True):
-        rowid, seq, at, text, prev_hash, digest = row
-        if fields is None:
+        if not isinstance(fields, dict):
             return broken(row, "its fields are not a JSON object (edited)")
         if chain_hash(str(prev_hash), str(text)) != digest:
             return broken(row, "its hash does not match its fields (edited)")
