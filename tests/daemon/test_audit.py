@@ -266,3 +266,47 @@ def test_each_record_reaches_the_journal_socket(env: Env) -> None:
     finally:
         d.kill()
         listener.close()
+
+
+ONE_CALL = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools.call", "params": json.loads(sys.argv[2])}).encode() + b"\n")
+buf = b""
+while True:
+    while b"\n" not in buf:
+        buf += s.recv(65536)
+    line, _, buf = buf.partition(b"\n")
+    if json.loads(line).get("id") == 1:
+        print(line.decode())
+        break
+"""
+
+
+def test_an_approvers_grant_is_recorded_with_the_approver(env: Env, other_user: Any) -> None:
+    env.write_config(f'[daemon]\nallowed_uids = [{other_user.pw_uid}]\napproval_timeout = "60s"\n')
+    d = env.start_daemon()
+    try:
+        for p in (env.root, env.run_dir):
+            os.chmod(p, 0o755)
+        os.chmod(env.socket, 0o666)
+        os.chown(env.workspace, other_user.pw_uid, other_user.pw_gid)
+        target = env.outside() / "approved-by-owner"
+        params = {"tool": "bash", "arguments": {"command": f"touch {target}"}}
+        proc = subprocess.Popen(["/usr/bin/python3", "-c", ONE_CALL, str(env.socket), json.dumps(params)], user=other_user.pw_uid,
+                                group=other_user.pw_gid, extra_groups=[], cwd="/", stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        pending: list[dict[str, Any]] = []
+        while not pending and time.monotonic() < deadline:
+            pending = env.cli_json("approvals")
+            time.sleep(0.2)
+        assert pending, d.log()
+        assert env.cli("approve", pending[0]["id"]).returncode == 0
+        out, _ = proc.communicate(timeout=60)
+        assert json.loads(out)["result"]["ok"] is True, out
+        record = one(env, f"touch {target}")
+        assert record["approved_how"] == "approver" and record["approver_uid"] == os.getuid(), record
+        assert record["requester_uid"] == other_user.pw_uid and record["client"] == "protocol"
+    finally:
+        d.kill()
