@@ -54,6 +54,8 @@ class Env:
             AIOS_PATHS__RUNTIME_DIR=str(self.run_dir),
             AIOS_PATHS__WORKSPACE=str(root / "workspace"),
             AIOS_DAEMON__AUTOSTART="false",
+            # Never the host's journal: a test that wants the copies listens here.
+            AIOS_MEMORY__AUDIT_JOURNAL=str(root / "journal.sock"),
             PYTHONUNBUFFERED="1",
         )
         self.env.pop("NOTIFY_SOCKET", None)

@@ -49,6 +49,7 @@ app.command("aios.cli._doctor:doctor", help="Why the jail, the model or the daem
 app.command("aios.cli._run:run", help="Run one command through policy, confirmation, snapshot and jail (no model).")
 app.command("aios.cli._run:tools", name="tools", help="The tools the model can use; call one by hand.")
 app.command("aios.cli._policy:policy", name="policy", help="What the policy decides for a command (no daemon needed), expectation files, rules.")
+app.command("aios.cli._audit:app", name="audit", help="The audit trail: every decision on a command or file operation; verify it.")
 app.command("aios.cli._approvals:approvals", help="Other users' requests waiting for an approver.")
 app.command("aios.cli._approvals:approve", help="Grant a pending request of another user (owner, root, daemon.approver_gids).")
 app.command("aios.cli._approvals:deny", help="Refuse a pending request (an approver, or the requester withdrawing it).")

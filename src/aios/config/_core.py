@@ -85,6 +85,10 @@ class MemoryConfig:
     cleanup_interval: Seconds = field(default=Seconds(3600.0))
     """How often the scheduler applies the retention limits."""
     retention: MemoryRetention = field(factory=MemoryRetention)
+    audit_days: int = field(default=365, validator=validators.ge(0))
+    """Audit records older than this many days are pruned (with a record saying so); 0 keeps all."""
+    audit_journal: str = "/run/systemd/journal/socket"
+    """The journal's native socket; each audit record is copied there when it exists ("" = never)."""
     search_window: int = field(default=200, validator=validators.ge(10))
     """Matches considered for ranking, newest first: bounds search time on very common words."""
     recall_limit: int = field(default=5, validator=validators.ge(0))

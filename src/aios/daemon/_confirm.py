@@ -82,4 +82,4 @@ async def _wait_for_approver(ctx: RequestContext, params: dict[str, Any], *, mod
     by = pending.decided_by if pending.decided_by is not None else -1
     await ctx.notify("approval.decided", {"id": pending.id, "approved": pending.approved,
                                           "by": {"uid": by, "name": user_name(by)}, "how": "approver"})
-    return Approval(True, "approver") if pending.approved else Approval(False, "person")
+    return Approval(True, "approver", by=pending.decided_by) if pending.approved else Approval(False, "person", by=pending.decided_by)

@@ -21,7 +21,8 @@ from ._pathguard import clean_environment, clean_sys_path
 from ._registry import Registry
 
 METHOD_MODULES = ("aios.daemon._methods_core", "aios.daemon._methods_tools", "aios.daemon._methods_chat",
-                  "aios.daemon._methods_snapshot", "aios.daemon._methods_approvals")
+                  "aios.daemon._methods_snapshot", "aios.daemon._methods_approvals",
+                  "aios.daemon._methods_audit")
 
 
 def build_registry() -> Registry:

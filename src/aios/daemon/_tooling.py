@@ -17,6 +17,7 @@ from aios.memory import MemoryType
 from ._approvals import is_owner
 from ._confirm import ask
 from ._grants import GrantStore
+from ._methods_audit import audit_call
 from ._registry import RequestContext
 
 if TYPE_CHECKING:
@@ -191,6 +192,8 @@ def tool_context(
     async def record(type_: str, content: str, metadata: dict[str, Any]) -> str | None:
         # Who asked, so recall never shows one person's commands to another (aios.agent._recall).
         mem = await daemon.memory.add(MemoryType.parse(type_), content, {**metadata, "uid": ctx.peer.uid})
+        if type_ == "Command" and "decision" in metadata:  # every decided call passes here: audit it
+            await audit_call(ctx, mode, content, {**metadata, "memory_id": mem.id})
         return mem.id
 
     snapshot = daemon.extensions.get("snapshot_hook")

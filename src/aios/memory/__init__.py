@@ -5,10 +5,13 @@ container that made it (``origin``). Share it between containers by bind-mountin
 that holds memory.db, never the file alone (WAL needs its -wal and -shm files beside it).
 
 Search is keyword (bm25 over a stemmed index), semantic (embeddings of every memory, stored in
-the same database) or hybrid (both, fused); see docs/memory.md.
+the same database) or hybrid (both, fused); see docs/memory.md. The audit trail (one
+hash-chained record per decision on an action) has a table of its own; see docs/audit.md.
 """
 
 from ._async import AsyncMemory
+from ._audit import GENESIS, AuditLog
+from ._audittrail import AuditTrail
 from ._embed import MINILM_ID, Embedder, HttpEmbedder, MiniLM
 from ._model import Memory, MemoryType, SearchHit, default_origin, iso, parse_since
 from ._schema import VERSION as SCHEMA_VERSION
@@ -17,11 +20,14 @@ from ._semantic import Progress, Semantic, from_config
 from ._store import SNIPPET_END, SNIPPET_START, MemoryStore, fts_query
 
 __all__ = [
+    "GENESIS",
     "MINILM_ID",
     "SCHEMA_VERSION",
     "SNIPPET_END",
     "SNIPPET_START",
     "AsyncMemory",
+    "AuditLog",
+    "AuditTrail",
     "Embedder",
     "HttpEmbedder",
     "Memory",

@@ -8,6 +8,8 @@ Version 3: the FTS index stems words (``porter`` over ``unicode61``), so "restor
 Version 4: ``memory_vectors`` (one embedding per memory, with the model that made it) and
 ``memory_settings`` (the store's embedding model, shared by every daemon on the store). Deleting
 a memory or changing its content deletes its vector, in the same statement.
+Version 5: ``audit``, the hash-chained audit trail (one chain per origin; see ``_audit.py``).
+Row numbers are never reused (AUTOINCREMENT): following the trail reads "rows after N".
 
 Each migration runs in one ``BEGIN IMMEDIATE`` transaction, so two processes opening an old
 database at once migrate it once.
@@ -75,7 +77,21 @@ CREATE TRIGGER IF NOT EXISTS memories_vec_au AFTER UPDATE OF content ON memories
 END;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4]
+V5 = """
+CREATE TABLE IF NOT EXISTS audit (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    fields TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (origin, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (at);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
 VERSION = len(MIGRATIONS)
 
 

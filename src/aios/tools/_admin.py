@@ -199,7 +199,7 @@ class AdminTool(ABC):
 
     async def _record(self, ctx: ToolContext, subject: str, g: Any, result: ToolResult) -> ToolResult:
         meta = {**(g.metadata() if g is not None else {}), **result.metadata, "tool": self.name,
-                "session": ctx.session, "origin": ctx.origin}
+                "session": ctx.session, "origin": ctx.origin, "output_bytes": len(result.output.encode("utf-8", "replace"))}
         if g is not None and g.snapshot_id:
             meta.setdefault("undo", f"aios restore {g.snapshot_id}")
         stored = {**meta, "error": result.error, "output": result.output[:EXCERPT]}

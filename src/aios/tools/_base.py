@@ -26,6 +26,8 @@ class Approval:
     """person | flag | grant | no-tty | timeout | client-gone | client-error | refused-flag."""
     remember: bool = False
     """The person approved this exact action for the rest of the session."""
+    by: int | None = None
+    """The approver's uid, when it is not the requester's own client that answered."""
 
 
 Confirm = Callable[[dict[str, Any]], Awaitable[Approval]]

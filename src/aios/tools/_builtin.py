@@ -82,6 +82,7 @@ class BashTool:
             "exit_code": res.exit_code,
             "timed_out": res.timed_out,
             "duration_s": round(res.duration_s, 4),
+            "output_bytes": len(output.encode("utf-8", "replace")),
             "session": ctx.session,
             "origin": ctx.origin,
         }

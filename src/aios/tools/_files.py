@@ -96,7 +96,8 @@ async def _file_gate(
 
 
 async def _finish(ctx: ToolContext, tool: str, subject: str, g: Gate, result: ToolResult) -> ToolResult:
-    meta = {**g.metadata(), **result.metadata, "tool": tool, "session": ctx.session, "origin": ctx.origin}
+    meta = {**g.metadata(), **result.metadata, "tool": tool, "session": ctx.session, "origin": ctx.origin,
+            "output_bytes": len(result.output.encode("utf-8", "replace"))}
     if ctx.requester is not None:
         meta["as_user"] = ctx.requester.name
     meta["memory_id"] = await ctx.record("Command", subject, {**meta, "error": result.error})

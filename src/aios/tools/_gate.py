@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -37,6 +38,8 @@ class Gate:
     profile: Literal["jail", "host"]
     """jail | host (a confirmed system change in normal mode runs with the host profile)."""
     refusal: ToolResult | None = None
+    at: float = attrs.field(factory=time.time)
+    """When the action was let through (after any question): the start of its duration."""
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -49,6 +52,10 @@ class Gate:
         if self.approval is not None:
             meta["approved"] = self.approval.approved
             meta["approved_how"] = self.approval.how
+            if self.approval.by is not None:
+                meta["approver_uid"] = self.approval.by
+        if self.go:
+            meta["gate_at"] = self.at  # the audit record's duration, for tools that do not time themselves
         if self.snapshot_id:
             meta["snapshot_id"] = self.snapshot_id
         return meta

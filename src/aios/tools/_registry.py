@@ -179,7 +179,8 @@ class ToolRegistry:
         if scope.cancelled_caught:
             result = ToolResult(False, "", f"the {tool.name} tool did not finish within {timeout:g} s (tools.plugin_timeout) and was cancelled")
         meta = {**g.metadata(), **result.metadata, "tool": tool.name, "plugin": entry.origin,
-                "duration_s": round(trio.current_time() - start, 4), "session": ctx.session, "origin": ctx.origin}
+                "duration_s": round(trio.current_time() - start, 4), "session": ctx.session, "origin": ctx.origin,
+                "output_bytes": len(result.output.encode("utf-8", "replace"))}
         meta["memory_id"] = await ctx.record("Command", subject, {**meta, "error": result.error, "output": result.output[:2000]})
         result = ToolResult(result.ok, result.output, result.error, meta)
         await ctx.emit("tool.finished", result.event(tool.name, ctx.call_id))
