@@ -34,6 +34,9 @@ class DaemonConfig:
     log_level: str = field(
         default="info", validator=validators.in_(["debug", "info", "warning", "error"])
     )
+    watch_config: bool | None = None
+    """Reload when a config file changes on disk (inotify); None: on for a user daemon, off for
+    the system one (which reloads on SIGHUP, ``systemctl reload aios-runtime``)."""
 
 
 @frozen

@@ -31,6 +31,7 @@ from aios.protocol import (
 )
 
 from ._approvals import check_method
+from ._listen import PeerCred
 from ._registry import _NO_PARAMS, RequestContext
 
 if TYPE_CHECKING:
@@ -42,15 +43,6 @@ MAX_IN_FLIGHT = 64
 """Requests of one connection served at once; later ones wait in its backlog."""
 RECEIVE_SIZE = 65536
 HANGUP_POLL_S = 0.1
-
-
-@attrs.frozen
-class PeerCred:
-    """Credentials of the process at the other end (SO_PEERCRED)."""
-
-    pid: int
-    uid: int
-    gid: int
 
 
 @attrs.define(eq=False)
@@ -66,7 +58,7 @@ class Connection:
         self.daemon = daemon
         self.stream = stream
         self.peer = peer
-        self._buffer = LineBuffer(int(daemon.config.daemon.max_line))
+        self._buffer = LineBuffer(int(daemon.slot.current.config.daemon.max_line))
         self._sending = False
         self._send_waiters = trio.lowlevel.ParkingLot()
         self._in_flight = 0
@@ -148,8 +140,9 @@ class Connection:
         if method is None:
             return False
         try:
-            check_method(name, self.peer, self.daemon.config.daemon.approver_gids)
-            result = await method.handler(RequestContext(self.daemon, self, rid, self.peer), _NO_PARAMS)
+            services = self.daemon.slot.current
+            check_method(name, self.peer, services.config.daemon.approver_gids)
+            result = await method.handler(RequestContext(self.daemon, self, rid, self.peer, services), _NO_PARAMS)
             data = fastjson.dumps({"jsonrpc": "2.0", "id": rid, "result": result}) + b"\n"
         except AiosError as exc:
             data = encode(ErrorResponse.from_exception(rid, exc), fastjson.dumps)
@@ -218,10 +211,12 @@ class Connection:
     async def _call(self, request: Request) -> Response | ErrorResponse:
         try:
             method, params = self.daemon.registry.resolve(request.method, request.params)
-            check_method(request.method, self.peer, self.daemon.config.daemon.approver_gids)
+            # The services in force now serve this request to its end, whatever a reload swaps in.
+            services = self.daemon.slot.current
+            check_method(request.method, self.peer, services.config.daemon.approver_gids)
             # RequestContext.request_id predates fractional ids (any JSON number is one); no
-            # handler reads it, and the cast keeps _registry.py out of this change.
-            ctx = RequestContext(self.daemon, self, cast("int | str", request.id), self.peer)
+            # handler reads it.
+            ctx = RequestContext(self.daemon, self, cast("int | str", request.id), self.peer, services)
             result = await method.handler(ctx, params)
             return Response(request.id, result)
         except AiosError as exc:
