@@ -113,6 +113,11 @@ class Daemon:
         assert self._supervisor is not None
         return self._supervisor
 
+    def facts(self) -> dict[str, object]:
+        """What ``status`` shows of the daemon itself."""
+        return {"uptime_s": round(self.uptime_s, 3), "scope": self.loaded.paths.scope, "socket": str(self.loaded.paths.socket),
+                "clients": len(self.connections), "config": self.reloader.state.to_json()}
+
     async def reload(self, trigger: str) -> ReloadResult:
         """Reload the config (see :mod:`aios.daemon._reload`)."""
         return await self.reloader.reload(trigger)

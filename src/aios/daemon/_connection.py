@@ -12,7 +12,7 @@ import itertools
 import logging
 import select
 import traceback
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import attrs
 import trio
@@ -32,10 +32,8 @@ from aios.protocol import (
 
 from ._approvals import check_method
 from ._listen import PeerCred
-from ._registry import _NO_PARAMS, RequestContext
-
-if TYPE_CHECKING:
-    from ._app import Daemon
+from ._registry import _NO_PARAMS, DaemonView, RequestContext
+from ._services import ServicesSlot
 
 log = logging.getLogger("aios.daemon")
 
@@ -43,6 +41,17 @@ MAX_IN_FLIGHT = 64
 """Requests of one connection served at once; later ones wait in its backlog."""
 RECEIVE_SIZE = 65536
 HANGUP_POLL_S = 0.1
+
+
+class Server(DaemonView, Protocol):
+    """What a connection uses of the daemon: its methods, its services, its request count."""
+
+    @property
+    def slot(self) -> ServicesSlot: ...
+
+    def request_started(self) -> None: ...
+
+    def request_finished(self) -> None: ...
 
 
 @attrs.define(eq=False)
@@ -54,7 +63,7 @@ class _Pending:
 class Connection:
     """Serves one accepted stream until the client leaves or the daemon stops."""
 
-    def __init__(self, daemon: Daemon, stream: trio.SocketStream, peer: PeerCred) -> None:
+    def __init__(self, daemon: Server, stream: trio.SocketStream, peer: PeerCred) -> None:
         self.daemon = daemon
         self.stream = stream
         self.peer = peer

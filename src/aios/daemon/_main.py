@@ -13,21 +13,23 @@ import trio
 from aios import __version__
 from aios.errors import AiosError
 
-from . import (
-    _methods_approvals,
-    _methods_chat,
-    _methods_config,
-    _methods_core,
-    _methods_snapshot,
-    _methods_tools,
-)
-from ._app import Daemon
 from ._pathguard import clean_environment, clean_sys_path
 from ._registry import Registry
 from ._reload import StartArgs
 
 
 def build_registry() -> Registry:
+    # Imported here, not at the top: main() cleans the import path first (see _pathguard), and
+    # the method modules pull in most of aios (tools, policy, sandbox, recovery).
+    from . import (
+        _methods_approvals,
+        _methods_chat,
+        _methods_config,
+        _methods_core,
+        _methods_snapshot,
+        _methods_tools,
+    )
+
     reg = Registry()
     for module in (_methods_core, _methods_config, _methods_tools, _methods_chat, _methods_snapshot, _methods_approvals):
         module.register(reg)
@@ -78,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "removed %r from the import path: %s (start the daemon with 'python -I', see docs/deploy.md)", entry, why)
     if dropped:
         logging.getLogger("aios.daemon").info("ignored %s: the daemon and its children run without them", ", ".join(dropped))
+    from ._app import Daemon  # after the import path is clean, like every lazy import
+
     daemon = Daemon(start, loaded, build_registry())
     try:
         trio.run(daemon.run)

@@ -39,19 +39,20 @@ async def ping(ctx: RequestContext, p: NoParams) -> str:
 
 
 async def status(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    d, s = ctx.daemon, ctx.services
+    s = ctx.services
+    facts = ctx.daemon.facts()
     return {
         "version": __version__,
         "pid": os.getpid(),
-        "uptime_s": round(d.uptime_s, 3),
+        "uptime_s": facts["uptime_s"],
         "mode": s.config.security.mode,
-        "scope": d.loaded.paths.scope,
-        "socket": str(d.loaded.paths.socket),
-        "clients": len(d.connections),
+        "scope": facts["scope"],
+        "socket": facts["socket"],
+        "clients": facts["clients"],
         "origin": s.origin,
         "memory": await s.memory.counts(),
         "embedding": _progress(await s.memory.progress()),
-        "config": d.reloader.state.to_json(),
+        "config": facts["config"],
     }
 
 

@@ -34,7 +34,9 @@ from ._listen import PeerCred
 from ._services import Services
 
 if TYPE_CHECKING:
-    from ._app import Daemon
+    import trio
+
+    from ._reload import ReloadResult
 
 Handler = Callable[["RequestContext", Any], Awaitable[Any]]
 
@@ -102,6 +104,26 @@ class NoParams:
 _NO_PARAMS = NoParams()
 
 
+class DaemonView(Protocol):
+    """What handlers use of the daemon itself; its config and parts are ``ctx.services``."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def supervisor(self) -> trio.Nursery:
+        """For long-lived children (the embedded model server)."""
+        ...
+
+    def facts(self) -> dict[str, Any]:
+        """``uptime_s``, ``scope``, ``socket``, ``clients`` and ``config`` (its state), for ``status``."""
+        ...
+
+    def stop(self) -> None: ...
+
+    async def reload(self, trigger: str) -> ReloadResult: ...
+
+
 class Caller(Protocol):
     """The caller's end of a connection, as a handler uses it."""
 
@@ -114,7 +136,7 @@ class Caller(Protocol):
 class RequestContext:
     """What a handler knows about the call it serves."""
 
-    daemon: Daemon
+    daemon: DaemonView
     conn: Caller
     request_id: int | str | None
     peer: PeerCred
