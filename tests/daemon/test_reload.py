@@ -216,3 +216,29 @@ def test_an_editor_that_saves_by_rename_is_seen(env: Env, llm1: LLMServer) -> No
             wait_for(lambda mode=mode: call(env, "status")["mode"] == mode)  # type: ignore[misc]
     finally:
         d.kill()
+
+
+def test_the_scheduler_takes_new_intervals(env: Env, llm1: LLMServer) -> None:
+    """Automatic snapshots off (interval 0) at start; a reload sets a 1 s interval and they start,
+    without a restart; another reload turns them off again."""
+    tree = env.root / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x")
+    recovery = f'[recovery]\npaths = ["{tree}"]\npackages = false\n'
+    env.write_config(config(llm1, extra=recovery + "interval = 0\n"))
+    d = env.start_daemon()
+    try:
+        def hourly() -> int:
+            return len(call(env, "snapshot.list", {"trigger": "hourly"}))
+
+        assert hourly() == 0
+        env.write_config(config(llm1, extra=recovery + 'interval = "1s"\n'))
+        assert call(env, "config.reload")["changed"] == ["recovery"]
+        wait_for(lambda: hourly() >= 2)
+        env.write_config(config(llm1, extra=recovery + "interval = 0\n"))
+        assert call(env, "config.reload")["errors"] == []
+        settled = hourly()
+        time.sleep(2.5)  # two of the old intervals: a snapshot job still running on it would show
+        assert hourly() <= settled + 1  # one may have been running when the reload landed
+    finally:
+        d.kill()

@@ -22,7 +22,10 @@ CLIENT = r"""
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
+try:
+    s.sendall(sys.argv[2].encode() + b"\n")
+except OSError:
+    pass  # a refused peer: the daemon sent its error and closed; read it below
 buf = b""
 while b"\n" not in buf:
     chunk = s.recv(65536)
