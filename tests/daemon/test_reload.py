@@ -242,3 +242,20 @@ def test_the_scheduler_takes_new_intervals(env: Env, llm1: LLMServer) -> None:
         assert hourly() <= settled + 1  # one may have been running when the reload landed
     finally:
         d.kill()
+
+
+@pytest.mark.parametrize("kind", ["method", "watch"])
+def test_an_edit_of_the_rules_file_alone_takes_effect(env: Env, llm1: LLMServer, kind: str) -> None:
+    """The rules file is one of the files the daemon watches; its new contents count as a change."""
+    rules = env.root / "rules.toml"
+    rules.write_text(RULES.replace('"block"', '"confirm"'))
+    env.write_config(config(llm1, rules=str(rules), watch=kind == "watch"))
+    d = env.start_daemon()
+    try:
+        assert call(env, "policy.check", {"command": "deploy"})["decision"] == "confirm"
+        rules.write_text(RULES)
+        if kind == "method":
+            assert call(env, "config.reload")["changed"] == ["security"]
+        wait_for(lambda: call(env, "policy.check", {"command": "deploy"})["decision"] == "block")
+    finally:
+        d.kill()

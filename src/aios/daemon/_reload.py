@@ -26,7 +26,7 @@ from aios.config._pins import LOOSENS
 from aios.config._problems import split
 from aios.errors import ConfigError
 
-from ._services import ServicesSlot, build_services
+from ._services import Services, ServicesSlot, build_services
 
 log = logging.getLogger("aios.daemon")
 
@@ -126,6 +126,8 @@ class Reloader:
         self.started_with = started_with
         self.state = ConfigState(loaded_at=time.time(), files=watched_files(started_with))
         self._lock = trio.Lock()
+        self._rules = _read_rules(started_with)
+        """The rules file's bytes in force: a reload that changes only them changes ``security``."""
 
     async def reload(self, trigger: str) -> ReloadResult:
         """Load, check, build and swap; or change nothing and report every error.
@@ -136,24 +138,40 @@ class Reloader:
             started = time.monotonic()
             current = self.slot.current
             try:
-                result, services = await trio.to_thread.run_sync(self._build, current)
+                result, services, rules = await trio.to_thread.run_sync(self._build, current)
             except ConfigError as exc:
-                result, services = _failed(exc), None
+                result, services, rules = _failed(exc), None, None
             if services is None:
                 self.state.error = "\n".join(e["message"] for e in result.errors)
                 log.error("config reload (%s) failed; keeping the config in force:\n%s", trigger, self.state.error)
                 return result
             self.slot.swap(services)
+            self._rules = rules
             self.state = ConfigState(loaded_at=services.loaded_at, files=watched_files(services.loaded))
             log.info("config reloaded (%s) in %.1f ms: changed %s%s", trigger, (time.monotonic() - started) * 1000,
                      ", ".join(result.changed) or "nothing",
                      f"; needs a restart: {', '.join(result.needs_restart)}" if result.needs_restart else "")
             return result
 
-    def _build(self, current: Any) -> tuple[ReloadResult, Any]:
+    def _build(self, current: Services) -> tuple[ReloadResult, Services, bytes | None]:
         loaded, needs_restart = keep_bound(self.start.load(), self.started_with)
         services = build_services(loaded, memory=current.memory, origin=current.origin, previous=current, check_policy=True)
-        return ReloadResult(changed=changed_sections(current.loaded, loaded), needs_restart=needs_restart), services
+        changed = changed_sections(current.loaded, loaded)
+        rules = _read_rules(loaded)
+        if "security" not in changed and rules != self._rules:
+            changed = sorted([*changed, "security"])
+        return ReloadResult(changed=changed, needs_restart=needs_restart), services, rules
+
+
+def _read_rules(loaded: LoadedConfig) -> bytes | None:
+    path = loaded.config.security.rules_file
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def watched_files(loaded: LoadedConfig) -> list[str]:
