@@ -109,16 +109,13 @@ async def info_sections(services: Services) -> dict[str, Any]:
 
     import trio
 
-    from aios.agent import select_provider
     from aios.errors import ConfigError
     from aios.sandbox import probe
 
     cfg = services.config
     status = await trio.to_thread.run_sync(functools.partial(probe, cfg.sandbox))
-    try:
-        provider = select_provider(cfg.llm).describe()
-    except ConfigError as exc:
-        provider = {"error": str(exc)}
+    chosen = services.provider
+    provider = {"error": str(chosen)} if isinstance(chosen, ConfigError) else chosen.describe()
     return {
         "sandbox": {**status.to_json(), "mode": cfg.security.mode, "user": cfg.sandbox.user},
         "tools": services.tools.names(),

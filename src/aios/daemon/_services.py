@@ -21,12 +21,13 @@ import attrs
 import trio
 
 from aios.config import Config, LoadedConfig, to_dict
+from aios.errors import ConfigError
 
 from ._approvals import Approvals
 from ._grants import GrantStore
 
 if TYPE_CHECKING:
-    from aios.agent import EmbeddedServer
+    from aios.agent import EmbeddedServer, ProviderChoice
     from aios.memory import AsyncMemory
     from aios.recovery import SnapshotStore
     from aios.sandbox import Identity, Jail
@@ -57,6 +58,9 @@ class Services:
     """Running embedded model servers by provider name (carried over while their config holds)."""
     protected: tuple[Path, ...]
     """The daemon's own files, which tools never write (aios.tools.protected_paths)."""
+    provider: ProviderChoice | ConfigError
+    """The model that answers chats (``llm``), or why none can: a config without a usable
+    provider still serves everything else, and a chat reports the error."""
     loaded_at: float = attrs.field(factory=time.time)
     audit: Any | None = None
     """The audit trail, once the audit service exists (issue 15); None until then."""
@@ -123,6 +127,7 @@ def build_services(
     Raises:
         ConfigError: (with ``check_policy``) the rules file or a security regex is invalid.
     """
+    from aios.agent import select_provider
     from aios.recovery import SnapshotStore
     from aios.recovery._seal import load_key
     from aios.tools import ToolRegistry, protected_paths
@@ -148,8 +153,14 @@ def build_services(
             same = to_dict(providers[name]) == to_dict(server.config) if name in providers else not providers
             if same:
                 embedded[name] = server
+    provider: ProviderChoice | ConfigError
+    try:
+        provider = select_provider(loaded.config.llm)
+    except ConfigError as exc:
+        provider = exc
     services = Services(
         loaded=loaded,
+        provider=provider,
         origin=origin,
         memory=memory,
         approvals=previous.approvals if previous is not None else Approvals(),

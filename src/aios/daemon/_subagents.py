@@ -26,7 +26,7 @@ import trio
 from ulid import ULID
 
 from aios.config import STRICTNESS
-from aios.errors import InvalidParams, PolicyBlocked
+from aios.errors import ConfigError, InvalidParams, PolicyBlocked
 from aios.memory import MemoryType
 
 from ._methods_core import host_facts
@@ -101,11 +101,18 @@ def agent_mode(parent_mode: str, agent: Specialist) -> str:
 
 async def provider_for(ctx: RequestContext, name: str | None) -> tuple[ProviderChoice, Any]:
     """The provider ``[llm.providers.NAME]`` (None: the daemon's choice), started if embedded."""
-    from aios.agent import EmbeddedServer, make_provider, named_provider, select_provider
+    from aios.agent import EmbeddedServer, make_provider, named_provider
 
     services = ctx.services
     llm = services.config.llm
-    choice = select_provider(llm) if name is None else named_provider(llm, name)
+    if name is None:
+        if isinstance(services.provider, ConfigError):
+            # A fresh error per chat: raising the stored one would grow its traceback each time.
+            why = services.provider
+            raise ConfigError(why.message, source=why.source, key=why.key)
+        choice = services.provider
+    else:
+        choice = named_provider(llm, name)
     base_url = api_key = None
     if choice.config.kind == "embedded":
         server = services.embedded.get(choice.name)
