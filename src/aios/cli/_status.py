@@ -36,12 +36,28 @@ def status(*, json: JsonFlag = False) -> int:
             ("clients", str(data["clients"])),
             ("memory", ", ".join(f"{k} {v}" for k, v in mem.items()) or "empty"),
             ("embedded", _embedded(data.get("embedding"))),
+            ("config", _config(data.get("config"))),
         ]
         for key, value in rows:
-            print(f"{key:<9} {shown(value)}")
+            lines = shown(value).splitlines() or [""]
+            print(f"{key:<9} {lines[0]}")
+            for line in lines[1:]:
+                print(f"{'':<9}   {line}")
         return 0
 
     return ctx.run(body)
+
+
+def _config(state: dict[str, Any] | None) -> str:
+    """``ok (loaded 12:00:05)``, or ``error:`` and one line per problem while a bad edit waits."""
+    if not state:
+        return "-"
+    import time
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(state.get("loaded_at") or 0)))
+    if state.get("state") == "error":
+        return f"error: the daemon keeps the config loaded {when}; fix and reload ('aios config reload')\n{state.get('error')}"
+    return f"ok (loaded {when})"
 
 
 def _embedded(progress: dict[str, Any] | None) -> str:
