@@ -160,3 +160,10 @@ def hash_columns(cols: list[str]) -> tuple[str | None, str | None]:
 def id_columns(cols: list[str]) -> list[str]:
     """Columns that may name a record in ``audit verify``'s message."""
     return [c for c in cols if c.lower() in ("id", "seq", "record_id", "ulid", "n", "number")]
+
+
+def position_columns(cols: list[str]) -> list[str]:
+    """Columns that may order the trail (ids, sequence numbers, times): a reorder keeps them."""
+    return id_columns(cols) + [
+        c for c in cols if any(t in c.lower() for t in ("time", "created", "_at")) or c.lower() in ("ts", "at", "when")
+    ]

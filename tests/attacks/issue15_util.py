@@ -26,12 +26,18 @@ try:
         msg["params"] = json.loads(sys.argv[3])
     s.sendall(json.dumps(msg).encode() + b"\n")
     buf = b""
-    while b"\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
+    while True:  # skip notifications (tool.started, ...): print the reply to our id
+        while b"\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                print(buf.decode(errors="replace").strip() or "closed")
+                sys.exit(0)
+            buf += chunk
+        line, _, buf = buf.partition(b"\n")
+        msg = json.loads(line)
+        if msg.get("id") == 1 and "method" not in msg:
+            print(json.dumps(msg))
             break
-        buf += chunk
-    print(buf.decode(errors="replace").strip() or "closed")
 except OSError as exc:
     print("refused:", exc)
 """
