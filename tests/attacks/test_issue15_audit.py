@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import pwd
 import secrets
+import select
 import sqlite3
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +40,7 @@ from issue15_assume import (
 from issue15_chain import Row, edit_decision, hash_function, names, opened, put, put_many, read_rows
 from issue15_util import as_other, marker, open_socket
 
-from harness import Daemon, Env, LineReader, connect
+from harness import BIN, Daemon, Env, LineReader, connect
 
 BLOCKWORD = "issue15auditblock"
 
@@ -298,6 +302,7 @@ def test_each_decision_leaves_one_record_with_its_approver(env: Env) -> None:
         assert env.cli("run", "--", f"touch {target}.notty").returncode == 126
         assert env.cli("run", "--", f"echo failing-{tag}; exit 7").returncode == 7
         assert env.cli("run", "--", f"issue15-no-such-command-{tag}").returncode == 127
+        assert env.cli("run", "--timeout", "1", "--", f"sleep 30 # timeout-{tag}").returncode == 124
 
         allowed = only(env, f"allowed-{tag}")
         assert rec_decision(allowed) == "allow" and approver_kind(allowed) == "never"
@@ -312,6 +317,8 @@ def test_each_decision_leaves_one_record_with_its_approver(env: Env) -> None:
         assert rec_decision(failing) == "allow" and rec_exit_code(failing) == 7
         missing = only(env, f"issue15-no-such-command-{tag}")
         assert rec_exit_code(missing) == 127
+        killed = only(env, f"timeout-{tag}")
+        assert rec_exit_code(killed) == 124
     finally:
         target.unlink(missing_ok=True)
         d.kill()
@@ -383,4 +390,77 @@ def test_another_uids_request_is_recorded_as_theirs(env: Env, other_user: pwd.st
         rec = only(env, f"other-{tag}")
         assert rec_requester_uid(rec) == other_user.pw_uid, rec
     finally:
+        d.kill()
+
+
+def test_a_person_saying_no_on_a_terminal_is_one_record_naming_the_terminal(env: Env) -> None:
+    """``aios run`` on a real pseudo-terminal, answered "n": one record, decision confirm, approver
+    a person, and (the issue: "person on a terminal: uid + tty") the terminal named."""
+    env.write_config(base_config(env))
+    d = env.start_daemon()
+    target = marker(env)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(BIN / "aios"), "run", "--", f"touch {target}"], env={**env.env, "TERM": "dumb"},
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "run it?" not in seen:
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([master], [], [], 1)
+            if ready:
+                seen += os.read(master, 65536).decode(errors="replace")
+        os.write(master, b"n\n")
+        assert proc.wait(60) == 126
+        assert not target.exists()
+        rec = only(env, target.name)
+        assert rec_decision(rec) == "confirm" and approver_kind(rec) == "person"
+        assert "/dev/pts/" in json.dumps(rec) or "pts/" in json.dumps(rec), rec
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        target.unlink(missing_ok=True)
+        d.kill()
+
+
+def test_follow_streams_each_new_record_once(env: Env) -> None:
+    """``aios audit --follow --json``: one JSON object per line, as decisions happen."""
+    env.write_config(base_config(env))
+    d = env.start_daemon()
+    tag = secrets.token_hex(4)
+    # Unbuffered bytes: a line already read into a buffer would hide from select().
+    follow = subprocess.Popen([str(BIN / "aios"), "audit", "--follow", "--json"], env=env.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    assert follow.stdout is not None
+    got: list[dict[str, Any]] = []
+
+    def read_until(pred: Callable[[], bool], timeout: float, act: Callable[[], None] | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while not pred():
+            assert time.monotonic() < deadline, got
+            if act is not None:
+                act()
+            assert follow.stdout is not None
+            ready, _, _ = select.select([follow.stdout], [], [], 0.5)
+            if ready:
+                line = follow.stdout.readline()
+                assert line, follow.stderr.read() if follow.stderr else b""
+                got.append(json.loads(line))
+
+    try:
+        # The subscription is live once a warm-up command shows (no sleep: run until one does).
+        read_until(lambda: any(f"warm-{tag}" in rec_subject(r) for r in got), 30,
+                   lambda: env.cli("run", "--", f"echo warm-{tag}"))
+        got.clear()
+        assert env.cli("run", "--", f"echo follow-{tag}").returncode == 0
+        assert env.cli("run", "--", f"echo {BLOCKWORD}-follow-{tag}").returncode == 126
+        read_until(lambda: len([r for r in got if f"follow-{tag}" in rec_subject(r)]) >= 2, 30)
+        mine = [r for r in got if f"follow-{tag}" in rec_subject(r)]
+        assert [rec_decision(r) for r in mine] == ["allow", "block"]
+    finally:
+        follow.kill()
+        follow.wait()
         d.kill()

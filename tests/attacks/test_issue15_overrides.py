@@ -203,3 +203,31 @@ def test_one_off_paranoid_is_honoured_by_a_running_daemon(env: Env, spelling: st
     finally:
         target.unlink(missing_ok=True)
         d.kill()
+
+
+# --- 1e. `aios daemon restart` is a start too: one call's overrides must not ride along ---------
+
+
+@pytest.mark.parametrize("spelling", ["set", "env", "config"])
+def test_restart_with_one_off_trusted_mode_starts_a_normal_daemon(env: Env, autostarted: list[int], spelling: str) -> None:
+    env.write_config('[security]\nmode = "normal"\n')
+    started = env.cli("daemon", "start", "--json")
+    assert started.returncode == 0, started.stderr
+    first = int(json.loads(started.stdout)["pid"])
+    autostarted.append(first)
+    args: list[str] = []
+    extra: dict[str, str] = {}
+    if spelling == "set":
+        args = ["--set", "security.mode=trusted"]
+    elif spelling == "env":
+        extra = {"AIOS_SECURITY__MODE": "trusted"}
+    else:
+        args = ["--config", str(trusted_file(env))]
+    proc = env.cli(*args, "daemon", "restart", env=extra)
+    assert proc.returncode == 0, proc.stderr
+    now = env.cli("status", "--json")
+    assert now.returncode == 0, now.stderr
+    second = int(json.loads(now.stdout)["pid"])
+    autostarted.append(second)
+    assert second != first, "restart did not start a new daemon"
+    assert_untrusted(env)
