@@ -205,11 +205,14 @@ def test_reload_cannot_drop_a_pinned_pattern(env: Env, how: str) -> None:
     d = env.start_daemon()
     try:
         assert blocked(env)
-        # Ways to drop it, each beside a harmless mode change that shows the reload was taken.
-        for mode, patterns in (("safe", "[]"), ("normal", '["^$never-matches"]'), ("safe", '["other"]')):
-            write_atomically(env.config_file, config(mode=mode, pattern=False).replace("= []", f"= {patterns}"))
+        # Ways to drop it, each beside a harmless new require_confirm word that shows the reload was
+        # taken (no mode change: safe mode confirms every command, which would hide the block).
+        for i, patterns in enumerate(("[]", '["^$never-matches"]', '["other"]')):
+            mark = f"issue15reloadmark{i}"
+            text = config(pattern=False).replace("= []", f"= {patterns}") + f'require_confirm = ["{mark}"]\n'
+            write_atomically(env.config_file, text)
             trigger(env, d, how)
-            wait_until(lambda mode=mode: status_mode(env) == mode, what=f"the reload to {mode}")
+            wait_until(lambda mark=mark: env.cli("run", "--", f"echo {mark}").returncode == 126, what=f"reload {i} taken")
             assert blocked(env), f"a reload dropped a pinned pattern with dangerous_patterns = {patterns}"
     finally:
         d.kill()
