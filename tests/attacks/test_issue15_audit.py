@@ -31,6 +31,7 @@ from issue15_assume import (
     audit_table,
     audit_verify,
     hash_columns,
+    id_columns,
     position_columns,
     rec_decision,
     rec_exit_code,
@@ -192,12 +193,15 @@ def test_forged_record_appended_with_a_made_up_hash_is_detected(env: Env, trail:
     assert own is not None
     forged = edit_decision({**last, "_rowid": last["_rowid"] + 1})
     forged = {k: (v.replace("last-allowed", "forged-entry") if isinstance(v, str) else v) for k, v in forged.items()}
-    for k in ("id", "ulid", "record_id"):
-        if isinstance(forged.get(k), str):
+    for k in id_columns(list(forged)):  # a fresh id after the last one, as the daemon would write
+        if isinstance(forged[k], int):
+            forged[k] += 1
+        elif isinstance(forged[k], str):
             forged[k] = forged[k][:-6] + secrets.token_hex(3).upper()
     if prev is not None:
         forged[prev] = last[own]
-    forged[own] = "f" * len(str(last[own]))
+    made_up = last[own]
+    forged[own] = b"\xff" * len(made_up) if isinstance(made_up, bytes) else "f" * len(str(made_up))
     with opened(db(env)) as (c, table, _):
         put(c, table, forged["_rowid"], forged)
     broken(env, forged)
