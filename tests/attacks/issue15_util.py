@@ -13,6 +13,18 @@ from issue15_assume import status_mode
 
 from harness import Env
 
+BLOCKWORD = "issue15auditblock"
+
+
+def base_config(env: Env, extra: str = "") -> str:
+    """A block pattern for a harmless blocked command; snapshots of one small directory only."""
+    (env.outside() / "etc-like").mkdir(exist_ok=True)
+    return (
+        f'[security]\ndangerous_patterns = ["{BLOCKWORD}"]\n'
+        f'[recovery]\npaths = ["{env.outside() / "etc-like"}"]\npackages = false\n{extra}'
+    )
+
+
 SYSTEM_PYTHON = "/usr/bin/python3"  # the venv's interpreter is under /root: another uid cannot run it
 
 CLIENT = r"""
