@@ -169,6 +169,10 @@ def test_valid_user_change_with_another_file_broken_changes_nothing(env: Env, br
             write_atomically(env.system_config, "[pin.security\n")
         proc = env.cli("config", "reload")
         assert proc.returncode == 1, proc.stdout + proc.stderr
+        # The CLI may stop at its own reading of the files: ask the daemon directly too.
+        trigger(env, d, "method")
+        trigger(env, d, "sighup")
+        wait_until(lambda: config_error_shown(env), what="aios status showing config: error")
         assert status_mode(env) == "normal"
         assert blocked(env)
     finally:
