@@ -204,3 +204,46 @@ def test_follow_streams_each_new_record_once(env: Env) -> None:
         follow.kill()
         follow.wait()
         d.kill()
+
+
+def test_file_tool_decisions_are_records_naming_the_path(env: Env) -> None:
+    """File operations are decisions too: an allowed write and a blocked secret read, one each."""
+    env.write_config(base_config(env))
+    d = env.start_daemon()
+    tag = secrets.token_hex(4)
+    ssh = env.home / ".ssh"
+    ssh.mkdir()
+    (ssh / f"id-{tag}").write_text("PRIVATE\n")
+    try:
+        wrote = env.cli("tools", "call", "write", json.dumps({"path": f"written-{tag}.txt", "content": "x"}))
+        assert wrote.returncode == 0, wrote.stderr
+        read = env.cli("tools", "call", "read", json.dumps({"path": str(ssh / f"id-{tag}")}))
+        assert read.returncode == 126, read.stderr
+        w = only(env, f"written-{tag}.txt")
+        assert rec_decision(w) == "allow" and w.get("tool") == "write"
+        r = only(env, f"id-{tag}")
+        assert rec_decision(r) == "block" and r.get("tool") == "read" and approver_kind(r) == "never"
+    finally:
+        d.kill()
+
+
+def test_a_models_tool_call_is_one_record(env: Env) -> None:
+    from llmserver import LLMServer, text, tool_call
+
+    tag = secrets.token_hex(4)
+    with LLMServer() as llm:
+        env.write_config(base_config(
+            env,
+            f'[llm]\ndefault_provider = "scripted"\n[llm.providers.scripted]\nkind = "openai"\n'
+            f'base_url = "{llm.base_url}"\nmodel = "scripted-model"\nmax_retries = 1\n',
+        ))
+        d = env.start_daemon()
+        try:
+            llm.script([tool_call("bash", {"command": f"echo model-{tag}"}), text("done")])
+            chat = env.cli("chat", "say it")
+            assert chat.returncode == 0, chat.stderr
+            rec = only(env, f"model-{tag}")
+            assert rec_decision(rec) == "allow" and approver_kind(rec) == "never" and rec_exit_code(rec) == 0
+            assert rec.get("session"), rec  # a model's call belongs to its chat session
+        finally:
+            d.kill()

@@ -231,3 +231,10 @@ def test_restart_with_one_off_trusted_mode_starts_a_normal_daemon(env: Env, auto
     autostarted.append(second)
     assert second != first, "restart did not start a new daemon"
     assert_untrusted(env)
+
+
+def test_set_autostart_false_is_honoured_by_the_call_itself(env: Env, autostarted: list[int]) -> None:
+    """The one override that is about the call: ``--set daemon.autostart=false`` starts nothing."""
+    proc = env.cli("--set", "daemon.autostart=false", "status", env={"AIOS_DAEMON__AUTOSTART": "true"})
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert env.cli("status").returncode == 3  # and nothing was left running
