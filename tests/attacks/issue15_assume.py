@@ -83,7 +83,7 @@ def wait_until(pred: Callable[[], bool], timeout: float = 15.0, what: str = "con
 
 def audit_records(env: Env) -> list[dict[str, Any]]:
     """All records, through ``aios audit --json`` (one JSON array; the issue's field names)."""
-    proc = env.cli("audit", "--json", "--limit", "100000")
+    proc = env.cli("audit", "--json", "--limit", "10000")  # the most audit.list returns at once
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert isinstance(data, list), data
@@ -92,7 +92,7 @@ def audit_records(env: Env) -> list[dict[str, Any]]:
 
 def rec_subject(rec: dict[str, Any]) -> str:
     """The command or path a record is about (``command`` or ``path``)."""
-    return str(rec.get("command") or rec.get("path") or "")
+    return str(rec.get("command") or rec.get("subject") or rec.get("path") or "")
 
 
 def rec_decision(rec: dict[str, Any]) -> str:

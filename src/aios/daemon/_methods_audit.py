@@ -99,7 +99,7 @@ async def audit_call(ctx: RequestContext, services: Services, mode: str, subject
     decision = meta.get("decision")
     how = meta.get("approved_how")
     if how is None:
-        how = "never-asked" if decision == "allow" else ("refused" if decision == "block" else None)
+        how = "never-asked" if decision in ("allow", "block") else None  # a block is decided, nobody is asked
     person = how == "person"
     duration = meta.get("duration_s")
     if duration is None and isinstance(meta.get("gate_at"), float):
