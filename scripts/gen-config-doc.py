@@ -98,7 +98,8 @@ key), the rules file is compiled and its examples checked, and only then are the
 (policy, mode, sandbox profile, provider, retention, memory cleanup and snapshot intervals, tools)
 swapped in, at one point. A request already running finishes with the config it started with;
 the next one sees the new config. An invalid config changes nothing: the daemon keeps running on
-the last good one, logs the errors, and `aios status` shows `config error:` with them (JSON:
+the last good one, logs the errors, and `aios status` shows them in its `config` row, prints
+`aios: config: error: …` on stderr and exits 1 (JSON: the document as usual, with
 `"config": {"state": "error", "error": "...", "loaded_at": ..., "files": [...]}`) until a good
 reload. `aios config reload` then exits 1 with one `aios:` line per problem.
 

@@ -26,8 +26,8 @@ from harness import Env
 def status_mode(env: Env) -> str:
     """The daemon's own security mode, from a clean ``aios status --json`` (key ``mode``, as today).
 
-    The exit code is not checked: the issue does not say whether ``status`` exits non-zero while
-    the config is in error, only that it says so."""
+    The exit code is not checked: ``status`` exits 1 while the config is in error (with the
+    document on stdout and ``aios: config: error: …`` on stderr)."""
     proc = env.cli("status", "--json")
     try:
         return str(json.loads(proc.stdout)["mode"])

@@ -137,7 +137,8 @@ def test_an_invalid_config_changes_nothing_and_is_reported(env: Env, llm1: LLMSe
         assert status["mode"] == "paranoid"
         assert status["config"]["state"] == "error" and "security.mode" in status["config"]["error"]
         shown = env.cli("status")
-        assert shown.returncode == 0 and "config    error" in shown.stdout and "sandbox.no_such_key" in shown.stdout
+        assert shown.returncode == 1 and "config    error" in shown.stdout and "sandbox.no_such_key" in shown.stdout
+        assert shown.stderr.startswith("aios: config: error: ") and "Traceback" not in shown.stderr
         # A good file clears the error.
         env.system_config.unlink()
         env.write_config(config(llm1, mode="safe"))
