@@ -129,6 +129,7 @@ async def audit_call(ctx: RequestContext, services: Services, mode: str, subject
         "duration_ms": round(float(duration) * 1000, 2) if duration is not None else None,
         "output_bytes": meta.get("output_bytes", len(output.encode("utf-8", "replace")) if isinstance(output, str) else None),
         "memory_id": meta.get("memory_id"),
+        "outcome": meta.get("outcome") or "recorded",
     }
     await trail(services).append(fields)
 

@@ -5,10 +5,14 @@ Shared by ``tools.call`` / ``run`` (a person through the CLI) and ``chat`` (the 
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import trio
 
 from aios.config import STRICTNESS
 from aios.errors import InvalidParams, PolicyBlocked
@@ -19,6 +23,8 @@ from ._confirm import ask
 from ._methods_audit import audit_call
 from ._methods_snapshot import pre_exec_hook, rollback_hook
 from ._registry import RequestContext
+
+log = logging.getLogger("aios.daemon")
 
 if TYPE_CHECKING:
     from aios.sandbox import Identity
@@ -133,12 +139,45 @@ def tool_context(
     async def confirm(params: dict[str, Any]) -> Approval:
         return await ask(ctx, params, mode=mode)
 
+    # Decided actions whose record is not written yet (see ToolContext.decided): a call cut short
+    # between the decision and its record (cancelled, the client gone, the store locked) is
+    # audited by finished() with what was known, instead of leaving no trace.
+    pending: list[tuple[str, dict[str, Any]]] = []
+
+    def decided(subject: str, fields: dict[str, Any]) -> None:
+        pending.append((subject, {**fields, "decided_at": time.time()}))
+
+    async def audit_now(subject: str, fields: dict[str, Any]) -> None:
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            try:
+                await audit_call(ctx, services, mode, subject, fields)
+            except Exception:  # logged: the call's own outcome must still reach its caller
+                log.exception("writing the audit record of %r failed", subject)
+
+    async def finished() -> None:
+        while pending:
+            subject, fields = pending.pop(0)
+            fields.setdefault("outcome", "interrupted")
+            fields["error"] = "the call ended before its result was recorded (cancelled, client gone, or a store error)"
+            fields["duration_s"] = round(time.time() - fields.pop("decided_at"), 4)
+            await audit_now(subject, fields)
+
     async def record(type_: str, content: str, metadata: dict[str, Any]) -> str | None:
-        # Who asked, so recall never shows one person's commands to another (aios.agent._recall).
-        mem = await services.memory.add(MemoryType.parse(type_), content, {**metadata, "uid": ctx.peer.uid})
-        if type_ == "Command" and "decision" in metadata:  # every decided call passes here: audit it
-            await audit_call(ctx, services, mode, content, {**metadata, "memory_id": mem.id})
-        return mem.id
+        audited = type_ == "Command" and "decision" in metadata  # every decided call passes here
+        if audited:
+            for i, (subject, _f) in enumerate(pending):
+                if subject == content:
+                    del pending[i]
+                    break
+        memory_id: str | None = None
+        try:
+            # Who asked, so recall never shows one person's commands to another (aios.agent._recall).
+            mem = await services.memory.add(MemoryType.parse(type_), content, {**metadata, "uid": ctx.peer.uid})
+            memory_id = mem.id
+        finally:
+            if audited:  # also when the memory write failed or was cancelled
+                await audit_now(content, {**metadata, "memory_id": memory_id})
+        return memory_id
 
     async def take_snapshot(description: str, meta: dict[str, Any]) -> str | None:
         return await pre_exec_hook(services, ctx, description, meta)
@@ -164,4 +203,6 @@ def tool_context(
         on_grant=lambda tool, command: services.grants.note_session(session=session, tool=tool, command=command, uid=ctx.peer.uid),
         requester=requester,
         protected=services.protected,
+        decided=decided,
+        finished=finished,
     )

@@ -110,6 +110,12 @@ class ToolContext:
     protected: tuple[Path, ...] = ()
     """The daemon's own files and directories (config, rules, units, state; see
     :func:`aios.tools.protected_paths`): no tool writes them, in any mode, approved or not."""
+    decided: Callable[[str, dict[str, Any]], None] | None = None
+    """Told (subject, fields) as soon as the policy has decided an action, before anyone is
+    asked or anything runs: the daemon keeps it until the call's record is written, so a call
+    cut short (cancelled, its client gone, the store locked) still leaves an audit record."""
+    finished: Callable[[], Awaitable[None]] | None = None
+    """Awaited (shielded) when the call ends, however it ends (see ``decided``)."""
 
 
 @runtime_checkable

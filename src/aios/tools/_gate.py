@@ -74,6 +74,9 @@ async def gate(ctx: ToolContext, decision: Decision, *, tool: str, subject: str,
     Cancellation: cancelling while the person is asked abandons the question (a denial).
     """
     decision = targets_block(decision, ctx.protected) or decision  # the daemon's own files, always
+    if ctx.decided is not None:
+        ctx.decided(subject, {**what, "tool": tool, "decision": decision.action, "rule": decision.rule,
+                              "reason": decision.reason, "session": ctx.session, "origin": ctx.origin})
     will_snapshot = decision.changes_system and ctx.snapshot is not None and ctx.mode != "trusted"
     approval: Approval | None = None
     if decision.action == "block":
@@ -82,7 +85,9 @@ async def gate(ctx: ToolContext, decision: Decision, *, tool: str, subject: str,
         key = f"{tool}\0{subject}"
         # A remembered approval never covers files the jail wrote since: the person is asked
         # again, with the list in front of them.
-        if key in ctx.grants and not what.get("jail_changed"):
+        # ... and only in normal mode: paranoid and safe ask every time (a grant made in normal
+        # mode must not answer for a stricter request or a reload to a stricter mode).
+        if key in ctx.grants and ctx.mode == "normal" and not what.get("jail_changed"):
             approval = Approval(True, "grant")
         else:
             approval = await ctx.confirm(

@@ -151,10 +151,15 @@ class ToolRegistry:
         if problem is not None:
             return ToolResult(False, "", problem, {"tool": name, "invalid_arguments": True})
         entry = self.entries[name]
-        if entry.builtin:
-            result: ToolResult = await entry.tool.execute(args, ctx)
-            return result
-        return await self._call_plugin(entry, args, ctx)
+        try:
+            if entry.builtin:
+                result: ToolResult = await entry.tool.execute(args, ctx)
+                return result
+            return await self._call_plugin(entry, args, ctx)
+        finally:
+            if ctx.finished is not None:
+                with trio.CancelScope(shield=True):  # a cut-short call still leaves its record
+                    await ctx.finished()
 
     async def _call_plugin(self, entry: Entry, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         tool = entry.tool
@@ -178,7 +183,8 @@ class ToolRegistry:
                 result = ToolResult(False, "", f"the {tool.name} tool failed: {type(leaf).__name__}: {leaf}")
         if scope.cancelled_caught:
             result = ToolResult(False, "", f"the {tool.name} tool did not finish within {timeout:g} s (tools.plugin_timeout) and was cancelled")
-        meta = {**g.metadata(), **result.metadata, "tool": tool.name, "plugin": entry.origin,
+        # The gate's fields win: a plugin's own metadata must not restate its decision or approver.
+        meta = {**result.metadata, **g.metadata(), "tool": tool.name, "plugin": entry.origin,
                 "duration_s": round(trio.current_time() - start, 4), "session": ctx.session, "origin": ctx.origin,
                 "output_bytes": len(result.output.encode("utf-8", "replace"))}
         meta["memory_id"] = await ctx.record("Command", subject, {**meta, "error": result.error, "output": result.output[:2000]})
