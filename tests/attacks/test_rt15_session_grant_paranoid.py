@@ -1,0 +1,57 @@
+"""rt15: a "remember for this session" approval given in normal mode keeps approving in paranoid mode.
+
+Paranoid mode means every allowed command is confirmed by a person, each time (docs/security.md,
+modes table), and it refuses ``--yes``. The gate (``tools._gate.gate``) answers any command
+already in the session's grants with ``Approval(True, "grant")`` whatever the mode, so a turn
+in paranoid mode runs a system change nobody confirmed. A hot reload that tightens the mode to
+paranoid carries the session grants over (``build_services(previous=...)``), so the same happens
+to every later turn of that session after the administrator tightened the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llmserver import LLMServer, text, tool_call
+
+from harness import Env, LineReader, connect
+
+
+def chat(env: Env, message: str, **params: Any) -> tuple[dict[str, Any], int]:
+    """One chat turn over the protocol; approves (remember: session) the first confirm, denies any later one."""
+    with connect(env.socket, timeout=60) as s:
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "chat", "params": {"message": message, **params}}).encode() + b"\n")
+        reader, asked = LineReader(s), 0
+        while True:
+            msg = reader.read()
+            if msg.get("method") == "confirm":
+                asked += 1
+                answer = {"approve": True, "how": "person", "remember": "session"} if params.get("mode") != "paranoid" \
+                    else {"approve": False, "how": "person"}
+                s.sendall(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": answer}).encode() + b"\n")
+            elif msg.get("id") == 1:
+                assert "result" in msg, msg
+                result: dict[str, Any] = msg["result"]
+                return result, asked
+
+
+def test_a_session_grant_from_normal_mode_approves_in_paranoid_mode(env: Env) -> None:
+    seen = env.outside()
+    command = f"ls {seen}"  # confirmed in normal mode (require_confirm), and in paranoid mode (allow list)
+    with LLMServer() as srv:
+        env.write_config(f'[security]\nallow = ["ls"]\nrequire_confirm = ["ls /srv/"]\n[llm]\ndefault_provider = "m"\n[llm.providers.m]\n'
+                         f'kind = "openai"\nbase_url = "{srv.base_url}"\nmodel = "m"\nmax_retries = 1\n')
+        d = env.start_daemon()
+        try:
+            srv.script([tool_call("bash", {"command": command}), text("done"),
+                        tool_call("bash", {"command": command}), text("again")])
+            first, asked = chat(env, "touch it")
+            assert asked == 1, first
+            second, asked = chat(env, "touch it again", session=first["session"], mode="paranoid")
+            records = sorted((r for r in env.cli_json("audit") if r["subject"] == command), key=lambda r: r["seq"])
+            assert [r["decision"] for r in records] == ["confirm", "confirm"], records
+            assert asked == 1 and records[-1]["approved_how"] != "grant", \
+                f"paranoid mode ran it without asking anyone (asked {asked}): {[r['approved_how'] for r in records]}"
+        finally:
+            d.kill()
