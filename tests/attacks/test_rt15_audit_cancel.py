@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import BIN, Daemon, Env, connect
 from llmserver import LLMServer, text, tool_call
-
-from harness import BIN, Env, Daemon, connect
 
 
 def _records(env: Env) -> list[dict[str, Any]]:

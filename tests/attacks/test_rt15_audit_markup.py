@@ -9,9 +9,8 @@ can be written as a tag), and a stray closing tag such as ``[/x]`` makes the who
 
 from __future__ import annotations
 
-from llmserver import LLMServer, text, tool_call
-
 from harness import Daemon, Env
+from llmserver import LLMServer, text, tool_call
 
 
 def test_a_blocked_attempt_hides_its_payload_from_the_audit_table(env: Env, daemon: Daemon) -> None:

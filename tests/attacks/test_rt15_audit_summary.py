@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import socket
 
-from journalreader import parse_native
-
 from harness import Env
+from journalreader import parse_native
 
 
 def test_the_journal_line_of_a_confirmed_action_names_its_approver(env: Env) -> None:

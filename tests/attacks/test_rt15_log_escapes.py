@@ -10,9 +10,8 @@ person reading the log no longer sees the audit line of what the model just trie
 
 from __future__ import annotations
 
-from llmserver import LLMServer, error, stream_error, text, tool_call
-
 from harness import Env
+from llmserver import LLMServer, error, stream_error, text, tool_call
 
 ERASE = "\x1b[1A\x1b[2K" * 3
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmserver import LLMServer, text, tool_call
-
 from harness import Env, LineReader, connect
+from llmserver import LLMServer, text, tool_call
 
 
 def chat(env: Env, message: str, **params: Any) -> tuple[dict[str, Any], int]:
@@ -46,9 +45,9 @@ def test_a_session_grant_from_normal_mode_approves_in_paranoid_mode(env: Env) ->
         try:
             srv.script([tool_call("bash", {"command": command}), text("done"),
                         tool_call("bash", {"command": command}), text("again")])
-            first, asked = chat(env, "touch it")
+            first, asked = chat(env, "ls it")
             assert asked == 1, first
-            second, asked = chat(env, "touch it again", session=first["session"], mode="paranoid")
+            _, asked = chat(env, "ls it again", session=first["session"], mode="paranoid")
             records = sorted((r for r in env.cli_json("audit") if r["subject"] == command), key=lambda r: r["seq"])
             assert [r["decision"] for r in records] == ["confirm", "confirm"], records
             assert asked == 1 and records[-1]["approved_how"] != "grant", \
