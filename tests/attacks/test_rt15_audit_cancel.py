@@ -79,3 +79,39 @@ def test_model_tool_call_cut_by_a_killed_chat_leaves_no_record(env: Env) -> None
         finally:
             marker.unlink(missing_ok=True)
             d.kill()
+
+
+HANG_UP = r"""
+import json, os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+req = {"jsonrpc": "2.0", "id": 1, "method": "tools.call", "params": {"tool": "bash", "arguments": {"command": sys.argv[2]}}}
+s.sendall(json.dumps(req).encode() + b"\n")
+deadline = time.monotonic() + 30
+while not os.path.exists(sys.argv[3]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+s.close()
+"""
+
+
+def test_another_uid_hanging_up_leaves_no_record(env: Env, other_user: Any) -> None:
+    env.write_config(f"[daemon]\nallowed_uids = [{other_user.pw_uid}]\n")
+    d = env.start_daemon()
+    marker = env.workspace / f"rt15-other-{os.getpid()}"
+    command = f"touch {marker}; sleep 30"
+    try:
+        for p in (env.root, env.run_dir):
+            os.chmod(p, 0o755)
+        os.chmod(env.socket, 0o666)
+        os.chown(env.workspace, other_user.pw_uid, other_user.pw_gid)  # a test directory: theirs to work in
+        proc = subprocess.run(["/usr/bin/python3", "-c", HANG_UP, str(env.socket), command, str(marker)],
+                              user=other_user.pw_uid, group=other_user.pw_gid, extra_groups=[], cwd="/",
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert marker.exists(), "the other user's command ran"
+        _settle(d)
+        found = [r for r in _records(env) if r.get("subject") == command]
+        assert found, "another uid's command ran (its marker exists) but the audit trail has no record of it"
+    finally:
+        marker.unlink(missing_ok=True)
+        d.kill()
