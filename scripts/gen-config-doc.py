@@ -78,6 +78,53 @@ allow = ["ls", "cat", "grep"]          # paranoid allow list: later layers may o
 Trying to loosen a pin is an error that names the pin:
 `environment variable AIOS_SECURITY__MODE: security.mode = 'trusted' is looser than the pinned 'safe', which loosens the pin pin.security.mode in /etc/aios/config.toml`.
 
+## Reload
+
+A running daemon reloads its config, without a restart, on any of:
+
+- `aios config reload` (the `config.reload` protocol method; the daemon's owner and root only,
+  anyone else gets `PERMISSION_DENIED`);
+- SIGHUP (`systemctl reload aios-runtime`: the unit's `ExecReload=/bin/kill -HUP $MAINPID`);
+- a change on disk, when `daemon.watch_config` is on (the default for a user daemon; off for the
+  system daemon). The daemon watches the directory of every file it read (system file, user file
+  or `$AIOS_CONFIG`, its own `--config`, the rules file), so an editor that saves by renaming a new
+  file over the old one is seen, and so is a system or user file created where there was none.
+  A burst of writes is one reload, 0.2 s after the last.
+
+A reload reads every layer again exactly as at start: the files, the daemon's own environment and
+the `--config`/`--set` flags given to `aios-runtime` itself (a client's one-off flags never reach
+it). It is all-or-nothing: everything is validated (every problem at once, each naming file and
+key), the rules file is compiled and its examples checked, and only then are the new services
+(policy, mode, sandbox profile, provider, retention, memory cleanup and snapshot intervals, tools)
+swapped in, at one point. A request already running finishes with the config it started with;
+the next one sees the new config. An invalid config changes nothing: the daemon keeps running on
+the last good one, logs the errors, and `aios status` shows them in its `config` row, prints
+`aios: config: error: …` on stderr and exits 1 (JSON: the document as usual, with
+`"config": {"state": "error", "error": "...", "loaded_at": ..., "files": [...]}`) until a good
+reload. `aios config reload` then exits 1 with one `aios:` line per problem.
+
+Pins keep winning: a reload whose files loosen a pinned setting fails like any invalid config,
+and the reply names the key under `pinned`.
+
+Some settings are bound at start and need a restart (`aios daemon restart`,
+`systemctl restart aios-runtime`): `paths.socket`, `paths.state_dir`, `paths.runtime_dir` (and
+what they resolve to: the memory database, the snapshot store, the config directory), the scope
+(`daemon.system`), who may connect (`daemon.allowed_uids`, `daemon.allowed_gids`,
+`daemon.socket_group`), `daemon.watchdog`, `daemon.log_level`, and the memory connection
+(`memory.busy_timeout`, `readers`, `embedder`, `embed_url`, `embed_model`, `embed_api_key_env`).
+A reload that changes one of them applies everything else, keeps the old value in force and names
+the key under `needs_restart`; nothing is refused because of it. So a reload can never let in a
+uid the daemon did not start with.
+
+The reply of `config.reload` (and `aios config reload --json`):
+
+```json
+{"changed": ["llm", "security"], "needs_restart": ["paths.socket"], "pinned": [], "errors": []}
+```
+
+`changed` lists the top-level sections whose values changed; `errors` holds
+`{"message", "source", "key"}` per problem, and when it is not empty nothing changed.
+
 ## Keys
 """
 

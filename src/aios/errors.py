@@ -21,6 +21,7 @@ them, with ``raise XError(...) from exc``. Each class maps to one JSON-RPC error
     ├── MemoryStoreError       the memory database failed
     ├── PolicyError            the policy engine cannot judge (bad rules file, ...)
     ├── PolicyBlocked          the policy blocked a request, or the person denied it
+    ├── PermissionDenied       -32004 the caller may not use this method (owner and root only)
     ├── SandboxError           the jail cannot start or run
     │   └── SandboxUnavailable bubblewrap missing or unusable on this host
     ├── ToolError              a tool call failed before or around running
@@ -120,6 +121,10 @@ class PolicyError(AiosError):
 
 class PolicyBlocked(AiosError):
     code = -32031
+
+
+class PermissionDenied(AiosError):
+    code = -32004  # aios.protocol.PERMISSION_DENIED, also sent to a refused connection
 
 
 class SandboxError(AiosError):

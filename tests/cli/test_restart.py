@@ -34,16 +34,18 @@ def test_restart_replaces_a_running_user_daemon(env: Env) -> None:
         env.cli("daemon", "stop")
 
 
-def test_restart_of_a_daemon_started_by_hand_takes_new_flags(env: Env) -> None:
-    """The new daemon gets this call's --set (a start on purpose), not the old one's."""
+def test_restart_starts_from_the_files_not_the_old_or_new_flags(env: Env) -> None:
+    """Neither the old daemon's flags nor this call's one-off --set reach the new daemon: a restart
+    must not leave a daemon with an option nobody put in a config file."""
     d = env.start_daemon("--set", "security.mode=paranoid")
     try:
         assert env.cli_json("status")["mode"] == "paranoid"
         proc = env.cli("--set", "security.mode=safe", "daemon", "restart")
         assert proc.returncode == 0, proc.stderr
         assert "restarted" in proc.stdout and str(env.socket) in proc.stdout
+        assert "without security.mode" in proc.stderr and "Traceback" not in proc.stderr
         assert d.proc.wait(20) == 0  # the old one stopped cleanly
-        assert env.cli_json("status")["mode"] == "safe"
+        assert env.cli_json("status")["mode"] == "normal"  # the files' mode
     finally:
         env.cli("daemon", "stop")
         d.kill()

@@ -72,7 +72,7 @@ def test_cli_and_protocol_calls_are_recorded_with_their_approver(env: Env, daemo
     assert refused["approved"] is False and refused["approved_how"] == "no-tty" and refused["exit_code"] == 126
 
     blocked = one(env, "rm -rf /")
-    assert blocked["decision"] == "block" and blocked["approved_how"] == "refused" and blocked["exit_code"] == 126
+    assert blocked["decision"] == "block" and blocked["approved_how"] == "never-asked" and blocked["exit_code"] == 126
     assert blocked["rule"] and blocked["reason"]
 
     granted = one(env, f"touch {out}/granted")

@@ -131,7 +131,8 @@ def verify(*, json: JsonFlag = False) -> int:
             print(f"audit trail ok: {result['records']} records ({origins})")
         else:
             b = result["broken"]
-            print(f"audit trail broken at {b['origin']} seq {b['seq']} (row {b['row']}): {b['problem']}", file=sys.stderr)
+            where = f"row {b['row']}" if b.get("row") is not None else "no such row"
+            print(f"audit trail broken at {b['origin']} seq {b['seq']} ({where}): {b['problem']}", file=sys.stderr)
         return 0 if result["ok"] else 1
 
     return ctx.run(body)

@@ -80,3 +80,32 @@ def check(file: Annotated[str | None, Parameter(help="A config file to validate 
         return 0
 
     return ctx.run(body)
+
+
+@app.command
+def reload(*, json: JsonFlag = False) -> int:
+    """Make the running daemon reload its config files; exit 1 with every error when they are invalid.
+
+    All-or-nothing: an invalid config changes nothing and the daemon keeps the config in force.
+    Settings bound at start (socket, scope, directories, who may connect) are named as needing a
+    restart ('aios daemon restart'); everything else applies at once.
+    """
+
+    def body() -> int:
+        data = ctx.call("config.reload")
+        if json:
+            ctx.print_json(data)
+            return 1 if data.get("errors") else 0
+        for error in data.get("errors") or []:
+            ctx.fail(error["message"])
+        if data.get("pinned"):
+            ctx.fail("pinned in the system config, cannot be loosened: " + ", ".join(data["pinned"]))
+        if data.get("errors"):
+            ctx.fail("nothing changed: the daemon keeps the config in force")
+            return 1
+        print("reloaded: " + (", ".join(data.get("changed") or []) or "nothing changed"))
+        if data.get("needs_restart"):
+            print("needs a restart to apply: " + ", ".join(data["needs_restart"]) + " ('aios daemon restart')")
+        return 0
+
+    return ctx.run(body)

@@ -6,6 +6,7 @@ Stays light: json, os, sys and the blocking client only.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,12 +75,15 @@ def resolve_socket() -> Path | None:
 
 
 def request_mode(explicit: str | None) -> str | None:
-    """The per-request mode a command sends: its ``--mode``, else a one-off ``security.mode``.
+    """The per-request mode a command sends: its ``--mode``, else a one-off ``security.mode``
+    (``--set``, ``--config``, or ``AIOS_SECURITY__MODE``).
 
     Calling this tells :func:`client` the command honours a one-off mode (no warning for it).
     """
     G.mode_sent = True
-    return explicit or overrides().mode
+    # AIOS_SECURITY__MODE belongs to the call like --set security.mode does: a daemon that is
+    # already running never read this environment, so it is sent as the request's mode.
+    return explicit or overrides().mode or (os.environ.get("AIOS_SECURITY__MODE") or "").strip().lower() or None
 
 
 def client() -> Any:

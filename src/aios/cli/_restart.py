@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,14 @@ def restart_daemon(*, json: bool) -> int:
                     ctx.EXIT_UNREACHABLE)
 
 
+def overrides_keys() -> list[str]:
+    """The dotted keys this call's own --set/--config change (not passed to the new daemon)."""
+    return list(ctx.overrides().keys) if ctx.G.config or ctx.G.sets else []
+
+
 def _restart_running(path: Path, status: dict[str, Any], *, json: bool) -> int:
     from aios.client import Client, start_daemon, wait_gone
+    from aios.client._spawn import autostart_environment
 
     old = int(status["pid"])
     system = status.get("scope") == "system"
@@ -64,7 +71,16 @@ def _restart_running(path: Path, status: dict[str, Any], *, json: bool) -> int:
         c.call("shutdown")
     if not wait_gone(path, old):
         return ctx.fail(f"the daemon (pid {old}) did not stop within 15 s; nothing was started")
-    pid = start_daemon(path, ctx.daemon_args() + (["--system"] if system else []))
+    # From the config files, as a daemon started on demand: a restart is how changed files that
+    # a reload cannot apply take effect, and this call's one-off --set/--config/AIOS_* must not
+    # outlive it (a trusted daemon left behind by 'aios --set security.mode=trusted daemon restart').
+    environment, dropped = autostart_environment()
+    pid = start_daemon(path, ["--system"] if system else [], environment=environment)
+    ignored = [*overrides_keys(), *dropped]
+    if ignored:
+        print(f"aios: restarted from the config files without {', '.join(ignored)}: one-off options never "
+              "outlive the command (use 'aios daemon stop' and 'aios daemon start --set …' to start with them)",
+              file=sys.stderr)
     _report_start("restarted", pid, path, json=json, log=_log_file(system))
     return 0
 

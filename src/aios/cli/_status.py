@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 from cyclopts import Parameter
@@ -26,7 +27,7 @@ def status(*, json: JsonFlag = False) -> int:
         data = ctx.call("status")
         if json:
             ctx.print_json(data)
-            return 0
+            return _config_verdict(data.get("config"))
         mem = data.get("memory", {})
         rows = [
             ("daemon", f"running (pid {data['pid']}, up {_fmt_uptime(data['uptime_s'])})"),
@@ -36,12 +37,39 @@ def status(*, json: JsonFlag = False) -> int:
             ("clients", str(data["clients"])),
             ("memory", ", ".join(f"{k} {v}" for k, v in mem.items()) or "empty"),
             ("embedded", _embedded(data.get("embedding"))),
+            ("config", _config(data.get("config"))),
         ]
         for key, value in rows:
-            print(f"{key:<9} {shown(value)}")
-        return 0
+            lines = shown(value).splitlines() or [""]
+            print(f"{key:<9} {lines[0]}")
+            for line in lines[1:]:
+                print(f"{'':<9}   {line}")
+        return _config_verdict(data.get("config"))
 
     return ctx.run(body)
+
+
+def _config_verdict(state: dict[str, Any] | None) -> int:
+    """Exit 1, with ``aios: config: error: …`` on stderr, while the daemon runs on an older config
+    because an edited file is invalid (scripts and monitoring notice; the daemon keeps serving)."""
+    if not state or state.get("state") != "error":
+        return 0
+    first = str(state.get("error") or "invalid config").splitlines()[0]
+    print(f"aios: config: error: {first} (the daemon keeps running on its last good config; "
+          "fix the file, then 'aios config reload')", file=sys.stderr)
+    return 1
+
+
+def _config(state: dict[str, Any] | None) -> str:
+    """``ok (loaded 12:00:05)``, or ``error:`` and one line per problem while a bad edit waits."""
+    if not state:
+        return "-"
+    import time
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(state.get("loaded_at") or 0)))
+    if state.get("state") == "error":
+        return f"error: the daemon keeps the config loaded {when}; fix and reload ('aios config reload')\n{state.get('error')}"
+    return f"ok (loaded {when})"
 
 
 def _embedded(progress: dict[str, Any] | None) -> str:

@@ -42,6 +42,9 @@ class DaemonConfig:
     """The log file (<state_dir>/daemon.log) is rotated when it would grow past this size."""
     log_keep: int = field(default=3, validator=validators.ge(1))
     """Rotated log files kept (daemon.log.1 … daemon.log.N); older ones are deleted."""
+    watch_config: bool | None = None
+    """Reload when a config file changes on disk (inotify); None: on for a user daemon, off for
+    the system one (which reloads on SIGHUP, ``systemctl reload aios-runtime``)."""
 
 
 @frozen

@@ -23,6 +23,8 @@ from ._problems import Problems
 from ._security import STRICTNESS
 
 PIN_KEYS = ("mode", "dangerous_patterns", "require_confirm", "allow")
+LOOSENS = "which loosens the pin"
+"""In the message of every error about a layer loosening a pin (a reload reports those keys)."""
 KeyPath = tuple[str, ...]
 
 
@@ -77,7 +79,7 @@ def apply_pins(
     def loosened(key: str, what: str) -> ConfigError:
         by = provenance.get(("security", key), "default")
         return ConfigError(
-            f"{by}: security.{key} {what}, which loosens the pin pin.security.{key} in {source}",
+            f"{by}: security.{key} {what}, {LOOSENS} pin.security.{key} in {source}",
             source=by,
             key=f"security.{key}",
         )

@@ -3,9 +3,10 @@
 ::
 
     Daemon.run (trio.run)
-    └── services nursery
-        ├── signal watcher      SIGTERM/SIGINT -> stop
+    └── supervisor nursery
+        ├── signal watcher      SIGTERM/SIGINT -> stop, SIGHUP -> reload
         ├── scheduler           memory cleanup, hourly snapshots, retention
+        ├── config watch        reload when a config file changes (daemon.watch_config)
         ├── watchdog            WATCHDOG=1 when systemd asks for it
         └── connections nursery
             ├── accept loop
@@ -21,16 +22,15 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
+import attrs
 import trio
 
 from aios import __version__
-from aios.config import Config, LoadedConfig
+from aios.config import LoadedConfig
 from aios.memory import AsyncMemory, default_origin, from_config
 
 from . import _systemd
-from ._approvals import Approvals
 from ._connection import Connection
 from ._listen import (
     Authorizer,
@@ -40,7 +40,13 @@ from ._listen import (
     prepare_runtime_dir,
     take_lock,
 )
+from ._methods_audit import open_trail
+from ._methods_snapshot import finish_interrupted
 from ._registry import Registry
+from ._reload import Reloader, ReloadResult, StartArgs
+from ._scheduler import run_scheduler
+from ._services import Services, ServicesSlot, build_services
+from ._watch import watch_config
 
 log = logging.getLogger("aios.daemon")
 
@@ -69,10 +75,16 @@ def _exit_if_stuck(socket: Path | None) -> threading.Timer:
 
 
 class Daemon:
-    """State shared by every connection. Create with a loaded config, then ``await run()``."""
+    """State shared by every connection. Create with how to load the config, then ``await run()``.
 
-    def __init__(self, loaded: LoadedConfig, registry: Registry) -> None:
+    The config and everything built from it are one :class:`Services` value in :attr:`slot`,
+    swapped whole by a reload; a request uses the one in force when it started.
+    """
+
+    def __init__(self, start: StartArgs, loaded: LoadedConfig, registry: Registry) -> None:
+        self.start = start
         self.loaded = loaded
+        """The config the daemon started with: the socket, scope and directories it uses until it stops."""
         self.registry = registry
         self.started_at = time.time()
         self.stopping = trio.Event()
@@ -81,28 +93,36 @@ class Daemon:
         self.connections: set[Connection] = set()
         self.origin = default_origin()
         self._memory: AsyncMemory | None = None
-        self._services: trio.Nursery | None = None
+        self._slot: ServicesSlot | None = None
+        self._reloader: Reloader | None = None
+        self._supervisor: trio.Nursery | None = None
         self._owned_socket: Path | None = None
         self._stuck_timer: threading.Timer | None = None
-        self.approvals = Approvals()
-        """Other users' escalations waiting for an approver."""
-        self.extensions: dict[str, Any] = {}
-        """Lazily created subsystems (policy, tools, snapshot store, agent), by name."""
 
     @property
-    def config(self) -> Config:
-        return self.loaded.config
+    def slot(self) -> ServicesSlot:
+        assert self._slot is not None, "services are built before the first connection"
+        return self._slot
 
     @property
-    def memory(self) -> AsyncMemory:
-        assert self._memory is not None, "memory is opened before the first connection"
-        return self._memory
+    def reloader(self) -> Reloader:
+        assert self._reloader is not None, "services are built before the first connection"
+        return self._reloader
 
     @property
-    def services(self) -> trio.Nursery:
+    def supervisor(self) -> trio.Nursery:
         """The supervisor nursery, for long-lived children (e.g. the embedded model server)."""
-        assert self._services is not None
-        return self._services
+        assert self._supervisor is not None
+        return self._supervisor
+
+    def facts(self) -> dict[str, object]:
+        """What ``status`` shows of the daemon itself."""
+        return {"uptime_s": round(self.uptime_s, 3), "scope": self.loaded.paths.scope, "socket": str(self.loaded.paths.socket),
+                "clients": len(self.connections), "config": self.reloader.state.to_json()}
+
+    async def reload(self, trigger: str) -> ReloadResult:
+        """Reload the config (see :mod:`aios.daemon._reload`)."""
+        return await self.reloader.reload(trigger)
 
     @property
     def uptime_s(self) -> float:
@@ -124,7 +144,8 @@ class Daemon:
     async def run(self, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until SIGTERM/SIGINT or the ``shutdown`` method; clean up; return."""
         paths = self.loaded.paths
-        cfg = self.config.daemon
+        config = self.loaded.config
+        cfg = config.daemon
         activated = _systemd.listen_fds()
         if not activated:
             prepare_runtime_dir(paths.socket.parent, cfg)
@@ -133,14 +154,18 @@ class Daemon:
         listener: trio.SocketListener | None = None
         try:
             paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._memory = await AsyncMemory.open(
+            self._memory = memory = await AsyncMemory.open(
                 paths.memory_db,
-                busy_timeout=float(self.config.memory.busy_timeout),
-                readers=self.config.memory.readers,
-                semantic=from_config(paths.memory_db, self.config.memory),
+                busy_timeout=float(config.memory.busy_timeout),
+                readers=config.memory.readers,
+                semantic=from_config(paths.memory_db, config.memory),
             )
-            for hook in self.extensions.get("startup", []):
-                await hook(self)
+            services: Services = await trio.to_thread.run_sync(
+                lambda: build_services(self.loaded, memory=memory, origin=self.origin))
+            services = attrs.evolve(services, audit=await open_trail(services))
+            self._slot = ServicesSlot(services)
+            self._reloader = Reloader(self._slot, self.start, self.loaded)
+            await finish_interrupted(services)
             if activated:
                 listener = adopt_listener(activated[0])
             else:
@@ -167,14 +192,14 @@ class Daemon:
     async def _serve(
         self, listener: trio.SocketListener, task_status: trio.TaskStatus[Path]
     ) -> None:
-        from ._scheduler import run_scheduler
-
-        authorizer = Authorizer(self.config.daemon)
+        config = self.loaded.config
+        authorizer = Authorizer(config.daemon)
         async with trio.open_nursery() as services:
-            self._services = services
+            self._supervisor = services
             services.start_soon(self._watch_signals)
-            services.start_soon(run_scheduler, self)
-            interval = _systemd.watchdog_interval() if self.config.daemon.watchdog else None
+            services.start_soon(run_scheduler, self.slot)
+            services.start_soon(watch_config, self.slot, lambda: self.reloader.state.files, self.reload)
+            interval = _systemd.watchdog_interval() if config.daemon.watchdog else None
             if interval:
                 services.start_soon(self._watchdog, interval)
             async with trio.open_nursery() as conns:
@@ -188,7 +213,7 @@ class Daemon:
                 log.info("stopping: no new connections, %d open", len(self.connections))
                 _systemd.sd_notify("STOPPING=1")
                 await listener.aclose()
-                with trio.move_on_after(float(self.config.daemon.shutdown_grace)):
+                with trio.move_on_after(float(self.slot.current.config.daemon.shutdown_grace)):
                     await self._drained.wait()
                 conns.cancel_scope.cancel()
                 self._stuck_timer = _exit_if_stuck(self._owned_socket)
@@ -238,10 +263,13 @@ class Daemon:
             self.connections.discard(conn)
 
     async def _watch_signals(self) -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
                 log.info("received %s", signal.Signals(signum).name)
-                self.stop()
+                if signum == signal.SIGHUP:
+                    self.supervisor.start_soon(self.reload, "SIGHUP")
+                else:
+                    self.stop()
 
     async def _watchdog(self, interval: float) -> None:
         while True:

@@ -26,7 +26,7 @@ from aios.errors import InvalidParams, PolicyBlocked
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._connection import PeerCred
+    from ._listen import PeerCred
 
 
 def is_owner(uid: int) -> bool:

@@ -35,7 +35,7 @@ async def ask(ctx: RequestContext, params: dict[str, Any], *, mode: str) -> Appr
     """
     if not is_owner(ctx.peer.uid):
         return await _wait_for_approver(ctx, params, mode=mode)
-    timeout = float(ctx.daemon.config.security.confirm_timeout)
+    timeout = float(ctx.services.config.security.confirm_timeout)
     with trio.move_on_after(timeout) as scope:
         try:
             reply = await ctx.request("confirm", dict(params, mode=mode, timeout_s=timeout))
@@ -64,8 +64,8 @@ async def _wait_for_approver(ctx: RequestContext, params: dict[str, Any], *, mod
 
     Cancellation: the requester going away withdraws the request.
     """
-    timeout = float(ctx.daemon.config.daemon.approval_timeout)
-    approvals = ctx.daemon.approvals
+    timeout = float(ctx.services.config.daemon.approval_timeout)
+    approvals = ctx.services.approvals
     pending = approvals.open(params, requester_uid=ctx.peer.uid, mode=mode, expires_at=time.time() + timeout)
     try:
         with trio.move_on_after(timeout):

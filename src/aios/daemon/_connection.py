@@ -12,7 +12,7 @@ import itertools
 import logging
 import select
 import traceback
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import attrs
 import trio
@@ -31,10 +31,9 @@ from aios.protocol import (
 )
 
 from ._approvals import check_method
-from ._registry import _NO_PARAMS, RequestContext
-
-if TYPE_CHECKING:
-    from ._app import Daemon
+from ._listen import PeerCred
+from ._registry import _NO_PARAMS, DaemonView, RequestContext
+from ._services import ServicesSlot
 
 log = logging.getLogger("aios.daemon")
 
@@ -44,13 +43,15 @@ RECEIVE_SIZE = 65536
 HANGUP_POLL_S = 0.1
 
 
-@attrs.frozen
-class PeerCred:
-    """Credentials of the process at the other end (SO_PEERCRED)."""
+class Server(DaemonView, Protocol):
+    """What a connection uses of the daemon: its methods, its services, its request count."""
 
-    pid: int
-    uid: int
-    gid: int
+    @property
+    def slot(self) -> ServicesSlot: ...
+
+    def request_started(self) -> None: ...
+
+    def request_finished(self) -> None: ...
 
 
 @attrs.define(eq=False)
@@ -62,11 +63,11 @@ class _Pending:
 class Connection:
     """Serves one accepted stream until the client leaves or the daemon stops."""
 
-    def __init__(self, daemon: Daemon, stream: trio.SocketStream, peer: PeerCred) -> None:
+    def __init__(self, daemon: Server, stream: trio.SocketStream, peer: PeerCred) -> None:
         self.daemon = daemon
         self.stream = stream
         self.peer = peer
-        self._buffer = LineBuffer(int(daemon.config.daemon.max_line))
+        self._buffer = LineBuffer(int(daemon.slot.current.config.daemon.max_line))
         self._sending = False
         self._send_waiters = trio.lowlevel.ParkingLot()
         self._in_flight = 0
@@ -148,8 +149,9 @@ class Connection:
         if method is None:
             return False
         try:
-            check_method(name, self.peer, self.daemon.config.daemon.approver_gids)
-            result = await method.handler(RequestContext(self.daemon, self, rid, self.peer), _NO_PARAMS)
+            services = self.daemon.slot.current
+            check_method(name, self.peer, services.config.daemon.approver_gids)
+            result = await method.handler(RequestContext(self.daemon, self, rid, self.peer, services), _NO_PARAMS)
             data = fastjson.dumps({"jsonrpc": "2.0", "id": rid, "result": result}) + b"\n"
         except AiosError as exc:
             data = encode(ErrorResponse.from_exception(rid, exc), fastjson.dumps)
@@ -218,10 +220,12 @@ class Connection:
     async def _call(self, request: Request) -> Response | ErrorResponse:
         try:
             method, params = self.daemon.registry.resolve(request.method, request.params)
-            check_method(request.method, self.peer, self.daemon.config.daemon.approver_gids)
+            # The services in force now serve this request to its end, whatever a reload swaps in.
+            services = self.daemon.slot.current
+            check_method(request.method, self.peer, services.config.daemon.approver_gids)
             # RequestContext.request_id predates fractional ids (any JSON number is one); no
-            # handler reads it, and the cast keeps _registry.py out of this change.
-            ctx = RequestContext(self.daemon, self, cast("int | str", request.id), self.peer)
+            # handler reads it.
+            ctx = RequestContext(self.daemon, self, cast("int | str", request.id), self.peer, services)
             result = await method.handler(ctx, params)
             return Response(request.id, result)
         except AiosError as exc:

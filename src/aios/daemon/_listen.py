@@ -15,14 +15,22 @@ import socket as stdsocket
 import struct
 from pathlib import Path
 
+import attrs
 import trio
 
 from aios.config import DaemonConfig
 from aios.errors import DaemonError
 
-from ._connection import PeerCred
-
 _PEERCRED = struct.Struct("3i")
+
+
+@attrs.frozen
+class PeerCred:
+    """Credentials of the process at the other end (SO_PEERCRED)."""
+
+    pid: int
+    uid: int
+    gid: int
 
 
 def peer_cred(sock: trio.socket.SocketType) -> PeerCred:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
@@ -12,32 +11,32 @@ from collections.abc import Sequence
 import trio
 
 from aios import __version__
-from aios.config import load
 from aios.errors import AiosError
 
-from ._app import Daemon
 from ._logging import setup_logging
 from ._pathguard import clean_environment, clean_sys_path
 from ._registry import Registry
-
-METHOD_MODULES = ("aios.daemon._methods_core", "aios.daemon._methods_tools", "aios.daemon._methods_chat",
-                  "aios.daemon._methods_snapshot", "aios.daemon._methods_approvals",
-                  "aios.daemon._methods_audit")
+from ._reload import StartArgs
 
 
 def build_registry() -> Registry:
+    # Imported here, not at the top: main() cleans the import path first (see _pathguard), and
+    # the method modules pull in most of aios (tools, policy, sandbox, recovery).
+    from . import (
+        _methods_approvals,
+        _methods_audit,
+        _methods_chat,
+        _methods_config,
+        _methods_core,
+        _methods_snapshot,
+        _methods_tools,
+    )
+
     reg = Registry()
-    for name in METHOD_MODULES:
-        importlib.import_module(name).register(reg)
+    for module in (_methods_core, _methods_config, _methods_tools, _methods_chat, _methods_snapshot, _methods_approvals,
+                   _methods_audit):
+        module.register(reg)
     return reg
-
-
-def install_extensions(daemon: Daemon) -> None:
-    """Let each method module hook scheduler jobs, start-up work and info sections in."""
-    for name in METHOD_MODULES:
-        hook = getattr(importlib.import_module(name), "install", None)
-        if hook is not None:
-            hook(daemon)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,8 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.socket:
         sets.append(f"paths.socket={_toml_str(os.path.abspath(args.socket))}")
     config_file = os.path.abspath(args.config) if args.config else None
+    # The daemon's own flags are part of its base: a reload loads the same way.
+    start = StartArgs(config_file=config_file, sets=tuple(sets), system=args.system or None)
     try:
-        loaded = load(config_file=config_file, sets=sets, system=args.system or None)
+        loaded = start.load()
     except AiosError as exc:
         for line in str(exc).splitlines():  # a config with several problems: one line each
             print(f"aios-runtime: {line}", file=sys.stderr)
@@ -80,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "removed %r from the import path: %s (start the daemon with 'python -I', see docs/deploy.md)", entry, why)
     if dropped:
         logging.getLogger("aios.daemon").info("ignored %s: the daemon and its children run without them", ", ".join(dropped))
-    daemon = Daemon(loaded, build_registry())
-    install_extensions(daemon)
+    from ._app import Daemon  # after the import path is clean, like every lazy import
+
+    daemon = Daemon(start, loaded, build_registry())
     try:
         trio.run(daemon.run)
     except AiosError as exc:

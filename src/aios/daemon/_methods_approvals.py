@@ -13,7 +13,7 @@ from ._registry import NoParams, Registry, RequestContext
 
 async def approvals_list(ctx: RequestContext, p: NoParams) -> list[dict[str, Any]]:
     """Pending approvals: every one for an approver, the caller's own for anyone else."""
-    return ctx.daemon.approvals.list(ctx.peer, ctx.daemon.config.daemon.approver_gids)
+    return ctx.services.approvals.list(ctx.peer, ctx.services.config.daemon.approver_gids)
 
 
 @attrs.frozen
@@ -22,11 +22,11 @@ class DecideParams:
 
 
 async def _decide(ctx: RequestContext, p: DecideParams, approve: bool) -> dict[str, Any]:
-    pending = ctx.daemon.approvals.decide(p.id, approve, ctx.peer, ctx.daemon.config.daemon.approver_gids)
+    pending = ctx.services.approvals.decide(p.id, approve, ctx.peer, ctx.services.config.daemon.approver_gids)
     verb = "approved" if approve else "denied"
     item = pending.to_json()
     # Every decision is an audit record: who decided what for whom.
-    await ctx.daemon.memory.add(
+    await ctx.services.memory.add(
         MemoryType.SYSTEM,
         f"approval {pending.id} {verb} by uid {ctx.peer.uid} for uid {pending.requester_uid}: {item['command']}",
         {"approval": item, "approved": approve, "by_uid": ctx.peer.uid},

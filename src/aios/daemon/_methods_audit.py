@@ -25,16 +25,15 @@ from ._approvals import is_owner
 from ._registry import Registry, RequestContext
 
 if TYPE_CHECKING:
-    from ._app import Daemon
+    from ._services import Services
 
 FOLLOW_POLL_S = 1.0
 """How often a follower looks for records other daemons on the same store appended."""
 MAX_LIST = 10_000
-_KEY = "audit"
 
 
-def trail(daemon: Daemon) -> AuditTrail:
-    found: AuditTrail | None = daemon.extensions.get(_KEY)
+def trail(services: Services) -> AuditTrail:
+    found: AuditTrail | None = services.audit
     assert found is not None, "the audit trail is opened at start-up"
     return found
 
@@ -77,11 +76,9 @@ def approver_tty(pid: int) -> str | None:
     return f"tty {major}:{minor}"
 
 
-def _grant_id(daemon: Daemon, meta: dict[str, Any], subject: str) -> str | None:
+def _grant_id(services: Services, meta: dict[str, Any], subject: str) -> str | None:
     """The id of the grant that let this action through without asking, when one did."""
-    from ._tooling import grant_store
-
-    store = grant_store(daemon)
+    store = services.grants
     if meta.get("approved_how") == "grant":
         for g in reversed(store.session):
             if g["tool"] == meta.get("tool") and g["command"] == subject and g["session"] == meta.get("session"):
@@ -97,13 +94,12 @@ def _grant_id(daemon: Daemon, meta: dict[str, Any], subject: str) -> str | None:
     return None
 
 
-async def audit_call(ctx: RequestContext, mode: str, subject: str, meta: dict[str, Any]) -> None:
+async def audit_call(ctx: RequestContext, services: Services, mode: str, subject: str, meta: dict[str, Any]) -> None:
     """Append the audit record of one decided tool call (``meta``: its Command memory's metadata)."""
-    daemon = ctx.daemon
     decision = meta.get("decision")
     how = meta.get("approved_how")
     if how is None:
-        how = "never-asked" if decision == "allow" else ("refused" if decision == "block" else None)
+        how = "never-asked" if decision in ("allow", "block") else None  # a block is decided, nobody is asked
     person = how == "person"
     duration = meta.get("duration_s")
     if duration is None and isinstance(meta.get("gate_at"), float):
@@ -127,14 +123,14 @@ async def audit_call(ctx: RequestContext, mode: str, subject: str, meta: dict[st
         "approved_how": how,
         "approver_uid": meta.get("approver_uid", ctx.peer.uid if how in ("person", "flag") else None),
         "approver_tty": approver_tty(ctx.peer.pid) if person else None,
-        "grant_id": _grant_id(daemon, meta, subject),
+        "grant_id": _grant_id(services, meta, subject),
         "snapshot_id": meta.get("snapshot_id"),
         "exit_code": meta.get("exit_code"),
         "duration_ms": round(float(duration) * 1000, 2) if duration is not None else None,
         "output_bytes": meta.get("output_bytes", len(output.encode("utf-8", "replace")) if isinstance(output, str) else None),
         "memory_id": meta.get("memory_id"),
     }
-    await trail(daemon).append(fields)
+    await trail(services).append(fields)
 
 
 @attrs.frozen
@@ -161,7 +157,7 @@ def _filters(ctx: RequestContext, p: ListParams) -> dict[str, Any]:
 
 async def audit_list(ctx: RequestContext, p: ListParams) -> list[dict[str, Any]]:
     """Matching records, newest first (another uid's caller sees only its own requests)."""
-    return await trail(ctx.daemon).list(**_filters(ctx, p), limit=p.limit)
+    return await trail(ctx.services).list(**_filters(ctx, p), limit=p.limit)
 
 
 @attrs.frozen
@@ -171,7 +167,7 @@ class NoArgs:
 
 async def audit_verify(ctx: RequestContext, p: NoArgs) -> dict[str, Any]:
     """Check every origin's hash chain; name the first broken record."""
-    return await trail(ctx.daemon).verify()
+    return await trail(ctx.services).verify()
 
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
@@ -183,7 +179,7 @@ async def audit_follow(ctx: RequestContext, p: ListParams) -> dict[str, Any]:
     """Send ``audit.record`` notifications as matching records are appended, until the caller
     goes away or the daemon stops. With ``since``, the matching records since then (at most
     ``limit``) are sent first."""
-    t = trail(ctx.daemon)
+    t = trail(ctx.services)
     filters = _filters(ctx, p)
     after = await t.head()
     if p.since is not None:
@@ -200,27 +196,21 @@ async def audit_follow(ctx: RequestContext, p: ListParams) -> dict[str, Any]:
     return {"stopped": True}
 
 
-async def _open(daemon: Daemon) -> None:
-    cfg = daemon.config.memory
-    daemon.extensions[_KEY] = await AuditTrail.open(
-        daemon.loaded.paths.memory_db, origin=daemon.origin, busy_timeout=float(cfg.busy_timeout),
+async def open_trail(services: Services) -> AuditTrail:
+    """The daemon's audit trail, opened at start-up (kept across reloads in ``Services.audit``)."""
+    cfg = services.config.memory
+    return await AuditTrail.open(
+        services.loaded.paths.memory_db, origin=services.origin, busy_timeout=float(cfg.busy_timeout),
         journal=cfg.audit_journal,
     )
 
 
-async def prune_job(daemon: Daemon) -> object:
+async def prune_job(services: Services) -> object:
     """Scheduled with the memory cleanup: prune records older than ``memory.audit_days``."""
-    days = daemon.config.memory.audit_days
+    days = services.config.memory.audit_days
     if days <= 0:
         return None
-    return await trail(daemon).prune(time.time() - days * 86400.0)
-
-
-def install(daemon: Daemon) -> None:
-    daemon.extensions.setdefault("startup", []).append(_open)
-    interval = float(daemon.config.memory.cleanup_interval)
-    if interval > 0:
-        daemon.extensions.setdefault("scheduled_jobs", []).append(("audit cleanup", interval, prune_job))
+    return await trail(services).prune(time.time() - days * 86400.0)
 
 
 def register(reg: Registry) -> None:

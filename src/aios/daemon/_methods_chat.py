@@ -73,7 +73,7 @@ async def _turns(ctx: RequestContext, session: str, limit: int) -> list[Any]:
     Raises:
         InvalidParams: no such session, or it is another user's.
     """
-    turns = await ctx.daemon.memory.recent(types=[MemoryType.CHAT], session=session, limit=limit)
+    turns = await ctx.services.memory.recent(types=[MemoryType.CHAT], session=session, limit=limit)
     if not turns:
         raise InvalidParams(f"no session {session} ('aios sessions' lists them)")
     from aios.agent import author_uid
@@ -101,12 +101,12 @@ async def _recall(ctx: RequestContext, text: str, session: str) -> list[dict[str
     their own records, the owner's shared notes; never another uid's, never a refused command)."""
     from aios.agent import Viewer, visible
 
-    daemon = ctx.daemon
-    limit = daemon.config.memory.recall_limit
+    services = ctx.services
+    limit = services.config.memory.recall_limit
     if limit <= 0:
         return []
-    viewer = Viewer(uid=ctx.peer.uid, owner_uid=os.geteuid(), origin=daemon.origin)
-    hits = await daemon.memory.search(text, any_word=True, limit=limit * 5)
+    viewer = Viewer(uid=ctx.peer.uid, owner_uid=os.geteuid(), origin=services.origin)
+    hits = await services.memory.search(text, any_word=True, limit=limit * 5)
     out = []
     for h in hits:
         m = h.memory
@@ -137,7 +137,7 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
     """
     from aios.agent import EMBEDDED_NOTICE, Viewer, few_shot, recall_message, run_turn
 
-    daemon = ctx.daemon
+    services = ctx.services
     if not p.message.strip():
         raise InvalidParams("message is empty")
     agent = find_specialist(ctx, p.agent) if p.agent is not None else None
@@ -160,18 +160,18 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
     await ctx.notify("chat.provider", {"session": session, **choice.describe()})
     if choice.config.kind == "embedded" and not history:
         await ctx.notify("chat.notice", {"text": EMBEDDED_NOTICE})
-    grants: set[str] = daemon.extensions.setdefault("session_grants", {}).setdefault(session, set())
+    grants: set[str] = services.session_grants.setdefault(session, set())
     turn = Turn(ctx, mode, workspace, session, grants)
     # A turn with --agent is the specialist's: one level down, as if delegated.
     depth = 0 if agent is None else 1
     specs = tool_specs(ctx, choice, agent, depth=depth, structured=provider.structured)
     memories = await _recall(ctx, p.message, session)
-    recalled = recall_message(memories, Viewer(uid=ctx.peer.uid, owner_uid=os.geteuid(), origin=daemon.origin))
+    recalled = recall_message(memories, Viewer(uid=ctx.peer.uid, owner_uid=os.geteuid(), origin=services.origin))
     prompt = prompt_for(turn, mode, specs, provider.structured, agent)
 
     ran: list[dict[str, Any]] = []  # tool calls that ran, for the record of a turn that fails later
     execute = make_execute(turn, agent=agent, mode=mode, depth=depth, ran=ran, emit=ctx.notify, parent=(choice, provider))
-    llm = daemon.config.llm
+    llm = services.config.llm
     after_tool = choice.config.answer_after_tool
     if after_tool is None:
         after_tool = choice.config.kind == "embedded"
@@ -190,19 +190,19 @@ async def chat(ctx: RequestContext, p: ChatParams) -> dict[str, Any]:
     except BaseException as exc:
         if _cancelled(exc):
             with trio.CancelScope(shield=True), trio.move_on_after(5):
-                mem = await daemon.memory.add(MemoryType.CHAT, p.message, {**base_meta, "status": "cancelled", "messages": []})
+                mem = await services.memory.add(MemoryType.CHAT, p.message, {**base_meta, "status": "cancelled", "messages": []})
                 await link(turn, mem.id)
         elif isinstance(exc, ProviderError):
             log.warning("chat turn failed: %s", exc)
             if ran:  # tools already acted: the turn is recorded as failed, with what ran (no answer)
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
-                    mem = await daemon.memory.add(MemoryType.CHAT, p.message,
+                    mem = await services.memory.add(MemoryType.CHAT, p.message,
                                                   {**base_meta, "status": "failed", "error": str(exc), "calls": ran, "messages": []})
                     await link(turn, mem.id)
         raise
     meta = {**base_meta, "status": result.status, "rounds": result.rounds, "calls": result.calls,
             "usage": result.usage, "answer": result.text, "messages": [_message_json(m) for m in result.messages]}
-    mem = await daemon.memory.add(MemoryType.CHAT, f"{p.message}\n\n{result.text}", meta)
+    mem = await services.memory.add(MemoryType.CHAT, f"{p.message}\n\n{result.text}", meta)
     await link(turn, mem.id)
     return {
         "session": session,
@@ -235,7 +235,7 @@ async def session_list(ctx: RequestContext, p: SessionListParams) -> list[dict[s
         raise InvalidParams("limit must be at least 1")
     # Another user sees only their own sessions (ids and first messages are theirs to see).
     uid = None if is_owner(ctx.peer.uid) else ctx.peer.uid
-    return await ctx.daemon.memory.sessions(limit=p.limit, uid=uid)
+    return await ctx.services.memory.sessions(limit=p.limit, uid=uid)
 
 
 @attrs.frozen

@@ -1,4 +1,4 @@
-"""Core methods: ping, status, info, config.show, shutdown, memory.*."""
+"""Core methods: ping, status, info, shutdown, memory.*."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aios.errors import InvalidParams, MemoryStoreError
 from aios.memory import MemoryType, Progress, parse_since
 
 from ._approvals import is_owner
+from ._methods_tools import info_sections
 from ._registry import NoParams, Registry, RequestContext
 
 
@@ -38,18 +39,20 @@ async def ping(ctx: RequestContext, p: NoParams) -> str:
 
 
 async def status(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    d = ctx.daemon
+    s = ctx.services
+    facts = ctx.daemon.facts()
     return {
         "version": __version__,
         "pid": os.getpid(),
-        "uptime_s": round(d.uptime_s, 3),
-        "mode": d.config.security.mode,
-        "scope": d.loaded.paths.scope,
-        "socket": str(d.loaded.paths.socket),
-        "clients": len(d.connections),
-        "origin": d.origin,
-        "memory": await d.memory.counts(),
-        "embedding": _progress(await d.memory.progress()),
+        "uptime_s": facts["uptime_s"],
+        "mode": s.config.security.mode,
+        "scope": facts["scope"],
+        "socket": facts["socket"],
+        "clients": facts["clients"],
+        "origin": s.origin,
+        "memory": await s.memory.counts(),
+        "embedding": _progress(await s.memory.progress()),
+        "config": facts["config"],
     }
 
 
@@ -58,24 +61,18 @@ def _progress(progress: Progress | None) -> dict[str, Any] | None:
 
 
 async def info(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    d = ctx.daemon
-    out: dict[str, Any] = {
+    s = ctx.services
+    return {
         "version": __version__,
         **host_facts(),
-        "origin": d.origin,
+        "origin": s.origin,
         "python": platform.python_version(),
         "euid": os.geteuid(),
-        "mode": d.config.security.mode,
-        "paths": d.loaded.paths.to_json(),
-        "config_files": list(d.loaded.files),
+        "mode": s.config.security.mode,
+        "paths": s.loaded.paths.to_json(),
+        "config_files": list(s.loaded.files),
+        **await info_sections(s),
     }
-    for name, provider in d.extensions.get("info", {}).items():
-        out[name] = await provider(d)
-    return out
-
-
-async def config_show(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    return ctx.daemon.loaded.to_json()
 
 
 async def shutdown(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
@@ -120,7 +117,7 @@ async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, 
     types = _types(p.type)
     since = _time(p.since, "since")
     until = _time(p.until, "until")
-    mem = ctx.daemon.memory
+    mem = ctx.services.memory
     try:
         mode, notice = mem.mode(p.mode)
     except ValueError as exc:
@@ -129,7 +126,7 @@ async def memory_search(ctx: RequestContext, p: SearchParams) -> list[dict[str, 
         if notice is not None and p.mode is not None:
             # Only to callers that chose a mode: a plain call stays one request, one response.
             await ctx.notify("memory.notice", {"text": notice})
-        cfg = ctx.daemon.config.memory
+        cfg = ctx.services.config.memory
         hits = await mem.search(
             p.query, mode=mode, types=types, since=since, until=until, origin=p.origin, limit=_fetch(ctx, p.limit),
             window=cfg.search_window, fts_weight=cfg.fts_weight, vec_weight=cfg.vec_weight, min_cosine=cfg.min_similarity,
@@ -181,7 +178,7 @@ async def memory_add(ctx: RequestContext, p: AddParams) -> dict[str, Any]:
         meta["shared"] = True
     else:
         meta.pop("shared", None)
-    memory = await ctx.daemon.memory.add(mtype, p.content, meta, origin=ctx.daemon.origin)
+    memory = await ctx.services.memory.add(mtype, p.content, meta, origin=ctx.services.origin)
     return memory.to_json()
 
 
@@ -191,12 +188,12 @@ class ReindexParams:
 
 
 async def memory_reindex(ctx: RequestContext, p: ReindexParams) -> dict[str, Any]:
-    progress = await ctx.daemon.memory.reindex(p.model)
+    progress = await ctx.services.memory.reindex(p.model)
     return _progress(progress) or {}
 
 
 async def memory_progress(ctx: RequestContext, p: NoParams) -> dict[str, Any] | None:
-    return _progress(await ctx.daemon.memory.progress())
+    return _progress(await ctx.services.memory.progress())
 
 
 @attrs.frozen
@@ -205,7 +202,7 @@ class GetParams:
 
 
 async def memory_get(ctx: RequestContext, p: GetParams) -> dict[str, Any]:
-    memory = await ctx.daemon.memory.get(p.id)
+    memory = await ctx.services.memory.get(p.id)
     if memory is None or not _may_see(ctx, memory.metadata):
         raise MemoryStoreError(f"no memory with id {p.id!r}", data={"id": p.id})
     return memory.to_json()
@@ -219,7 +216,6 @@ def register(reg: Registry) -> None:
     reg.add("ping", ping, summary="Answer \"pong\".", inline=True)
     reg.add("status", status, summary="Version, pid, uptime, mode, clients, memory counts.")
     reg.add("info", info, summary="OS, kernel, paths, sandbox state, configured provider.")
-    reg.add("config.show", config_show, summary="The merged config and where each value came from.")
     reg.add("shutdown", shutdown, summary="Stop the daemon cleanly after answering.")
     reg.add("rpc.methods", methods, summary="List every method with a one-line summary.", inline=True)
     reg.add("memory.search", memory_search, SearchParams, "Search memories: keyword, semantic or hybrid (default when vectors are ready), filters.")

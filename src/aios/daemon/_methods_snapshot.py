@@ -6,20 +6,17 @@ import functools
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import trio
 
 from aios.errors import InvalidParams, RecoveryError
 from aios.memory import MemoryType
-from aios.recovery import SnapshotInfo, SnapshotStore, default_paths, real_root, snapshot_roots
-from aios.recovery._seal import load_key
+from aios.recovery import SnapshotInfo, default_paths, real_root, snapshot_roots
 
 from ._registry import Registry, RequestContext
-
-if TYPE_CHECKING:
-    from ._app import Daemon
+from ._services import Services
 
 log = logging.getLogger("aios.daemon")
 
@@ -27,21 +24,11 @@ log = logging.getLogger("aios.daemon")
 _LIMIT = trio.CapacityLimiter(1)
 
 
-def store(daemon: Daemon) -> SnapshotStore:
-    existing = daemon.extensions.get("snapshot_store")
-    if existing is None:
-        # The sealing key lives beside the config, never in the (possibly shared) state dir.
-        key = load_key(daemon.loaded.paths.config_dir / "snapshot-seal.key")
-        existing = SnapshotStore(daemon.loaded.paths.snapshot_dir, origin=daemon.origin, key=key)
-        daemon.extensions["snapshot_store"] = existing
-    return existing  # type: ignore[no-any-return]
-
-
-def configured_paths(daemon: Daemon) -> list[Path]:
-    cfg = daemon.config.recovery
+def configured_paths(services: Services) -> list[Path]:
+    cfg = services.config.recovery
     if cfg.paths is not None:
         return [Path(os.path.expanduser(p)) for p in cfg.paths]
-    return list(default_paths(daemon.loaded.paths, os.geteuid()))
+    return list(default_paths(services.loaded.paths, os.geteuid()))
 
 
 class _Progress:
@@ -68,7 +55,7 @@ class _Progress:
 
 
 async def take_snapshot(
-    daemon: Daemon,
+    services: Services,
     *,
     trigger: str,
     description: str = "",
@@ -77,25 +64,25 @@ async def take_snapshot(
     link: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Take a snapshot in a worker thread, record it in memory, and return its JSON."""
-    cfg = daemon.config.recovery
-    targets = paths if paths is not None else configured_paths(daemon)
+    cfg = services.config.recovery
+    targets = paths if paths is not None else configured_paths(services)
     fn = functools.partial(
-        store(daemon).create,
+        services.snapshots.create,
         targets,
         trigger=trigger,
         description=description,
-        memory_db=daemon.loaded.paths.memory_db,
+        memory_db=services.loaded.paths.memory_db,
         packages=cfg.packages,
         progress=_Progress(ctx, "snapshot"),
         link=link,
     )
     info = await trio.to_thread.run_sync(fn, limiter=_LIMIT)
     data = info.to_json()
-    await daemon.memory.add(
+    await services.memory.add(
         MemoryType.SNAPSHOT,
         f"snapshot {data['id']} ({trigger}) {description}".strip(),
         {"snapshot_id": data["id"], "trigger": trigger, "paths": [str(p) for p in targets]},
-        origin=daemon.origin,
+        origin=services.origin,
     )
     if ctx is not None:
         await ctx.notify("snapshot.created", {"id": data["id"], "trigger": trigger})
@@ -132,7 +119,7 @@ async def snapshot_create(ctx: RequestContext, p: CreateParams) -> dict[str, Any
     # A manual snapshot is never retired by retention: anyone else could fill the disk.
     _owner_only(ctx, "take a snapshot: manual snapshots are kept until deleted, and --path reads as the daemon")
     paths = await trio.to_thread.run_sync(_existing, p.paths) if p.paths else None
-    return await take_snapshot(ctx.daemon, trigger="manual", description=p.description, paths=paths, ctx=ctx)
+    return await take_snapshot(ctx.services, trigger="manual", description=p.description, paths=paths, ctx=ctx)
 
 
 @attrs.frozen
@@ -142,7 +129,7 @@ class ListParams:
 
 
 async def snapshot_list(ctx: RequestContext, p: ListParams) -> list[dict[str, Any]]:
-    fn = functools.partial(store(ctx.daemon).list, origin=p.origin, trigger=p.trigger)
+    fn = functools.partial(ctx.services.snapshots.list, origin=p.origin, trigger=p.trigger)
     infos = await trio.to_thread.run_sync(fn)
     return [i.to_json() for i in infos]
 
@@ -153,7 +140,7 @@ class IdParams:
 
 
 async def snapshot_show(ctx: RequestContext, p: IdParams) -> dict[str, Any]:
-    info = await trio.to_thread.run_sync(store(ctx.daemon).get, p.id)
+    info = await trio.to_thread.run_sync(ctx.services.snapshots.get, p.id)
     return info.to_json()
 
 
@@ -166,7 +153,7 @@ class DiffParams:
 async def snapshot_diff(ctx: RequestContext, p: DiffParams) -> list[dict[str, Any]]:
     # A diff lists file names the daemon read as itself (root-only directories included).
     _owner_only(ctx, "diff snapshots: a diff lists what the daemon read as itself")
-    changes = await trio.to_thread.run_sync(store(ctx.daemon).diff, p.id, p.id2)
+    changes = await trio.to_thread.run_sync(ctx.services.snapshots.diff, p.id, p.id2)
     return [c.to_json() for c in changes]
 
 
@@ -181,7 +168,7 @@ def _own(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def restorable(daemon: Daemon, info: SnapshotInfo, requested: list[str] | None) -> list[Path] | None:
+def restorable(services: Services, info: SnapshotInfo, requested: list[str] | None) -> list[Path] | None:
     """What this daemon may restore of a snapshot; None means every path it holds.
 
     A snapshot this daemon took and sealed holds the paths it was asked to hold (``--path``,
@@ -193,10 +180,10 @@ def restorable(daemon: Daemon, info: SnapshotInfo, requested: list[str] | None) 
     under recovery.paths does not lead elsewhere).
     """
     wanted = _absolute(requested) if requested else None
-    if info.origin == daemon.origin and store(daemon).trusted(info.id):
+    if info.origin == services.origin and services.snapshots.trusted(info.id):
         return wanted
-    roots = [real_root(r) for r in configured_paths(daemon)]
-    memory = daemon.loaded.paths.memory_db
+    roots = [real_root(r) for r in configured_paths(services)]
+    memory = services.loaded.paths.memory_db
     if wanted:
         foreign = [str(w) for w in wanted if w != memory and not _own(real_root(w), roots)]
         if foreign:
@@ -226,8 +213,8 @@ async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, A
     # Even a dry run lists names the daemon read as itself, and its errors name paths resolved
     # as the daemon: only its owner or root may ask, before anything is resolved.
     _owner_only(ctx, "restore a snapshot, or preview one (--dry-run): both read and resolve paths as the daemon")
-    d = ctx.daemon
-    st = store(d)
+    d = ctx.services
+    st = d.snapshots
     info = await trio.to_thread.run_sync(st.get, p.id)  # refuse unknown ids before anything else
     targets = await trio.to_thread.run_sync(restorable, d, info, p.paths)
     pre: dict[str, Any] | None = None
@@ -262,30 +249,30 @@ async def snapshot_restore(ctx: RequestContext, p: RestoreParams) -> dict[str, A
 
 async def snapshot_delete(ctx: RequestContext, p: IdParams) -> dict[str, Any]:
     _owner_only(ctx, "delete a snapshot: it may be the owner's only way back")
-    await trio.to_thread.run_sync(store(ctx.daemon).delete, p.id, limiter=_LIMIT)
+    await trio.to_thread.run_sync(ctx.services.snapshots.delete, p.id, limiter=_LIMIT)
     return {"deleted": p.id}
 
 
-async def hourly_job(daemon: Daemon) -> object:
-    if not daemon.config.recovery.enabled:
+async def hourly_job(services: Services) -> object:
+    if not services.config.recovery.enabled:
         return None
-    data = await take_snapshot(daemon, trigger="hourly", description="scheduled")
-    cfg = daemon.config.recovery
+    data = await take_snapshot(services, trigger="hourly", description="scheduled")
+    cfg = services.config.recovery
     removed = await trio.to_thread.run_sync(
-        store(daemon).apply_retention, cfg.max_snapshots, cfg.max_pre_exec, limiter=_LIMIT
+        services.snapshots.apply_retention, cfg.max_snapshots, cfg.max_pre_exec, limiter=_LIMIT
     )
     log.info("hourly snapshot %s; retention removed %d", data["id"], len(removed))
     return data
 
 
-async def snapshot_memory_ids(daemon: Daemon) -> set[str]:
+async def snapshot_memory_ids(services: Services) -> set[str]:
     """Ids of Snapshot memories whose snapshot still exists (memory cleanup keeps them)."""
-    existing = {i.id for i in await trio.to_thread.run_sync(store(daemon).list)}
-    records = await daemon.memory.recent(types=[MemoryType.SNAPSHOT], limit=100_000)
+    existing = {i.id for i in await trio.to_thread.run_sync(services.snapshots.list)}
+    records = await services.memory.recent(types=[MemoryType.SNAPSHOT], limit=100_000)
     return {m.id for m in records if m.metadata.get("snapshot_id") in existing}
 
 
-async def pre_exec_hook(daemon: Daemon, ctx: RequestContext, description: str, link: dict[str, Any]) -> str | None:
+async def pre_exec_hook(services: Services, ctx: RequestContext, description: str, link: dict[str, Any]) -> str | None:
     """``safe_execute``'s first step: a pre-exec snapshot before a system-changing action.
 
     It holds the paths the action will change (``link["targets"]``, from the policy's
@@ -293,39 +280,28 @@ async def pre_exec_hook(daemon: Daemon, ctx: RequestContext, description: str, l
     exist yet are recorded as absent, so undo removes them. When the policy could not tell,
     it holds ``recovery.paths``.
     """
-    if not daemon.config.recovery.enabled:
+    if not services.config.recovery.enabled:
         return None
     roots = snapshot_roots(link.get("targets") or [])
-    data = await take_snapshot(daemon, trigger="pre-exec", description=description, paths=roots or None, ctx=ctx, link=link)
+    data = await take_snapshot(services, trigger="pre-exec", description=description, paths=roots or None, ctx=ctx, link=link)
     return str(data["id"])
 
 
-async def rollback_hook(daemon: Daemon, ctx: RequestContext, snapshot_id: str) -> dict[str, Any]:
+async def rollback_hook(services: Services, ctx: RequestContext, snapshot_id: str) -> dict[str, Any]:
     """``recovery.auto_rollback``: put the files back after a snapshot-wrapped action failed."""
-    fn = functools.partial(store(daemon).restore, snapshot_id, progress=_Progress(ctx, "rollback"))
+    fn = functools.partial(services.snapshots.restore, snapshot_id, progress=_Progress(ctx, "rollback"))
     report = await trio.to_thread.run_sync(fn, limiter=_LIMIT)
-    await daemon.memory.add(
+    await services.memory.add(
         MemoryType.SYSTEM, f"rolled back to snapshot {snapshot_id} after a failed command",
-        {"snapshot_id": snapshot_id, "restored": report.restored}, origin=daemon.origin,
+        {"snapshot_id": snapshot_id, "restored": report.restored}, origin=services.origin,
     )
     return report.to_json()
 
 
-def install(daemon: Daemon) -> None:
-    """Hook the scheduler jobs, start-up cleanup and the pre-exec snapshot into the daemon."""
-    cfg = daemon.config.recovery
-    daemon.extensions["snapshot_hook"] = pre_exec_hook
-    daemon.extensions["rollback_hook"] = rollback_hook
-    if cfg.enabled and float(cfg.interval) > 0:
-        daemon.extensions.setdefault("scheduled_jobs", []).append(("snapshots", float(cfg.interval), hourly_job))
-    daemon.extensions["snapshot_memory_ids"] = lambda: snapshot_memory_ids(daemon)
-    daemon.extensions.setdefault("startup", []).append(_finish_interrupted)
-
-
-async def _finish_interrupted(daemon: Daemon) -> None:
-    """Remove snapshots (and finish restores) that a crash interrupted."""
+async def finish_interrupted(services: Services) -> None:
+    """Remove snapshots (and finish restores) that a crash interrupted (run at start)."""
     try:
-        removed = await trio.to_thread.run_sync(store(daemon).cleanup_incomplete, limiter=_LIMIT)
+        removed = await trio.to_thread.run_sync(services.snapshots.cleanup_incomplete, limiter=_LIMIT)
     except RecoveryError as exc:
         log.error("snapshot store check failed: %s", exc)
         return

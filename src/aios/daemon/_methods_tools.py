@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from aios.config import is_mode
 from aios.errors import InvalidParams
-
-from ._registry import NoParams, Registry, RequestContext
-
-if TYPE_CHECKING:
-    from ._app import Daemon
 from aios.memory import MemoryType
 
-from ._tooling import effective_mode, grant_store, policy_for, registry, tool_context, workspace_for
+from ._registry import NoParams, Registry, RequestContext
+from ._services import Services
+from ._tooling import effective_mode, tool_context, workspace_for
 
 
 async def tools_list(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    reg = registry(ctx.daemon)
+    reg = ctx.services.tools
     return {"tools": reg.to_json(), "load_errors": reg.load_errors}
 
 
@@ -34,7 +31,7 @@ class CallParams:
 
 async def tools_call(ctx: RequestContext, p: CallParams) -> dict[str, Any]:
     """Run one tool through the whole pipeline, as a person asked it (no model)."""
-    reg = registry(ctx.daemon)
+    reg = ctx.services.tools
     problem = reg.validate(p.tool, p.arguments)
     if problem is not None:
         raise InvalidParams(problem, data={"tool": p.tool})
@@ -57,10 +54,10 @@ async def policy_check(ctx: RequestContext, p: CheckParams) -> dict[str, Any]:
     """Judge a command line (or a path operation) without running anything."""
     if (p.command is None) == (p.path is None):
         raise InvalidParams("give exactly one of command or path")
-    mode = p.mode or ctx.daemon.config.security.mode
+    mode = p.mode or ctx.services.config.security.mode
     if not is_mode(mode):
         raise InvalidParams(f"unknown mode {mode!r}: use one of safe, normal, paranoid, trusted")
-    policy = policy_for(ctx.daemon, workspace_for(ctx, p.cwd))
+    policy = ctx.services.policy(workspace_for(ctx, p.cwd))
     if p.command is not None:
         decision = policy.check_command(p.command, mode=mode)
     else:
@@ -71,8 +68,8 @@ async def policy_check(ctx: RequestContext, p: CheckParams) -> dict[str, Any]:
 
 
 async def policy_rules(ctx: RequestContext, p: NoParams) -> dict[str, Any]:
-    policy = policy_for(ctx.daemon, workspace_for(ctx, None))
-    return {"mode": ctx.daemon.config.security.mode, "rules": policy.rules()}
+    policy = ctx.services.policy(workspace_for(ctx, None))
+    return {"mode": ctx.services.config.security.mode, "rules": policy.rules()}
 
 
 @attrs.frozen
@@ -86,13 +83,13 @@ async def policy_grant(ctx: RequestContext, p: GrantParams) -> dict[str, Any]:
 
     Approvers only (a grant changes what everyone is asked): see _approvals.APPROVERS_ONLY.
     """
-    grant = grant_store(ctx.daemon).add_prefix(p.prefix, uid=ctx.peer.uid, note=p.note)
-    await ctx.daemon.memory.add(MemoryType.SYSTEM, f"granted prefix: {' '.join(p.prefix)}", {"grant": grant})
+    grant = ctx.services.grants.add_prefix(p.prefix, uid=ctx.peer.uid, note=p.note)
+    await ctx.services.memory.add(MemoryType.SYSTEM, f"granted prefix: {' '.join(p.prefix)}", {"grant": grant})
     return grant
 
 
 async def policy_grants(ctx: RequestContext, p: NoParams) -> list[dict[str, Any]]:
-    return grant_store(ctx.daemon).list()
+    return ctx.services.grants.list()
 
 
 @attrs.frozen
@@ -101,41 +98,29 @@ class RevokeParams:
 
 
 async def policy_revoke(ctx: RequestContext, p: RevokeParams) -> dict[str, Any]:
-    grant = grant_store(ctx.daemon).revoke(p.id, ctx.daemon.extensions.setdefault("session_grants", {}))
-    await ctx.daemon.memory.add(MemoryType.SYSTEM, f"revoked grant {p.id}", {"grant": grant, "by_uid": ctx.peer.uid})
+    grant = ctx.services.grants.revoke(p.id, ctx.services.session_grants)
+    await ctx.services.memory.add(MemoryType.SYSTEM, f"revoked grant {p.id}", {"grant": grant, "by_uid": ctx.peer.uid})
     return {"revoked": grant}
 
 
-async def _info_sandbox(daemon: Daemon) -> dict[str, Any]:
+async def info_sections(services: Services) -> dict[str, Any]:
+    """The ``sandbox``, ``tools`` and ``provider`` sections of ``info``."""
     import functools
 
     import trio
 
+    from aios.errors import ConfigError
     from aios.sandbox import probe
 
-    status = await trio.to_thread.run_sync(functools.partial(probe, daemon.config.sandbox))
-    return {**status.to_json(), "mode": daemon.config.security.mode, "user": daemon.config.sandbox.user}
-
-
-async def _info_tools(daemon: Daemon) -> list[str]:
-    return registry(daemon).names()
-
-
-async def _info_provider(daemon: Daemon) -> dict[str, Any]:
-    from aios.agent import select_provider
-    from aios.errors import ConfigError
-
-    try:
-        return select_provider(daemon.config.llm).describe()
-    except ConfigError as exc:
-        return {"error": str(exc)}
-
-
-def install(daemon: Daemon) -> None:
-    info = daemon.extensions.setdefault("info", {})
-    info["sandbox"] = _info_sandbox
-    info["tools"] = _info_tools
-    info["provider"] = _info_provider
+    cfg = services.config
+    status = await trio.to_thread.run_sync(functools.partial(probe, cfg.sandbox))
+    chosen = services.provider
+    provider = {"error": str(chosen)} if isinstance(chosen, ConfigError) else chosen.describe()
+    return {
+        "sandbox": {**status.to_json(), "mode": cfg.security.mode, "user": cfg.sandbox.user},
+        "tools": services.tools.names(),
+        "provider": provider,
+    }
 
 
 def register(reg: Registry) -> None:

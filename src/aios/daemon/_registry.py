@@ -8,7 +8,7 @@ A method module defines handlers and a ``register(registry)`` function::
         limit: int = 20
 
     async def search(ctx: RequestContext, p: SearchParams) -> list[dict]:
-        return [m.to_json() for m in await ctx.daemon.memory.search(p.query, limit=p.limit)]
+        return [m.to_json() for m in await ctx.services.memory.search(p.query, limit=p.limit)]
 
     def register(reg: Registry) -> None:
         reg.add("memory.search", search, SearchParams, "Search memories (bm25).")
@@ -23,16 +23,20 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import cattrs
 
 from aios.errors import InvalidParams, MethodNotFound
 
+from ._listen import PeerCred
+from ._services import Services
+
 if TYPE_CHECKING:
-    from ._app import Daemon
-    from ._connection import Connection, PeerCred
+    import trio
+
+    from ._reload import ReloadResult
 
 Handler = Callable[["RequestContext", Any], Awaitable[Any]]
 
@@ -100,14 +104,49 @@ class NoParams:
 _NO_PARAMS = NoParams()
 
 
+class DaemonView(Protocol):
+    """What handlers use of the daemon itself; its config and parts are ``ctx.services``."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def supervisor(self) -> trio.Nursery:
+        """For long-lived children (the embedded model server)."""
+        ...
+
+    def facts(self) -> dict[str, Any]:
+        """``uptime_s``, ``scope``, ``socket``, ``clients`` and ``config`` (its state), for ``status``."""
+        ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def stopping(self) -> trio.Event:
+        """Set when the daemon begins to stop (long-running streams end then)."""
+        ...
+
+    async def reload(self, trigger: str) -> ReloadResult: ...
+
+
+class Caller(Protocol):
+    """The caller's end of a connection, as a handler uses it."""
+
+    async def notify(self, method: str, params: dict[str, Any]) -> None: ...
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any: ...
+
+
 @attrs.define
 class RequestContext:
     """What a handler knows about the call it serves."""
 
-    daemon: Daemon
-    conn: Connection
+    daemon: DaemonView
+    conn: Caller
     request_id: int | str | None
     peer: PeerCred
+    services: Services
+    """The services in force when the request started; a reload does not change them under it."""
 
     async def notify(self, method: str, params: dict[str, Any]) -> None:
         """Send a notification to the caller (streaming). Never raises on a gone client."""

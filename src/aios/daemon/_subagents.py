@@ -26,12 +26,12 @@ import trio
 from ulid import ULID
 
 from aios.config import STRICTNESS
-from aios.errors import InvalidParams, PolicyBlocked
+from aios.errors import ConfigError, InvalidParams, PolicyBlocked
 from aios.memory import MemoryType
 
 from ._methods_core import host_facts
 from ._registry import RequestContext
-from ._tooling import registry, tool_context
+from ._tooling import tool_context
 
 if TYPE_CHECKING:
     from aios.agent import ProviderChoice, Specialist, Task, ToolCall, ToolOutcome, ToolSpec
@@ -68,7 +68,7 @@ class Turn:
 def all_specialists(ctx: RequestContext) -> dict[str, Specialist]:
     from aios.agent import specialists
 
-    return specialists(ctx.daemon.config.agents)
+    return specialists(ctx.services.config.agents)
 
 
 def find_specialist(ctx: RequestContext, name: str) -> Specialist:
@@ -101,19 +101,27 @@ def agent_mode(parent_mode: str, agent: Specialist) -> str:
 
 async def provider_for(ctx: RequestContext, name: str | None) -> tuple[ProviderChoice, Any]:
     """The provider ``[llm.providers.NAME]`` (None: the daemon's choice), started if embedded."""
-    from aios.agent import EmbeddedServer, make_provider, named_provider, select_provider
+    from aios.agent import EmbeddedServer, make_provider, named_provider
 
-    daemon = ctx.daemon
-    choice = select_provider(daemon.config.llm) if name is None else named_provider(daemon.config.llm, name)
+    services = ctx.services
+    llm = services.config.llm
+    if name is None:
+        if isinstance(services.provider, ConfigError):
+            # A fresh error per chat: raising the stored one would grow its traceback each time.
+            why = services.provider
+            raise ConfigError(why.message, source=why.source, key=why.key)
+        choice = services.provider
+    else:
+        choice = named_provider(llm, name)
     base_url = api_key = None
     if choice.config.kind == "embedded":
-        server: EmbeddedServer | None = daemon.extensions.get("embedded_server")
+        server = services.embedded.get(choice.name)
         if server is None:
-            server = EmbeddedServer(choice.config, daemon.loaded.paths.state_dir / "embedded-model.log")
-            daemon.extensions["embedded_server"] = server
+            server = EmbeddedServer(choice.config, services.loaded.paths.state_dir / "embedded-model.log")
+            services.embedded[choice.name] = server
         if not server.running:
             await ctx.notify("chat.notice", {"text": "starting the embedded model (a few seconds)…"})
-        base_url = await server.ensure_started(daemon.services)
+        base_url = await server.ensure_started(ctx.daemon.supervisor)
         api_key = server.api_key
     return choice, make_provider(choice, base_url=base_url, api_key=api_key)
 
@@ -123,11 +131,11 @@ def tool_specs(ctx: RequestContext, choice: ProviderChoice, agent: Specialist | 
     and ``delegate`` while the depth limit allows it (in structured mode only with agents.structured)."""
     from aios.agent import DELEGATE, ToolSpec, delegate_spec
 
-    reg = registry(ctx.daemon)
+    reg = ctx.services.tools
     offered, subset = choice.tools, agent.tools if agent is not None else None
     names = [n for n in reg.names() if (offered is None or n in offered) and (subset is None or n in subset)]
     specs = [ToolSpec(e.tool.name, e.tool.description, e.tool.parameters) for e in (reg.entries[n] for n in names)]
-    cfg = ctx.daemon.config.agents
+    cfg = ctx.services.config.agents
     if depth < cfg.max_depth and (not structured or cfg.structured) and (subset is None or DELEGATE in subset):
         specs.append(delegate_spec(all_specialists(ctx), cfg.max_tasks))
     return specs
@@ -185,7 +193,7 @@ def make_execute(
     of a delegate result, to ``calls``)."""
     from aios.agent import DELEGATE, ToolOutcome, read_only_refusal
 
-    reg = registry(turn.ctx.daemon)
+    reg = turn.ctx.services.tools
     name = agent.name if agent is not None else None
 
     async def execute(call: ToolCall, args: dict[str, Any]) -> ToolOutcome:
@@ -233,7 +241,6 @@ async def delegate(turn: Turn, args: dict[str, Any], *, mode: str, depth: int, p
     """The ``delegate`` tool: run the tasks concurrently; the result lists each task's outcome."""
     from aios.agent import ToolOutcome, plan, run_tasks
 
-    daemon = turn.ctx.daemon
     try:
         tasks = plan(args, all_specialists(turn.ctx))
     except ValueError as exc:
@@ -250,7 +257,7 @@ async def delegate(turn: Turn, args: dict[str, Any], *, mode: str, depth: int, p
                 "uid": turn.ctx.peer.uid, "user": task.text, "messages": [], **info.get(task.index, {})}
         turn.sub_records.append((f"{task.text}\n\n{result['answer']}".strip(), meta))
 
-    cfg = daemon.config.agents
+    cfg = turn.ctx.services.config.agents
     results = await run_tasks(tasks, run, max_parallel=cfg.max_parallel, emit=turn.ctx.notify, finish=finish)
     summary = [{"agent": r["agent"], "status": r["status"]} for r in results]
     return ToolOutcome(json.dumps(results, ensure_ascii=False), all(r["status"] == "ok" for r in results), {"tasks": summary})
@@ -283,7 +290,7 @@ async def run_subtask(
     ran: list[dict[str, Any]] = []
     execute = make_execute(turn, agent=agent, mode=mode, depth=depth, ran=ran, emit=emit, parent=(choice, provider), calls=calls,
                            task_index=task.index)
-    llm = turn.ctx.daemon.config.llm
+    llm = turn.ctx.services.config.llm
     after_tool = choice.config.answer_after_tool
     if after_tool is None:
         after_tool = choice.config.kind == "embedded"
@@ -300,5 +307,5 @@ async def link(turn: Turn, parent_id: str) -> None:
     """Write the turn's sub-agent records, each naming the turn's own record (``metadata.parent``)."""
     if turn.sub_records:
         items = [(MemoryType.CHAT, content, {**meta, "parent": parent_id}) for content, meta in turn.sub_records]
-        await turn.ctx.daemon.memory.add_many(items)
+        await turn.ctx.services.memory.add_many(items)
         turn.sub_records.clear()

@@ -173,8 +173,12 @@ class AuditLog:
             row = self._conn.execute("SELECT count(*) FROM audit").fetchone()
         return int(row[0]) if row else 0  # type: ignore[arg-type]
 
-    def verify(self) -> dict[str, Any]:
+    def verify(self, anchor: tuple[str, int, str] | None = None) -> dict[str, Any]:
         """Check every origin's chain.
+
+        ``anchor`` is (origin, seq, hash) of the newest record the caller knows it appended: a
+        chain cut after an intact prefix (its newest records deleted) is found only by such a
+        record kept outside the table.
 
         Returns:
             ``{"ok": bool, "records": N, "origins": {origin: records}, "broken": None | {"origin",
@@ -205,7 +209,17 @@ class AuditLog:
                     "SELECT rowid, seq, at, fields, prev_hash, hash FROM audit WHERE origin = ? ORDER BY seq", (origin,)
                 )
                 broken = _check_chain(origin, rows, starts)
+            if broken is None and anchor is not None:
+                broken = self._check_anchor(*anchor)
         return {"ok": broken is None, "records": sum(counts.values()), "origins": counts, "broken": broken}
+
+    def _check_anchor(self, origin: str, seq: int, digest: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT rowid, hash FROM audit WHERE origin = ? AND seq = ?", (origin, seq)).fetchone()
+        if row is not None and str(row[1]) == digest:
+            return None
+        problem = (f"record {seq}, the newest this daemon appended, is missing: the end of the chain was cut"
+                   if row is None else f"record {seq} is not the one this daemon appended (replaced)")
+        return {"origin": origin, "seq": seq, "row": int(row[0]) if row is not None else None, "problem": problem}  # type: ignore[arg-type]
 
     def prune(self, older_than: float, *, now: float | None = None) -> dict[str, Any] | None:
         """Delete this origin's records older than ``older_than`` (unix time) and say so.

@@ -35,6 +35,8 @@ class AuditTrail:
         self._write_lock = trio.Lock()
         self._read_lock = trio.Lock()
         self._appended = trio.Event()
+        self._anchor: tuple[str, int, str] | None = None
+        """(origin, seq, hash) of the newest record this daemon appended: verify's tail check."""
         self.origin = writer.origin
         self.path = writer.path
 
@@ -66,6 +68,7 @@ class AuditTrail:
 
         async with self._write_lock:
             record = await trio.to_thread.run_sync(work, self._writer)
+            self._anchor = (str(record["origin"]), int(record["seq"]), str(record["hash"]))
         log.info("%s", summary(record))
         self._wake()
         return record
@@ -81,6 +84,8 @@ class AuditTrail:
 
         async with self._write_lock:
             record = await trio.to_thread.run_sync(work, self._writer)
+            if record is not None:
+                self._anchor = (str(record["origin"]), int(record["seq"]), str(record["hash"]))
         if record is not None:
             log.info("%s", summary(record))
             self._wake()
@@ -94,7 +99,8 @@ class AuditTrail:
         return await self._read(lambda a: a.list(**filters))
 
     async def verify(self) -> dict[str, Any]:
-        return await self._read(lambda a: a.verify())
+        anchor = self._anchor
+        return await self._read(lambda a: a.verify(anchor))
 
     async def head(self) -> int:
         return await self._read(lambda a: a.head())
