@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
 
+from aios.errors import MemoryStoreError
+
 from ._audit import AuditLog
 from ._journal import Journal, summary
 
 T = TypeVar("T")
+MAX_BACKLOG = 10_000
+"""Records kept in RAM while the store cannot be written; beyond it the oldest are dropped (logged)."""
 log = logging.getLogger("aios.audit")
 
 
@@ -35,6 +40,8 @@ class AuditTrail:
         self._write_lock = trio.Lock()
         self._read_lock = trio.Lock()
         self._appended = trio.Event()
+        self._backlog: list[tuple[dict[str, Any], float]] = []
+        """Records whose append failed (the store locked or full), written before any later one."""
         self._anchor: tuple[str, int, str] | None = None
         """(origin, seq, hash) of the newest record this daemon appended: verify's tail check."""
         self.origin = writer.origin
@@ -59,19 +66,55 @@ class AuditTrail:
             return await trio.to_thread.run_sync(fn, self._reader)
 
     async def append(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Append one record, copy it to the journal, log it at INFO, wake the followers."""
+        """Append one record, copy it to the journal, log it at INFO, wake the followers.
 
-        def work(log_: AuditLog) -> dict[str, Any]:
-            record = log_.append(fields)
-            self.journal.send(record)
-            return record
-
+        Raises:
+            MemoryStoreError: the store could not be written (locked past its busy timeout, full):
+                the record is kept, in order, and written before the next append or read.
+        """
         async with self._write_lock:
-            record = await trio.to_thread.run_sync(work, self._writer)
-            self._anchor = (str(record["origin"]), int(record["seq"]), str(record["hash"]))
-        log.info("%s", summary(record))
+            self._backlog.append((fields, time.time()))
+            records = await self._drain()
+        for record in records:
+            log.info("%s", summary(record))
         self._wake()
-        return record
+        return records[-1]
+
+    async def _drain(self) -> list[dict[str, Any]]:
+        """Write the records waiting in the backlog, oldest first (call with the write lock held)."""
+
+        def work(log_: AuditLog) -> list[dict[str, Any]]:
+            done: list[dict[str, Any]] = []
+            while self._backlog:
+                fields, at = self._backlog[0]
+                record = log_.append(fields, at=at)  # raises with this record still first in line
+                self._backlog.pop(0)
+                self.journal.send(record)
+                self._anchor = (str(record["origin"]), int(record["seq"]), str(record["hash"]))
+                done.append(record)
+            return done
+
+        try:
+            return await trio.to_thread.run_sync(work, self._writer)
+        finally:
+            if len(self._backlog) > MAX_BACKLOG:
+                log.error("audit: %d records could not be written; dropping the oldest %d",
+                          len(self._backlog), len(self._backlog) - MAX_BACKLOG)
+                del self._backlog[: len(self._backlog) - MAX_BACKLOG]
+
+    async def flush(self) -> None:
+        """Write what a failed append left waiting (a no-op when nothing waits; never raises)."""
+        if not self._backlog:
+            return
+        async with self._write_lock:
+            try:
+                records = await self._drain()
+            except MemoryStoreError as exc:
+                log.warning("audit: %d records still wait to be written: %s", len(self._backlog), exc)
+                return
+        for record in records:
+            log.info("%s", summary(record))
+        self._wake()
 
     async def prune(self, older_than: float) -> dict[str, Any] | None:
         """Prune this origin's records older than ``older_than`` (see :meth:`AuditLog.prune`)."""
@@ -96,9 +139,11 @@ class AuditTrail:
         self._appended = trio.Event()
 
     async def list(self, **filters: Any) -> list[dict[str, Any]]:
+        await self.flush()
         return await self._read(lambda a: a.list(**filters))
 
     async def verify(self) -> dict[str, Any]:
+        await self.flush()
         anchor = self._anchor
         return await self._read(lambda a: a.verify(anchor))
 
