@@ -39,7 +39,7 @@ def _approver(r: dict[str, Any]) -> str:
 
 def _line(r: dict[str, Any]) -> str:
     if r.get("kind") == "prune":
-        return f"{str(r.get('time'))[:19]}  {r.get('origin')}#{r.get('seq')}  {printable(str(r.get('reason')))}"
+        return f"{str(r.get('time'))[:19]}  {printable(str(r.get('origin')))}#{r.get('seq')}  {printable(str(r.get('reason')))}"
     code = "-" if r.get("exit_code") is None else r["exit_code"]
     agent = "" if r.get("agent") in (None, "main") else f" [{r['agent']}]"
     return (f"{str(r.get('time'))[:19]}  {r.get('decision'):<7} {r.get('tool')}{agent}: {printable(str(r.get('subject')))}"
@@ -127,12 +127,12 @@ def verify(*, json: JsonFlag = False) -> int:
         if json:
             ctx.print_json(result)
         elif result["ok"]:
-            origins = ", ".join(f"{o}: {n}" for o, n in result["origins"].items()) or "no records"
+            origins = ", ".join(f"{printable(o)}: {n}" for o, n in result["origins"].items()) or "no records"
             print(f"audit trail ok: {result['records']} records ({origins})")
         else:
             b = result["broken"]
             where = f"row {b['row']}" if b.get("row") is not None else "no such row"
-            print(f"audit trail broken at {b['origin']} seq {b['seq']} ({where}): {b['problem']}", file=sys.stderr)
+            print(f"audit trail broken at {printable(b['origin'])} seq {b['seq']} ({where}): {printable(b['problem'])}", file=sys.stderr)
         return 0 if result["ok"] else 1
 
     return ctx.run(body)

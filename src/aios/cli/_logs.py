@@ -70,8 +70,13 @@ def logs(
 
 
 def _write(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    """Print log bytes with control characters shown as escapes (a line may carry text a model
+    provider or a command chose: it must not redraw the reader's terminal)."""
+    from ._text import printable
+
+    text = data.decode("utf-8", "replace")
+    sys.stdout.write("\n".join(printable(line) for line in text.split("\n")))
+    sys.stdout.flush()
 
 
 def _follow(path: Path, f: IO[bytes]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def _piped_width() -> int:
@@ -30,8 +31,16 @@ def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None
         else:  # folds on a narrow terminal rather than hiding anything
             t.add_column(col, overflow="fold")
     for row in rows:
-        t.add_row(*[str(c) for c in row])
+        # Cells are data (commands, paths, model text): rich must never read them as markup.
+        t.add_row(*[Text(_cell(c)) for c in row])
     out.print(t)
+
+
+def _cell(value: object) -> str:
+    """A table cell with control characters shown as escapes (kept: its line breaks)."""
+    from ._text import printable
+
+    return "\n".join(printable(line) for line in str(value).split("\n"))
 
 
 def short_time(iso: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -60,11 +61,23 @@ class _Priority(logging.Filter):
         return True
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+class _Safe(logging.Formatter):
+    """Control characters other than newline and tab (ESC above all) are written as escapes:
+    messages carry text others chose (provider errors, commands), and a person reads the log on
+    a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), super().format(record))
+
+
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """A rotating file created 0600 whatever the umask: the log names commands and paths."""
 
     def _open(self) -> object:  # type: ignore[override]  # typeshed: TextIOWrapper
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
@@ -90,11 +103,11 @@ def setup_logging(level: str, log_file: Path, *, max_bytes: int, keep: int, targ
     if target == "auto" and journal_stderr():
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(_Priority())
-        handler.setFormatter(logging.Formatter(JOURNAL_FORMAT))
+        handler.setFormatter(_Safe(JOURNAL_FORMAT))
         where = "the journal (stderr)"
     elif target == "stderr":
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        handler.setFormatter(_Safe(FILE_FORMAT))
         where = "stderr"
     else:
         try:
@@ -107,11 +120,11 @@ def setup_logging(level: str, log_file: Path, *, max_bytes: int, keep: int, targ
                   file=sys.stderr)
             handler = logging.StreamHandler(sys.stderr)
             where = "stderr"
-        handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        handler.setFormatter(_Safe(FILE_FORMAT))
         if where != "stderr" and _stderr_is_terminal():
             # Someone runs it in the foreground ('aios daemon run'): show them the log as well.
             echo = logging.StreamHandler(sys.stderr)
-            echo.setFormatter(logging.Formatter(FILE_FORMAT))
+            echo.setFormatter(_Safe(FILE_FORMAT))
             root.addHandler(echo)
     root.addHandler(handler)
     for name in QUIET_LOGGERS:

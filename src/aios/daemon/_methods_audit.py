@@ -122,7 +122,8 @@ async def audit_call(ctx: RequestContext, services: Services, mode: str, subject
         "approved": meta.get("approved", decision == "allow"),
         "approved_how": how,
         "approver_uid": meta.get("approver_uid", ctx.peer.uid if how in ("person", "flag") else None),
-        "approver_tty": approver_tty(ctx.peer.pid) if person else None,
+        # The requester's terminal, when the requester answered; an approver's is not known here.
+        "approver_tty": approver_tty(ctx.peer.pid) if person and meta.get("approver_uid", ctx.peer.uid) == ctx.peer.uid else None,
         "grant_id": _grant_id(services, meta, subject),
         "snapshot_id": meta.get("snapshot_id"),
         "exit_code": meta.get("exit_code"),
@@ -153,7 +154,10 @@ def _filters(ctx: RequestContext, p: ListParams) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidParams(str(exc)) from None
     return {"since": since, "decision": p.decision, "tool": p.tool, "session": p.session,
-            "uid": None if is_owner(ctx.peer.uid) else ctx.peer.uid}
+            # Another uid sees its own requests to this daemon: the same uid number in another
+            # container sharing the store is another person.
+            "uid": None if is_owner(ctx.peer.uid) else ctx.peer.uid,
+            "origin": None if is_owner(ctx.peer.uid) else ctx.services.origin}
 
 
 async def audit_list(ctx: RequestContext, p: ListParams) -> list[dict[str, Any]]:
@@ -172,7 +176,7 @@ async def audit_verify(ctx: RequestContext, p: NoArgs) -> dict[str, Any]:
 
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
-    keys = {"decision": "decision", "tool": "tool", "session": "session", "uid": "requester_uid"}
+    keys = {"decision": "decision", "tool": "tool", "session": "session", "uid": "requester_uid", "origin": "origin"}
     return all(filters.get(k) is None or record.get(f) == filters[k] for k, f in keys.items())
 
 

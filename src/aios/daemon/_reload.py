@@ -33,12 +33,14 @@ log = logging.getLogger("aios.daemon")
 RESTART_KEYS: tuple[tuple[str, str], ...] = (
     ("paths", "state_dir"), ("paths", "runtime_dir"), ("paths", "socket"),
     ("daemon", "system"), ("daemon", "socket_group"), ("daemon", "allowed_uids"), ("daemon", "allowed_gids"),
-    ("daemon", "watchdog"), ("daemon", "log_level"),
+    ("daemon", "watchdog"), ("daemon", "log_level"), ("daemon", "log_target"), ("daemon", "log_max_bytes"),
+    ("daemon", "log_keep"), ("memory", "audit_journal"),
     ("memory", "busy_timeout"), ("memory", "readers"), ("memory", "embedder"), ("memory", "embed_url"),
     ("memory", "embed_model"), ("memory", "embed_api_key_env"),
 )
-"""Config keys read once at start: who may connect is decided by the listener built then, and the
-memory connection is opened once (it is shared by every request and carried over)."""
+"""Config keys read once at start: who may connect is decided by the listener built then, the
+memory connection and the audit trail (with its journal socket) are opened once and carried over,
+and the log handlers are set up before the daemon serves."""
 
 _BOUND_PATHS = ("scope", "config_dir", "state_dir", "memory_db", "snapshot_dir", "runtime_dir", "socket")
 """Resolved locations that stay as they were at start (see RESTART_KEYS)."""

@@ -138,19 +138,22 @@ class AuditLog:
         tool: str | None = None,
         session: str | None = None,
         uid: int | None = None,
+        origin: str | None = None,
         after: int | None = None,
         limit: int = 50,
         oldest_first: bool = False,
     ) -> list[dict[str, Any]]:
         """Records of every origin, newest first (or oldest first), filtered.
 
-        ``uid`` keeps the records of that requester only; ``after`` keeps records whose row
+        ``uid`` keeps the records of that requester only (with ``origin``: a uid number means
+        that user only on its own host or container); ``after`` keeps records whose row
         number is above it (what :meth:`head` returned: for following the trail).
         """
         clauses, args = ["1"], []
         for sql, value in (("at >= ?", since), ("json_extract(fields, '$.decision') = ?", decision),
                            ("json_extract(fields, '$.tool') = ?", tool), ("json_extract(fields, '$.session') = ?", session),
-                           ("json_extract(fields, '$.requester_uid') = ?", uid), ("rowid > ?", after)):
+                           ("json_extract(fields, '$.requester_uid') = ?", uid), ("origin = ?", origin),
+                           ("rowid > ?", after)):
             if value is not None:
                 clauses.append(sql)
                 args.append(value)

@@ -60,7 +60,16 @@ def summary(record: dict[str, Any]) -> str:
     who = f"uid {record.get('requester_uid')}"
     if record.get("agent"):
         who += f" agent {record['agent']}"
-    approval = f" approved by {record.get('approver')}" if record.get("decision") == "confirm" else ""
+    approval = ""
+    if record.get("decision") == "confirm":
+        how = record.get("approved_how")
+        if record.get("approved"):
+            by = f" by uid {record['approver_uid']}" if record.get("approver_uid") is not None else ""
+            approval = f" approved{by} ({how})" + (f" on {record['approver_tty']}" if record.get("approver_tty") else "")
+        else:
+            approval = f" not approved ({how})"
+        if record.get("grant_id"):
+            approval += f" grant {record['grant_id']}"
     return (f"audit: {record.get('decision')} {record.get('tool')} {str(record.get('subject'))[:500]!r} "
             f"rule {record.get('rule')} requester {who}{approval}")
 
