@@ -84,14 +84,20 @@ def _grant_id(services: Services, meta: dict[str, Any], subject: str) -> str | N
             if g["tool"] == meta.get("tool") and g["command"] == subject and g["session"] == meta.get("session"):
                 return str(g["id"])
         return "session"
+    if meta.get("grant_id"):
+        return str(meta["grant_id"])  # resolved when the policy decided (see prefix_grant_id)
     rule = str(meta.get("rule") or "")
     if rule.startswith("grant[") and rule.endswith("]"):
-        grants = store.list()
-        try:
-            return str(grants[int(rule[6:-1])]["id"])
-        except (ValueError, IndexError, KeyError):
-            return rule
+        return prefix_grant_id(services, rule)
     return None
+
+
+def prefix_grant_id(services: Services, rule: str) -> str:
+    """The id of the prefix grant a ``grant[N]`` rule names, in the grant list as it is now."""
+    try:
+        return str(services.grants.list()[int(rule[6:-1])]["id"])
+    except (ValueError, IndexError, KeyError):
+        return rule
 
 
 async def audit_call(ctx: RequestContext, services: Services, mode: str, subject: str, meta: dict[str, Any]) -> None:

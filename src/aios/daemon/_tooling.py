@@ -20,7 +20,7 @@ from aios.memory import MemoryType
 
 from ._approvals import is_owner
 from ._confirm import ask
-from ._methods_audit import audit_call
+from ._methods_audit import audit_call, prefix_grant_id
 from ._methods_snapshot import pre_exec_hook, rollback_hook
 from ._registry import RequestContext
 
@@ -144,8 +144,13 @@ def tool_context(
     # audited by finished() with what was known, instead of leaving no trace.
     pending: list[tuple[str, dict[str, Any]]] = []
 
+    grant_ids: dict[str, str] = {}
+
     def decided(subject: str, fields: dict[str, Any]) -> None:
         pending.append((subject, {**fields, "decided_at": time.time()}))
+        rule = str(fields.get("rule") or "")
+        if rule.startswith("grant["):  # named now: the grant list may change while the call runs
+            grant_ids[subject] = prefix_grant_id(services, rule)
 
     async def audit_now(subject: str, fields: dict[str, Any]) -> None:
         with trio.CancelScope(shield=True), trio.move_on_after(10):
@@ -176,7 +181,8 @@ def tool_context(
             memory_id = mem.id
         finally:
             if audited:  # also when the memory write failed or was cancelled
-                await audit_now(content, {**metadata, "memory_id": memory_id})
+                extra = {"grant_id": grant_ids.pop(content)} if content in grant_ids else {}
+                await audit_now(content, {**metadata, **extra, "memory_id": memory_id})
         return memory_id
 
     async def take_snapshot(description: str, meta: dict[str, Any]) -> str | None:
