@@ -19,8 +19,17 @@ from pathlib import Path
 
 import trio
 
-# The same libc binding and event mask the snapshot change watch uses (one copy of each).
-from aios.recovery._watch import IN_DONT_FOLLOW, MASK, _lib
+# The libc binding and event names the snapshot change watch uses (one copy of each).
+from aios.recovery._watch import (
+    IN_ATTRIB,
+    IN_CLOSE_WRITE,
+    IN_DELETE,
+    IN_DELETE_SELF,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    _lib,
+)
 
 from ._services import Services, ServicesSlot
 
@@ -30,7 +39,10 @@ DEBOUNCE_S = 0.2
 """Quiet time after the last event before a reload starts."""
 
 _EVENT = struct.Struct("iIII")
-_DIR_MASK = MASK & ~IN_DONT_FOLLOW
+_DIR_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF
+"""A file is read once its writer closed it (or it was renamed into place, removed, or had its
+mode changed) — never on IN_MODIFY or IN_CREATE: a file still being written (truncated, written
+line by line, created empty) is valid TOML that says something else than what is being written."""
 
 
 def watch_enabled(services: Services) -> bool:
