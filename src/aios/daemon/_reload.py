@@ -15,6 +15,7 @@ may connect, the memory connection): a reload that changes them names them under
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -22,7 +23,9 @@ import attrs
 import trio
 
 from aios.config import LoadedConfig, load, to_dict
-from aios.config._pins import LOOSENS
+from aios.config._loader import read_toml
+from aios.config._paths import system_config_file
+from aios.config._pins import LOOSENS, apply_pins, validate_pins
 from aios.config._problems import split
 from aios.errors import ConfigError
 
@@ -146,6 +149,8 @@ class Reloader:
             if services is None:
                 self.state.error = "\n".join(e["message"] for e in result.errors)
                 log.error("config reload (%s) failed; keeping the config in force:\n%s", trigger, self.state.error)
+                if result.pinned:
+                    await self._tighten(current, trigger)
                 return result
             self.slot.swap(services)
             self._rules = rules
@@ -154,6 +159,38 @@ class Reloader:
                      ", ".join(result.changed) or "nothing",
                      f"; needs a restart: {', '.join(result.needs_restart)}" if result.needs_restart else "")
             return result
+
+    async def _tighten(self, current: Services, trigger: str) -> None:
+        """A reload failed because a file loosens a pin: the pins of the system config as it is
+        now still win over the config in force (an administrator's new pin must not wait for the
+        user to fix their file while the daemon keeps running looser)."""
+
+        def work() -> Services | None:
+            sys_file = system_config_file(os.environ)
+            try:
+                data = read_toml(sys_file) if sys_file.is_file() else {}
+                pins = validate_pins(data.get("pin", {}), str(sys_file)) if "pin" in data else {}
+            except ConfigError:
+                return None
+            if not pins:
+                return None
+            # No provenance: every security value in force counts as overridable by the pins.
+            tightened = apply_pins(current.config, pins, str(sys_file), {})
+            if tightened == current.config:
+                return None
+            loaded = attrs.evolve(current.loaded, config=tightened, pins={**current.loaded.pins, **pins})
+            return build_services(loaded, memory=current.memory, origin=current.origin, previous=current, check_policy=True)
+
+        try:
+            services = await trio.to_thread.run_sync(work)
+        except ConfigError as exc:
+            log.error("config reload (%s): the new pins could not be applied either: %s", trigger, exc)
+            return
+        if services is not None:
+            self.slot.swap(services)
+            log.warning("config reload (%s): applied the system config's pins to the config in force "
+                        "(mode %s); the rest of the new config waits until the errors are fixed", trigger,
+                        services.config.security.mode)
 
     def _build(self, current: Services) -> tuple[ReloadResult, Services, bytes | None]:
         loaded, needs_restart = keep_bound(self.start.load(), self.started_with)
