@@ -44,6 +44,56 @@ def backup_sqlite(src: Path, dest: Path) -> int:
     return dest.stat().st_size
 
 
+AUDIT_COLUMNS = "origin, seq, at, fields, prev_hash, hash"
+
+
 def restore_sqlite(copy: Path, live: Path) -> None:
-    """Put a snapshot's copy back into the live database, while other connections use it."""
+    """Put a snapshot's copy back into the live database, while other connections use it.
+
+    The audit trail is append-only: its records written since the snapshot are put back after
+    the copy (with their own hashes, so every chain goes on where it was), never rolled back.
+    """
+    import apsw
+
+    newer = _audit_rows(live)
     _copy_sqlite(copy, live)
+    if not newer:
+        return
+    conn = apsw.Connection(str(live))
+    conn.set_busy_timeout(10_000)
+    try:
+        if not _has_audit(conn):
+            return  # a copy from before the audit trail: the daemon's migration recreates it
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tops: dict[str, int] = {str(o): int(m) for o, m in conn.execute(  # type: ignore[arg-type]
+                "SELECT origin, max(seq) FROM audit GROUP BY origin")}
+            conn.executemany(
+                f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [r for r in newer if int(r[1]) > tops.get(str(r[0]), 0)],  # type: ignore[call-overload]
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _has_audit(conn: object) -> bool:
+    return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchall())  # type: ignore[attr-defined]
+
+
+def _audit_rows(live: Path) -> list[tuple[object, ...]]:
+    """Every audit record of the live database, oldest first (none when it has no audit table)."""
+    import apsw
+
+    if not live.exists():
+        return []
+    conn = apsw.Connection(str(live), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        if not _has_audit(conn):
+            return []
+        return [tuple(r) for r in conn.execute(f"SELECT {AUDIT_COLUMNS} FROM audit ORDER BY rowid")]
+    finally:
+        conn.close()
