@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from aios.errors import MemoryStoreError
 
 from ._model import default_origin, iso
 from ._schema import migrate
+from ._sqlite import immediate, store_errors
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of an origin's first record."""
@@ -91,22 +92,12 @@ class AuditLog:
     def close(self) -> None:
         self._conn.close()
 
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except apsw.Error as exc:
-            raise MemoryStoreError(f"memory database {self.path}: {what} failed: {exc}", data={"path": str(self.path)}) from exc
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        return store_errors(self.path, what)
 
-    @contextmanager
-    def _write(self) -> Iterator[apsw.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[apsw.Connection]:
+        """A write transaction opened with BEGIN IMMEDIATE (read-then-write safe across processes)."""
+        return immediate(self._conn)
 
     def _append(self, conn: apsw.Connection, fields: dict[str, Any], at: float) -> dict[str, Any]:
         """Insert one record at the head of this origin's chain (inside a write transaction)."""

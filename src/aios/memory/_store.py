@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from aios.errors import MemoryStoreError
 from . import _rank
 from ._model import Memory, MemoryType, SearchHit, default_origin, iso
 from ._schema import TOKENIZE, migrate
+from ._sqlite import immediate, store_errors
 from ._vectable import VectorTable
 
 _COLUMNS = "id, memory_type, content, metadata, created_at, origin"
@@ -102,23 +103,12 @@ class MemoryStore:
     def close(self) -> None:
         self._conn.close()
 
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except apsw.Error as exc:
-            raise MemoryStoreError(f"memory database {self.path}: {what} failed: {exc}", data={"path": str(self.path)}) from exc
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        return store_errors(self.path, what)
 
-    @contextmanager
-    def _write(self) -> Iterator[apsw.Connection]:
+    def _write(self) -> AbstractContextManager[apsw.Connection]:
         """A write transaction opened with BEGIN IMMEDIATE (read-then-write safe across processes)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        return immediate(self._conn)
 
     def add(
         self,

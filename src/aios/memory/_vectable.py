@@ -10,15 +10,15 @@ other process wrote after it with ``vid > N``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import apsw
 import numpy as np
 
-from aios.errors import MemoryStoreError
+from ._sqlite import store_errors
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -48,12 +48,8 @@ class VectorTable:
         self._conn = conn
         self.path = path
 
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except apsw.Error as exc:
-            raise MemoryStoreError(f"memory database {self.path}: {what} failed: {exc}", data={"path": str(self.path)}) from exc
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        return store_errors(self.path, what)
 
     def setting(self, key: str) -> str | None:
         with self._errors("reading a setting"):
