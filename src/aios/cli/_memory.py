@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import App, Parameter
 
 from . import _context as ctx
 from ._status import JsonFlag
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 app = App(name="memory", help="Search and add to the shared memory (commands, chats, system events, snapshots).")
 
@@ -86,10 +89,16 @@ def outcome(hit: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _markup(snippet: str) -> str:
-    from rich.markup import escape
+def _markup(snippet: str) -> Text:
+    """The snippet with its matched words highlighted (\x02 … \x03 marks them); the rest is text."""
+    from rich.text import Text
 
-    return escape(snippet).replace("\x02", "[bold yellow]").replace("\x03", "[/bold yellow]")
+    from ._render import cell
+
+    out = Text()
+    for i, part in enumerate(snippet.replace("\x03", "\x02").split("\x02")):
+        out.append(cell(part), style="bold yellow" if i % 2 else "")
+    return out
 
 
 @app.command

@@ -31,12 +31,13 @@ def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None
         else:  # folds on a narrow terminal rather than hiding anything
             t.add_column(col, overflow="fold")
     for row in rows:
-        # Cells are data (commands, paths, model text): rich must never read them as markup.
-        t.add_row(*[Text(_cell(c)) for c in row])
+        # Cells are data (commands, paths, model text): rich must never read them as markup. A
+        # Text cell is styled on purpose by its caller (who made its text safe with cell()).
+        t.add_row(*[c if isinstance(c, Text) else Text(cell(c)) for c in row])
     out.print(t)
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
     """A table cell with control characters shown as escapes (kept: its line breaks)."""
     from ._text import printable
 
