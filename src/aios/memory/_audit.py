@@ -31,11 +31,8 @@ from typing import Any
 
 import apsw
 
-from aios.errors import MemoryStoreError
-
 from ._model import default_origin, iso
-from ._schema import migrate
-from ._sqlite import immediate, store_errors
+from ._sqlite import connect, immediate, store_errors
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of an origin's first record."""
@@ -75,18 +72,7 @@ class AuditLog:
             MemoryStoreError: the file cannot be opened, is not a database, or is damaged.
         """
         path = Path(path)
-        try:
-            if not readonly:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-            conn = apsw.Connection(str(path), flags=flags)
-            conn.set_busy_timeout(int(busy_timeout * 1000))
-            if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                migrate(conn)
-        except (apsw.Error, OSError) as exc:
-            raise MemoryStoreError(f"cannot open the memory database {path}: {exc}", data={"path": str(path)}) from exc
+        conn = connect(path, busy_timeout=busy_timeout, readonly=readonly)
         return cls(conn, path, origin if origin is not None else default_origin())
 
     def close(self) -> None:

@@ -24,8 +24,8 @@ from aios.errors import MemoryStoreError
 
 from . import _rank
 from ._model import Memory, MemoryType, SearchHit, default_origin, iso
-from ._schema import TOKENIZE, migrate
-from ._sqlite import immediate, store_errors
+from ._schema import TOKENIZE
+from ._sqlite import connect, immediate, store_errors
 from ._vectable import VectorTable
 
 _COLUMNS = "id, memory_type, content, metadata, created_at, origin"
@@ -86,18 +86,7 @@ class MemoryStore:
             MemoryStoreError: the file cannot be opened, is not a database, or is damaged.
         """
         path = Path(path)
-        try:
-            if not readonly:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-            conn = apsw.Connection(str(path), flags=flags)
-            conn.set_busy_timeout(int(busy_timeout * 1000))
-            if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                migrate(conn)
-        except (apsw.Error, OSError) as exc:
-            raise MemoryStoreError(f"cannot open the memory database {path}: {exc}", data={"path": str(path)}) from exc
+        conn = connect(path, busy_timeout=busy_timeout, readonly=readonly)
         return cls(conn, path)
 
     def close(self) -> None:
