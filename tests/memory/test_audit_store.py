@@ -194,3 +194,20 @@ def test_no_journal_breaks_nothing(tmp_path: Path, db: Path) -> None:
     record = log.append({"decision": "allow", "tool": "bash", "subject": "true"})
     assert Journal(str(tmp_path / "absent.sock")).send(record) is False
     assert Journal("").send(record) is False
+
+
+async def test_a_record_that_can_never_be_written_does_not_block_later_ones(tmp_path: Path) -> None:
+    """A failed append waits in line only when the store could not take it (locked); a record
+    that can never be written (a lone surrogate, which a model's JSON can carry and SQLite cannot
+    store) is dropped with its error instead of blocking every later record."""
+    from aios.memory import AuditTrail
+
+    trail = await AuditTrail.open(tmp_path / "memory.db", origin="host")
+    try:
+        with pytest.raises(UnicodeEncodeError):
+            await trail.append({"decision": "allow", "subject": "echo \ud800"})
+        record = await trail.append({"decision": "allow", "subject": "echo fine"})
+        assert record["seq"] == 1 and record["subject"] == "echo fine"
+        assert (await trail.verify())["ok"]
+    finally:
+        await trail.aclose()

@@ -87,7 +87,13 @@ class AuditTrail:
             done: list[dict[str, Any]] = []
             while self._backlog:
                 fields, at = self._backlog[0]
-                record = log_.append(fields, at=at)  # raises with this record still first in line
+                try:
+                    record = log_.append(fields, at=at)
+                except MemoryStoreError:
+                    raise  # the store cannot be written now: this record stays first in line
+                except Exception:
+                    self._backlog.pop(0)  # this record can never be written: it must not block the rest
+                    raise
                 self._backlog.pop(0)
                 self.journal.send(record)
                 self._anchor = (str(record["origin"]), int(record["seq"]), str(record["hash"]))
