@@ -46,3 +46,20 @@ def test_a_pin_added_while_watched_leaves_the_daemon_trusted(env: Env) -> None:
         assert _status(env)["mode"] != "trusted", "the pinned daemon still runs trusted"
     finally:
         d.kill()
+
+
+def test_applying_new_pins_never_widens_the_allow_list_in_force(env: Env) -> None:
+    """The pins applied after a failed reload only tighten: an allow list in force keeps what the
+    pinned list allows and gains nothing from it."""
+    env.write_config('[daemon]\nwatch_config = false\n[security]\nmode = "trusted"\nallow = ["git status"]\n')
+    d = env.start_daemon()
+    try:
+        env.system_config.write_text('[pin.security]\nmode = "paranoid"\nallow = ["git status", "rm -rf /srv"]\n')
+        with connect(env.socket) as s:
+            reply = rpc(s, "config.reload", {})
+            shown = rpc(s, "config.show", {})
+        assert reply["errors"], reply
+        assert _status(env)["mode"] == "paranoid"
+        assert shown["config"]["security"]["allow"] == ["git status"], shown["config"]["security"]
+    finally:
+        d.kill()

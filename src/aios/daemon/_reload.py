@@ -176,6 +176,12 @@ class Reloader:
                 return None
             # No provenance: every security value in force counts as overridable by the pins.
             tightened = apply_pins(current.config, pins, str(sys_file), {})
+            allow = current.config.security.allow
+            if "allow" in pins and allow is not None:
+                # apply_pins puts the pinned list in place of an allow list it cannot attribute;
+                # here the list in force only loses what the pin does not allow, it never grows.
+                kept = [a for a in allow if a in pins["allow"]]
+                tightened = attrs.evolve(tightened, security=attrs.evolve(tightened.security, allow=kept))
             if tightened == current.config:
                 return None
             loaded = attrs.evolve(current.loaded, config=tightened, pins={**current.loaded.pins, **pins})
