@@ -27,7 +27,7 @@ Shell = Literal["bash", "zsh", "fish"]
 
 def script(shell: Shell) -> str:
     """The completion script for ``shell``, generated from the whole ``aios`` command tree."""
-    from . import app
+    from ._app import app
 
     return app.generate_completion(shell=shell, prog_name="aios")
 

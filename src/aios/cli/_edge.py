@@ -27,12 +27,8 @@ from . import _context as ctx
 
 def guard(body: Callable[[], int], argv: Sequence[str]) -> int:
     """Run ``body`` (the whole command line) and turn every failure into a line and a code."""
-    from cyclopts.exceptions import CycloptsError
-
     try:
         return body()
-    except CycloptsError as exc:
-        return usage_error(exc)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
@@ -47,8 +43,18 @@ def guard(body: Callable[[], int], argv: Sequence[str]) -> int:
         return ctx.fail(str(exc), ctx.EXIT_UNREACHABLE)
     except AiosError as exc:
         return ctx.fail(str(exc))
-    except Exception as exc:  # a bug: one line here, the details in a file
-        return crashed(exc, argv)
+    except Exception as exc:
+        if _is_usage_error(exc):
+            return usage_error(exc)
+        return crashed(exc, argv)  # a bug: one line here, the details in a file
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A cyclopts parse error. Only a command line that loaded cyclopts can raise one, so a
+    fast path that never imports it (``aios policy check``, ``aios status``) does not pay ~50 ms
+    for the class to compare against."""
+    module = sys.modules.get("cyclopts.exceptions")
+    return module is not None and isinstance(exc, module.CycloptsError)
 
 
 def usage_error(exc: Exception) -> int:

@@ -111,7 +111,7 @@ def render() -> str:
     """The whole page, as roff."""
     from aios import __version__
 
-    from . import EXIT_CODES, app
+    from ._app import EXIT_CODES, app
 
     intro, _sep, _rest = (app.help or "").partition("\n\n")
     lines = [
