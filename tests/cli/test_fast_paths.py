@@ -46,3 +46,18 @@ def test_a_cli_module_attribute_still_reaches_the_app() -> None:
     import aios.cli
 
     assert aios.cli.app.name[0] == "aios" and "Exit codes" in aios.cli.EXIT_CODES
+
+
+def test_a_mistyped_option_before_the_command_is_an_error_not_part_of_the_command(env: Env) -> None:
+    """`--mdoe paranoid -- X` was judged as the command `--mdoe paranoid X` in normal mode: the
+    person believed it was checked in paranoid mode. Both parses (the fast one and cyclopts')
+    now say it is a usage error."""
+    for args in (("--mdoe", "paranoid", "--", "cat", "/etc/shadow"), ("--mode", "paranoid", "--mode=safe", "--", "ls"),
+                 ("--jsno", "--", "ls")):
+        proc, seen = probe(env, "policy", "check", *args)
+        assert seen["code"] == 2, (args, proc.stdout)
+        assert proc.stdout == "" and proc.stderr.startswith("aios: ") and len(proc.stderr.splitlines()) == 2, proc.stderr  # + the probe's line
+    proc, seen = probe(env, "--no-autostart", "policy", "check", "--mdoe", "paranoid", "--", "ls")  # cyclopts' parse
+    assert seen["code"] == 2 and "--mdoe" in proc.stderr and proc.stdout == ""
+    proc, seen = probe(env, "policy", "check", "--", "--mdoe", "ls")  # after --, it is the command's
+    assert seen["code"] == 0 and "--mdoe ls" in proc.stdout

@@ -23,7 +23,7 @@ policy = App(name="policy", help="What the policy decides, and the rules it uses
 WorkspaceOpt = Annotated[str | None, Parameter(help="Judge as if this directory were the workspace (default: as the daemon picks it from here).")]
 @policy.command
 def check(
-    *command: Annotated[str, Parameter(help="The command line (after --).", allow_leading_hyphen=True)],
+    *command: Annotated[str, Parameter(help="The command line (after --; a word before it that starts with - is an option).")],
     mode: ModeOpt = None,
     path: Annotated[str | None, Parameter(help="Judge a file operation on this path instead of a command.")] = None,
     op: Annotated[str, Parameter(help="With --path: read, write or list.")] = "read",
