@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from harness import Env
+from harness import Daemon, Env
 
 PROBE = """
 import json, sys
@@ -61,3 +61,13 @@ def test_a_mistyped_option_before_the_command_is_an_error_not_part_of_the_comman
     assert seen["code"] == 2 and "--mdoe" in proc.stderr and proc.stdout == ""
     proc, seen = probe(env, "policy", "check", "--", "--mdoe", "ls")  # after --, it is the command's
     assert seen["code"] == 0 and "--mdoe ls" in proc.stdout
+
+
+def test_status_polls_without_cyclopts(daemon: Daemon) -> None:
+    env = daemon.env
+    for args in (("status",), ("status", "--json")):
+        proc, seen = probe(env, *args)
+        assert seen == {"code": 0, "cyclopts": False}, (args, seen, proc.stderr)
+    assert json.loads(proc.stdout)["pid"] > 0
+    proc, seen = probe(env, "info")
+    assert seen["code"] == 0 and seen["cyclopts"] is True and "kernel" in proc.stdout
