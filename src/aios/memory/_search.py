@@ -61,16 +61,19 @@ def run(store: MemoryStore, semantic: Semantic | None, mode: Mode, q: Query) -> 
     depth = max(q.limit, DEPTH)
     filters = {"types": q.types, "since": q.since, "until": q.until, "origin": q.origin}
     keyword: list[tuple[int, float, Memory, int]] = []
-    warm = semantic.warm(q.text) if mode is Mode.HYBRID and semantic is not None else None
+    where, args = store.filters(q.types, q.since, q.until, q.origin)
+    # The whole vector side up to the SQLite reads (embedding, scan, asymmetric cut) runs on a
+    # worker while this thread runs the keyword side; only the reads of its few hundred vectors
+    # wait for the keyword side (both use this connection).
+    job = None
+    if mode is not Mode.KEYWORD and semantic is not None:
+        job = semantic.begin(store, q.text, depth, filtered=bool(where), parallel=mode is Mode.HYBRID)
     if mode is not Mode.SEMANTIC:
         text = q.text if mode is Mode.KEYWORD else meaningful(q.text)
         keyword = store.keyword(text, limit=depth, window=q.window, any_word=q.any_word, **filters)  # type: ignore[arg-type]
-    if warm is not None:
-        warm.join()
     vector: list[tuple[int, float]] = []
-    if mode is not Mode.KEYWORD and semantic is not None:
-        where, args = store.filters(q.types, q.since, q.until, q.origin)
-        vector = [v for v in semantic.vector_search(store, q.text, depth, where, args) if v[1] >= q.min_cosine]
+    if job is not None and semantic is not None:
+        vector = [v for v in semantic.finish(store, job, depth, where, args) if v[1] >= q.min_cosine]
     fused = rrf(
         [k[0] for k in keyword],
         [v[0] for v in vector],
