@@ -27,6 +27,7 @@ from _common import p50, percentile, running_daemon, timed_ms
 from bench_memory import build, words
 
 from aios.memory import MINILM_ID, MemoryStore, MiniLM, Semantic
+from aios.memory import _search as search
 from aios.memory._fusion import meaningful, rrf
 from aios.memory._index import VectorIndex, rerank
 from aios.memory._search import DEPTH, Mode, Query, run
@@ -213,9 +214,17 @@ def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.n
         goal = "  (goal: p50 < 20 ms, p99 < 60 ms at 1M)" if mode is Mode.HYBRID and n == 1_000_000 else ""
         print(f"{mode.value + ', end to end':<22} p50 {p50(ours):6.2f} ms  p99 {percentile(ours, 99):6.2f} ms   {base_txt}{goal}")
     # Old against new hybrid on the same queries, interleaved; each embeds its query afresh.
+    def serial(t: object) -> object:
+        search.PARALLEL_SIDES = False
+        try:
+            return run(store, semantic, Mode.HYBRID, Query(str(t), limit=20))
+        finally:
+            search.PARALLEL_SIDES = True
+
     both = paired(
         {
             "new": lambda t: run(store, semantic, Mode.HYBRID, Query(str(t), limit=20)),
+            "serial": serial,
             "old": lambda t: old_hybrid(store, semantic, index, str(t)),
             "embed": lambda t: model.embed([str(t)]),
             "keyword": lambda t: run(store, semantic, Mode.KEYWORD, Query(str(t), limit=20)),
@@ -224,6 +233,7 @@ def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.n
         clear=semantic._queries.clear,
     )
     figure("hybrid, new vs old path", both["new"], both["old"], "old")
+    figure("  hybrid, new, sides one after the other", both["serial"], both["new"], "sides in parallel")
     figure("  query embedding alone", both["embed"])
     figure("  keyword alone", both["keyword"])
     store.close()

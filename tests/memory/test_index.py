@@ -55,9 +55,10 @@ def test_recall_at_10_against_exact_search(tmp_path: Path) -> None:
 
 
 def test_asymmetric_score_ranks_like_the_query_dot_the_signs() -> None:
-    """``2 * score - sum(q) == q · sign(x)``, also when the dimension is not a multiple of 8."""
+    """``2 * score - sum(q) == q · sign(x)``, also when the dimension is not a multiple of 8, and for
+    a wide endpoint model (3,072 dimensions: the lookup offsets outgrow 16 bits)."""
     rng = np.random.default_rng(5)
-    for dim in (DIM, 13):
+    for dim in (DIM, 13, 3072):
         vectors = rng.standard_normal((300, dim)).astype(np.float32)
         q = rng.standard_normal(dim).astype(np.float32)
         want = np.where(vectors > 0, 1.0, -1.0) @ q

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ._semantic import Semantic
 
 DEPTH = 20  # places taken from each side before fusion (Garcia's sqlite-vec hybrid example: 10-20)
+# Run a hybrid search's vector side on a worker during its keyword side (benchmarks/bench_semantic.py
+# measures both ways: on a CPU-starved machine the overlap gains nothing and costs a thread handoff).
+PARALLEL_SIDES = True
 
 
 class Mode(enum.StrEnum):
@@ -67,7 +70,7 @@ def run(store: MemoryStore, semantic: Semantic | None, mode: Mode, q: Query) -> 
     # wait for the keyword side (both use this connection).
     job = None
     if mode is not Mode.KEYWORD and semantic is not None:
-        job = semantic.begin(store, q.text, depth, filtered=bool(where), parallel=mode is Mode.HYBRID)
+        job = semantic.begin(store, q.text, depth, filtered=bool(where), parallel=PARALLEL_SIDES and mode is Mode.HYBRID)
     if mode is not Mode.SEMANTIC:
         text = q.text if mode is Mode.KEYWORD else meaningful(q.text)
         keyword = store.keyword(text, limit=depth, window=q.window, any_word=q.any_word, **filters)  # type: ignore[arg-type]
