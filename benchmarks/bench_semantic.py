@@ -20,6 +20,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -107,14 +108,25 @@ def daemon_rss(state: Path) -> tuple[float, float]:
                 if "id" in message:
                     return message["result"]
 
-    with running_daemon({"AIOS_PATHS__STATE_DIR": str(state)}) as (sock, _env):
-        pid = int(rpc(sock, "status", {})["pid"])  # type: ignore[index]
-        deadline = time.monotonic() + 900
-        while not rpc(sock, "memory.progress", {})["ready"]:  # type: ignore[index]
-            assert time.monotonic() < deadline, "the daemon did not load its index"
-            time.sleep(0.5)
-        times = timed_ms(lambda q: rpc(sock, "memory.search", {"query": q, "mode": "hybrid"}), ["disk full on var", "restart the web server"], 10)
-        return rss_mb(pid), p50(times)
+    # The daemon runs as installed: without the OMP_NUM_THREADS=1 this process sets for its own
+    # numpy baseline (session 5's figures had it, which hid faiss's per-thread OpenMP default).
+    omp = os.environ.pop("OMP_NUM_THREADS", None)
+    try:
+        with running_daemon({"AIOS_PATHS__STATE_DIR": str(state)}) as (sock, _env):
+            return _daemon_figures(sock, rpc)
+    finally:
+        if omp is not None:
+            os.environ["OMP_NUM_THREADS"] = omp
+
+
+def _daemon_figures(sock: Path, rpc: Callable[[Path, str, dict[str, object]], object]) -> tuple[float, float]:
+    pid = int(rpc(sock, "status", {})["pid"])  # type: ignore[index]
+    deadline = time.monotonic() + 900
+    while not rpc(sock, "memory.progress", {})["ready"]:  # type: ignore[index]
+        assert time.monotonic() < deadline, "the daemon did not load its index"
+        time.sleep(0.5)
+    times = timed_ms(lambda q: rpc(sock, "memory.search", {"query": q, "mode": "hybrid"}), ["disk full on var", "restart the web server"], 10)
+    return rss_mb(pid), p50(times)
 
 
 OLD_CANDIDATES = 1000  # session 5's path: 1,000 Hamming candidates, all read from SQLite
