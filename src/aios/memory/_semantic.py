@@ -301,9 +301,10 @@ class Semantic:
         if index is None:
             return None
         index.refresh(store.vectors)  # another daemon's new vectors
-        # Filters are applied when reading the vectors: widen the scan so a filter leaves enough.
-        widen = 4 if filtered else 1
-        scan, keep = max(SCAN, 80 * limit) * widen, max(KEEP, 10 * limit) * widen
+        # Filters are applied when reading the vectors, after the cut: a filtered search scans 4x
+        # and keeps 10x (8,000 and 2,000), so a filter that passes 1% of memories still leaves ~20.
+        scan = max(SCAN, 80 * limit) * (4 if filtered else 1)
+        keep = max(KEEP, 10 * limit) * (10 if filtered else 1)
 
         def work() -> tuple[VectorIndex, Any, list[int]]:
             vector = self._query_vector(index.model, query)
