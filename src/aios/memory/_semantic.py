@@ -105,7 +105,7 @@ class Semantic:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False)  # a search already handed over finishes (a few ms)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -312,7 +312,10 @@ class Semantic:
 
         pool = self._workers() if parallel else None
         if pool is not None:
-            return pool.submit(work)
+            try:
+                return pool.submit(work)
+            except RuntimeError:  # stop() shut the pool down meanwhile: run in line
+                pass
         done: Future[Any] = Future()
         try:
             done.set_result(work())
