@@ -20,6 +20,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,11 @@ from _common import p50, percentile, running_daemon, timed_ms
 from bench_memory import build, words
 
 from aios.memory import MINILM_ID, MemoryStore, MiniLM, Semantic
-from aios.memory._index import rerank
-from aios.memory._search import Mode, Query, run
+from aios.memory import _search as search
+from aios.memory._fusion import meaningful, rrf
+from aios.memory._index import VectorIndex, rerank
+from aios.memory._search import DEPTH, Mode, Query, run
+from aios.memory._semantic import KEEP, SCAN
 from aios.memory._vectable import MODEL_KEY, to_blob
 
 DIM = 384
@@ -104,14 +108,67 @@ def daemon_rss(state: Path) -> tuple[float, float]:
                 if "id" in message:
                     return message["result"]
 
-    with running_daemon({"AIOS_PATHS__STATE_DIR": str(state)}) as (sock, _env):
-        pid = int(rpc(sock, "status", {})["pid"])  # type: ignore[index]
-        deadline = time.monotonic() + 900
-        while not rpc(sock, "memory.progress", {})["ready"]:  # type: ignore[index]
-            assert time.monotonic() < deadline, "the daemon did not load its index"
-            time.sleep(0.5)
-        times = timed_ms(lambda q: rpc(sock, "memory.search", {"query": q, "mode": "hybrid"}), ["disk full on var", "restart the web server"], 10)
-        return rss_mb(pid), p50(times)
+    # The daemon runs as installed: without the OMP_NUM_THREADS=1 this process sets for its own
+    # numpy baseline (session 5's figures had it, which hid faiss's per-thread OpenMP default).
+    omp = os.environ.pop("OMP_NUM_THREADS", None)
+    try:
+        with running_daemon({"AIOS_PATHS__STATE_DIR": str(state)}) as (sock, _env):
+            return _daemon_figures(sock, rpc)
+    finally:
+        if omp is not None:
+            os.environ["OMP_NUM_THREADS"] = omp
+
+
+def _daemon_figures(sock: Path, rpc: Callable[[Path, str, dict[str, object]], object]) -> tuple[float, float]:
+    pid = int(rpc(sock, "status", {})["pid"])  # type: ignore[index]
+    deadline = time.monotonic() + 900
+    while not rpc(sock, "memory.progress", {})["ready"]:  # type: ignore[index]
+        assert time.monotonic() < deadline, "the daemon did not load its index"
+        time.sleep(0.5)
+    times = timed_ms(lambda q: rpc(sock, "memory.search", {"query": q, "mode": "hybrid"}), ["disk full on var", "restart the web server"], 10)
+    return rss_mb(pid), p50(times)
+
+
+OLD_CANDIDATES = 1000  # session 5's path: 1,000 Hamming candidates, all read from SQLite
+
+
+def old_hybrid(store: MemoryStore, semantic: Semantic, index: VectorIndex, text: str) -> int:
+    """Session 5's hybrid search, kept here only to compare in the same run: the query embedded on a
+    new thread during the keyword side, then the flat scan of 1,000 codes, all read from SQLite."""
+    import threading
+
+    warm = threading.Thread(target=lambda: semantic._query_vector(index.model, text), daemon=True)
+    warm.start()
+    keyword = store.keyword(meaningful(text), limit=DEPTH, window=200)
+    warm.join()
+    vector = semantic._query_vector(index.model, text)
+    index.refresh(store.vectors)
+    rowids, blobs = store.vectors.fetch(index.model, index.candidates(vector, max(OLD_CANDIDATES, 40 * DEPTH)))
+    vec = [v for v in rerank(vector, rowids, blobs, index.dim, DEPTH) if v[1] >= 0.15]
+    fused = rrf([k[0] for k in keyword], [v[0] for v in vec], pinned={k[0] for k in keyword if k[3]})[:20]
+    memories = {k[0]: k[2] for k in keyword}
+    memories.update(store.by_rowid([f.rowid for f in fused if f.rowid not in memories]))
+    return len([store.hit(memories[f.rowid], text, f.score) for f in fused if f.rowid in memories])
+
+
+def paired(fns: dict[str, object], inputs: list[object], clear: object = None) -> dict[str, list[float]]:
+    """Milliseconds of each function on each input, the functions interleaved (alternating which
+    goes first) so that load from other work on the machine falls on all of them alike."""
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for i, x in enumerate(inputs):
+        for name in names if i % 2 == 0 else names[::-1]:
+            if clear is not None:
+                clear()  # type: ignore[operator]
+            t = time.perf_counter()
+            fns[name](x)  # type: ignore[operator]
+            out[name].append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def figure(name: str, ms: list[float], base: list[float] | None = None, what: str = "") -> None:
+    ratio = f"   {what} p50 {p50(base):6.2f} ms, ratio {p50(ms) / p50(base):.2f}" if base else ""
+    print(f"{name:<34} p50 {p50(ms):6.2f} ms  p99 {percentile(ms, 99):6.2f} ms{ratio}")
 
 
 def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.ndarray, texts: list[str]) -> None:
@@ -128,23 +185,69 @@ def measure(path: Path, n: int, model: MiniLM, matrix: np.ndarray, queries: np.n
 
     def index_only(i: int, s: MemoryStore = store) -> list[tuple[int, float]]:
         q = queries[i]
-        rowids, blobs = s.vectors.fetch(MINILM_ID, index.candidates(q, 1000))
+        rowids, blobs = s.vectors.fetch(MINILM_ID, sorted(index.candidates(q, SCAN, KEEP)))
         return rerank(q, rowids, blobs, DIM, 10)
 
-    recall = 0.0
+    def old_index_only(i: int, s: MemoryStore = store) -> list[tuple[int, float]]:
+        q = queries[i]
+        rowids, blobs = s.vectors.fetch(MINILM_ID, index.candidates(q, OLD_CANDIDATES))
+        return rerank(q, rowids, blobs, DIM, 10)
+
+    recall, old_recall = 0.0, 0.0
     for i, q in enumerate(queries):
         truth = {int(r) + 1 for r in exact(matrix, q)}  # rowids are 1..n in insertion order
         recall += len(truth & {r for r, _c in index_only(i)}) / 10
+        old_recall += len(truth & {r for r, _c in old_index_only(i)}) / 10
     base = timed_ms(lambda i: exact(matrix, queries[int(i)]), list(range(20)), 1)
-    idx = timed_ms(index_only, list(range(20)), 1)
+    kept = {i: index.candidates(queries[i], SCAN, KEEP) for i in range(20)}
+    stages = paired(
+        {
+            "new": index_only,
+            "old": old_index_only,
+            "scan": lambda i: index.candidates(queries[i], SCAN),
+            "scan+cut": lambda i: index.candidates(queries[i], SCAN, KEEP),
+            "read": lambda i: store.vectors.fetch(MINILM_ID, sorted(kept[i])),
+            "read old": lambda i: store.vectors.fetch(MINILM_ID, index.candidates(queries[i], OLD_CANDIDATES)),
+        },
+        list(range(20)) * 2,
+    )
+    idx = stages["new"]
     base_txt = f"baseline exact numpy float32: p50 {p50(base):6.2f} ms  p99 {percentile(base, 99):6.2f} ms"
-    print(f"recall@10 of the index against exact search: {recall / len(queries):.3f}  (goal: 0.95; synthetic vectors)")
+    print(f"recall@10 of the index against exact search: {recall / len(queries):.3f}  (goal: 0.95; synthetic vectors; old path {old_recall / len(queries):.3f})")
     print(f"semantic, index only   p50 {p50(idx):6.2f} ms  p99 {percentile(idx, 99):6.2f} ms   {base_txt}")
+    print(f"  stages (scan {SCAN:,} codes, keep {KEEP} by the asymmetric score, read and re-rank them; old: read 1,000):")
+    figure("  index only, new", idx, stages["old"], "old")
+    figure("  Hamming scan", stages["scan"])
+    figure("  scan + asymmetric cut", stages["scan+cut"])
+    figure(f"  read {KEEP} vectors (SQLite)", stages["read"], stages["read old"], "old: scan + read 1,000")
     for mode in (Mode.KEYWORD, Mode.SEMANTIC, Mode.HYBRID):
         queries_of_mode = texts[int(mode is Mode.HYBRID) :: 2]  # semantic and hybrid never share a query
         ours = timed_ms(lambda t, m=mode: run(store, semantic, m, Query(t, limit=20)), queries_of_mode, 1)
         goal = "  (goal: p50 < 20 ms, p99 < 60 ms at 1M)" if mode is Mode.HYBRID and n == 1_000_000 else ""
         print(f"{mode.value + ', end to end':<22} p50 {p50(ours):6.2f} ms  p99 {percentile(ours, 99):6.2f} ms   {base_txt}{goal}")
+    # Old against new hybrid on the same queries, interleaved; each embeds its query afresh.
+    def serial(t: object) -> object:
+        search.PARALLEL_SIDES = False
+        try:
+            return run(store, semantic, Mode.HYBRID, Query(str(t), limit=20))
+        finally:
+            search.PARALLEL_SIDES = True
+
+    both = paired(
+        {
+            "new": lambda t: run(store, semantic, Mode.HYBRID, Query(str(t), limit=20)),
+            "serial": serial,
+            "old": lambda t: old_hybrid(store, semantic, index, str(t)),
+            "embed": lambda t: model.embed([str(t)]),
+            "keyword": lambda t: run(store, semantic, Mode.KEYWORD, Query(str(t), limit=20)),
+        },
+        list(texts),
+        clear=semantic._queries.clear,
+    )
+    figure("hybrid, new vs old path", both["new"], both["old"], "old")
+    figure("  hybrid, new, sides one after the other", both["serial"], both["new"], "sides in parallel")
+    figure("  query embedding alone", both["embed"])
+    figure("  keyword alone", both["keyword"])
     store.close()
     semantic.stop()
 

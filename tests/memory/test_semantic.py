@@ -228,3 +228,40 @@ def test_a_memory_written_during_a_pass_is_embedded_by_the_next(tmp_path: Path) 
     finally:
         store.close()
         writer.close()
+
+
+def test_hybrid_on_a_worker_finds_what_it_finds_in_line_also_after_stop(tmp_path: Path) -> None:
+    """A hybrid search runs its vector side on a worker thread during the keyword side: the hits
+    are the same as with the two sides one after the other, and a search that arrives after
+    :meth:`Semantic.stop` (the daemon shutting down) runs in line instead of failing."""
+    from aios.memory import Semantic
+    from aios.memory import _search as search
+    from aios.memory._search import Mode, Query, run
+
+    path = tmp_path / "memory.db"
+    store = MemoryStore.open(path)
+    semantic = Semantic(path, {MINILM_ID: MiniLM.load}, MINILM_ID)
+    try:
+        for text in ("no space left on device while writing /var/log/syslog", "rotated the nginx access log", "the web server restarted after the upgrade"):
+            store.add("system", text)
+        model = semantic._select(store)
+        assert model is not None
+        below = semantic._step(store, model, None)
+        while below is not None:
+            below = semantic._step(store, model, below)
+
+        def hits(query: str) -> list[tuple[str, int | None, int | None]]:
+            return [(h.memory.content, h.fts_rank, h.vec_rank) for h in run(store, semantic, Mode.HYBRID, Query(query, limit=5))]
+
+        parallel = {q: hits(q) for q in ("the disk filled up", "nginx log", "SystemMaxUse")}
+        assert parallel["the disk filled up"][0][0].startswith("no space left")
+        search.PARALLEL_SIDES = False
+        try:
+            assert {q: hits(q) for q in parallel} == parallel
+        finally:
+            search.PARALLEL_SIDES = True
+        semantic.stop()
+        assert {q: hits(q) for q in parallel} == parallel
+    finally:
+        semantic.stop()
+        store.close()

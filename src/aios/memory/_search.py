@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ._semantic import Semantic
 
 DEPTH = 20  # places taken from each side before fusion (Garcia's sqlite-vec hybrid example: 10-20)
+# Run a hybrid search's vector side on a worker during its keyword side (benchmarks/bench_semantic.py
+# measures both ways: on a CPU-starved machine the overlap gains nothing and costs a thread handoff).
+PARALLEL_SIDES = True
 
 
 class Mode(enum.StrEnum):
@@ -61,16 +64,19 @@ def run(store: MemoryStore, semantic: Semantic | None, mode: Mode, q: Query) -> 
     depth = max(q.limit, DEPTH)
     filters = {"types": q.types, "since": q.since, "until": q.until, "origin": q.origin}
     keyword: list[tuple[int, float, Memory, int]] = []
-    warm = semantic.warm(q.text) if mode is Mode.HYBRID and semantic is not None else None
+    where, args = store.filters(q.types, q.since, q.until, q.origin)
+    # The whole vector side up to the SQLite reads (embedding, scan, asymmetric cut) runs on a
+    # worker while this thread runs the keyword side; only the reads of its few hundred vectors
+    # wait for the keyword side (both use this connection).
+    job = None
+    if mode is not Mode.KEYWORD and semantic is not None:
+        job = semantic.begin(store, q.text, depth, filtered=bool(where), parallel=PARALLEL_SIDES and mode is Mode.HYBRID)
     if mode is not Mode.SEMANTIC:
         text = q.text if mode is Mode.KEYWORD else meaningful(q.text)
         keyword = store.keyword(text, limit=depth, window=q.window, any_word=q.any_word, **filters)  # type: ignore[arg-type]
-    if warm is not None:
-        warm.join()
     vector: list[tuple[int, float]] = []
-    if mode is not Mode.KEYWORD and semantic is not None:
-        where, args = store.filters(q.types, q.since, q.until, q.origin)
-        vector = [v for v in semantic.vector_search(store, q.text, depth, where, args) if v[1] >= q.min_cosine]
+    if job is not None and semantic is not None:
+        vector = [v for v in semantic.finish(store, job, depth, where, args) if v[1] >= q.min_cosine]
     fused = rrf(
         [k[0] for k in keyword],
         [v[0] for v in vector],

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 
 BATCH = 16
 QUERY_CACHE = 256  # embedded query texts kept: recall and people repeat queries
-CANDIDATES = 1000  # binary-code candidates re-ranked exactly (recall@10 ~0.97 at 1M, synthetic)
+SCAN = 2000  # codes taken by Hamming distance (step 1 of _index's search)
+KEEP = 200  # of those, the best by the asymmetric score, read from SQLite and re-ranked exactly
+SEARCH_THREADS = 2  # vector sides of concurrent searches (the model's session runs them in parallel)
 IDLE_POLL = 2.0  # seconds between looks for other processes' new memories when idle
 RECOUNT_EVERY = 30.0  # seconds between checks for deleted vectors (cleanup in any process)
 
@@ -84,6 +87,7 @@ class Semantic:
         self._pass_version = -1
         self._last_count = 0.0
         self._queries: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._pool: ThreadPoolExecutor | None = None  # created at the first hybrid search
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -98,6 +102,10 @@ class Semantic:
         """
         self._stop.set()
         self._wake.set()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)  # a search already handed over finishes (a few ms)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -281,34 +289,61 @@ class Semantic:
                 self._queries.popitem(last=False)
         return vector
 
-    def warm(self, query: str) -> threading.Thread | None:
-        """Start embedding ``query`` on another thread (the model and SQLite both release the GIL,
-        so a hybrid search's keyword side runs meanwhile); join it before :meth:`vector_search`."""
+    def begin(self, store: MemoryStore, query: str, limit: int, *, filtered: bool = False, parallel: bool = False) -> Future[Any] | None:
+        """Start the vector side of a search: embed ``query``, scan the codes, keep the best few.
+
+        Returns None when vector search is not ready. With ``parallel`` it runs on a worker thread
+        (the model, faiss and SQLite release the GIL), so a hybrid search's keyword side runs
+        meanwhile; :meth:`finish` waits for it. The store's connection is used here (to read other
+        daemons' new vectors) and in :meth:`finish`, never by the worker.
+        """
         index = self.ready()
         if index is None:
             return None
+        index.refresh(store.vectors)  # another daemon's new vectors
+        # Filters are applied when reading the vectors, after the cut: a filtered search scans 4x
+        # and keeps 10x (8,000 and 2,000), so a filter that passes 1% of memories still leaves ~20.
+        scan = max(SCAN, 80 * limit) * (4 if filtered else 1)
+        keep = max(KEEP, 10 * limit) * (10 if filtered else 1)
 
-        def embed() -> None:
+        def work() -> tuple[VectorIndex, Any, list[int]]:
+            vector = self._query_vector(index.model, query)
+            return index, vector, index.candidates(vector, scan, keep)
+
+        pool = self._workers() if parallel else None
+        if pool is not None:
             try:
-                self._query_vector(index.model, query)
-            except Exception:  # vector_search embeds again and reports the error
+                return pool.submit(work)
+            except RuntimeError:  # stop() shut the pool down meanwhile: run in line
                 pass
+        done: Future[Any] = Future()
+        try:
+            done.set_result(work())
+        except Exception as exc:  # raised again by finish, like a worker's
+            done.set_exception(exc)
+        return done
 
-        thread = threading.Thread(target=embed, name="aios-embed-query", daemon=True)
-        thread.start()
-        return thread
+    def _workers(self) -> ThreadPoolExecutor | None:
+        with self._lock:
+            if self._pool is None and not self._stop.is_set():
+                self._pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="aios-vector-search")
+            return self._pool
+
+    def finish(self, store: MemoryStore, job: Future[Any], limit: int, where: str = "", args: Sequence[Any] = ()) -> list[tuple[int, float]]:
+        """(rowid, cosine) of the best ``limit`` memories of a :meth:`begin` that pass the filter.
+
+        Raises:
+            MemoryStoreError: the model could not embed the query.
+        """
+        index, vector, rowids = job.result()
+        # In rowid order: the reads then walk the table's B-tree forwards.
+        found, blobs = store.vectors.fetch(index.model, sorted(rowids), where, args)
+        return rerank(vector, found, blobs, index.dim, limit)
 
     def vector_search(self, store: MemoryStore, query: str, limit: int, where: str = "", args: Sequence[Any] = ()) -> list[tuple[int, float]]:
         """(rowid, cosine) of the memories nearest to ``query`` that pass the filter, best first."""
-        index = self.ready()
-        if index is None:
-            return []
-        index.refresh(store.vectors)  # another daemon's new vectors
-        vector = self._query_vector(index.model, query)
-        # Filters are applied after the candidate scan: widen it so a filter still leaves enough.
-        want = max(CANDIDATES, 40 * limit) * (4 if where else 1)
-        rowids, blobs = store.vectors.fetch(index.model, index.candidates(vector, want), where, args)
-        return rerank(vector, rowids, blobs, index.dim, limit)
+        job = self.begin(store, query, limit, filtered=bool(where))
+        return [] if job is None else self.finish(store, job, limit, where, args)
 
 
 def from_config(path: Path, cfg: MemoryConfig) -> Semantic | None:
