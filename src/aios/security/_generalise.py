@@ -79,6 +79,7 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
     """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read
     (``foreign``: only those outside the user's own home, for programs made to handle keys)."""
     own = judge.paths.home.rstrip("/") + "/"
+    moved = ctx.cwd is not None and ctx.cwd != judge.paths.workspace
     for w in words:
         if w.dynamic:
             continue
@@ -86,6 +87,8 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
             cands = path_candidates(v) + _PATHS_IN.findall(v)
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
                 cands += _glued(v)  # -kPATH, -yfPATH: short options with a value glued on
+            elif moved and v and "/" not in v and not v.startswith(("-", "@")) and "=" not in v:
+                cands.append(v)  # `cd /etc && cat shadow`: a bare name is a file where the line went
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if foreign and (judge.paths.abspath(cand, ctx.cwd) or own).startswith(own):
@@ -131,6 +134,19 @@ def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, de
             ctx.add(Finding("confirm", "code.in-value", f"{name} is given code that can run commands "
                             f"({_short(w.text)})", frozenset({"dynamic"})))
             return
+
+
+def guessed_options(args: Sequence[Word]) -> frozenset[str]:
+    """Options of a program without an entry that take the next word as their value because
+    their name says it is a program (``--interpreter /usr/bin/python3``, ``--rsh /bin/sh``,
+    ``-e sh``): the value is judged as a program to run, not as a file the program writes."""
+    out = set()
+    for k, w in enumerate(args[:-1]):
+        v = w.value
+        if ((v.startswith("--") and "=" not in v) or v == "-e") and _PROGRAM_OPTION.search(v) \
+                and not args[k + 1].value.startswith("-"):
+            out.add(v)
+    return frozenset(out)
 
 
 def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]], ctx: Context,

@@ -16,8 +16,10 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from . import _chdir as chdir
 from . import _generalise as generalise
 from ._args import Args, split_args
+from ._assign import assignment
 from ._cron import scheduled_file
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
@@ -150,40 +152,8 @@ class Judge:
             scheduled_file(self, path, text, ctx, depth)
 
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
-        """Variables that make the shell or the loader run code: judged like that code."""
-        if name in ("HISTFILE", "HISTSIZE", "HISTFILESIZE") and (name == "HISTFILE" or val.value in ("", "0")):
-            ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
-                            "history (hides what is done)", frozenset({"dangerous"})))
-            return
-        if generalise.code_variable(name) and not val.dynamic and generalise.names_program(self, val.value):
-            # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
-            ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
-                            frozenset({"dynamic"})))
-        if name not in INJECT_VARS:
-            if generalise.code_variable(name) and not val.dynamic:
-                for v in val.values[:MAX_VALUES]:
-                    self.line(v, ctx, depth + 1, origin=name)
-            elif not val.dynamic:
-                generalise.secrets(self, f"{name}=", [val], ctx)
-            return
-        if name in ("LD_PRELOAD", "LD_AUDIT"):
-            ctx.add(Finding("confirm", "env.preload", f"{name}={val.text} loads a library into every program started",
-                            frozenset({"system"})))
-        elif name == "LD_LIBRARY_PATH":
-            if val.dynamic or any(self.paths.classify(v, ctx.cwd, False, False)[0] in ("scratch", "unknown")
-                                  for p in val.values for v in p.split(":") if v):
-                ctx.add(Finding("confirm", "env.library-path", f"LD_LIBRARY_PATH={val.text} loads libraries from a "
-                                "writable or unknown place", frozenset()))
-        elif val.dynamic:
-            ctx.add(dynamic("env.code", f"{name} runs code only known when it runs"))
-        elif name in ("BASH_ENV", "ENV"):
-            self.effect("read", val, ctx, name)
-        elif name == "TAR_OPTIONS":
-            self.argv([literal("tar"), *(literal(p) for p in val.value.split())], SimpleCommand(()), ctx, depth + 1)
-        else:
-            for v in val.values[:MAX_VALUES]:
-                # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
-                self.line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
+        """Variables that make the shell or the loader run code: judged like that code (``_assign``)."""
+        assignment(self, name, val, ctx, depth)
 
     def argv(self, words: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -287,7 +257,19 @@ class Judge:
         spec = self.rules.command(name) or DEFAULT_SPEC
         if name == "tar" and args and re.fullmatch(r"[A-Za-z]+", args[0].value):
             args = [literal("-" + args[0].value), *args[1:]]  # tar's old style: tar xzf FILE
-        a = split_args(args, spec.arg_options, single_dash_long=spec.single_dash_long)
+        unknown = spec is DEFAULT_SPEC and handler(self, name) is None
+        guessed = (chdir.guessed_options(args) | generalise.guessed_options(args)) if unknown else frozenset()
+        a = split_args(args, spec.arg_options | guessed, single_dash_long=spec.single_dash_long)
+        dirs = chdir.directories(self, a.values, ctx)
+        if not dirs:
+            self._generic(name, spec, args, a, ctx, depth)
+            return
+        if not spec.no_read:
+            # `git -C /root/.ssh …`: a program working in a secret directory reads what is there.
+            generalise.secrets(self, name, [w for w, _ in dirs], ctx)
+        chdir.under(ctx, dirs, lambda: self._generic(name, spec, args, a, ctx, depth))
+
+    def _generic(self, name: str, spec: CommandSpec, args: list[Word], a: Args, ctx: Context, depth: int) -> None:
         readonly = self.is_readonly(name, a, args)
         if not readonly:
             ctx.misses.append(shlex.join([name, *(w.text for w in args[:3])]))

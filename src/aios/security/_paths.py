@@ -21,6 +21,7 @@ from ._rules_model import PathRule
 DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
 GLOB_CHARS = lazy(r"[*?\[]")
+_SCHEME = lazy(r"[A-Za-z][\w+.-]*://")
 SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
 CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
@@ -288,11 +289,13 @@ def comp_match(word: str, pattern: str) -> bool:
 
 def path_candidates(value: str) -> list[str]:
     """Paths a word may name besides itself: ``--opt=PATH``, ``@PATH``, ``<PATH``."""
-    out = []
+    out: list[str] = []
     v = value
     if "=" in v and not v.startswith(("/", "~", ".")):
         v = v.split("=", 1)[1]
     v = v.lstrip("@<")
+    if _SCHEME.match(v):
+        return out  # a URL: the path inside one (`file:///etc/shadow`) is found where words are searched for paths
     if v.startswith(("/", "~", ".")) or "/" in v or v.startswith("id_") or v.endswith((".key", ".pem", ".p12", ".pfx")):
         out.append(v)
     return out

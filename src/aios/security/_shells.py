@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
+from ._forks import runs_itself
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
@@ -61,6 +62,9 @@ def run_file(judge: Judge, word: Word, ctx: Context, depth: int, label: str, lan
         ctx.add(remote_code("dyn.download-exec", f"{label} runs {word.text}, which this line downloads; what it does "
                          "is only known when it runs"))
     elif language is None:
+        if runs_itself(text, path, word.value):
+            ctx.add(Finding("block", "proc.fork-bomb", f"{label} {word.text} starts itself again in the background "
+                            "or a pipe on every run (a fork bomb)", frozenset({"dangerous"})))
         judge.line(text, ctx, depth + 1, origin=f"{label} {word.text}")
     else:
         run_code(judge, language, text, label, ctx, depth)

@@ -11,9 +11,11 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from . import _chdir as chdir
 from . import _generalise as generalise
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, hidden
+from ._forks import fan_out
 from ._names import DEFAULT_SPEC, base
 from ._paths import GLOB_CHARS
 from ._programs import option_code
@@ -91,6 +93,20 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         rest = [literal("sh"), *rest]
     if no_command:
         return
+    if spec.appends:
+        fan_out(name, option_values, rest, cmd, ctx)
+    dirs = chdir.directories(judge, option_values, ctx)
+    if dirs:
+        # `env -C /etc cat shadow`, `sudo --chdir=/root …`: the wrapped command works there.
+        chdir.under(ctx, dirs, lambda: _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx,
+                                            depth))
+    else:
+        _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx, depth)
+
+
+def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits: list[Word], rest: list[Word],
+         extra_input: list[Word], replace: str | None, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """Judge what the wrapper runs: its command strings, its split string, its wrapped command."""
     for s in strings:
         if s.dynamic:
             ctx.add(hidden("dyn.wrapper-string", f"{name} runs text that is only known when it runs"))
@@ -123,6 +139,7 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         judge.line(text, ctx, depth + 1, origin=name)
         return
     judge.argv(rest, cmd, ctx, depth + 1)
+
 
 
 def _split_string(text: str) -> list[str]:
