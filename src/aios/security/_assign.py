@@ -27,7 +27,8 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
     if name not in INJECT_VARS:
         if generalise.code_variable(name) and not val.dynamic:
             for v in val.values[:MAX_VALUES]:
-                judge.line(v, ctx, depth + 1, origin=name)
+                # A leading `!` is git's "run in a shell" mark (GIT_CONFIG_VALUE_0='!cmd' for an alias).
+                judge.line(v.lstrip()[1:] if v.lstrip().startswith("!") else v, ctx, depth + 1, origin=name)
         elif not val.dynamic:
             generalise.secrets(judge, f"{name}=", [val], ctx)
         return

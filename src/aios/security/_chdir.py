@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 CHDIR_LONG = frozenset({"--directory", "--chdir", "--cwd", "--workdir", "--work-dir", "--working-directory",
                         "--working-dir", "--wd", "--cd"})
 """Long options whose value is the directory the program works in."""
-CHDIR_SHORT = frozenset({"-C"})
-"""Short options that change directory for tar, git, make, env, sudo, bsdtar …; only a value that
-looks like a path counts (``grep -C 3`` is context lines)."""
+CHDIR_SHORT = frozenset({"-C", "-D"})
+"""Short options that change directory for tar, git, make, env (``-C``), sudo (``-D``) …; only a
+value that looks like a path counts (``grep -C 3`` is context lines)."""
+_PROPERTY = "WorkingDirectory="
+"""``systemd-run -p WorkingDirectory=/etc …``: a unit property that changes directory."""
 _DIR_LIKE = lazy(r"^(?:/|~|\.\.?(?:/|$))|/")
 MAX_DIRS = 3
 """Distinct directories one command is judged under (``tar -C a x -C b y``)."""
@@ -44,6 +46,9 @@ def directories(judge: Judge, values: Sequence[tuple[str, Word]], ctx: Context) 
     directory only known when the line runs."""
     out: list[tuple[Word, str | None]] = []
     for opt, w in values:
+        if w.value.startswith(_PROPERTY) and len(w.values) == 1:
+            v = w.value[len(_PROPERTY):].lstrip("-!+")
+            opt, w = "--chdir", Word(v, (v,), w.dynamic, w.glob)
         if opt not in CHDIR_LONG and opt not in CHDIR_SHORT:
             continue
         if opt in CHDIR_SHORT and not (w.dynamic or _DIR_LIKE.search(w.value)):

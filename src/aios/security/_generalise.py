@@ -71,8 +71,9 @@ _NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "p
                            "top", "look", "watch", "w", "last", "users", "more", "diff", "dir", "vdir"})
 """Words that are programs on PATH but much more often a subcommand (``cargo test --release``)."""
 _CODE_VARS = lazy(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|VISUAL|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER|"
-                        r"BROWSER|INTERPRETER|HELPER|TERMINAL)$")
-"""Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
+                        r"BROWSER|INTERPRETER|HELPER|TERMINAL)$|^GIT_CONFIG_VALUE_\d+$")
+"""Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``; a
+``GIT_CONFIG_VALUE_n`` may set ``core.pager`` or an alias)."""
 
 
 def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, foreign: bool = False) -> None:

@@ -40,7 +40,17 @@ from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
-from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
+from ._shells import (
+    eval_,
+    interp,
+    pipe_source,
+    pipe_text,
+    remember,
+    run_file,
+    shell,
+    source,
+    substituted_stdin,
+)
 from ._words import DYN, SimpleCommand, Word, literal
 from ._wrappers import wrapper
 
@@ -132,6 +142,7 @@ class Judge:
             self.simple(cmd, ctx, depth)
 
     def simple(self, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+        cmd = substituted_stdin(cmd)
         for r in cmd.redirects:
             if r.target is None or r.target.text.startswith(("<(", ">(")):
                 continue
@@ -225,10 +236,7 @@ class Judge:
         if interpreter is not None:
             interp(self, interpreter, name, args, cmd, ctx, depth)
             return
-        program = handler(self, name)
-        if program is not None:
-            program(self, name, args, cmd, ctx, depth)
-        self.generic(name, args, ctx, depth)
+        self.generic(name, args, ctx, depth, cmd=cmd, program=handler(self, name))
         st = cmd.stdin
         if st is not None and not st.dynamic and name not in _DATA_READERS:
             # sqlite3, psql, ftp, gdb -x /dev/stdin … read commands with shell escapes from stdin.
@@ -253,21 +261,37 @@ class Judge:
         vals = [w.value for w in args]
         return any(r.matches(tokens, opts, vals) is not None for r in self.rules.readonly_candidates(name))
 
-    def generic(self, name: str, args: list[Word], ctx: Context, depth: int = 0) -> None:
+    def generic(self, name: str, args: list[Word], ctx: Context, depth: int = 0, *,
+                cmd: SimpleCommand | None = None, program: Handler | None = None) -> None:
+        """A program by its rules.toml entry (or none) and its words; ``program`` is its own
+        handler (find, git, sed …), run first, in the same working directory."""
         spec = self.rules.command(name) or DEFAULT_SPEC
+        raw = args
         if name == "tar" and args and re.fullmatch(r"[A-Za-z]+", args[0].value):
             args = [literal("-" + args[0].value), *args[1:]]  # tar's old style: tar xzf FILE
-        unknown = spec is DEFAULT_SPEC and handler(self, name) is None
+        unknown = spec is DEFAULT_SPEC and program is None
         guessed = (chdir.guessed_options(args) | generalise.guessed_options(args)) if unknown else frozenset()
         a = split_args(args, spec.arg_options | guessed, single_dash_long=spec.single_dash_long)
+
+        def once() -> None:
+            if program is not None:
+                program(self, name, raw, cmd or SimpleCommand(()), ctx, depth)
+            self._generic(name, spec, args, a, ctx, depth)
+            if cmd is not None and pipe_source(cmd) in DOWNLOADERS:
+                # `curl … | tee x.sh`, `curl … | tar x`: what they write comes from the network.
+                for w in a.operands if name == "tee" else ():
+                    self.downloaded(w, ctx)
+                if name in ("tar", "bsdtar", "cpio", "unzip", "busybox") and ctx.cwd is not None:
+                    ctx.files[ctx.cwd.rstrip("/") + "/"] = None
+
         dirs = chdir.directories(self, a.values, ctx)
         if not dirs:
-            self._generic(name, spec, args, a, ctx, depth)
+            once()
             return
         if not spec.no_read:
             # `git -C /root/.ssh …`: a program working in a secret directory reads what is there.
             generalise.secrets(self, name, [w for w, _ in dirs], ctx)
-        chdir.under(ctx, dirs, lambda: self._generic(name, spec, args, a, ctx, depth))
+        chdir.under(ctx, dirs, once)
 
     def _generic(self, name: str, spec: CommandSpec, args: list[Word], a: Args, ctx: Context, depth: int) -> None:
         readonly = self.is_readonly(name, a, args)

@@ -16,9 +16,10 @@ from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
 from ._forks import runs_itself
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
+from ._parse import parse
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
-from ._words import SimpleCommand, Word, literal, literal_output
+from ._words import SimpleCommand, Stdin, Word, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -55,9 +56,12 @@ def run_file(judge: Judge, word: Word, ctx: Context, depth: int, label: str, lan
     if word.dynamic or not ctx.files:
         return False
     path = judge.paths.abspath(word.value, ctx.cwd)
-    if path is None or path not in ctx.files:
+    if path is None:
         return False
-    text = ctx.files[path]
+    # A key ending in "/" is a directory this line fills from the network (git clone, curl | tar x).
+    text = ctx.files.get(path)
+    if path not in ctx.files and not any(k.endswith("/") and path.startswith(k) for k in ctx.files):
+        return False
     if text is None:
         ctx.add(remote_code("dyn.download-exec", f"{label} runs {word.text}, which this line downloads; what it does "
                          "is only known when it runs"))
@@ -203,6 +207,23 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         judge.line(text, ctx, depth + 1, origin=f"{label} reading {source}")
     else:
         run_code(judge, language, text, label, ctx, depth)
+
+
+def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
+    """``sh < <(echo 'rm -rf /')``: standard input read from a process substitution is a pipe
+    from the command inside it (one simple command; else a pipe of unknown text)."""
+    for r in cmd.redirects:
+        if cmd.stdin is None and r.op == "<" and r.target is not None and r.target.text.startswith("<(") \
+                and r.target.text.endswith(")"):
+            inner = parse(r.target.text[2:-1]).commands
+            return cmd._replace(stdin=Stdin("pipe", source=inner[-1] if len(inner) == 1 else None))
+    return cmd
+
+
+def pipe_source(cmd: SimpleCommand) -> str:
+    """The program writing into ``cmd``'s standard input through a pipe ('' if none is known)."""
+    st = cmd.stdin
+    return program(st.source.words) if st is not None and st.kind == "pipe" and st.source is not None else ""
 
 
 def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None:

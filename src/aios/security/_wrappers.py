@@ -120,6 +120,12 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
             judge.argv(words + rest, cmd, ctx, depth + 1)
         return
     if not rest:
+        # `parallel ::: 'rm -rf /'`: with no command, each argument is a command line.
+        for w in extra_input[:MAX_VALUES]:
+            if w.dynamic:
+                ctx.add(hidden("dyn.wrapper-string", f"{name} runs arguments that are only known when it runs"))
+            else:
+                judge.line(w.value, ctx, depth + 1, origin=name)
         return
     if spec.appends:
         inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None)
@@ -133,7 +139,9 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
                     judge.argv(variant, cmd, ctx, depth + 1)
                 rest = variants[0]
         else:
-            rest = rest + inputs
+            # parallel quotes what it appends to its command: `sh -c ::: 'rm -rf /'` runs sh -c 'rm -rf /'.
+            rest = rest + ([literal(shlex.quote(w.value)) if not w.dynamic else w for w in inputs] if spec.joins
+                           else inputs)
     if spec.joins:
         text = " ".join(w.text if w.dynamic else (w.value if len(w.values) == 1 else w.text) for w in rest)
         judge.line(text, ctx, depth + 1, origin=name)
