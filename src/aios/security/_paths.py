@@ -22,6 +22,7 @@ DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
 GLOB_CHARS = lazy(r"[*?\[]")
 _SCHEME = lazy(r"[A-Za-z][\w+.-]*://")
+_PROC_ROOT = lazy(r"^/proc/[^/]+/root(?=/|$)")
 SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
 CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
@@ -172,8 +173,11 @@ class Paths:
             if cwd is None:
                 return None
             value = cwd.rstrip("/") + "/" + value
-        norm = posixpath.normpath(value)
-        return "/" + norm.lstrip("/")
+        norm = "/" + posixpath.normpath(value).lstrip("/")
+        if norm.startswith("/proc/"):
+            # /proc/self/root/etc/shadow, /proc/1/root/…: another spelling of the path under /.
+            norm = _PROC_ROOT.sub("", norm, count=1) or "/"
+        return norm
 
     def classify(self, value: str, cwd: str | None, recursive: bool, glob: bool) -> tuple[str, str]:
         """(class, absolute path) of a word; ``unknown`` when the path is only known at run time."""
@@ -181,7 +185,8 @@ class Paths:
             head = value.split(DYN, 1)[0]
             if "/" not in head and not head.startswith("~"):
                 return "unknown", value
-            value = head[: head.rfind("/") + 1] + "*" if "/" in head else head + "*"
+            # /proc/$(pgrep sshd)/environ: a run-time part is any name, the rest still counts.
+            value = re.sub(DYN + "+", "*", value) if "/" in head else head + "*"
             glob = True
         path = self.abspath(value, cwd)
         if path is None:

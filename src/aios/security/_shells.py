@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
 from ._forks import runs_itself
+from ._generalise import secrets
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
 from ._parse import parse
 from ._regex_cache import lazy
@@ -390,6 +391,8 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
     if _FORK.search(text) and _ENDLESS.search(text) and not _STOPS.search(text):
         ctx.add(Finding("block", "proc.fork-bomb", f"{label} code forks in a loop that never ends (a fork bomb)",
                         frozenset({"dangerous"})))
+    # A secret named anywhere in the code is read by it, whatever call names it (issue 14 §2).
+    secrets(judge, label, [literal(text)], ctx)
     for it in analyze(language, text):
         what = f"{label} {it.what}".strip()
         if it.kind == "shell":
