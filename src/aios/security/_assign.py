@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from . import _generalise as generalise
@@ -20,6 +21,18 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
         ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
                         "history (hides what is done)", frozenset({"dangerous"})))
         return
+    if (name == "GIT_CONFIG_PARAMETERS" or name.startswith("BASH_FUNC_")) and not val.dynamic:
+        # 'core.pager'='cmd' pairs git reads as config; BASH_FUNC_f%%=() { body }: an exported function.
+        texts = re.findall(r"'[^']*'='((?:[^']|'\\'')*)'", val.value) if name == "GIT_CONFIG_PARAMETERS" else \
+            [re.sub(r"^\s*\(\)\s*", "", val.value).strip().strip("{}")]
+        for t in texts[:MAX_VALUES]:
+            judge.line(t.lstrip("!"), ctx, depth + 1, origin=name)
+        return
+    if name in ("NODE_OPTIONS", "PERL5OPT", "RUBYOPT", "PYTHONSTARTUP", "PYTHONPATH", "PERL5LIB", "RUBYLIB",
+                "NODE_PATH") and (val.dynamic or re.search(r"(?:^|\s)(?:-[rM]|--require|--import|--loader|-e)\b|"
+                                                           r"^\S*/", val.value)):
+        ctx.add(Finding("confirm", "env.load-code", f"{name}={val.text} makes the interpreter load code from "
+                        "outside its own line", frozenset({"dynamic"})))
     if generalise.code_variable(name) and not val.dynamic and generalise.names_program(judge, val.value):
         # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
         ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
@@ -44,10 +57,15 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
         ctx.add(dynamic("env.code", f"{name} runs code only known when it runs"))
     elif name in ("BASH_ENV", "ENV"):
         judge.effect("read", val, ctx, name)
+        ctx.add(dynamic("env.code", f"{name}={val.text}: every shell started runs that file first"))
     elif name == "TAR_OPTIONS":
         judge.argv([literal("tar"), *(literal(p) for p in val.value.split())], SimpleCommand(()), ctx, depth + 1)
     else:
         for v in val.values[:MAX_VALUES]:
             # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
-            judge.line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
+            text = v.lstrip("|").replace("%s", "FILE")
+            if generalise.names_program(judge, text) or "/" in text.split(" ", 1)[0]:
+                ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
+                                frozenset({"dynamic"})))
+            judge.line(text, ctx, depth + 1, origin=name)
 

@@ -37,7 +37,13 @@ _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
 _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
                             "device"})
 _CODE = (
-    (lazy(r"(?:^|=)\s*!(.+)", re.S), "!"),
+    (lazy(r"(?:^|=)\s*:?!(.+)", re.S), "!"),
+    (lazy(r"^\s*(?:shell|system|\\!)\s+(.+)", re.S), "shell escape"),
+    (lazy(r"\bto\s+program\s+'((?:[^']|'')+)'", re.S | re.I), "COPY TO PROGRAM"),
+    (lazy(r"\((?:system|shell-command|async-shell-command|call-process-shell-command|shell-command-to-string)\s+"
+          r"\"((?:[^\"\\]|\\.)+)\""), "(system …)"),
+    (lazy(r"\b(?:sendmail|editor|pager|shell|display_filter|print_command|query_command)\s*=\s*[\"']([^\"']+)[\"']"),
+     "set command"),
     (lazy(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
     (lazy(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
                 r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
@@ -138,7 +139,8 @@ def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, dept
     judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
 
 
-_RUNS = re.compile(r"^--(?:[\w-]*(?:cmd|command|pager|program|exec|helper|hook|editor)|upload-pack|receive-pack)$")
+_RUNS = re.compile(r"^--(?:[\w-]*(?:cmd|command|pager|program|exec|helper|hook|editor)|upload-pack|receive-pack|"
+                   r"smtp-server)$")
 """git options of any subcommand whose value is a command git runs (``send-email --sendmail-cmd``,
 ``grep --open-files-in-pager``, ``fetch --upload-pack``)."""
 
@@ -147,6 +149,11 @@ def program_options(judge: Judge, args: list[Word], ctx: Context, depth: int) ->
     """``--x-cmd=CMD``, ``--x-cmd CMD`` and ``grep -O CMD``: the command is judged, and confirmed."""
     for i, w in enumerate(args):
         v = w.value
+        if v.startswith("ext::") and not w.dynamic:
+            # The ext transport runs its URL as a command (`%` + space is a space, `%%` a percent).
+            argv = [p.replace("\0", " ").replace("%%", "%") for p in v[5:].replace("% ", "\0").split()]
+            setting_code(judge, "git", "ext::", "!" + shlex.join(argv), ctx, depth)
+            continue
         opt, eq, val = v.partition("=")
         code: Word | None = None
         if _RUNS.match(opt) and not (opt == "--exec" and any(x.value == "rebase" for x in args[:i])):

@@ -9,9 +9,6 @@ mode then turns the findings into one decision (``_engine``).
 
 from __future__ import annotations
 
-import glob as globmod
-import os
-import posixpath
 import re
 import shlex
 from collections.abc import Sequence
@@ -20,6 +17,7 @@ from . import _chdir as chdir
 from . import _generalise as generalise
 from ._args import Args, split_args
 from ._assign import assignment
+from ._command_word import from_environment, program_matches
 from ._cron import scheduled_file
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
@@ -38,7 +36,6 @@ from ._names import (
 from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
-from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import (
     eval_,
@@ -59,19 +56,6 @@ _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort",
                            "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
                            "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
 """Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
-_ENV_WORD = lazy(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
-
-
-def _from_environment(word: Word) -> list[Word] | None:
-    """``"$EDITOR" file``: a program named by a variable of the daemon's own environment (set by
-    its owner, not by the line) is that program; None for anything else."""
-    m = _ENV_WORD.match(word.text)
-    value = os.environ.get(m.group(1), "") if m is not None else ""
-    if not value.strip() or DYN in value:
-        return None
-    return [literal(p) for p in value.split()]
-
-
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
     "eval": eval_, "alias": eval_, "trap": eval_,
@@ -172,7 +156,7 @@ class Judge:
             return
         first = words[0]
         if first.dynamic or DYN in first.value:
-            resolved = _from_environment(first)
+            resolved = from_environment(first)
             if resolved is None:
                 ctx.add(hidden("dyn.command-name", f"the program {first.text!r} is only known when the line runs"))
                 ctx.misses.append(first.text)
@@ -180,7 +164,7 @@ class Judge:
             words = [*resolved, *words[1:]]
             first = words[0]
         if first.glob:
-            matches = self._program_matches(first, ctx.cwd)
+            matches = program_matches(self.paths, first, ctx.cwd)
             if not matches:
                 ctx.add(hidden("dyn.command-name", f"the program name {first.text!r} is a pattern expanded when it runs"
                                + (" to more programs than are judged" if matches is None else " (nothing matches it now)")))
@@ -222,7 +206,7 @@ class Judge:
         if name in ("export", "declare", "typeset", "local", "readonly", "env"):
             for w in args:
                 var, eq, _ = w.value.partition("=")
-                if eq and var in INJECT_VARS:
+                if eq and (var in INJECT_VARS or var.startswith("BASH_FUNC_") or var == "GIT_CONFIG_PARAMETERS"):
                     v = w.value[len(var) + 1 :]
                     self.assignment(var, Word(v, (v,), w.dynamic, w.glob), ctx, depth)
         spec = self.rules.wrapper(name)
@@ -430,20 +414,6 @@ class Judge:
             if effect in r.effects and cls in r.targets and (r.recursive is None or r.recursive == recursive):
                 return r
         return None
-
-    def _program_matches(self, word: Word, cwd: str | None) -> list[str] | None:
-        """What a glob in a program path (``/???/r?``) names on this machine now; None when more
-        than :data:`MAX_VALUES` do. Names without a slash expand in the working directory and
-        are then looked up on PATH, so the match's file name is the program."""
-        path = self.paths.abspath(word.value, cwd)
-        if path is None:
-            return []
-        found = sorted(globmod.glob(path))[: MAX_VALUES + 1]
-        if len(found) > MAX_VALUES:
-            return None
-        if "/" not in word.value:
-            return [posixpath.basename(f) for f in found]
-        return found
 
     def _target(self, value: str, ctx: Context, glob: bool) -> None:
         path = self.paths.abspath(value, ctx.cwd)

@@ -95,6 +95,11 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         return
     if spec.appends:
         fan_out(name, option_values, rest, cmd, ctx)
+    for _, ov in option_values:
+        # systemd-run -p ExecStartPre=CMD: a unit property that is a command line.
+        m = _EXEC_PROPERTY.match(ov.value)
+        if m is not None and not ov.dynamic:
+            judge.line(m.group(2), ctx, depth + 1, origin=f"{name} {m.group(1)}")
     dirs = chdir.directories(judge, option_values, ctx)
     if dirs:
         # `env -C /etc cat shadow`, `sudo --chdir=/root …`: the wrapped command works there.
@@ -148,6 +153,9 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
         return
     judge.argv(rest, cmd, ctx, depth + 1)
 
+
+
+_EXEC_PROPERTY = re.compile(r"(Exec\w*|ExecCondition)=[-@:+!|]*(.+)", re.S)
 
 
 def _split_string(text: str) -> list[str]:
