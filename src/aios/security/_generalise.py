@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import shlex
@@ -146,13 +147,16 @@ def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, de
 def guessed_options(args: Sequence[Word]) -> frozenset[str]:
     """Options of a program without an entry that take the next word as their value because
     their name says it is a program (``--interpreter /usr/bin/python3``, ``--rsh /bin/sh``,
-    ``-e sh``): the value is judged as a program to run, not as a file the program writes."""
+    ``-e sh``: judged as a program to run, not as a file the program writes) or where output
+    goes (``--output /dev/sdb``: written)."""
     out = set()
     for k, w in enumerate(args[:-1]):
         v = w.value
-        if ((v.startswith("--") and "=" not in v) or v == "-e") and _PROGRAM_OPTION.search(v) \
-                and not args[k + 1].value.startswith("-"):
+        nxt = args[k + 1].value
+        if ((v.startswith("--") and "=" not in v) or v == "-e") and _PROGRAM_OPTION.search(v) and not nxt.startswith("-"):
             out.add(v)
+        elif v.startswith("--") and "=" not in v and _OUTPUT_OPTION.search(v) and nxt.startswith(("/", "~/", "./")):
+            out.add(v)  # `--output /dev/sdb`, `--log-file /etc/cron.d/x`: where the program writes
     return frozenset(out)
 
 
@@ -197,12 +201,44 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             return
 
 
+_OUTPUT_OPTION = lazy(r"out|log|dump|save|write|dest|target|file|^-[oOwf]$", re.I)
+"""Option names whose value is a file the program writes (``--output``, ``--log-file``, ``-o``)."""
+_BIN_DIR = lazy(r"^(?:/usr)?(?:/local)?/s?bin/[^/]+$|/libexec/")
+"""A program's place even when it is not installed here (``chsh -s /usr/bin/zsh``)."""
+
+
+def option_programs(judge: Judge, args: Sequence[Word], ctx: Context) -> set[int]:
+    """Words of a program without an entry that name an installed program right after one of
+    its options (``useradd -s /bin/bash``, ``frob --on-done /bin/sh``): that option's value, a
+    program to run or record, not a file the program writes (unless the option says output)."""
+    out: set[int] = set()
+    for prev, w in itertools.pairwise(args):
+        p = prev.value
+        if (p.startswith("-") and "=" not in p and not prev.dynamic and not _OUTPUT_OPTION.search(p)
+                and "/" in w.value and not w.dynamic and (_is_program(w.value, ctx.cwd, judge, standalone=True)
+                                                          or (_BIN_DIR.search(w.value) and (
+                                                              p in ("-s", "--shell") or _PROGRAM_OPTION.search(p))))):
+            out.add(id(w))
+    return out
+
+
+def output_devices(judge: Judge, name: str, values: Sequence[tuple[str, Word]], ctx: Context) -> None:
+    """``frob --output=/dev/sda``, ``--log /dev/nvme0n1``: an option that names where output goes,
+    given a disk, writes over that disk (whatever rules.toml knows of the program)."""
+    for o, w in values:
+        if _OUTPUT_OPTION.search(o) and not w.dynamic and \
+                judge.paths.classify(w.value, ctx.cwd, False, w.glob)[0] == "device":
+            judge.effect("write", w, ctx, name, option=f" with {o}")
+            return
+
+
 def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]],
            clusters: Sequence[Word], ctx: Context) -> None:
     """A program without an entry that names a system or critical file is taken to write it
     (``-o/etc/fstab`` too: a short option with its value glued on). A program an option names
     to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
-    words = [w for o, w in values if not (_PROGRAM_OPTION.search(o) and _names_a_program(w.value, ctx.cwd, judge))]
+    words = [w for o, w in values if not ((_PROGRAM_OPTION.search(o) or not _OUTPUT_OPTION.search(o))
+                                          and _names_a_program(w.value, ctx.cwd, judge) and "/" in w.value)]
     for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue

@@ -333,10 +333,12 @@ class Judge:
                     tail = w.value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                     if tail:
                         self.downloaded(literal(tail), ctx)
-        self._by_words(name, spec, a, used, readonly, ctx, depth)
+        # `useradd -s /bin/bash`: a program named as an option's value, not a file written.
+        kept = generalise.option_programs(self, args, ctx) if spec is DEFAULT_SPEC else set()
+        self._by_words(name, spec, a, used, readonly, ctx, depth, kept)
 
     def _by_words(self, name: str, spec: CommandSpec, a: Args, used: set[int], readonly: bool, ctx: Context,
-                  depth: int) -> None:
+                  depth: int, kept: set[int]) -> None:
         """What the program's words say, whatever rules.toml knows of it (``_generalise``)."""
         unknown = spec is DEFAULT_SPEC and handler(self, name) is None
         values = [(o, w) for o, w in a.values if id(w) not in used]
@@ -347,6 +349,8 @@ class Judge:
             generalise.code_values(self, name, [*a.operands, *(w for _, w in values),
                                                 *(w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-")],
                                    ctx, depth)
+        if unknown:
+            generalise.output_devices(self, name, values, ctx)
         if not (spec.no_read or spec.secret_ok):
             # Anything else that names a secret is read by this program as far as the policy knows.
             words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))
@@ -365,7 +369,7 @@ class Judge:
             if len(ctx.findings) > start:
                 return
         if unknown and not readonly:
-            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], values,
+            generalise.writes(self, name, [w for w in a.operands if id(w) not in used | kept], values,
                               [w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-"], ctx)
 
     def downloaded(self, w: Word, ctx: Context) -> None:

@@ -82,6 +82,7 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
             if spec.alone == "root-shell":
                 ctx.add(Finding("confirm", f"priv.{name}-shell", f"{name} opens a shell as another user (usually root)",
                                 frozenset({"privileged", "system"})))
+                root_shell_stdin(judge, name, cmd, ctx, depth)
                 return
         tags = {"privileged"} if ro and not strings and not splits else {"privileged", "system"}
         ctx.add(Finding("confirm", f"priv.{name}", f"{name} runs {what or 'a command'} as another user (usually root)",
@@ -100,17 +101,19 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         m = _EXEC_PROPERTY.match(ov.value)
         if m is not None and not ov.dynamic:
             judge.line(m.group(2), ctx, depth + 1, origin=f"{name} {m.group(1)}")
+    whole = bool(_WHOLE_ITEMS & a.options)  # xargs -0 / -d: each input item is one word, spaces and all
     dirs = chdir.directories(judge, option_values, ctx)
     if dirs:
         # `env -C /etc cat shadow`, `sudo --chdir=/root …`: the wrapped command works there.
         chdir.under(ctx, dirs, lambda: _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx,
-                                            depth))
+                                            depth, whole))
     else:
-        _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx, depth)
+        _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx, depth, whole)
 
 
 def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits: list[Word], rest: list[Word],
-         extra_input: list[Word], replace: str | None, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+         extra_input: list[Word], replace: str | None, cmd: SimpleCommand, ctx: Context, depth: int,
+         whole: bool = False) -> None:
     """Judge what the wrapper runs: its command strings, its split string, its wrapped command."""
     for s in strings:
         if s.dynamic:
@@ -133,7 +136,7 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
                 judge.line(w.value, ctx, depth + 1, origin=name)
         return
     if spec.appends:
-        inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None)
+        inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None or whole)
         if replace is not None:
             # xargs -I: each input line (not word) replaces the placeholder; judge each line.
             variants = [[replace_placeholder(w, replace, [line]) for w in rest] for line in (inputs or [literal(DYN)])]
@@ -155,7 +158,23 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
 
 
 
+_WHOLE_ITEMS = frozenset({"-0", "--null", "-d", "--delimiter"})
 _EXEC_PROPERTY = re.compile(r"(Exec\w*|ExecCondition)=[-@:+!|]*(.+)", re.S)
+
+
+def root_shell_stdin(judge: Judge, name: str, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``sudo -i <<< 'rm -rf /'``, ``echo … | su -``: the shell reads its commands from standard input."""
+    st = cmd.stdin
+    if st is None:
+        return
+    from ._shells import pipe_text  # (imported here: _shells imports this module's neighbours)
+
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is None or st.dynamic or DYN in text:
+        ctx.add(hidden("dyn.stdin-script", f"{name} runs as root whatever its standard input holds, which is only "
+                       "known when it runs"))
+    else:
+        judge.line(text, ctx, depth + 1, origin=f"{name} reading stdin")
 
 
 def _split_string(text: str) -> list[str]:
@@ -223,5 +242,5 @@ def listing_dir(src: SimpleCommand) -> str | None:
 
 def split_input(text: str, lines: bool) -> list[Word]:
     if lines:
-        return [literal(p.strip()) for p in text.split("\n") if p.strip()]
+        return [literal(p.strip()) for p in re.split(r"[\n\0]", text) if p.strip()]
     return [literal(p) for p in text.split()]
