@@ -36,6 +36,7 @@ from ._names import (
 from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
+from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import (
     eval_,
@@ -62,6 +63,7 @@ BUILTINS: dict[str, Handler] = {
     "source": source, ".": source,
 }
 """Shell built-ins that change how the rest of the line reads; nothing else judges them."""
+_VAR_NAME = lazy(r"[A-Za-z_][A-Za-z0-9_]*")
 WRITES = frozenset({"write", "delete", "modify", "format"})
 
 
@@ -206,7 +208,8 @@ class Judge:
         if name in ("export", "declare", "typeset", "local", "readonly", "env"):
             for w in args:
                 var, eq, _ = w.value.partition("=")
-                if eq and (var in INJECT_VARS or var.startswith("BASH_FUNC_") or var == "GIT_CONFIG_PARAMETERS"):
+                # `export PGPASSFILE=/home/bob/.pgpass`, `env 'BASH_FUNC_f%%=() {…}'`: judged like VAR=value.
+                if eq and (var in INJECT_VARS or var.startswith("BASH_FUNC_") or _VAR_NAME.fullmatch(var)):
                     v = w.value[len(var) + 1 :]
                     self.assignment(var, Word(v, (v,), w.dynamic, w.glob), ctx, depth)
         spec = self.rules.wrapper(name)

@@ -19,6 +19,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from ._expand import Expander, node_text
+from ._names import DOWNLOADERS
 from ._regex_cache import lazy
 from ._words import (
     DYN,
@@ -243,7 +244,14 @@ class _Walker:
                 s_in = stdin
             else:
                 s_in = Stdin("pipe", source=prev)
+            start = len(self.out)
             prev = self.stmt(st, s_in)
+            if prev is None and st.type in ("compound_statement", "subshell") and len(self.out) > start:
+                # `{ curl …; } | sh`, `(curl …) | sh`: the group's commands all write into the pipe; a
+                # downloader among them is what matters most, else the last one.
+                group = self.out[start:]
+                prev = next((c for c in group if c.words and c.words[0].value.rsplit("/", 1)[-1] in DOWNLOADERS),
+                            group[-1])
 
     def redirect(self, node: Node) -> Redirect:
         fd: str | None = None

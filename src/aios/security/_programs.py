@@ -78,6 +78,7 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
     if not starts:
         starts = [literal(".")]
     filtered = delete = alternatives = False
+    names: list[str] = []
     while i < n:
         v = args[i].value
         if v in FIND_EXEC:
@@ -104,6 +105,11 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
                     continue
                 ctx.commands.append(tuple(w.text for w in sub))
                 judge.argv(words, cmd, ctx, depth + 1)
+                for pat in names[:MAX_VALUES] if not s.dynamic else ():
+                    # `find /home -name id_rsa -exec cat {} \;`: {} is also any file of that name below.
+                    named = literal(s.value.rstrip("/") + "/**/" + pat, glob=True)
+                    judge.argv([replace_placeholder(w, "{}", [named]) if "{}" in w.value else w for w in sub], cmd,
+                               ctx, depth + 1)
             continue
         if v == "-delete":
             delete = True
@@ -118,6 +124,8 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
         elif v in ("-o", "-or", ","):  # another branch: a filter no longer narrows everything
             alternatives = True
         elif v in FIND_FILTERS_1:
+            if v in ("-name", "-iname") and i + 1 < n and not args[i + 1].dynamic and "/" not in args[i + 1].value:
+                names.append(args[i + 1].value)
             if v in FIND_NARROWING and not (i + 1 < n and args[i + 1].value in ("*", "*.*")):
                 filtered = True
             i += 1

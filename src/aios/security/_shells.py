@@ -357,7 +357,9 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
         for w in rest:
-            judge.effect("modify" if inplace else "read", w, ctx, f"{name} -i" if inplace else name)
+            judge.effect("read", w, ctx, name)  # (-i edits in place: it reads the file too)
+            if inplace:
+                judge.effect("modify", w, ctx, f"{name} -i")
         return
     a = split_args(args, spec.arg_options)
     if not judge.is_readonly(name, a, args):
