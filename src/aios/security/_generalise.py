@@ -55,7 +55,7 @@ _CODE = (
     (lazy(r"%\((?!\w+\)[sdifrxXeEgGcoaT%])([^()]+)\)"), "%()"),
     (lazy(r"`([^`]+)`"), "backticks"),
 )
-_CODE_HINT = lazy(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
+_CODE_HINT = lazy(r"\bload_extension\s*\(|^\s*\.load\s|\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
                         r"os\.execute|io\.popen|Runtime\.getRuntime|child_process|subprocess|__import__)\s*\(|"
                         r"\$[({]shell\s|\\write18|%x[({\[]")
 _PROGRAM_OPTION = lazy(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
@@ -118,6 +118,27 @@ def stdin_escapes(judge: Judge, name: str, text: str, ctx: Context, depth: int) 
         m = _STDIN_ESCAPE.match(raw)
         if m is not None and DYN not in m.group(1):
             judge.line(m.group(1), ctx, depth + 1, origin=f"{name} reading stdin")
+
+
+_RUNS_INPUT = lazy(r"\b(?:system|exec|popen|qx)\s*\(?\s*(?:\$0|\$_|\$LINE|line|\$l)\s*\)?|`\$_`|"
+                   r"\bprint\s*(?:\$0)?\s*\|\s*\"(?:/bin/)?(?:ba|da)?sh\"")
+"""Code that runs each input line as a command: awk ``system($0)``, perl ``system($_)``, ``print | "sh"``."""
+
+
+def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``awk '{system($0)}' <<< 'rm -rf /'``: interpreter code that runs every input line as a
+    command, fed literal text: each line is judged as a command line."""
+    st = cmd.stdin
+    if st is None or not _RUNS_INPUT.search(code):
+        return
+    from ._shells import pipe_text  # (here: _shells imports this module)
+
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is None or st.dynamic or DYN in text:
+        return
+    for line in text.split("\n")[: MAX_VALUES * 4]:
+        if line.strip():
+            judge.line(line, ctx, depth + 1, origin=f"{name} running its input")
 
 
 def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, depth: int) -> None:

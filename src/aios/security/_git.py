@@ -140,7 +140,7 @@ def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, dept
 
 
 _RUNS = re.compile(r"^--(?:[\w-]*(?:cmd|command|pager|program|exec|helper|hook|editor)|upload-pack|receive-pack|"
-                   r"smtp-server)$")
+                   r"smtp-server|[\w-]*-filter)$")
 """git options of any subcommand whose value is a command git runs (``send-email --sendmail-cmd``,
 ``grep --open-files-in-pager``, ``fetch --upload-pack``)."""
 

@@ -11,6 +11,8 @@ equivalent, and it notices calls of the same kind whose argument it cannot read
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import shlex
 from collections.abc import Callable
@@ -151,6 +153,8 @@ _PERL: tuple[_Pat, ...] = (
     _Pat(re.compile(r"\bqx\s*(?:\{([^}]*)\}|\(([^)]*)\)|/([^/]*)/|\[([^\]]*)\]|\|([^|]*)\|)"), "shell", "qx"),
     _p(r"\b(?:rmtree|remove_tree)", "delete", "File::Path::rmtree", recursive=True, after=r"\s*\(?\s*"),
     _p(r"\b(?:unlink|rmdir)", "delete", "unlink", after=r"\s*\(?\s*"),
+    _Pat(re.compile(r"\bunlink\s*\(?\s*(?:glob\s*\(\s*" + _S + r"|<([^<>]+)>)"), "delete", "unlink glob",
+         build=lambda m: [next(g for g in m.groups() if g is not None)]),
     _Pat(re.compile(r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*['\"]\+?(?:>>?|\+<)['\"]\s*,\s*" + _S), "write", "open"),
     _Pat(re.compile(r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*['\"]\+?>>?\s*([^'\"|]+)['\"]"), "write", "open"),
     _Pat(re.compile(r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*['\"]<?\s*([^'\"|<>]+)['\"]\s*\)"), "read", "open"),
@@ -299,6 +303,18 @@ def _as_literal(m: re.Match[str]) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_B64_LITERAL = re.compile(r"\b(?:base64\.)?b64decode\(\s*[bBuU]?['\"]([A-Za-z0-9+/=\s]+)['\"]\s*\)(?:\.decode\(\s*(?:['\"][\w-]+['\"])?\s*\))?")
+"""``base64.b64decode('cm0gLXJmIC8=')``: a literal decoded where it stands, so the call that uses it reads it."""
+
+
+def _decoded(m: re.Match[str]) -> str:
+    try:
+        text = base64.b64decode("".join(m.group(1).split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return m.group(0)
+    return repr(text)
+
+
 def _py_unalias(code: str) -> str:
     """``import subprocess as s`` / ``from os import system as run``: calls spelled through an
     alias are rewritten to the full name, so ``s.call([...])`` reads as ``subprocess.call([...])``."""
@@ -326,7 +342,7 @@ def analyze(language: str, code: str) -> list[Intent]:
     if language in ("perl", "ruby"):
         code = _QUOTE_OP.sub(_as_literal, code)
     if language == "python":
-        code = _py_unalias(code)
+        code = _B64_LITERAL.sub(_decoded, _py_unalias(code))
     masked = list(code)
     covered: list[tuple[int, int]] = []
     for pat in pats:

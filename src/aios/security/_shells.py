@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
 from ._forks import runs_itself
-from ._generalise import secrets
+from ._generalise import input_commands, secrets
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
 from ._parse import parse
 from ._regex_cache import lazy
@@ -356,6 +356,7 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
             ctx.add(_unseen("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})", code))
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
+            input_commands(judge, name, code.value, cmd, ctx, depth)
         for w in rest:
             judge.effect("read", w, ctx, name)  # (-i edits in place: it reads the file too)
             if inplace:
