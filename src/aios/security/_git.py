@@ -48,6 +48,15 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
     program_options(judge, args, ctx, depth)
     ops = [w.value for w in a.operands]
     sub = ops[0] if ops else ""
+    trees = [w for o, w in a.values if o in ("--git-dir", "--work-tree")]
+    if trees:
+        # A repository or work tree in a secret place reads it; one that checkout/reset/clean … rewrites
+        # is written (`git --work-tree=/etc checkout -f .`).
+        secrets(judge, "git", trees, ctx)
+        if sub in _REWRITES_TREE:
+            for o, w in a.values:
+                if o == "--work-tree":
+                    judge.effect("write", w, ctx, f"git {sub}", option=" (its work tree)")
     if sub == "config" and len(ops) >= 3 and spec.command_keys:
         key = ops[1].lower()
         if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
@@ -139,6 +148,8 @@ def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, dept
     judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
 
 
+_REWRITES_TREE = frozenset({"checkout", "reset", "restore", "switch", "clean", "merge", "pull", "apply", "am",
+                            "stash", "rebase", "cherry-pick", "revert", "read-tree", "checkout-index"})
 _RUNS = re.compile(r"^--(?:[\w-]*(?:cmd|command|pager|program|exec|helper|hook|editor)|upload-pack|receive-pack|"
                    r"smtp-server|[\w-]*-filter)$")
 """git options of any subcommand whose value is a command git runs (``send-email --sendmail-cmd``,

@@ -181,6 +181,13 @@ class Judge:
             words = [literal(first.values[0]), *(literal(v) for v in first.values[1:]), *words[1:]]
         name = base(words[0].value)
         args = words[1:]
+        body = ctx.aliases.pop(words[0].value, None) if ctx.aliases else None
+        if body is not None:
+            # An alias the line defined: its text, then the words given to it (once; no recursion).
+            self.line(" ".join([body, *(shlex.quote(w.value) if not w.dynamic else w.text for w in args)]), ctx,
+                      depth + 1, origin=f"alias {words[0].value}")
+            ctx.aliases[words[0].value] = body
+            return
         if name in RAW_NET or (name == "openssl" and any(w.value == "s_client" for w in args)):
             ctx.network = True
         if "/" in words[0].value and run_file(self, words[0], ctx, depth, name, None):

@@ -88,11 +88,12 @@ def eval_(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         return
     if name == "alias":
         for w in args:
-            _, eq, body = w.value.partition("=")
+            alias, eq, body = w.value.partition("=")
             if eq and body:
                 if w.dynamic:
                     ctx.add(hidden("dyn.alias", "alias defines text that is only known when it runs"))
                 else:
+                    ctx.aliases[alias] = body  # a later `alias args…` is judged as `body args…`
                     judge.line(body, ctx, depth + 1, origin="alias")
         return
     # trap 'cmd' SIGNALS
