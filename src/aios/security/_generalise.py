@@ -32,7 +32,7 @@ from ._words import DYN, SimpleCommand, Word, literal
 if TYPE_CHECKING:
     from ._judge import Judge
 
-_PATHS_IN = lazy(r"(?<![\w.~/-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
+_PATHS_IN = lazy(r"(?<![\w.~/*?\]-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
 """Absolute or ``~`` paths inside a longer word (an option value, a URL, a quoted script)."""
 _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
 _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
