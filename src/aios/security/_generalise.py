@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
-from ._names import DEFAULT_SPEC, DOWNLOADERS
+from ._names import DEFAULT_SPEC, DOWNLOADERS, REMOTE
 from ._paths import path_candidates
 from ._regex_cache import lazy
 from ._words import DYN, SimpleCommand, Word, literal
@@ -176,7 +176,8 @@ def guessed_options(args: Sequence[Word]) -> frozenset[str]:
         nxt = args[k + 1].value
         if ((v.startswith("--") and "=" not in v) or v == "-e") and _PROGRAM_OPTION.search(v) and not nxt.startswith("-"):
             out.add(v)
-        elif v.startswith("--") and "=" not in v and _OUTPUT_OPTION.search(v) and nxt.startswith(("/", "~/", "./")):
+        elif ((v.startswith("--") and "=" not in v) or v in ("-o", "-O")) and _OUTPUT_OPTION.search(v) \
+                and nxt.startswith(("/", "~/", "./")):
             out.add(v)  # `--output /dev/sdb`, `--log-file /etc/cron.d/x`: where the program writes
     return frozenset(out)
 
@@ -198,7 +199,8 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
         parts = w.value.split()
         if not parts:
             continue
-        named = bool(_PROGRAM_OPTION.search(opt))
+        # (`-e` names a program only for a program without an entry: grep -e, sed -e are expressions)
+        named = bool(_PROGRAM_OPTION.search(opt)) and not (opt == "-e" and judge.rules.command(name) is not None)
         if named and _names_a_program(w.value, ctx.cwd, judge) and not _is_program(parts[0], ctx.cwd, judge,
                                                                                    standalone=False):
             # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
@@ -383,4 +385,18 @@ def sends_output(judge: Judge, name: str, args: Sequence[Word], cmd: SimpleComma
             ctx.add(Finding("confirm", "net.send-substitution", f"sending data off the host: {name} sends text a "
                             f"command writes when the line runs ({_short(w.text)})", frozenset({"system"})))
             return
+
+
+def remote_copies(judge: Judge, name: str, operands: Sequence[Word], ctx: Context) -> None:
+    """``scp host:/tmp/x.sh . && sh x.sh``: files copied here from another machine are downloads;
+    running one later in the line runs code from the network."""
+    if name not in ("scp", "rsync") or len(operands) < 2 or any(w.dynamic for w in operands):
+        return
+    *sources, dest = (w.value for w in operands)
+    if not any(REMOTE.match(v) and not v.startswith(("/", "~", ".")) for v in sources) or REMOTE.match(dest):
+        return
+    path = judge.paths.abspath(dest, ctx.cwd)
+    if path is not None:
+        into = dest.endswith("/") or dest in (".", "..") or os.path.isdir(path) or len(sources) > 1
+        ctx.files[path.rstrip("/") + "/" if into else path] = None
 

@@ -164,6 +164,7 @@ def program_options(judge: Judge, args: list[Word], ctx: Context, depth: int) ->
             # The ext transport runs its URL as a command (`%` + space is a space, `%%` a percent).
             argv = [p.replace("\0", " ").replace("%%", "%") for p in v[5:].replace("% ", "\0").split()]
             setting_code(judge, "git", "ext::", "!" + shlex.join(argv), ctx, depth)
+            judge.line(v[5:].replace("% ", " "), ctx, depth + 1, origin="git ext::")  # as a shell would read it too
             continue
         opt, eq, val = v.partition("=")
         code: Word | None = None

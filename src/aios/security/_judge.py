@@ -272,6 +272,7 @@ class Judge:
                 program(self, name, raw, cmd or SimpleCommand(()), ctx, depth)
             self._generic(name, spec, args, a, ctx, depth)
             generalise.sends_output(self, name, args, cmd, ctx)
+            generalise.remote_copies(self, name, a.operands, ctx)
             if cmd is not None and pipe_source(cmd) in DOWNLOADERS:
                 # `curl … | tee x.sh`, `curl … | tar x`: what they write comes from the network.
                 for w in a.operands if name == "tee" else ():

@@ -15,7 +15,7 @@ REMOTE = lazy(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 URL = lazy(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 DOWNLOADERS = frozenset({"curl", "wget", "ftpget", "xh", "curlie", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
                          "lwp-request", "GET", "scp", "rsync", "sftp", "lynx", "links", "elinks", "w3m", "axel",
-                         "httpie", "wcurl", "pget"})
+                         "httpie", "wcurl", "pget", "lwp-download", "lwp-mirror"})
 """Programs whose output (or written file) is text from the network."""
 DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "openssl", "gpg", "gunzip", "zcat", "gzip",
                       "bzcat", "bunzip2", "xzcat", "unxz", "zstdcat", "uudecode", "rot13", "caesar", "iconv", "printf"})

@@ -331,6 +331,14 @@ class _Walker:
         result: SimpleCommand | None = None
         if body is not None and body.type == "command":
             result = self.command(body, stdin, tuple(redirects))
+            last = body.children[-1] if body.children else None
+            first = next((c for c in node.children if c.type == "file_redirect"), None)
+            if last is not None and first is not None and last.type == "number" and last.end_byte == first.start_byte \
+                    and result.words and result.words[-1].value == node_text(last):
+                # `sh 0< <(…)`: the number glued to the redirect is its file descriptor, not an argument.
+                fixed = result._replace(words=result.words[:-1])
+                self.out[self.out.index(result)] = fixed
+                result = fixed
         else:
             if body is not None:
                 self.stmt(body, stdin)

@@ -208,7 +208,11 @@ def stdin_words(judge: Judge, cmd: SimpleCommand, *, lines: bool = False) -> lis
                 if w.value.startswith("-") or w.value in ("(", "!"):
                     break
                 starts.append(w.value)
-            return [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
+            found = [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
+            # `find /home -name id_rsa -print0 | xargs -0 cat`: also any file of that name below.
+            vals = [w.value for w in src.words]
+            names = [vals[k + 1] for k, v in enumerate(vals[:-1]) if v in ("-name", "-iname") and "/" not in vals[k + 1]]
+            return found + [literal((starts or ["."])[0].rstrip("/") + "/**/" + n, glob=True) for n in names[:1]]
         text = literal_output(src)
         if text is not None:
             return split_input(text, lines)
