@@ -289,11 +289,9 @@ def comp_match(word: str, pattern: str) -> bool:
         if pattern.startswith(".") and not word.startswith("."):
             return False
         return fnmatch.fnmatchcase(pattern, word)
-    if word == "*" or pattern == "*" or word == pattern:
-        return True
     # Both globs: `*.log` and `auth.log*` can name the same file when one matches the other's stem.
-    return (pattern.endswith("*") and "[" not in pattern and fnmatch.fnmatchcase(pattern.rstrip("*"), word)) or (
-        word.endswith("*") and "[" not in word and fnmatch.fnmatchcase(word.rstrip("*"), pattern))
+    return (word == "*" or pattern == "*" or word == pattern or fnmatch.fnmatchcase(pattern.rstrip("*"), word)
+            or fnmatch.fnmatchcase(word.rstrip("*"), pattern))
 
 
 def path_candidates(value: str) -> list[str]:
