@@ -292,6 +292,10 @@ class _Walker:
                 redirects.append(self.redirect(c))
             elif ct == "herestring_redirect":
                 kids = c.named_children
+                prev = node.children[i - 1] if i else None
+                if prev is not None and prev.type == "number" and prev.end_byte == c.start_byte and words \
+                        and words[-1].value == node_text(prev):
+                    words.pop()  # `bash 0<<<'…'`: the number is the descriptor, not an argument
                 if kids:
                     w = self.word(kids[-1])
                     stdin = Stdin("text", text=w.value, dynamic=w.dynamic)
