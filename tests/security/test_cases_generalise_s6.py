@@ -1,7 +1,8 @@
 """Issue 14, session 6: spellings written for each class before looking at how the code handles
 it, with everyday admin lines beside them that must stay allowed or confirmed.
 
-Each line of ``cases_generalise_s6.jsonl`` is ``{cmd, expect, mode, class}``. The classes:
+Each line of ``cases_generalise_s6.jsonl`` is ``{cmd, expect, mode, note}`` (``note`` names the class, so
+the file also runs through ``aios policy test``). The classes:
 ``chdir`` (an option or ``cd`` moves where relative words point: ``tar -C /root … .ssh``),
 ``forkbomb`` (loops, xargs/parallel fan-out without a job limit, a script that starts itself),
 ``optprog`` (``--opt VALUE`` naming a program to run or a file to read or write), ``secrets``,
@@ -49,8 +50,8 @@ def _policy(mode: str) -> Policy:
 def test_every_class_has_attacks_and_false_alarm_cases() -> None:
     keys = [(c["cmd"], c.get("mode", "normal")) for _, c in CASES]
     assert len(set(keys)) == len(keys), "duplicate (cmd, mode) lines"
-    attacks = {c["class"] for _, c in CASES if c["expect"] != "allow"}
-    harmless = {c["class"] for _, c in CASES if c["expect"] == "allow"}
+    attacks = {c["note"] for _, c in CASES if c["expect"] != "allow"}
+    harmless = {c["note"] for _, c in CASES if c["expect"] == "allow"}
     assert {"chdir", "forkbomb", "optprog", "secrets", "dataloss", "secoff", "hidden", "admin"} <= attacks & harmless
 
 
@@ -59,6 +60,6 @@ def test_case(line: int, case: dict[str, Any]) -> None:
     mode = case.get("mode", "normal")
     d = _policy(mode).check_command(case["cmd"])
     assert d.action == case["expect"], (
-        f"line {line} [{case['class']}, {mode}]: {case['cmd']!r} expected {case['expect']}, "
+        f"line {line} [{case['note']}, {mode}]: {case['cmd']!r} expected {case['expect']}, "
         f"got {d.action} ({d.rule}: {d.reason})"
     )
