@@ -236,6 +236,8 @@ class Expander:
             return self._subscript(kids[0], quoted)
         op = next((c for i, c in enumerate(node.children) if node.field_name_for_child(i) == "operator"), None)
         names = [c for c in kids if c.type == "variable_name"]
+        if op is not None and names and node_text(op) in (":?", "?"):
+            return self.lookup(node_text(names[0]), quoted)  # ${x:?message}: x, or the shell stops
         if op is not None and names and node_text(op) in (*_DEFAULT_OPS, *_ALT_OPS):
             return self._operator(node, node_text(names[0]), node_text(op), op, quoted)
         for c in kids:

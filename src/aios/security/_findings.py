@@ -53,6 +53,7 @@ class Context:
         targets: absolute paths the line writes or deletes (for a pre-exec snapshot).
         network: a raw network tool (nc, socat, telnet) is in the line.
         pipe_shell: a shell or interpreter reads its program from a pipe of unknown text.
+        aliases: aliases the line defined (``alias x='rm -rf'; x /``), by name.
     """
 
     cwd: str | None
@@ -65,6 +66,7 @@ class Context:
     targets: list[str] = field(factory=list)
     network: bool = False
     pipe_shell: bool = False
+    aliases: dict[str, str] = field(factory=dict)
 
     def add(self, f: Finding) -> None:
         """Record a finding (its tags mark the line privileged or system-changing)."""

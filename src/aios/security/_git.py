@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import Context, Finding, dynamic, hidden
-from ._generalise import names_program
+from ._generalise import names_program, secrets
 from ._names import DEFAULT_SPEC
 from ._words import SimpleCommand, Word, literal
 
@@ -44,8 +45,18 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
                          "git --output")
         elif w.value == "--output" and k + 1 < len(args):
             judge.effect("write", args[k + 1], ctx, "git --output")
+    program_options(judge, args, ctx, depth)
     ops = [w.value for w in a.operands]
     sub = ops[0] if ops else ""
+    trees = [w for o, w in a.values if o in ("--git-dir", "--work-tree")]
+    if trees:
+        # A repository or work tree in a secret place reads it; one that checkout/reset/clean … rewrites
+        # is written (`git --work-tree=/etc checkout -f .`).
+        secrets(judge, "git", trees, ctx)
+        if sub in _REWRITES_TREE:
+            for o, w in a.values:
+                if o == "--work-tree":
+                    judge.effect("write", w, ctx, f"git {sub}", option=" (its work tree)")
     if sub == "config" and len(ops) >= 3 and spec.command_keys:
         key = ops[1].lower()
         if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
@@ -70,6 +81,24 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
         for w in args[k + 1 :]:
             if not w.value.startswith("-"):
                 judge.effect("read", w, ctx, "git diff --no-index")
+    elif sub == "clean" and len(ops) == 1 and ctx.cwd != judge.paths.workspace:
+        # `git -C / clean -ffdx`: with no paths it deletes the untracked files of the tree it is in.
+        flags = "".join(w.value[1:] for w in args if re.fullmatch(r"-[a-zA-Z]+", w.value))
+        if "n" not in flags and ("f" in flags or "--force" in (w.value for w in args)):
+            judge.effect("delete", literal("."), ctx, "git clean", option=" (untracked files below)",
+                         recursive="d" in flags)
+    elif sub == "clone" and len(ops) > 1 and not any(w.dynamic for w in a.operands[1:3]):
+        # The clone's files come from the network: running one later in the line runs downloaded code.
+        dest = ops[2] if len(ops) > 2 else ops[1].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+        path = judge.paths.abspath(dest, ctx.cwd) if dest else None
+        if path is not None:
+            ctx.files[path.rstrip("/") + "/"] = None
+    elif sub in ("show", "cat-file", "archive") and len(ops) > 1:
+        # `git -C /home/bob show HEAD:.aws/credentials`: REV:PATH reads that file of the repository.
+        paths = [w.value.split(":", 1)[1] for w in a.operands[1:] if ":" in w.value and "://" not in w.value
+                 and not w.dynamic]
+        if paths:
+            secrets(judge, f"git {sub}", [literal(p) for p in paths if p], ctx)
     elif sub == "clean" and len(ops) > 1:
         # git clean -f PATH… deletes untracked files below each path (-d: whole directories).
         k = next(i for i, w in enumerate(args) if w.value == "clean")
@@ -117,3 +146,39 @@ def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, dept
         ctx.add(hidden("dyn.wrapper-string", f"{label} runs text that is only known when it runs"))
         return
     judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
+
+
+_REWRITES_TREE = frozenset({"checkout", "reset", "restore", "switch", "clean", "merge", "pull", "apply", "am",
+                            "stash", "rebase", "cherry-pick", "revert", "read-tree", "checkout-index"})
+_RUNS = re.compile(r"^--(?:[\w-]*(?:cmd|command|pager|program|exec|helper|hook|editor)|upload-pack|receive-pack|"
+                   r"smtp-server|[\w-]*-filter)$")
+"""git options of any subcommand whose value is a command git runs (``send-email --sendmail-cmd``,
+``grep --open-files-in-pager``, ``fetch --upload-pack``)."""
+
+
+def program_options(judge: Judge, args: list[Word], ctx: Context, depth: int) -> None:
+    """``--x-cmd=CMD``, ``--x-cmd CMD`` and ``grep -O CMD``: the command is judged, and confirmed."""
+    for i, w in enumerate(args):
+        v = w.value
+        if v.startswith("ext::") and not w.dynamic:
+            # The ext transport runs its URL as a command (`%` + space is a space, `%%` a percent).
+            argv = [p.replace("\0", " ").replace("%%", "%") for p in v[5:].replace("% ", "\0").split()]
+            setting_code(judge, "git", "ext::", "!" + shlex.join(argv), ctx, depth)
+            judge.line(v[5:].replace("% ", " "), ctx, depth + 1, origin="git ext::")  # as a shell would read it too
+            continue
+        opt, eq, val = v.partition("=")
+        code: Word | None = None
+        if _RUNS.match(opt) and not (opt == "--exec" and any(x.value == "rebase" for x in args[:i])):
+            # (rebase --exec is judged below, as the test command a rebase runs; not confirmed)
+            code = literal(val) if eq and not w.dynamic else (args[i + 1] if not eq and i + 1 < len(args) else None)
+            code = w if eq and w.dynamic else code
+        elif v.startswith("-O") and not v.startswith("--") and any(x.value == "grep" for x in args[:i]):
+            # git grep -O[CMD]: opens the matching files with CMD, glued on (git diff -O is an order file).
+            code = (w if w.dynamic else literal(v[2:])) if len(v) > 2 else None
+        if code is None:
+            continue
+        if code.dynamic:
+            ctx.add(hidden("dyn.option-code", f"git {opt} runs a command only known when it runs"))
+        elif code.value.strip():
+            setting_code(judge, "git", opt, code.value, ctx, depth)
+

@@ -11,6 +11,8 @@ equivalent, and it notices calls of the same kind whose argument it cannot read
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import shlex
 from collections.abc import Callable
@@ -87,6 +89,14 @@ def _cmd_plus_list(m: re.Match[str]) -> list[str]:
     return [shlex.join(head + rest) if rest else head[0]] if head else []
 
 
+_LIST = r"(?P<list>" + _SB + r"(?:\s*,\s*" + _SB + r")+)"
+"""Two or more string literals separated by commas: the argv of a list-form call."""
+
+
+def _spawn_list(m: re.Match[str]) -> list[str]:
+    return [shlex.join(_lits(m.group("list"))[1:])]  # spawnlp(mode, FILE, ARGV0, ARGS…): the file is repeated
+
+
 def _open_mode(m: re.Match[str]) -> list[str]:
     return _first(m)
 
@@ -97,6 +107,10 @@ _PY: tuple[_Pat, ...] = (
     _Pat(re.compile(r"\bsubprocess\.\w+\(\s*\[(?P<list>[^\]]*)\]"), "shell", "subprocess", build=_argv_list),
     _Pat(re.compile(r"\bos\.exec\w*\(\s*" + _SB + r"\s*,\s*\[(?P<list>[^\]]*)\]"), "shell", "os.exec", build=_argv_list),
     _p(r"\bpty\.spawn", "shell", "pty.spawn"),
+    _Pat(re.compile(r"\bpty\.spawn\(\s*\[(?P<list>[^\]]*)\]"), "shell", "pty.spawn", build=_argv_list),
+    _Pat(re.compile(r"\bos\.spawnl\w*\(\s*[\w.]+\s*,\s*" + _LIST), "shell", "os.spawnl", build=_spawn_list),
+    _Pat(re.compile(r"\bos\.exec\w*\(\s*" + _LIST), "shell", "os.exec", build=_spawn_list),
+    _p(r"\bcommands\.get\w*", "shell", "commands.getoutput"),
     _p(r"\b(?:shutil\.)?rmtree", "delete", "shutil.rmtree", recursive=True),
     _p(r"\bos\.(?:remove|unlink|rmdir|removedirs)", "delete", "os.remove"),
     _p(r"\bos\.(?:makedirs|mkdir|mkfifo|symlink|link)", "write", "os.makedirs"),
@@ -134,10 +148,13 @@ _PY_EXEC = re.compile(r"\b(?:exec|eval|compile|system|popen|subprocess|spawn\w*|
 
 _PERL: tuple[_Pat, ...] = (
     _p(r"\b(?:system|exec)", "shell", "system", after=r"\s*\(?\s*"),
+    _Pat(re.compile(r"\b(?:system|exec)\s*\(?\s*" + _LIST), "shell", "system", build=_argv_list),
     _Pat(re.compile(r"`([^`]*)`"), "shell", "backticks", build=lambda m: [m.group(1)]),
     _Pat(re.compile(r"\bqx\s*(?:\{([^}]*)\}|\(([^)]*)\)|/([^/]*)/|\[([^\]]*)\]|\|([^|]*)\|)"), "shell", "qx"),
     _p(r"\b(?:rmtree|remove_tree)", "delete", "File::Path::rmtree", recursive=True, after=r"\s*\(?\s*"),
     _p(r"\b(?:unlink|rmdir)", "delete", "unlink", after=r"\s*\(?\s*"),
+    _Pat(re.compile(r"\bunlink\s*\(?\s*(?:glob\s*\(\s*" + _S + r"|<([^<>]+)>)"), "delete", "unlink glob",
+         build=lambda m: [next(g for g in m.groups() if g is not None)]),
     _Pat(re.compile(r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*['\"]\+?(?:>>?|\+<)['\"]\s*,\s*" + _S), "write", "open"),
     _Pat(re.compile(r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*['\"]\+?>>?\s*([^'\"|]+)['\"]"), "write", "open"),
     _Pat(re.compile(r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*['\"]<?\s*([^'\"|<>]+)['\"]\s*\)"), "read", "open"),
@@ -150,6 +167,8 @@ _PERL_RISKY = re.compile(
 
 _RUBY: tuple[_Pat, ...] = (
     _p(r"\b(?:system|exec|spawn)", "shell", "system", after=r"\s*\(?\s*"),
+    _Pat(re.compile(r"\b(?:system|exec|spawn|IO\.popen|Open3\.\w+)\s*\(?\s*\[?\s*" + _LIST), "shell", "system",
+         build=_argv_list),
     _Pat(re.compile(r"`([^`]*)`"), "shell", "backticks", build=lambda m: [m.group(1)]),
     _Pat(re.compile(r"%x\s*(?:\(([^)]*)\)|\{([^}]*)\}|\[([^\]]*)\])"), "shell", "%x"),
     _p(r"\b(?:IO\.popen|Open3\.\w+)", "shell", "IO.popen", after=r"\s*\(?\s*"),
@@ -275,14 +294,31 @@ _QUOTE_OP = re.compile(r"(?<![\w$@%&])(?:qq?|%[qQ]?)\s*(?:\(([^()]*)\)|\{([^{}]*
 """perl ``q(…)``/``qq{…}`` and ruby ``%q(…)``/``%Q[…]``/``%(…)``: quoted strings by another spelling."""
 
 
+_WORDS_OP = re.compile(r"%[wW]\s*(?:\(([^()]*)\)|\{([^{}]*)\}|\[([^\[\]]*)\])")
+"""ruby ``%w[rm -rf /]``: an array of words."""
+
+
 def _as_literal(m: re.Match[str]) -> str:
     text = next(g for g in m.groups() if g is not None)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_B64_LITERAL = re.compile(r"\b(?:base64\.)?b64decode\(\s*[bBuU]?['\"]([A-Za-z0-9+/=\s]+)['\"]\s*\)(?:\.decode\(\s*(?:['\"][\w-]+['\"])?\s*\))?")
+"""``base64.b64decode('cm0gLXJmIC8=')``: a literal decoded where it stands, so the call that uses it reads it."""
+
+
+def _decoded(m: re.Match[str]) -> str:
+    try:
+        text = base64.b64decode("".join(m.group(1).split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return m.group(0)
+    return repr(text)
+
+
 def _py_unalias(code: str) -> str:
     """``import subprocess as s`` / ``from os import system as run``: calls spelled through an
     alias are rewritten to the full name, so ``s.call([...])`` reads as ``subprocess.call([...])``."""
+    code = re.sub(r"\b__import__\(\s*['\"]([\w.]+)['\"]\s*\)", r"\1", code)  # __import__("os").system(…)
     for mod, alias in re.findall(r"\bimport\s+([\w.]+)\s+as\s+(\w+)", code):
         code = re.sub(rf"(?<![\w.]){re.escape(alias)}\s*\.", f"{mod}.", code)
     for mod, name, alias in re.findall(r"\bfrom\s+([\w.]+)\s+import\s+(\w+)\s+as\s+(\w+)", code):
@@ -300,10 +336,13 @@ def analyze(language: str, code: str) -> list[Intent]:
     if _SOCKET.search(code) and _SHELL_HANDOFF.search(code):
         out.append(Intent("reverse-shell", what="socket handed to a shell"))
     code = _home_literals(code)
+    if language == "ruby":
+        code = _WORDS_OP.sub(lambda m: "[" + ", ".join(f'"{w}"' for w in next(
+            g for g in m.groups() if g is not None).split()) + "]", code)
     if language in ("perl", "ruby"):
         code = _QUOTE_OP.sub(_as_literal, code)
     if language == "python":
-        code = _py_unalias(code)
+        code = _B64_LITERAL.sub(_decoded, _py_unalias(code))
     masked = list(code)
     covered: list[tuple[int, int]] = []
     for pat in pats:

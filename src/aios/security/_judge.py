@@ -9,15 +9,15 @@ mode then turns the findings into one decision (``_engine``).
 
 from __future__ import annotations
 
-import glob as globmod
-import os
-import posixpath
 import re
 import shlex
 from collections.abc import Sequence
 
+from . import _chdir as chdir
 from . import _generalise as generalise
 from ._args import Args, split_args
+from ._assign import assignment
+from ._command_word import from_environment, program_matches
 from ._cron import scheduled_file
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
@@ -38,7 +38,17 @@ from ._paths import GLOB_CHARS, Paths
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
-from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
+from ._shells import (
+    eval_,
+    interp,
+    pipe_source,
+    pipe_text,
+    remember,
+    run_file,
+    shell,
+    source,
+    substituted_stdin,
+)
 from ._words import DYN, SimpleCommand, Word, literal
 from ._wrappers import wrapper
 
@@ -47,25 +57,13 @@ _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort",
                            "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
                            "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
 """Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
-_ENV_WORD = lazy(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
-
-
-def _from_environment(word: Word) -> list[Word] | None:
-    """``"$EDITOR" file``: a program named by a variable of the daemon's own environment (set by
-    its owner, not by the line) is that program; None for anything else."""
-    m = _ENV_WORD.match(word.text)
-    value = os.environ.get(m.group(1), "") if m is not None else ""
-    if not value.strip() or DYN in value:
-        return None
-    return [literal(p) for p in value.split()]
-
-
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
     "eval": eval_, "alias": eval_, "trap": eval_,
     "source": source, ".": source,
 }
 """Shell built-ins that change how the rest of the line reads; nothing else judges them."""
+_VAR_NAME = lazy(r"[A-Za-z_][A-Za-z0-9_]*")
 WRITES = frozenset({"write", "delete", "modify", "format"})
 
 
@@ -130,6 +128,7 @@ class Judge:
             self.simple(cmd, ctx, depth)
 
     def simple(self, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+        cmd = substituted_stdin(cmd)
         for r in cmd.redirects:
             if r.target is None or r.target.text.startswith(("<(", ">(")):
                 continue
@@ -150,40 +149,8 @@ class Judge:
             scheduled_file(self, path, text, ctx, depth)
 
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
-        """Variables that make the shell or the loader run code: judged like that code."""
-        if name in ("HISTFILE", "HISTSIZE", "HISTFILESIZE") and (name == "HISTFILE" or val.value in ("", "0")):
-            ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
-                            "history (hides what is done)", frozenset({"dangerous"})))
-            return
-        if generalise.code_variable(name) and not val.dynamic and generalise.names_program(self, val.value):
-            # PAGER=, EDITOR=, *_COMMAND=: the value is a program some program runs later (issue 14 §2).
-            ctx.add(Finding("confirm", "wrap.program-variable", f"{name}={val.text} names a program to run",
-                            frozenset({"dynamic"})))
-        if name not in INJECT_VARS:
-            if generalise.code_variable(name) and not val.dynamic:
-                for v in val.values[:MAX_VALUES]:
-                    self.line(v, ctx, depth + 1, origin=name)
-            elif not val.dynamic:
-                generalise.secrets(self, f"{name}=", [val], ctx)
-            return
-        if name in ("LD_PRELOAD", "LD_AUDIT"):
-            ctx.add(Finding("confirm", "env.preload", f"{name}={val.text} loads a library into every program started",
-                            frozenset({"system"})))
-        elif name == "LD_LIBRARY_PATH":
-            if val.dynamic or any(self.paths.classify(v, ctx.cwd, False, False)[0] in ("scratch", "unknown")
-                                  for p in val.values for v in p.split(":") if v):
-                ctx.add(Finding("confirm", "env.library-path", f"LD_LIBRARY_PATH={val.text} loads libraries from a "
-                                "writable or unknown place", frozenset()))
-        elif val.dynamic:
-            ctx.add(dynamic("env.code", f"{name} runs code only known when it runs"))
-        elif name in ("BASH_ENV", "ENV"):
-            self.effect("read", val, ctx, name)
-        elif name == "TAR_OPTIONS":
-            self.argv([literal("tar"), *(literal(p) for p in val.value.split())], SimpleCommand(()), ctx, depth + 1)
-        else:
-            for v in val.values[:MAX_VALUES]:
-                # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
-                self.line(v.lstrip("|").replace("%s", "FILE"), ctx, depth + 1, origin=name)
+        """Variables that make the shell or the loader run code: judged like that code (``_assign``)."""
+        assignment(self, name, val, ctx, depth)
 
     def argv(self, words: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -191,7 +158,7 @@ class Judge:
             return
         first = words[0]
         if first.dynamic or DYN in first.value:
-            resolved = _from_environment(first)
+            resolved = from_environment(first)
             if resolved is None:
                 ctx.add(hidden("dyn.command-name", f"the program {first.text!r} is only known when the line runs"))
                 ctx.misses.append(first.text)
@@ -199,7 +166,7 @@ class Judge:
             words = [*resolved, *words[1:]]
             first = words[0]
         if first.glob:
-            matches = self._program_matches(first, ctx.cwd)
+            matches = program_matches(self.paths, first, ctx.cwd)
             if not matches:
                 ctx.add(hidden("dyn.command-name", f"the program name {first.text!r} is a pattern expanded when it runs"
                                + (" to more programs than are judged" if matches is None else " (nothing matches it now)")))
@@ -214,6 +181,13 @@ class Judge:
             words = [literal(first.values[0]), *(literal(v) for v in first.values[1:]), *words[1:]]
         name = base(words[0].value)
         args = words[1:]
+        body = ctx.aliases.pop(words[0].value, None) if ctx.aliases else None
+        if body is not None:
+            # An alias the line defined: its text, then the words given to it (once; no recursion).
+            self.line(" ".join([body, *(shlex.quote(w.value) if not w.dynamic else w.text for w in args)]), ctx,
+                      depth + 1, origin=f"alias {words[0].value}")
+            ctx.aliases[words[0].value] = body
+            return
         if name in RAW_NET or (name == "openssl" and any(w.value == "s_client" for w in args)):
             ctx.network = True
         if "/" in words[0].value and run_file(self, words[0], ctx, depth, name, None):
@@ -241,7 +215,8 @@ class Judge:
         if name in ("export", "declare", "typeset", "local", "readonly", "env"):
             for w in args:
                 var, eq, _ = w.value.partition("=")
-                if eq and var in INJECT_VARS:
+                # `export PGPASSFILE=/home/bob/.pgpass`, `env 'BASH_FUNC_f%%=() {…}'`: judged like VAR=value.
+                if eq and (var in INJECT_VARS or var.startswith("BASH_FUNC_") or _VAR_NAME.fullmatch(var)):
                     v = w.value[len(var) + 1 :]
                     self.assignment(var, Word(v, (v,), w.dynamic, w.glob), ctx, depth)
         spec = self.rules.wrapper(name)
@@ -255,10 +230,7 @@ class Judge:
         if interpreter is not None:
             interp(self, interpreter, name, args, cmd, ctx, depth)
             return
-        program = handler(self, name)
-        if program is not None:
-            program(self, name, args, cmd, ctx, depth)
-        self.generic(name, args, ctx, depth)
+        self.generic(name, args, ctx, depth, cmd=cmd, program=handler(self, name))
         st = cmd.stdin
         if st is not None and not st.dynamic and name not in _DATA_READERS:
             # sqlite3, psql, ftp, gdb -x /dev/stdin … read commands with shell escapes from stdin.
@@ -283,11 +255,41 @@ class Judge:
         vals = [w.value for w in args]
         return any(r.matches(tokens, opts, vals) is not None for r in self.rules.readonly_candidates(name))
 
-    def generic(self, name: str, args: list[Word], ctx: Context, depth: int = 0) -> None:
+    def generic(self, name: str, args: list[Word], ctx: Context, depth: int = 0, *,
+                cmd: SimpleCommand | None = None, program: Handler | None = None) -> None:
+        """A program by its rules.toml entry (or none) and its words; ``program`` is its own
+        handler (find, git, sed …), run first, in the same working directory."""
         spec = self.rules.command(name) or DEFAULT_SPEC
+        raw = args
         if name == "tar" and args and re.fullmatch(r"[A-Za-z]+", args[0].value):
             args = [literal("-" + args[0].value), *args[1:]]  # tar's old style: tar xzf FILE
-        a = split_args(args, spec.arg_options, single_dash_long=spec.single_dash_long)
+        unknown = spec is DEFAULT_SPEC and program is None
+        guessed = (chdir.guessed_options(args) | generalise.guessed_options(args)) if unknown else frozenset()
+        a = split_args(args, spec.arg_options | guessed, single_dash_long=spec.single_dash_long)
+
+        def once() -> None:
+            if program is not None:
+                program(self, name, raw, cmd or SimpleCommand(()), ctx, depth)
+            self._generic(name, spec, args, a, ctx, depth)
+            generalise.sends_output(self, name, args, cmd, ctx)
+            generalise.remote_copies(self, name, a.operands, ctx)
+            if cmd is not None and pipe_source(cmd) in DOWNLOADERS:
+                # `curl … | tee x.sh`, `curl … | tar x`: what they write comes from the network.
+                for w in a.operands if name == "tee" else ():
+                    self.downloaded(w, ctx)
+                if name in ("tar", "bsdtar", "cpio", "unzip", "busybox") and ctx.cwd is not None:
+                    ctx.files[ctx.cwd.rstrip("/") + "/"] = None
+
+        dirs = chdir.directories(self, a.values, ctx)
+        if not dirs:
+            once()
+            return
+        if not spec.no_read:
+            # `git -C /root/.ssh …`: a program working in a secret directory reads what is there.
+            generalise.secrets(self, name, [w for w, _ in dirs], ctx)
+        chdir.under(ctx, dirs, once)
+
+    def _generic(self, name: str, spec: CommandSpec, args: list[Word], a: Args, ctx: Context, depth: int) -> None:
         readonly = self.is_readonly(name, a, args)
         if not readonly:
             ctx.misses.append(shlex.join([name, *(w.text for w in args[:3])]))
@@ -342,10 +344,12 @@ class Judge:
                     tail = w.value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                     if tail:
                         self.downloaded(literal(tail), ctx)
-        self._by_words(name, spec, a, used, readonly, ctx, depth)
+        # `useradd -s /bin/bash`: a program named as an option's value, not a file written.
+        kept = generalise.option_programs(self, args, ctx) if spec is DEFAULT_SPEC else set()
+        self._by_words(name, spec, a, used, readonly, ctx, depth, kept)
 
     def _by_words(self, name: str, spec: CommandSpec, a: Args, used: set[int], readonly: bool, ctx: Context,
-                  depth: int) -> None:
+                  depth: int, kept: set[int]) -> None:
         """What the program's words say, whatever rules.toml knows of it (``_generalise``)."""
         unknown = spec is DEFAULT_SPEC and handler(self, name) is None
         values = [(o, w) for o, w in a.values if id(w) not in used]
@@ -356,6 +360,8 @@ class Judge:
             generalise.code_values(self, name, [*a.operands, *(w for _, w in values),
                                                 *(w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-")],
                                    ctx, depth)
+        if unknown:
+            generalise.output_devices(self, name, values, ctx)
         if not (spec.no_read or spec.secret_ok):
             # Anything else that names a secret is read by this program as far as the policy knows.
             words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))
@@ -374,7 +380,7 @@ class Judge:
             if len(ctx.findings) > start:
                 return
         if unknown and not readonly:
-            generalise.writes(self, name, [w for w in a.operands if id(w) not in used], values,
+            generalise.writes(self, name, [w for w in a.operands if id(w) not in used | kept], values,
                               [w for w in a.option_words if len(w.value) > 2 and w.value[1] != "-"], ctx)
 
     def downloaded(self, w: Word, ctx: Context) -> None:
@@ -423,20 +429,6 @@ class Judge:
             if effect in r.effects and cls in r.targets and (r.recursive is None or r.recursive == recursive):
                 return r
         return None
-
-    def _program_matches(self, word: Word, cwd: str | None) -> list[str] | None:
-        """What a glob in a program path (``/???/r?``) names on this machine now; None when more
-        than :data:`MAX_VALUES` do. Names without a slash expand in the working directory and
-        are then looked up on PATH, so the match's file name is the program."""
-        path = self.paths.abspath(word.value, cwd)
-        if path is None:
-            return []
-        found = sorted(globmod.glob(path))[: MAX_VALUES + 1]
-        if len(found) > MAX_VALUES:
-            return None
-        if "/" not in word.value:
-            return [posixpath.basename(f) for f in found]
-        return found
 
     def _target(self, value: str, ctx: Context, glob: bool) -> None:
         path = self.paths.abspath(value, ctx.cwd)

@@ -14,7 +14,8 @@ REMOTE = lazy(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 """``host:path`` and ``user@host:path`` (scp, rsync): not a local path."""
 URL = lazy(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 DOWNLOADERS = frozenset({"curl", "wget", "ftpget", "xh", "curlie", "fetch", "aria2c", "http", "https", "nc", "ncat", "socat", "ftp", "tftp",
-                         "lwp-request", "GET", "scp", "rsync", "sftp"})
+                         "lwp-request", "GET", "scp", "rsync", "sftp", "lynx", "links", "elinks", "w3m", "axel",
+                         "httpie", "wcurl", "pget", "lwp-download", "lwp-mirror"})
 """Programs whose output (or written file) is text from the network."""
 DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "openssl", "gpg", "gunzip", "zcat", "gzip",
                       "bzcat", "bunzip2", "xzcat", "unxz", "zstdcat", "uudecode", "rot13", "caesar", "iconv", "printf"})

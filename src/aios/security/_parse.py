@@ -19,6 +19,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from ._expand import Expander, node_text
+from ._names import DOWNLOADERS
 from ._regex_cache import lazy
 from ._words import (
     DYN,
@@ -243,7 +244,14 @@ class _Walker:
                 s_in = stdin
             else:
                 s_in = Stdin("pipe", source=prev)
+            start = len(self.out)
             prev = self.stmt(st, s_in)
+            if prev is None and st.type in ("compound_statement", "subshell") and len(self.out) > start:
+                # `{ curl …; } | sh`, `(curl …) | sh`: the group's commands all write into the pipe; a
+                # downloader among them is what matters most, else the last one.
+                group = self.out[start:]
+                prev = next((c for c in group if c.words and c.words[0].value.rsplit("/", 1)[-1] in DOWNLOADERS),
+                            group[-1])
 
     def redirect(self, node: Node) -> Redirect:
         fd: str | None = None
@@ -284,6 +292,10 @@ class _Walker:
                 redirects.append(self.redirect(c))
             elif ct == "herestring_redirect":
                 kids = c.named_children
+                prev = node.children[i - 1] if i else None
+                if prev is not None and prev.type == "number" and prev.end_byte == c.start_byte and words \
+                        and words[-1].value == node_text(prev):
+                    words.pop()  # `bash 0<<<'…'`: the number is the descriptor, not an argument
                 if kids:
                     w = self.word(kids[-1])
                     stdin = Stdin("text", text=w.value, dynamic=w.dynamic)
@@ -323,6 +335,14 @@ class _Walker:
         result: SimpleCommand | None = None
         if body is not None and body.type == "command":
             result = self.command(body, stdin, tuple(redirects))
+            last = body.children[-1] if body.children else None
+            first = next((c for c in node.children if c.type == "file_redirect"), None)
+            if last is not None and first is not None and last.type == "number" and last.end_byte == first.start_byte \
+                    and result.words and result.words[-1].value == node_text(last):
+                # `sh 0< <(…)`: the number glued to the redirect is its file descriptor, not an argument.
+                fixed = result._replace(words=result.words[:-1])
+                self.out[self.out.index(result)] = fixed
+                result = fixed
         else:
             if body is not None:
                 self.stmt(body, stdin)

@@ -21,6 +21,8 @@ from ._rules_model import PathRule
 DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
 GLOB_CHARS = lazy(r"[*?\[]")
+_SCHEME = lazy(r"[A-Za-z][\w+.-]*://")
+_PROC_ROOT = lazy(r"^/proc/[^/]+/root(?=/|$)")
 SENSITIVE = ("protected", "secret", "traces", "network", "device", "critical")
 """Classes a glob is checked against, strictest first."""
 CLASS_ORDER = ("workspace", "scratch", "outside", "home", "sysdata", "system", "top", "holder", "root", "critical",
@@ -171,8 +173,11 @@ class Paths:
             if cwd is None:
                 return None
             value = cwd.rstrip("/") + "/" + value
-        norm = posixpath.normpath(value)
-        return "/" + norm.lstrip("/")
+        norm = "/" + posixpath.normpath(value).lstrip("/")
+        if norm.startswith("/proc/"):
+            # /proc/self/root/etc/shadow, /proc/1/root/…: another spelling of the path under /.
+            norm = _PROC_ROOT.sub("", norm, count=1) or "/"
+        return norm
 
     def classify(self, value: str, cwd: str | None, recursive: bool, glob: bool) -> tuple[str, str]:
         """(class, absolute path) of a word; ``unknown`` when the path is only known at run time."""
@@ -180,7 +185,8 @@ class Paths:
             head = value.split(DYN, 1)[0]
             if "/" not in head and not head.startswith("~"):
                 return "unknown", value
-            value = head[: head.rfind("/") + 1] + "*" if "/" in head else head + "*"
+            # /proc/$(pgrep sshd)/environ: a run-time part is any name, the rest still counts.
+            value = re.sub(DYN + "+", "*", value) if "/" in head else head + "*"
             glob = True
         path = self.abspath(value, cwd)
         if path is None:
@@ -283,16 +289,20 @@ def comp_match(word: str, pattern: str) -> bool:
         if pattern.startswith(".") and not word.startswith("."):
             return False
         return fnmatch.fnmatchcase(pattern, word)
-    return word == "*" or pattern == "*" or word == pattern
+    # Both globs: `*.log` and `auth.log*` can name the same file when one matches the other's stem.
+    return (word == "*" or pattern == "*" or word == pattern or fnmatch.fnmatchcase(pattern.rstrip("*"), word)
+            or fnmatch.fnmatchcase(word.rstrip("*"), pattern))
 
 
 def path_candidates(value: str) -> list[str]:
     """Paths a word may name besides itself: ``--opt=PATH``, ``@PATH``, ``<PATH``."""
-    out = []
+    out: list[str] = []
     v = value
     if "=" in v and not v.startswith(("/", "~", ".")):
         v = v.split("=", 1)[1]
     v = v.lstrip("@<")
+    if _SCHEME.match(v):
+        return out  # a URL: the path inside one (`file:///etc/shadow`) is found where words are searched for paths
     if v.startswith(("/", "~", ".")) or "/" in v or v.startswith("id_") or v.endswith((".key", ".pem", ".p12", ".pfx")):
         out.append(v)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from ._names import DEFAULT_SPEC, REMOTE
 from ._regex_cache import lazy
 from ._rules_model import CommandSpec
 from ._sed import sed_actions
-from ._shells import STDIN_PATHS, pipe_text, stdin_code
+from ._shells import STDIN_PATHS, pipe_text, run_code, stdin_code
 from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
     if not starts:
         starts = [literal(".")]
     filtered = delete = alternatives = False
+    names: list[str] = []
     while i < n:
         v = args[i].value
         if v in FIND_EXEC:
@@ -104,6 +106,11 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
                     continue
                 ctx.commands.append(tuple(w.text for w in sub))
                 judge.argv(words, cmd, ctx, depth + 1)
+                for pat in names[:MAX_VALUES] if not s.dynamic else ():
+                    # `find /home -name id_rsa -exec cat {} \;`: {} is also any file of that name below.
+                    named = literal(s.value.rstrip("/") + "/**/" + pat, glob=True)
+                    judge.argv([replace_placeholder(w, "{}", [named]) if "{}" in w.value else w for w in sub], cmd,
+                               ctx, depth + 1)
             continue
         if v == "-delete":
             delete = True
@@ -118,6 +125,8 @@ def find(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
         elif v in ("-o", "-or", ","):  # another branch: a filter no longer narrows everything
             alternatives = True
         elif v in FIND_FILTERS_1:
+            if v in ("-name", "-iname") and i + 1 < n and not args[i + 1].dynamic and "/" not in args[i + 1].value:
+                names.append(args[i + 1].value)
             if v in FIND_NARROWING and not (i + 1 < n and args[i + 1].value in ("*", "*.*")):
                 filtered = True
             i += 1
@@ -172,6 +181,10 @@ def editor(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: C
             if v in ("--eval", "-eval", "--execute", "-execute") or v.startswith(("--eval=", "--execute=")):
                 ctx.add(dynamic("editor.code", f"{name} {v.split('=')[0]} runs Lisp code, which the policy cannot "
                                  "follow"))
+                # (shell-command "CMD") and (call-process "PROG" nil nil nil "ARG" …) are read.
+                for w2 in args:
+                    if not w2.dynamic:
+                        lisp_calls(judge, name, w2.value, ctx, depth)
                 return
         return
     i = 0
@@ -209,9 +222,17 @@ def ex_command(judge: Judge, name: str, text: str, ctx: Context, depth: int, *, 
         if not plain and (EX_CODE.match(part) or EX_CALLS.search(part)):
             ctx.add(dynamic("editor.code", f"{name} runs the editor command {part.strip()!r}, which the policy "
                              "cannot follow"))
+            m = _EX_LANG.match(part)
+            if m is not None:  # `:py3 os.system("…")`: the code is judged as that language's
+                run_code(judge, _EX_LANGS[m.group(1)], m.group(2), f"{name} :{m.group(1)}", ctx, depth)
         if end == -1 or plain:
             break
         pos = end + 1
+
+
+_EX_LANGS = {"py3": "python", "python3": "python", "py": "python", "python": "python", "pyx": "python",
+             "pythonx": "python", "perl": "perl", "ruby": "ruby", "rub": "ruby", "lua": "lua"}
+_EX_LANG = lazy(r"^\s*:*\s*(py3|python3|pyx|pythonx|python|py|perl|ruby|rub|lua)\s+(.+)$", re.S)
 
 
 def sed(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
@@ -378,3 +399,17 @@ def handler(judge: Judge, name: str) -> Handler | None:
     if h is None and judge.rules.command(name) is not None and judge.rules.command(name) is judge.rules.command(EDITORS):
         return editor
     return h
+
+
+_LISP_PROCESS = lazy(r"\((?:call-process|start-process|process-lines|make-process)\s+((?:\"[^\"]*\"|nil|t|\s)+)\)")
+
+
+def lisp_calls(judge: Judge, name: str, text: str, ctx: Context, depth: int) -> None:
+    """Commands in Lisp code: ``(shell-command "CMD")`` (the generic code patterns) and
+    ``(call-process "rm" nil nil nil "-rf" "/")`` (a program and its string arguments)."""
+    generalise.code_values(judge, name, [literal(text)], ctx, depth)
+    for m in _LISP_PROCESS.finditer(text):
+        argv = re.findall(r'"([^"]*)"', m.group(1))
+        if argv:
+            judge.line(shlex.join(argv), ctx, depth + 1, origin=f"{name} call-process")
+

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
+from ._forks import runs_itself
+from ._generalise import input_commands, secrets
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
+from ._parse import parse
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
-from ._words import SimpleCommand, Word, literal, literal_output
+from ._words import SimpleCommand, Stdin, Word, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -54,13 +57,19 @@ def run_file(judge: Judge, word: Word, ctx: Context, depth: int, label: str, lan
     if word.dynamic or not ctx.files:
         return False
     path = judge.paths.abspath(word.value, ctx.cwd)
-    if path is None or path not in ctx.files:
+    if path is None:
         return False
-    text = ctx.files[path]
+    # A key ending in "/" is a directory this line fills from the network (git clone, curl | tar x).
+    text = ctx.files.get(path)
+    if path not in ctx.files and not any(k.endswith("/") and path.startswith(k) for k in ctx.files):
+        return False
     if text is None:
         ctx.add(remote_code("dyn.download-exec", f"{label} runs {word.text}, which this line downloads; what it does "
                          "is only known when it runs"))
     elif language is None:
+        if runs_itself(text, path, word.value):
+            ctx.add(Finding("block", "proc.fork-bomb", f"{label} {word.text} starts itself again in the background "
+                            "or a pipe on every run (a fork bomb)", frozenset({"dangerous"})))
         judge.line(text, ctx, depth + 1, origin=f"{label} {word.text}")
     else:
         run_code(judge, language, text, label, ctx, depth)
@@ -79,11 +88,12 @@ def eval_(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         return
     if name == "alias":
         for w in args:
-            _, eq, body = w.value.partition("=")
+            alias, eq, body = w.value.partition("=")
             if eq and body:
                 if w.dynamic:
                     ctx.add(hidden("dyn.alias", "alias defines text that is only known when it runs"))
                 else:
+                    ctx.aliases[alias] = body  # a later `alias args…` is judged as `body args…`
                     judge.line(body, ctx, depth + 1, origin="alias")
         return
     # trap 'cmd' SIGNALS
@@ -199,6 +209,23 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         judge.line(text, ctx, depth + 1, origin=f"{label} reading {source}")
     else:
         run_code(judge, language, text, label, ctx, depth)
+
+
+def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
+    """``sh < <(echo 'rm -rf /')``: standard input read from a process substitution is a pipe
+    from the command inside it (one simple command; else a pipe of unknown text)."""
+    for r in cmd.redirects:
+        if cmd.stdin is None and r.op == "<" and r.target is not None and r.target.text.startswith("<(") \
+                and r.target.text.endswith(")"):
+            inner = parse(r.target.text[2:-1]).commands
+            return cmd._replace(stdin=Stdin("pipe", source=inner[-1] if len(inner) == 1 else None))
+    return cmd
+
+
+def pipe_source(cmd: SimpleCommand) -> str:
+    """The program writing into ``cmd``'s standard input through a pipe ('' if none is known)."""
+    st = cmd.stdin
+    return program(st.source.words) if st is not None and st.kind == "pipe" and st.source is not None else ""
 
 
 def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None:
@@ -330,8 +357,11 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
             ctx.add(_unseen("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})", code))
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
+            input_commands(judge, name, code.value, cmd, ctx, depth)
         for w in rest:
-            judge.effect("modify" if inplace else "read", w, ctx, f"{name} -i" if inplace else name)
+            judge.effect("read", w, ctx, name)  # (-i edits in place: it reads the file too)
+            if inplace:
+                judge.effect("modify", w, ctx, f"{name} -i")
         return
     a = split_args(args, spec.arg_options)
     if not judge.is_readonly(name, a, args):
@@ -365,6 +395,8 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
     if _FORK.search(text) and _ENDLESS.search(text) and not _STOPS.search(text):
         ctx.add(Finding("block", "proc.fork-bomb", f"{label} code forks in a loop that never ends (a fork bomb)",
                         frozenset({"dangerous"})))
+    # A secret named anywhere in the code is read by it, whatever call names it (issue 14 §2).
+    secrets(judge, label, [literal(text)], ctx)
     for it in analyze(language, text):
         what = f"{label} {it.what}".strip()
         if it.kind == "shell":

@@ -11,9 +11,11 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from . import _chdir as chdir
 from . import _generalise as generalise
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, hidden
+from ._forks import fan_out
 from ._names import DEFAULT_SPEC, base
 from ._paths import GLOB_CHARS
 from ._programs import option_code
@@ -80,6 +82,7 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
             if spec.alone == "root-shell":
                 ctx.add(Finding("confirm", f"priv.{name}-shell", f"{name} opens a shell as another user (usually root)",
                                 frozenset({"privileged", "system"})))
+                root_shell_stdin(judge, name, cmd, ctx, depth)
                 return
         tags = {"privileged"} if ro and not strings and not splits else {"privileged", "system"}
         ctx.add(Finding("confirm", f"priv.{name}", f"{name} runs {what or 'a command'} as another user (usually root)",
@@ -91,6 +94,27 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         rest = [literal("sh"), *rest]
     if no_command:
         return
+    if spec.appends:
+        fan_out(name, option_values, rest, cmd, ctx)
+    for _, ov in option_values:
+        # systemd-run -p ExecStartPre=CMD: a unit property that is a command line.
+        m = _EXEC_PROPERTY.match(ov.value)
+        if m is not None and not ov.dynamic:
+            judge.line(m.group(2), ctx, depth + 1, origin=f"{name} {m.group(1)}")
+    whole = bool(_WHOLE_ITEMS & a.options)  # xargs -0 / -d: each input item is one word, spaces and all
+    dirs = chdir.directories(judge, option_values, ctx)
+    if dirs:
+        # `env -C /etc cat shadow`, `sudo --chdir=/root …`: the wrapped command works there.
+        chdir.under(ctx, dirs, lambda: _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx,
+                                            depth, whole))
+    else:
+        _run(judge, spec, name, strings, splits, rest, extra_input, replace, cmd, ctx, depth, whole)
+
+
+def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits: list[Word], rest: list[Word],
+         extra_input: list[Word], replace: str | None, cmd: SimpleCommand, ctx: Context, depth: int,
+         whole: bool = False) -> None:
+    """Judge what the wrapper runs: its command strings, its split string, its wrapped command."""
     for s in strings:
         if s.dynamic:
             ctx.add(hidden("dyn.wrapper-string", f"{name} runs text that is only known when it runs"))
@@ -104,9 +128,15 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
             judge.argv(words + rest, cmd, ctx, depth + 1)
         return
     if not rest:
+        # `parallel ::: 'rm -rf /'`: with no command, each argument is a command line.
+        for w in extra_input[:MAX_VALUES]:
+            if w.dynamic:
+                ctx.add(hidden("dyn.wrapper-string", f"{name} runs arguments that are only known when it runs"))
+            else:
+                judge.line(w.value, ctx, depth + 1, origin=name)
         return
     if spec.appends:
-        inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None)
+        inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None or whole)
         if replace is not None:
             # xargs -I: each input line (not word) replaces the placeholder; judge each line.
             variants = [[replace_placeholder(w, replace, [line]) for w in rest] for line in (inputs or [literal(DYN)])]
@@ -117,12 +147,34 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
                     judge.argv(variant, cmd, ctx, depth + 1)
                 rest = variants[0]
         else:
-            rest = rest + inputs
+            # parallel quotes what it appends to its command: `sh -c ::: 'rm -rf /'` runs sh -c 'rm -rf /'.
+            rest = rest + ([literal(shlex.quote(w.value)) if not w.dynamic else w for w in inputs] if spec.joins
+                           else inputs)
     if spec.joins:
         text = " ".join(w.text if w.dynamic else (w.value if len(w.values) == 1 else w.text) for w in rest)
         judge.line(text, ctx, depth + 1, origin=name)
         return
     judge.argv(rest, cmd, ctx, depth + 1)
+
+
+
+_WHOLE_ITEMS = frozenset({"-0", "--null", "-d", "--delimiter"})
+_EXEC_PROPERTY = re.compile(r"(Exec\w*|ExecCondition)=[-@:+!|]*(.+)", re.S)
+
+
+def root_shell_stdin(judge: Judge, name: str, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``sudo -i <<< 'rm -rf /'``, ``echo … | su -``: the shell reads its commands from standard input."""
+    st = cmd.stdin
+    if st is None:
+        return
+    from ._shells import pipe_text  # (imported here: _shells imports this module's neighbours)
+
+    text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
+    if text is None or st.dynamic or DYN in text:
+        ctx.add(hidden("dyn.stdin-script", f"{name} runs as root whatever its standard input holds, which is only "
+                       "known when it runs"))
+    else:
+        judge.line(text, ctx, depth + 1, origin=f"{name} reading stdin")
 
 
 def _split_string(text: str) -> list[str]:
@@ -156,7 +208,11 @@ def stdin_words(judge: Judge, cmd: SimpleCommand, *, lines: bool = False) -> lis
                 if w.value.startswith("-") or w.value in ("(", "!"):
                     break
                 starts.append(w.value)
-            return [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
+            found = [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
+            # `find /home -name id_rsa -print0 | xargs -0 cat`: also any file of that name below.
+            vals = [w.value for w in src.words]
+            names = [vals[k + 1] for k, v in enumerate(vals[:-1]) if v in ("-name", "-iname") and "/" not in vals[k + 1]]
+            return found + [literal((starts or ["."])[0].rstrip("/") + "/**/" + n, glob=True) for n in names[:1]]
         text = literal_output(src)
         if text is not None:
             return split_input(text, lines)
@@ -190,5 +246,5 @@ def listing_dir(src: SimpleCommand) -> str | None:
 
 def split_input(text: str, lines: bool) -> list[Word]:
     if lines:
-        return [literal(p.strip()) for p in text.split("\n") if p.strip()]
+        return [literal(p.strip()) for p in re.split(r"[\n\0]", text) if p.strip()]
     return [literal(p) for p in text.split()]
