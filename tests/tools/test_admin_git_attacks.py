@@ -126,7 +126,7 @@ def test_git_reads_through_a_dot_git_file_pointing_elsewhere_run_nothing(env: En
     """A workspace ``.git`` that is a file (``gitdir: …``) naming a repository outside, whose
     config names programs; spelled with an absolute and with a relative gitdir."""
     out = env.outside()
-    for name, gitdir in (("abs", None), ("rel", None)):
+    for name in ("abs", "rel"):
         evil = out / f"evil-{name}.git"
         shutil.copytree(dirty_repo / ".git", evil)
         with (evil / "config").open("a") as f:
