@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,12 +43,24 @@ def direct(argv: list[str], cwd: str = "/") -> Callable[[], Any]:
     return lambda: subprocess.run(argv, capture_output=True, env=env, cwd=cwd, check=False)
 
 
+def _cached_baseline(pkg: str, via_tool: Callable[[], Any], cache_dir: str) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
+    """Where the host's apt config turns apt's binary cache off (the tool then keeps one of its
+    own), the plan again beside apt-get -s given a binary cache the same way: both benefit."""
+    out = subprocess.run(["apt-config", "shell", "P", "Dir::Cache::pkgcache"], capture_output=True, text=True).stdout
+    if out.strip() != "P=''":
+        print("packages plan: the host's apt keeps its own binary cache (no second baseline)", flush=True)
+        return []
+    opts = ["-o", f"Dir::Cache::pkgcache={cache_dir}/pkgcache.bin", "-o", f"Dir::Cache::srcpkgcache={cache_dir}/srcpkgcache.bin"]
+    return [(f"packages plan install {pkg} (baseline: apt-get -s with the same binary cache)", via_tool,
+             direct(["apt-get", *opts, "-s", "-q", "install", pkg]))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     reps = 3 if ap.parse_args().quick else 15
     extra = {"CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", CONF)}
-    with running_daemon(extra) as (sock, env):
+    with running_daemon(extra) as (sock, env), tempfile.TemporaryDirectory(prefix="aios-bapt") as cache_dir:
         ws = Path(env["AIOS_PATHS__WORKSPACE"])
         client = Client.connect(sock, timeout=300)
 
@@ -66,6 +79,7 @@ def main() -> None:
              direct(["dpkg-query", "-W", "-f=${Package}\t${Version}\t${Status}\n", "bash"])),
             (f"packages plan install {pkg}", tool("packages", {"action": "plan", "install": [pkg]}),
              direct(["apt-get", "-s", "-q", "install", pkg])),
+            *_cached_baseline(pkg, tool("packages", {"action": "plan", "install": [pkg]}), cache_dir),
             ("git status (tool runs it in the jail)", tool("git", {"action": "status"}),
              direct(["git", "-c", "safe.directory=*", "status", "--porcelain=v1", "--branch"], cwd=str(ws))),
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -162,11 +163,13 @@ async def test_runs_as_the_sandbox_user_without_capabilities(
 ) -> None:
     jail = Jail(cfg, mode="normal", workspace=workspace)
     r = await jail.run(
-        ["bash", "-c", "id -un; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"]
+        ["bash", "-c", "id -un; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"]
     )
     lines = r.stdout.splitlines()
     if ROOT:
         assert lines[0] == cfg.user
+        # only the sandbox user's own group, none of the daemon's (setpriv --clear-groups)
+        assert lines[1].split() == [str(pwd.getpwnam(cfg.user).pw_gid)]
     assert "CapEff:\t0000000000000000" in lines
     assert "CapBnd:\t0000000000000000" in lines
 

@@ -8,7 +8,9 @@ in a container: tests/containers/test_admin_services.py).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,42 @@ def test_packages_plan_comes_from_apt_simulation_and_changes_nothing(env: Env, d
     assert res["metadata"]["decision"] == "allow"
     st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True)
     assert not st.stdout.endswith(" installed")
+
+
+def _host_apt_keeps_no_cache() -> bool:
+    """Whether the host's apt config turns the binary cache off (Docker's docker-clean does)."""
+    out = subprocess.run(["apt-config", "shell", "P", "Dir::Cache::pkgcache"], capture_output=True, text=True).stdout
+    return out.strip() == "P=''"
+
+
+def test_packages_plan_keeps_an_apt_cache_of_its_own_only_where_the_host_turns_it_off(env: Env, daemon: Daemon) -> None:
+    code, res, err = call(env, "packages", {"action": "plan", "install": [_not_installed_package()]})
+    assert code == 0, (res, err)
+    where = env.state / "apt-cache"
+    assert (where / "pkgcache.bin").is_file() == _host_apt_keeps_no_cache()
+    if where.exists():
+        st = os.lstat(where)
+        assert st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o700
+
+
+def test_packages_never_use_an_apt_cache_directory_someone_else_could_write(env: Env, daemon: Daemon) -> None:
+    """apt (as root) maps its cache file: one planted where others can write is never used."""
+    name = _not_installed_package()
+    planted = env.state / "apt-cache"
+    planted.mkdir()
+    planted.chmod(0o777)
+    (planted / "pkgcache.bin").write_bytes(b"planted-by-test")
+    code, res, err = call(env, "packages", {"action": "plan", "install": [name]})
+    assert code == 0, (res, err)
+    assert (planted / "pkgcache.bin").read_bytes() == b"planted-by-test"
+    assert not (planted / "srcpkgcache.bin").exists()
+    # the same through a link to a directory elsewhere (ours, private: still not the state dir's)
+    planted.rename(env.root / "planted-aside")
+    elsewhere = Path(tempfile.mkdtemp(prefix="aios-aptcache-", dir=env.root))
+    planted.symlink_to(elsewhere)
+    code, res, err = call(env, "packages", {"action": "plan", "install": [name]})
+    assert code == 0, (res, err)
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_packages_install_shows_its_plan_and_needs_a_person(env: Env, daemon: Daemon) -> None:

@@ -62,6 +62,25 @@ def _prlimit_argv(limits: Sequence[tuple[int, int]]) -> list[str]:
     return [binary, *(f"{_PRLIMIT_OPTIONS[which]}={value}:{value}" for which, value in limits), "--"]
 
 
+@functools.cache
+def _setpriv_binary() -> str | None:
+    return shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+def _setpriv_argv(uid: int, gid: int, groups: Sequence[int]) -> list[str]:
+    """``setpriv --reuid=U --regid=G --groups=…|--clear-groups --``, or [] when it is missing.
+
+    Switching user through an exec'd setpriv instead of ``Popen(user=, group=, extra_groups=)``
+    lets Python start the child with vfork: those arguments force a full fork of the daemon,
+    which costs 25-35 ms at the daemon's size here (about 3-8 ms through setpriv).
+    """
+    binary = _setpriv_binary()
+    if binary is None:
+        return []
+    grp = f"--groups={','.join(str(g) for g in groups)}" if groups else "--clear-groups"
+    return [binary, f"--reuid={uid}", f"--regid={gid}", grp, "--"]
+
+
 _CAP_SYS_RESOURCE = 24
 _cap_cache: list[bool] = []
 

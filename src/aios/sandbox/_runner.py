@@ -31,7 +31,7 @@ from ._access import Identity
 from ._acl import _acl_plan, _granted, _setfacl, _usable_by
 from ._diagnose import access_failures
 from ._io import OnOutput, _Capture, _exit_code, _feed, _killpg, _pump
-from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setrlimits
+from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setpriv_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
 from ._profile import build_argv, host_env
 from ._spawn import Child, open_process
@@ -298,6 +298,10 @@ class Jail:
                 if not wrap:
                     kwargs["preexec_fn"] = functools.partial(_setrlimits, limits)
                 limits = []
+            if switch and "preexec_fn" not in kwargs and (su := _setpriv_argv(kwargs["user"], kwargs["group"], kwargs["extra_groups"])):
+                # as the sandbox user through setpriv: Python can then vfork (see _setpriv_argv)
+                wrap = [*su, *wrap]
+                del kwargs["user"], kwargs["group"], kwargs["extra_groups"]
             if profile == "jail" and self.mode in WATCHED_MODES:
                 watch = await trio.to_thread.run_sync(_workspace.before, str(self.workspace))
             gate = _Gate()

@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 import attrs
 
 from ._admin import AdminError, AdminTool, Change, action_schema
+from ._aptcache import cache_options
 from ._base import ToolContext
-from ._host import which
+from ._host import HostResult, which
 
 PKG = r"^[a-z0-9][a-z0-9+.-]{0,127}(:[a-z0-9-]{1,20})?$"
 QUERY = r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}$"
@@ -99,6 +100,17 @@ class PackagesTool(AdminTool):
     change_actions = frozenset({"install", "remove", "upgrade"})
     backend = Apt()
     restore_snapshot = False
+
+    async def host(self, ctx: ToolContext, argv: list[str] | tuple[str, ...], *,
+                   env: dict[str, str] | None = None, as_requester: bool = True) -> HostResult:
+        """Run a backend command; apt run as the daemon itself gets a binary cache of its own
+        where the host's apt config turns apt's off (:mod:`aios.tools._aptcache`)."""
+        argv = list(argv)
+        if argv and argv[0] in ("apt-get", "apt-cache") and (ctx.requester is None or not as_requester):
+            from aios.config import resolve_paths
+
+            argv[1:1] = await cache_options(resolve_paths(ctx.config, []).state_dir)
+        return await super().host(ctx, argv, env=env, as_requester=as_requester)
 
     def problem(self) -> str | None:
         return None if self.backend.available() else "no supported package manager here (the packages tool needs apt-get and dpkg-query)"
