@@ -33,6 +33,9 @@ Classes found (all ``allow`` on main at 702ee8d):
   ``yes |``, ``<<< y``, ``-o APT::Get::Assume-Yes=true`` and ``-qq`` answer apt's question too
   (and a single-package install asks nothing). In the jail apt fails without root, but the
   decision calls a real change a simulation.
+* ``daemon-files``: apt (as root, confirmed through sudo) writing the daemon's own binary cache in
+  its protected state directory, told so by a config file (``APT_CONFIG``, ``-c``) written in the
+  same line instead of ``-o`` (blocked, fs.protected).
 """
 
 from __future__ import annotations
@@ -110,6 +113,12 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("pkg-simulate", "apt-get -s -o APT::Get::Simulate=false install vim", NOT_ALLOW),
     ("pkg-simulate", "printf 'APT::Get::Simulate \"false\";' > /tmp/x.conf; apt-get -s -c /tmp/x.conf install vim",
      NOT_ALLOW),
+    # daemon-files: apt told through a config file to write the daemon's own binary cache (under
+    # the protected state dir). Sibling: the same setting as `-o Dir::Cache::pkgcache=…` (block).
+    ("daemon-files", "echo 'Dir::Cache::pkgcache \"/home/u/.local/state/aios/apt-cache/pkgcache.bin\";' > /tmp/a.conf; "
+     "sudo APT_CONFIG=/tmp/a.conf apt-cache gencaches", BLOCK),
+    ("daemon-files", "printf 'Dir::Cache::srcpkgcache \"/home/u/.local/state/aios/apt-cache/srcpkgcache.bin\";' > /tmp/b; "
+     "sudo apt-get -c /tmp/b update", BLOCK),
 ]
 
 SIBLINGS: list[tuple[str, str]] = [
@@ -124,6 +133,7 @@ SIBLINGS: list[tuple[str, str]] = [
     ("pip install git+http://x/r", "confirm"),
     ("apt-get -s --no-simulate -y purge openssh-server", "confirm"),
     ("apt-get -s --simulate=no --yes purge openssh-server", "confirm"),
+    ("sudo apt-cache -o Dir::Cache::pkgcache=/home/u/.local/state/aios/apt-cache/pkgcache.bin gencaches", "block"),
 ]
 
 _POLICY: list[Policy] = []
