@@ -10,6 +10,7 @@ from aios.errors import ProviderError
 from . import _structured
 from ._http import error_detail, one_line
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolSpec
+from ._sse import SSEEvent
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -72,26 +73,97 @@ def stream_error(url: str, provider: str, data: Any) -> ProviderError:
     )
 
 
+def error_in(chunk: dict[str, Any]) -> Any:
+    """The error a stream chunk carries, or None. Spellings: ``{"error": {...}}`` (OpenAI,
+    OpenRouter, Anthropic-style proxies), ``{"error": "text"}`` (TGI, Ollama),
+    ``{"object": "error", "message": ...}`` (vLLM), ``{"type": "error", ...}`` (Anthropic)."""
+    if chunk.get("error"):
+        return chunk["error"]
+    if chunk.get("object") == "error" or chunk.get("type") == "error":
+        return chunk
+    return None
+
+
+def cut_error(url: str, provider: str) -> ProviderError:
+    return ProviderError(
+        f"the stream from {url} was cut before it finished; nothing of this reply was kept",
+        data={"provider": provider},
+    )
+
+
+def malformed(url: str, provider: str, data: str) -> ProviderError:
+    return ProviderError(
+        f"{url} sent a malformed stream event: {one_line(data, 120)!r}; nothing of this reply "
+        "was kept",
+        data={"provider": provider},
+    )
+
+
+def decode_event(url: str, provider: str, event: SSEEvent) -> dict[str, Any] | None:
+    """The JSON object an event carries; None for OpenAI's ``[DONE]``.
+
+    Raises:
+        ProviderError: the data is not a JSON object (a cut stream when the body ended inside
+            this event).
+    """
+    if event.data.strip() == "[DONE]":
+        return None
+    try:
+        chunk = json.loads(event.data)
+    except (ValueError, RecursionError):
+        if not event.ended:
+            raise cut_error(url, provider) from None
+        raise malformed(url, provider, event.data) from None
+    if not isinstance(chunk, dict):
+        raise malformed(url, provider, event.data)
+    return chunk
+
+
+def text_of(content: Any) -> str:
+    """The answer text of a ``content`` value: a string, or a list of typed parts of which
+    only ``text`` parts count (Mistral's reasoning models send ``thinking`` parts too)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
+    raise TypeError(f"content is {type(content).__name__}")
+
+
+CUT_SHORT = {
+    "length": "the model hit max_tokens",
+    "content_filter": "the server's content filter stopped the reply",
+}
+"""Finish reasons that mean the reply was stopped before the model ended it."""
+
+
 def check_complete(message: Message, finish: str | None, *, provider: str, max_tokens: int) -> None:
-    """Refuse a reply that ``max_tokens`` cut where nothing usable is left.
+    """Refuse a reply that was stopped where nothing usable is left.
 
     A tool call whose arguments were cut is not valid JSON, and the model cannot fix that by
     trying again; an empty reply cut by the limit is a thinking model that spent every token on
-    its reasoning. A text answer cut by the limit is kept: it is what the model said.
+    its reasoning. A text answer cut short is kept: it is what the model said.
     """
-    if finish != "length":
+    if finish not in CUT_SHORT:
         return
-    fix = f"raise llm.providers.{provider}.max_tokens (now {max_tokens})"
+    fix = (
+        f"raise llm.providers.{provider}.max_tokens (now {max_tokens})"
+        if finish == "length"
+        else "nothing was run; rephrase the request"
+    )
     for call in message.tool_calls:
         try:
             json.loads(call.arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProviderError(
-                f"the model hit max_tokens in the middle of a call of {call.name} "
+                f"{CUT_SHORT[finish]} in the middle of a call of {call.name} "
                 f"({one_line(call.arguments, 80)!r}…); {fix}",
                 data={"provider": provider},
             ) from None
-    if not message.tool_calls and not message.content.strip():
+    if finish == "length" and not message.tool_calls and not message.content.strip():
         raise ProviderError(
             f"the model used all its max_tokens before it answered (on reasoning, for a thinking "
             f"model); {fix}",
