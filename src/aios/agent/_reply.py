@@ -171,6 +171,20 @@ def check_complete(message: Message, finish: str | None, *, provider: str, max_t
         )
 
 
+def check_depth(call: ToolCall, provider: str) -> None:
+    """Refuse arguments nested deeper than Python's JSON parser recurses: parsing them later
+    (the loop, the audit) would raise RecursionError instead of an error the model can read."""
+    try:
+        json.loads(call.arguments)
+    except RecursionError:
+        raise ProviderError(
+            f"the model sent arguments for {call.name} nested too deeply to read; nothing was run",
+            data={"provider": provider},
+        ) from None
+    except ValueError:
+        pass  # invalid JSON goes back to the model, which can correct it
+
+
 def structured_cut(provider: str, max_tokens: int) -> ProviderError:
     return ProviderError(
         f"the model hit max_tokens before its structured reply was complete; raise "
@@ -204,4 +218,6 @@ def final_events(
         return [TextDelta(message.content), done] if message.content else [done]
     message = Message("assistant", content, tool_calls)
     check_complete(message, finish, provider=provider, max_tokens=max_tokens)
+    for call in tool_calls:
+        check_depth(call, provider)
     return [Done(message, usage, finish)]
