@@ -148,3 +148,16 @@ async def test_structured_reply_deeply_nested(srv: LLMServer) -> None:
     with pytest.raises(ProviderError) as info:
         await collect(provider_for("openai", srv, structured=True), conversation(), [BASH, READ])
     one_line(info.value)
+
+
+async def test_groq_usage_inside_x_groq(srv: LLMServer) -> None:
+    """Groq puts the usage of a stream in ``x_groq.usage`` of the last chunk."""
+    usage = {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5}
+    done = done_of(await run(srv, "openai", [oa({"content": "g"}), oa({}, "stop", x_groq={"id": "req_1", "usage": usage}), DONE]))
+    assert done.message.content == "g" and done.usage["total_tokens"] == 5
+
+
+async def test_the_other_protocol_names_the_kind_to_set(srv: LLMServer) -> None:
+    """A server that answers in the other provider's format: one line naming ``kind``."""
+    assert 'kind = "anthropic"' in await fails(srv, "openai", [an_start(), *text_block(0, ["hi"]), *an_end("end_turn")])
+    assert 'kind = "openai"' in await fails(srv, "anthropic", [oa({"content": "hi"}), oa({}, "stop"), DONE])

@@ -286,6 +286,12 @@ class _Reply:
         err = error_in(chunk)
         if kind == "error" or err is not None:
             raise stream_error(self.url, self.provider, chunk if err is None else err)
+        if isinstance(chunk.get("choices"), list):
+            raise ProviderError(
+                f"{self.url} answers in the OpenAI chat-completions format; set "
+                f'llm.providers.{self.provider}.kind = "openai"',
+                data={"provider": self.provider},
+            )
         if kind == "message":  # a whole message from a server that ignored "stream"
             out: list[Event] = []
             for index, block in enumerate(chunk.get("content") or []):

@@ -19,6 +19,8 @@ from typing import Any
 
 import attrs
 
+from aios.errors import ProviderError
+
 from . import _structured
 from ._calls import CallAssembler
 from ._http import StreamingProvider, stream_lines
@@ -151,8 +153,16 @@ class _Reply:
         err = error_in(chunk)
         if err is not None:
             raise stream_error(self.url, self.provider, err)
-        if isinstance(chunk.get("usage"), dict) and chunk["usage"]:
-            self.usage = chunk["usage"]
+        if chunk.get("type") == "message_start":
+            raise ProviderError(
+                f"{self.url} answers in Anthropic's messages format; set "
+                f'llm.providers.{self.provider}.kind = "anthropic"',
+                data={"provider": self.provider},
+            )
+        groq = chunk.get("x_groq")
+        usage = chunk.get("usage") or (groq.get("usage") if isinstance(groq, dict) else None)
+        if isinstance(usage, dict) and usage:
+            self.usage = usage
         choices = chunk.get("choices")
         if isinstance(choices, dict):
             choices = [choices]
