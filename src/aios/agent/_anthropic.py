@@ -22,7 +22,7 @@ format is asked for, not enforced.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from typing import Any
 
@@ -35,7 +35,7 @@ from . import _structured
 from ._http import StreamingProvider, stream_lines
 from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
 from ._reply import cut_error, decode_event, error_in, final_events, malformed, stream_error
-from ._sse import sse_events
+from ._sse import SSEEvent, SSEParser
 
 API_VERSION = "2023-06-01"
 
@@ -190,6 +190,7 @@ class AnthropicProvider(StreamingProvider):
             headers["x-api-key"] = self.api_key
         url = f"{self.base_url}/v1/messages"
         reply = _Reply(url, self.name)
+        parser = SSEParser()
         async with aclosing(stream_lines(
             url,
             self._body(messages, tools, force_answer),
@@ -198,22 +199,17 @@ class AnthropicProvider(StreamingProvider):
             key_env=self.key_env,
             read_timeout=self.timeout,
             retries=self.retries,
-        )) as lines, aclosing(sse_events(lines)) as events:
-            async for event in events:
-                if event.event == "error" and not event.data.lstrip().startswith("{"):
-                    raise stream_error(url, self.name, event.data)
-                chunk = decode_event(url, self.name, event)
-                if chunk is None:  # some proxies end every stream OpenAI's way
-                    continue
-                try:
-                    pieces = reply.feed(event.event, chunk)
-                except (AttributeError, TypeError, ValueError, KeyError) as exc:
-                    raise malformed(url, self.name, event.data) from exc
-                for piece in pieces:
+        )) as lines:
+            async for line in lines:
+                for piece in reply.read(parser.feed(line)):
                     if not (self.structured and isinstance(piece, TextDelta)):
                         yield piece
                 if reply.stopped:  # message_stop: whatever follows is not part of this reply
                     break
+            else:
+                for piece in reply.read(parser.close()):
+                    if not (self.structured and isinstance(piece, TextDelta)):
+                        yield piece
         if not (reply.stopped or reply.finish):
             raise cut_error(url, self.name)
         for closing in final_events("".join(reply.text), reply.tool_calls(), tools, structured=self.structured,
@@ -254,7 +250,7 @@ class _Reply:
     def __init__(self, url: str, provider: str) -> None:
         self.url, self.provider = url, provider
         self.text: list[str] = []
-        self.blocks: dict[int, dict[str, str]] = {}
+        self.blocks: dict[int, _Block] = {}
         self.latest: int | None = None
         self.usage: dict[str, Any] = {}
         self.finish: str | None = None
@@ -270,15 +266,32 @@ class _Reply:
 
     def _start(self, index: int, block: dict[str, Any]) -> list[Event]:
         kind = str(block.get("type") or "")
-        self.blocks[index] = slot = {"type": kind, **(_slot(block) if kind == "tool_use" else {})}
+        self.blocks[index] = slot = _Block.of(kind, block)
         self.latest = index
         if kind == "tool_use":
-            return [ToolCallStarted(slot["id"], slot["name"])]
+            return [ToolCallStarted(slot.id, slot.name)]
         return self._text(block.get("text")) if kind == "text" else []
 
     def _stop_reason(self, reason: Any) -> None:
         if isinstance(reason, str) and reason:
             self.finish = STOP_REASONS.get(reason, reason)
+
+    def read(self, events: Iterable[SSEEvent]) -> list[Event]:
+        """What the SSE ``events`` of one line say; sets ``stopped`` at ``message_stop``."""
+        out: list[Event] = []
+        for event in events:
+            if self.stopped:
+                break
+            if event.event == "error" and not event.data.lstrip().startswith("{"):
+                raise stream_error(self.url, self.provider, event.data)
+            chunk = decode_event(self.url, self.provider, event)
+            if chunk is None:  # some proxies end every stream OpenAI's way
+                continue
+            try:
+                out += self.feed(event.event, chunk)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                raise malformed(self.url, self.provider, event.data) from exc
+        return out
 
     def feed(self, name: str, chunk: dict[str, Any]) -> list[Event]:
         # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
@@ -319,8 +332,8 @@ class _Reply:
                 part = delta.get("partial_json")
                 if part is not None and not isinstance(part, str):
                     raise TypeError(f"partial_json is {type(part).__name__}")
-                if target["type"] == "tool_use":
-                    target["arguments"] += part or ""
+                if target.type == "tool_use":
+                    target.parts.append(part or "")
         elif kind == "content_block_stop":
             _index(chunk.get("index"))
         elif kind == "message_delta":
@@ -332,22 +345,35 @@ class _Reply:
 
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return tuple(
-            ToolCall(slot["id"], slot["name"], slot["arguments"].strip() or slot["initial"] or "{}")
+            ToolCall(slot.id, slot.name, "".join(slot.parts).strip() or slot.initial or "{}")
             for _index, slot in sorted(self.blocks.items())
-            if slot["type"] == "tool_use"
+            if slot.type == "tool_use"
         )
 
 
-def _slot(block: dict[str, Any]) -> dict[str, str]:
-    """A tool call being assembled from a ``tool_use`` block (its ``input`` is ``{}`` when
-    streamed, the whole arguments otherwise)."""
-    initial = block.get("input")
-    name = block.get("name") or ""
-    if not isinstance(name, str):
-        raise TypeError(f"a tool name is {type(name).__name__}")
-    return {
-        "id": str(block.get("id") or f"toolu_{ULID()}"),
-        "name": name,
-        "arguments": "",
-        "initial": json.dumps(initial, ensure_ascii=False) if initial else "",
-    }
+@attrs.define
+class _Block:
+    """A content block of the reply; for a ``tool_use`` block, the call being assembled (its
+    ``input`` is ``{}`` when streamed, the whole arguments otherwise)."""
+
+    type: str
+    id: str = ""
+    name: str = ""
+    parts: list[str] = attrs.field(factory=list)
+    """``input_json_delta`` pieces, joined once at the end."""
+    initial: str = ""
+
+    @classmethod
+    def of(cls, kind: str, block: dict[str, Any]) -> _Block:
+        if kind != "tool_use":
+            return cls(kind)
+        name = block.get("name") or ""
+        if not isinstance(name, str):
+            raise TypeError(f"a tool name is {type(name).__name__}")
+        initial = block.get("input")
+        return cls(
+            kind,
+            str(block.get("id") or f"toolu_{ULID()}"),
+            name,
+            initial=json.dumps(initial, ensure_ascii=False) if initial else "",
+        )

@@ -33,9 +33,16 @@ from ._messages import ToolCall, ToolCallStarted
 class _Slot:
     id: str = ""
     name: str = ""
-    arguments: str = ""
-    announced: bool = False
+    parts: list[str] = attrs.field(factory=list)
+    """Argument pieces, joined once at the end (adding to one string would copy it per piece)."""
+    begun: bool = False
+    """Whether a non-blank argument piece came."""
+    position: int = 0
     fallback: str = attrs.field(factory=lambda: f"call_{ULID()}")
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.parts)
 
 
 def _index(value: Any) -> int | None:
@@ -54,14 +61,14 @@ def _text(value: Any, what: str) -> str:
     return str(value)
 
 
-def _whole(arguments: str) -> bool:
-    """Whether ``arguments`` is already a complete JSON object (checked only when it ends like
-    one, so a long call repeated-name fragment by fragment is not parsed at every piece)."""
-    text = arguments.rstrip()
-    if not text.endswith("}"):
+def _whole(slot: _Slot) -> bool:
+    """Whether the slot's arguments are already a complete JSON object (parsed only when the
+    last piece ends like one, so a long call sent name-repeated piece by piece stays linear)."""
+    last = next((p for p in reversed(slot.parts) if p.strip()), "")
+    if not last.rstrip().endswith("}"):
         return False
     try:
-        json.loads(text)
+        json.loads(slot.arguments)
     except (ValueError, RecursionError):
         return False
     return True
@@ -78,6 +85,7 @@ class CallAssembler:
         self._tools = tuple(tool_names)
         self._slots: list[_Slot] = []
         self._by_index: dict[int, _Slot] = {}
+        self._announced = 0  # calls announced so far, from the first
 
     def _continues(self, current: str, piece: str) -> bool:
         """Whether ``piece`` is the rest of a name that so far reads ``current``."""
@@ -97,25 +105,27 @@ class CallAssembler:
             and (
                 (found.name and name != found.name and not self._continues(found.name, name))
                 # the same name again with new arguments after whole ones: a second call
-                or (isinstance(args, str | dict | list) and _whole(found.arguments) and bool(args))
+                or (isinstance(args, str | dict | list) and _whole(found) and bool(args))
             )
         )
         if fid and found is not None and found.id and fid != found.id:
             fresh = True
         if found is not None and not fresh:
             return found
-        slot = _Slot()
+        slot = _Slot(position=len(self._slots))
         self._slots.append(slot)
         if index is not None:
             self._by_index[index] = slot
         return slot
 
     def _announce(self, count: int) -> list[ToolCallStarted]:
-        """Start events for the first ``count`` calls, in order, once each."""
+        """Start events for the first ``count`` calls, in order, once each (a call that has no
+        name by then is never announced; the event is for display only)."""
         out = []
-        for slot in self._slots[:count]:
-            if not slot.announced and slot.name:
-                slot.announced = True
+        while self._announced < count:
+            slot = self._slots[self._announced]
+            self._announced += 1
+            if slot.name:
                 out.append(ToolCallStarted(slot.id or slot.fallback, slot.name))
         return out
 
@@ -137,15 +147,17 @@ class CallAssembler:
         if name and name != slot.name and (not slot.name or self._continues(slot.name, name)):
             slot.name += name
         if isinstance(args, dict | list):  # sent whole, as an object
-            slot.arguments = json.dumps(args, ensure_ascii=False)
+            slot.parts = [json.dumps(args, ensure_ascii=False)]
+            slot.begun = True
         elif isinstance(args, str):
-            slot.arguments += args
+            slot.parts.append(args)
+            slot.begun = slot.begun or bool(args.strip())
         elif args is not None:
             raise TypeError(f"a tool call's arguments are {type(args).__name__}")
         # The name is whole once the arguments begin; a call without arguments is announced
         # when the next one begins or the reply ends.
-        position = self._slots.index(slot)
-        return self._announce(position + 1 if slot.arguments.strip() else position)
+        position = slot.position
+        return self._announce(position + 1 if slot.begun else position)
 
     def close(self) -> list[ToolCallStarted]:
         """Start events not sent yet (calls without arguments)."""
@@ -155,5 +167,5 @@ class CallAssembler:
         return tuple(
             ToolCall(slot.id or slot.fallback, slot.name, slot.arguments.strip() or "{}")
             for slot in self._slots
-            if slot.name or slot.arguments.strip()
+            if slot.name or slot.begun
         )

@@ -13,7 +13,7 @@ Two ways to get tool calls:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from typing import Any
 
@@ -35,7 +35,7 @@ from ._reply import (
     stream_error,
     text_of,
 )
-from ._sse import sse_events
+from ._sse import SSEEvent, SSEParser
 
 
 def _wire_message(m: Message, structured: bool) -> dict[str, Any]:
@@ -98,26 +98,22 @@ class OpenAIProvider(StreamingProvider):
             headers["Authorization"] = f"Bearer {self.api_key}"
         url = f"{self.base_url}/chat/completions"
         reply = _Reply(url, self.name, [t.name for t in tools])
-        done = False
+        parser = SSEParser()
         async with aclosing(stream_lines(
             url, self._body(messages, tools, force_answer), headers,
             provider=self.name, key_env=self.key_env, read_timeout=self.timeout, retries=self.retries,
-        )) as lines, aclosing(sse_events(lines)) as events:
-            async for event in events:
-                if event.event == "error":  # llama.cpp's "error:" field, a gateway's error event
-                    raise stream_error(url, self.name, event.data)
-                chunk = decode_event(url, self.name, event)
-                if chunk is None:  # [DONE]: whatever follows is not part of this reply
-                    done = True
-                    break
-                try:
-                    pieces = reply.feed(chunk)
-                except (AttributeError, TypeError, ValueError, KeyError) as exc:
-                    raise malformed(url, self.name, event.data) from exc
-                for piece in pieces:
+        )) as lines:
+            async for line in lines:
+                for piece in reply.read(parser.feed(line)):
                     if not (self.structured and isinstance(piece, TextDelta)):
                         yield piece
-        if not done and reply.finish is None:
+                if reply.done:  # [DONE]: whatever follows is not part of this reply
+                    break
+            else:
+                for piece in reply.read(parser.close()):
+                    if not (self.structured and isinstance(piece, TextDelta)):
+                        yield piece
+        if not reply.done and reply.finish is None:
             raise cut_error(url, self.name)
         for piece in reply.close():
             if not (self.structured and isinstance(piece, TextDelta)):
@@ -148,6 +144,25 @@ class _Reply:
         self.think = ThinkFilter()
         self.usage: dict[str, Any] = {}
         self.finish: str | None = None
+        self.done = False
+
+    def read(self, events: Iterable[SSEEvent]) -> list[Event]:
+        """What the SSE ``events`` of one line say; sets ``done`` at ``[DONE]``."""
+        out: list[Event] = []
+        for event in events:
+            if self.done:
+                break
+            if event.event == "error":  # llama.cpp's "error:" field, a gateway's error event
+                raise stream_error(self.url, self.provider, event.data)
+            chunk = decode_event(self.url, self.provider, event)
+            if chunk is None:
+                self.done = True
+                break
+            try:
+                out += self.feed(chunk)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                raise malformed(self.url, self.provider, event.data) from exc
+        return out
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         err = error_in(chunk)

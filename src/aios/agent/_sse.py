@@ -18,7 +18,7 @@ Beyond the standard:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import attrs
 
@@ -73,12 +73,3 @@ class SSEParser:
         """The event the body ended in, if it was not followed by a blank line."""
         yield from self._dispatch(False)
 
-
-async def sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[SSEEvent, None]:
-    """The events of a stream of lines, the unterminated last one included."""
-    parser = SSEParser()
-    async for line in lines:
-        for event in parser.feed(line):
-            yield event
-    for event in parser.close():
-        yield event
