@@ -161,3 +161,9 @@ async def test_the_other_protocol_names_the_kind_to_set(srv: LLMServer) -> None:
     """A server that answers in the other provider's format: one line naming ``kind``."""
     assert 'kind = "anthropic"' in await fails(srv, "openai", [an_start(), *text_block(0, ["hi"]), *an_end("end_turn")])
     assert 'kind = "openai"' in await fails(srv, "anthropic", [oa({"content": "hi"}), oa({}, "stop"), DONE])
+
+
+async def test_anthropic_untyped_unnamed_event_is_not_a_whole_message(srv: LLMServer) -> None:
+    """An event with neither ``event:`` nor ``type`` (a proxy's note) does not end the reply."""
+    blocks = [an_start(), *text_block(0, ["one"]), 'data: {"note": "proxied"}\n\n', *text_block(1, [" two"]), *an_end("end_turn")]
+    assert done_of(await run(srv, "anthropic", blocks)).message.content == "one two"

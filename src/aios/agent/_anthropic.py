@@ -305,7 +305,7 @@ class _Reply:
                 f'llm.providers.{self.provider}.kind = "openai"',
                 data={"provider": self.provider},
             )
-        if kind == "message":  # a whole message from a server that ignored "stream"
+        if kind == "message" and "content" in chunk:  # a whole message: "stream" was ignored
             out: list[Event] = []
             for index, block in enumerate(chunk.get("content") or []):
                 out += self._start(index, _dict(block, "a content block"))
