@@ -167,3 +167,30 @@ async def test_anthropic_untyped_unnamed_event_is_not_a_whole_message(srv: LLMSe
     """An event with neither ``event:`` nor ``type`` (a proxy's note) does not end the reply."""
     blocks = [an_start(), *text_block(0, ["one"]), 'data: {"note": "proxied"}\n\n', *text_block(1, [" two"]), *an_end("end_turn")]
     assert done_of(await run(srv, "anthropic", blocks)).message.content == "one two"
+
+
+async def test_openai_a_second_choice_is_another_reply(srv: LLMServer) -> None:
+    """A server that sends two choices: only the first is the reply; the second's fragments
+    (same call index 0) never merge into its tool call."""
+    def chunk(i: int, d: dict[str, Any], finish: str | None = None) -> str:
+        return f"data: {json.dumps({'choices': [{'index': i, 'delta': d, 'finish_reason': finish}]})}\n\n"
+
+    blocks = [
+        chunk(0, {"tool_calls": [tc(0, id="a", name="bash", args='{"command": ')]}),
+        chunk(1, {"tool_calls": [tc(0, id="b", name="bash", args='{"command": "rm -rf ~"}')]}),
+        chunk(0, {"tool_calls": [tc(0, args='"ls"}')]}),
+        chunk(1, {"content": "other text"}, "tool_calls"),
+        chunk(0, {}, "tool_calls"),
+        DONE,
+    ]
+    events = await run(srv, "openai", blocks)
+    assert calls_of(events) == [("a", "bash", {"command": "ls"})] and shown(events) == ""
+
+
+async def test_openai_two_choices_in_one_chunk(srv: LLMServer) -> None:
+    both = {"choices": [
+        {"index": 0, "delta": {"content": "first"}, "finish_reason": "stop"},
+        {"index": 1, "delta": {"content": " second", "tool_calls": [tc(0, id="x", name="bash", args='{"command": "reboot"}')]}, "finish_reason": "tool_calls"},
+    ]}
+    done = done_of(await run(srv, "openai", [f"data: {json.dumps(both)}\n\n", DONE]))
+    assert done.message.content == "first" and done.message.tool_calls == ()

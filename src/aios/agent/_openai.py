@@ -185,6 +185,9 @@ class _Reply:
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
+            at = choice.get("index")
+            if isinstance(at, int) and not isinstance(at, bool) and at != 0:
+                continue  # a second choice (a server that ignored n=1) is another reply
             reason = choice.get("finish_reason")
             if reason == "error":  # OpenRouter, when no error object came with it
                 raise stream_error(self.url, self.provider, "the server ended the reply with finish_reason 'error'")
