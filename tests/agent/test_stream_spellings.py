@@ -7,14 +7,15 @@ import json
 from typing import Any
 
 import pytest
+import trio
 from test_loop import Tools, turn
 from test_providers import BASH, READ, collect, conversation, done_of, provider_for
 from test_stream_anthropic import block_start, delta, stop, text_block, tool_block
 from test_stream_openai import calls, fails, one_line, shown, tc
 from test_streams import DONE, an, an_end, an_start, calls_of, oa, run
 
-from aios.errors import ProviderError
-from llmserver import LLMServer, error, raw, text
+from aios.errors import ProviderError, ProviderTimeout
+from llmserver import LLMServer, error, raw, slow, text
 
 
 @pytest.fixture
@@ -194,3 +195,32 @@ async def test_openai_two_choices_in_one_chunk(srv: LLMServer) -> None:
     ]}
     done = done_of(await run(srv, "openai", [f"data: {json.dumps(both)}\n\n", DONE]))
     assert done.message.content == "first" and done.message.tool_calls == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "ping"),
+    [
+        ("openai", ": OPENROUTER PROCESSING\n\n"),
+        ("anthropic", ": keep-alive\n\n"),
+        ("anthropic", 'event: ping\ndata: {"type": "ping"}\n\n'),
+        ("anthropic", 'data: {"type": "ping"}\n\n'),
+    ],
+)
+async def test_keepalives_forever_end_the_reply(kind: str, ping: str, srv: LLMServer) -> None:
+    """A server that pings and never answers: a timeout error after 5 × timeout of pings, not a
+    hang (the pings would reset a plain read timeout forever)."""
+    head = [] if kind == "openai" else [an_start()]
+    srv.script([slow(raw([*head, *[ping] * 100, *text_block(0, ["late"])] if kind == "anthropic" else [ping] * 100), 0.05)])
+    seen: list[Any] = []
+    with trio.fail_after(8), pytest.raises(ProviderTimeout) as info:
+        async for event in provider_for(kind, srv, timeout=0.2).stream(conversation(), []):
+            seen.append(event)
+    assert "keep-alive" in one_line(info.value) and not seen
+
+
+async def test_keepalives_between_events_are_fine(srv: LLMServer) -> None:
+    """Pings while the reply moves on do not count against it."""
+    blocks = [x for i in range(12) for x in (": ping\n\n", oa({"content": str(i % 10)}))]
+    srv.script([slow(raw([*blocks, oa({}, "stop"), DONE]), 0.05)])
+    events = await collect(provider_for("openai", srv, timeout=0.2), conversation(), [])
+    assert done_of(events).message.content == "012345678901"

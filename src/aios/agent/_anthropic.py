@@ -34,7 +34,15 @@ from aios.errors import ProviderError
 from . import _structured
 from ._http import StreamingProvider, stream_lines
 from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
-from ._reply import cut_error, decode_event, error_in, final_events, malformed, stream_error
+from ._reply import (
+    KeepAliveWatch,
+    cut_error,
+    decode_event,
+    error_in,
+    final_events,
+    malformed,
+    stream_error,
+)
 from ._sse import SSEEvent, SSEParser
 
 API_VERSION = "2023-06-01"
@@ -191,6 +199,7 @@ class AnthropicProvider(StreamingProvider):
         url = f"{self.base_url}/v1/messages"
         reply = _Reply(url, self.name)
         parser = SSEParser()
+        watch = KeepAliveWatch(url, self.name, self.timeout)
         async with aclosing(stream_lines(
             url,
             self._body(messages, tools, force_answer),
@@ -204,6 +213,7 @@ class AnthropicProvider(StreamingProvider):
                 for piece in reply.read(parser.feed(line)):
                     if not (self.structured and isinstance(piece, TextDelta)):
                         yield piece
+                watch.seen(reply.progress)
                 if reply.stopped:  # message_stop: whatever follows is not part of this reply
                     break
             else:
@@ -254,6 +264,8 @@ class _Reply:
         self.latest: int | None = None
         self.usage: dict[str, Any] = {}
         self.finish: str | None = None
+        self.progress = 0
+        """Events of the reply itself read so far (keep-alive pings not counted)."""
         self.stopped = False
 
     def _text(self, value: Any) -> list[Event]:
@@ -296,6 +308,8 @@ class _Reply:
     def feed(self, name: str, chunk: dict[str, Any]) -> list[Event]:
         # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
         kind = "error" if name == "error" else chunk.get("type") or name
+        if kind != "ping":
+            self.progress += 1
         err = error_in(chunk)
         if kind == "error" or err is not None:
             raise stream_error(self.url, self.provider, chunk if err is None else err)

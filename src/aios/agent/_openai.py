@@ -26,6 +26,7 @@ from ._calls import CallAssembler
 from ._http import StreamingProvider, stream_lines
 from ._messages import Event, Message, TextDelta, ToolSpec
 from ._reply import (
+    KeepAliveWatch,
     ThinkFilter,
     cut_error,
     decode_event,
@@ -99,6 +100,7 @@ class OpenAIProvider(StreamingProvider):
         url = f"{self.base_url}/chat/completions"
         reply = _Reply(url, self.name, [t.name for t in tools])
         parser = SSEParser()
+        watch = KeepAliveWatch(url, self.name, self.timeout)
         async with aclosing(stream_lines(
             url, self._body(messages, tools, force_answer), headers,
             provider=self.name, key_env=self.key_env, read_timeout=self.timeout, retries=self.retries,
@@ -107,6 +109,7 @@ class OpenAIProvider(StreamingProvider):
                 for piece in reply.read(parser.feed(line)):
                     if not (self.structured and isinstance(piece, TextDelta)):
                         yield piece
+                watch.seen(reply.progress)
                 if reply.done:  # [DONE]: whatever follows is not part of this reply
                     break
             else:
@@ -144,6 +147,8 @@ class _Reply:
         self.think = ThinkFilter()
         self.usage: dict[str, Any] = {}
         self.finish: str | None = None
+        self.progress = 0
+        """Events of the reply itself read so far (keep-alive pings not counted)."""
         self.done = False
 
     def read(self, events: Iterable[SSEEvent]) -> list[Event]:
@@ -165,6 +170,7 @@ class _Reply:
         return out
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        self.progress += 1
         err = error_in(chunk)
         if err is not None:
             raise stream_error(self.url, self.provider, err)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aios.errors import ProviderError
+import trio
+
+from aios.errors import ProviderError, ProviderTimeout
 
 from . import _structured
 from ._http import error_detail, one_line
@@ -183,6 +185,39 @@ def check_depth(call: ToolCall, provider: str) -> None:
         ) from None
     except ValueError:
         pass  # invalid JSON goes back to the model, which can correct it
+
+
+KEEPALIVE_FACTOR = 5
+"""Keep-alive comments hold a reply open for at most this many times the provider's timeout."""
+
+
+class KeepAliveWatch:
+    """Ends a reply that sends nothing but keep-alives for too long.
+
+    The read timeout counts bytes, and a keep-alive (a ``: ping`` comment, Anthropic's ``ping``
+    event) is bytes: a server whose upstream hangs while it keeps pinging would hold the turn
+    forever. Keep-alives may bridge a long wait (a model that reasons before its first token),
+    up to :data:`KEEPALIVE_FACTOR` × timeout without one event of the reply itself.
+    """
+
+    def __init__(self, url: str, provider: str, timeout: float) -> None:
+        self.url, self.provider = url, provider
+        self.limit = KEEPALIVE_FACTOR * timeout
+        self.since = trio.current_time()
+        self.progress = 0
+
+    def seen(self, progress: int) -> None:
+        """After each line: ``progress`` counts the reply's events so far (keep-alives not
+        included). Raises ProviderTimeout when it has not moved for longer than the limit."""
+        now = trio.current_time()
+        if progress != self.progress:
+            self.progress, self.since = progress, now
+        elif now - self.since > self.limit:
+            raise ProviderTimeout(
+                f"{self.url} sent only keep-alives for {self.limit:g} s; nothing of this reply was "
+                f"kept; raise llm.providers.{self.provider}.timeout or check the server",
+                data={"provider": self.provider},
+            )
 
 
 def structured_cut(provider: str, max_tokens: int) -> ProviderError:
