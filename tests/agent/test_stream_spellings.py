@@ -224,3 +224,10 @@ async def test_keepalives_between_events_are_fine(srv: LLMServer) -> None:
     srv.script([slow(raw([*blocks, oa({}, "stop"), DONE]), 0.05)])
     events = await collect(provider_for("openai", srv, timeout=0.2), conversation(), [])
     assert done_of(events).message.content == "012345678901"
+
+
+async def test_retry_waits_do_not_count_as_keepalive_time(srv: LLMServer) -> None:
+    """A 429 wait longer than 5 × timeout before the stream starts is not a keep-alive stall."""
+    srv.script([error(429, headers={"Retry-After": "1.2"}), raw([oa({"content": "ok"}), oa({}, "stop"), DONE])])
+    events = await collect(provider_for("openai", srv, timeout=0.2), conversation(), [])
+    assert done_of(events).message.content == "ok"

@@ -203,14 +203,14 @@ class KeepAliveWatch:
     def __init__(self, url: str, provider: str, timeout: float) -> None:
         self.url, self.provider = url, provider
         self.limit = KEEPALIVE_FACTOR * timeout
-        self.since = trio.current_time()
+        self.since: float | None = None  # from the first line: retries before it do not count
         self.progress = 0
 
     def seen(self, progress: int) -> None:
         """After each line: ``progress`` counts the reply's events so far (keep-alives not
         included). Raises ProviderTimeout when it has not moved for longer than the limit."""
         now = trio.current_time()
-        if progress != self.progress:
+        if self.since is None or progress != self.progress:
             self.progress, self.since = progress, now
         elif now - self.since > self.limit:
             raise ProviderTimeout(
