@@ -193,3 +193,22 @@ async def test_200_that_is_no_answer_at_all(body: str, srv: LLMServer) -> None:
         one_line(info.value)
         assert not [e for e in seen if isinstance(e, Done)]
 
+
+
+async def test_whole_json_answer_labelled_as_an_event_stream(srv: LLMServer) -> None:
+    """Ignoring ``stream`` but keeping the ``text/event-stream`` label (a proxy that sets it)."""
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "labelled", "tool_calls": [{"id": "e1", "type": "function", "function": {"name": "bash", "arguments": '{"command": "id"}'}}]}, "finish_reason": "tool_calls"}]}
+    events = await run(srv, "openai", [json.dumps(body, indent=2)])
+    assert done_of(events).message.content == "labelled" and calls_of(events) == [("e1", "bash", {"command": "id"})]
+    anthropic = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "labelled"}], "stop_reason": "end_turn", "usage": {}}
+    events = await run(srv, "anthropic", [json.dumps(anthropic, indent=1)])
+    assert done_of(events).message.content == "labelled"
+
+
+async def test_json_lines_labelled_as_an_event_stream(srv: LLMServer) -> None:
+    lines = [
+        {"choices": [{"index": 0, "delta": {"content": "nd"}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"content": "json"}, "finish_reason": "stop"}]},
+    ]
+    events = await run(srv, "openai", [json.dumps(x) + "\n" for x in lines])
+    assert done_of(events).message.content == "ndjson"
