@@ -15,7 +15,7 @@ It replays a queue of scripted replies, one per model request, whatever the prot
 
 A reply is a plain JSON-able dict built by the helpers below (:func:`text`, :func:`tool_call`,
 :func:`tool_calls`, :func:`error`, :func:`cut`, :func:`malformed`, :func:`stream_error`,
-:func:`slow`, :func:`raw` for a body sent verbatim, :func:`gzipped`, :func:`stall`, :func:`reset`);
+:func:`slow`, :func:`raw` (or :func:`raw_bytes`) for a body sent verbatim, :func:`gzipped`, :func:`stall`, :func:`reset`);
 a script file for the standalone process is a JSON list of the same dicts.
 When the queue is empty the server answers with the text ``(script exhausted)``.
 
@@ -132,10 +132,13 @@ def raw(
     content_type: str = "text/event-stream",
     headers: dict[str, str] | None = None,
     chunked: bool = True,
+    encoding: str = "utf-8",
 ) -> Reply:
     """A reply sent verbatim, whatever the protocol: each of ``blocks`` is one write of the body
     (so line endings, comments, odd fields and JSON are exactly what a real server sent).
-    ``chunked=False`` sends the joined blocks with a Content-Length, like a non-streamed answer."""
+    ``chunked=False`` sends the joined blocks with a Content-Length, like a non-streamed answer.
+    ``encoding`` turns each block into bytes: ``"latin-1"`` lets a block carry any bytes (see
+    :func:`raw_bytes`), e.g. half of a UTF-8 character."""
     return {
         "kind": "raw",
         "blocks": list(blocks),
@@ -143,7 +146,13 @@ def raw(
         "content_type": content_type,
         "headers": dict(headers or {}),
         "chunked": chunked,
+        "encoding": encoding,
     }
+
+
+def raw_bytes(parts: list[bytes], **kw: Any) -> Reply:
+    """:func:`raw` with each write given as bytes, so a write may end inside a UTF-8 character."""
+    return raw([p.decode("latin-1") for p in parts], encoding="latin-1", **kw)
 
 
 def gzipped(reply: Reply) -> Reply:
@@ -464,6 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
         delay = float(reply.get("delay") or 0.0)
         chunked = reply.get("chunked", True)
         compressor = zlib.compressobj(wbits=31) if reply.get("gzip") else None
+        charset = str(reply.get("encoding") or "utf-8")
 
         def encode(data: bytes, final: bool = False) -> bytes:
             if compressor is None:
@@ -479,7 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (reply.get("headers") or {}).items():
             self.send_header(k, v)
         if not chunked:
-            body = encode("".join(blocks).encode(), final=True)
+            body = encode("".join(blocks).encode(charset), final=True)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -507,7 +517,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if delay:
                     time.sleep(delay)
-                self._write_chunk(encode(block.encode()))
+                self._write_chunk(encode(block.encode(charset)))
             if compressor is not None:
                 self._write_chunk(encode(b"", final=True))
             self.wfile.write(b"0\r\n\r\n")

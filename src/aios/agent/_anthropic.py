@@ -22,7 +22,7 @@ format is asked for, not enforced.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from typing import Any
 
@@ -34,8 +34,16 @@ from aios.errors import ProviderError
 from . import _structured
 from ._http import StreamingProvider, stream_lines
 from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
-from ._reply import final_events, stream_error
-from ._sse import SSEParser
+from ._reply import (
+    KeepAliveWatch,
+    cut_error,
+    decode_event,
+    error_in,
+    final_events,
+    malformed,
+    stream_error,
+)
+from ._sse import SSEEvent, SSEParser
 
 API_VERSION = "2023-06-01"
 
@@ -45,6 +53,8 @@ STOP_REASONS = {
     "stop_sequence": "stop",
     "tool_use": "tool_calls",
     "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
 }
 
 
@@ -121,12 +131,17 @@ def wire_messages(messages: list[Message], structured: bool) -> tuple[str, list[
     return system, out
 
 
+def _count(value: Any) -> int:
+    """A token count; anything that is not a number counts as 0 (usage is for display)."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
 def _usage(raw: dict[str, Any]) -> dict[str, int]:
     prompt = sum(
-        int(raw.get(k) or 0)
+        _count(raw.get(k))
         for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     )
-    completion = int(raw.get("output_tokens") or 0)
+    completion = _count(raw.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -182,12 +197,9 @@ class AnthropicProvider(StreamingProvider):
         if self.api_key:
             headers["x-api-key"] = self.api_key
         url = f"{self.base_url}/v1/messages"
-        text: list[str] = []
-        calls: dict[int, dict[str, str]] = {}
-        raw_usage: dict[str, Any] = {}
-        finish: str | None = None
-        done = False
+        reply = _Reply(url, self.name)
         parser = SSEParser()
+        watch = KeepAliveWatch(url, self.name, self.timeout)
         async with aclosing(stream_lines(
             url,
             self._body(messages, tools, force_answer),
@@ -198,98 +210,184 @@ class AnthropicProvider(StreamingProvider):
             retries=self.retries,
         )) as lines:
             async for line in lines:
-                for event, data in parser.feed(line):
-                    if event == "error" and not data.lstrip().startswith("{"):
-                        raise stream_error(url, self.name, data)
-                    if data.strip() == "[DONE]":  # some proxies end every stream OpenAI's way
-                        continue
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError as exc:
-                        raise ProviderError(
-                            f"{url} sent a malformed stream event: {data[:120]!r}"
-                        ) from exc
-                    if not isinstance(chunk, dict):
-                        raise ProviderError(f"{url} sent a malformed stream event: {data[:120]!r}")
-                    # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
-                    kind = "error" if event == "error" else chunk.get("type") or event
-                    if kind == "error" or (kind == "message" and chunk.get("error")):
-                        raise stream_error(url, self.name, chunk)
-                    if kind == "message":
-                        # A whole message from a server that ignored "stream".
-                        for index, block in enumerate(chunk.get("content") or []):
-                            if not isinstance(block, dict):
-                                continue
-                            if block.get("type") == "text" and block.get("text"):
-                                text.append(block["text"])
-                                if not self.structured:
-                                    yield TextDelta(block["text"])
-                            elif block.get("type") == "tool_use":
-                                slot = calls[index] = self._slot(block)
-                                yield ToolCallStarted(slot["id"], slot["name"])
-                        reason = chunk.get("stop_reason")
-                        if reason:
-                            finish = STOP_REASONS.get(reason, reason)
-                        raw_usage.update(chunk.get("usage") or {})
-                        done = True
-                    elif kind == "message_start":
-                        raw_usage.update((chunk.get("message") or {}).get("usage") or {})
-                    elif kind == "content_block_start":
-                        block = chunk.get("content_block") or {}
-                        index = int(chunk.get("index", len(calls)))
-                        if block.get("type") == "tool_use":
-                            slot = calls[index] = self._slot(block)
-                            yield ToolCallStarted(slot["id"], slot["name"])
-                        elif block.get("type") == "text" and block.get("text"):
-                            text.append(block["text"])
-                            if not self.structured:
-                                yield TextDelta(block["text"])
-                    elif kind == "content_block_delta":
-                        delta = chunk.get("delta") or {}
-                        if delta.get("type") == "text_delta" and delta.get("text"):
-                            text.append(delta["text"])
-                            if not self.structured:
-                                yield TextDelta(delta["text"])
-                        elif delta.get("type") == "input_json_delta":
-                            target = calls.get(int(chunk.get("index", -1)))
-                            if target is None:
-                                raise ProviderError(
-                                    f"{url} sent tool arguments for a block it never started"
-                                )
-                            target["arguments"] += delta.get("partial_json") or ""
-                    elif kind == "message_delta":
-                        reason = (chunk.get("delta") or {}).get("stop_reason")
-                        if reason:
-                            finish = STOP_REASONS.get(reason, reason)
-                        raw_usage.update(chunk.get("usage") or {})
-                    elif kind == "message_stop":
-                        done = True
-        for event, data in parser.close():
-            if event == "error":
-                raise stream_error(url, self.name, data)
-            # another event after message_stop would be a protocol error; before it, the check below catches it
-        if not done:
-            raise ProviderError(
-                f"the stream from {url} was cut before it finished; nothing of this reply was kept"
-            )
-        usage = _usage(raw_usage)
-        content = "".join(text)
-        tool_calls = tuple(
-            ToolCall(slot["id"], slot["name"], slot["arguments"] or slot["initial"] or "{}")
-            for _index, slot in sorted(calls.items())
-        )
-        for closing in final_events(content, tool_calls, tools, structured=self.structured, force_answer=force_answer,
-                                  finish=finish, usage=usage, provider=self.name, max_tokens=self.max_tokens):
+                for piece in reply.read(parser.feed(line)):
+                    if not (self.structured and isinstance(piece, TextDelta)):
+                        yield piece
+                watch.seen(reply.progress)
+                if reply.stopped:  # message_stop: whatever follows is not part of this reply
+                    break
+            else:
+                for piece in reply.read(parser.close()):
+                    if not (self.structured and isinstance(piece, TextDelta)):
+                        yield piece
+        if not (reply.stopped or reply.finish):
+            raise cut_error(url, self.name)
+        for closing in final_events("".join(reply.text), reply.tool_calls(), tools, structured=self.structured,
+                                  force_answer=force_answer, finish=reply.finish, usage=_usage(reply.usage),
+                                  provider=self.name, max_tokens=self.max_tokens):
             yield closing
 
-    @staticmethod
-    def _slot(block: dict[str, Any]) -> dict[str, str]:
-        """A tool call being assembled from a ``tool_use`` block (its ``input`` is ``{}`` when
-        streamed, the whole arguments otherwise)."""
+
+def _index(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if value is None:
+        return None
+    raise TypeError(f"index is {type(value).__name__}")
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} is {type(value).__name__}")
+    return value
+
+
+class _Reply:
+    """One streamed message being read: event in, events out.
+
+    Content blocks are kept by index (a missing index means the next block for a start, the
+    latest block for a delta or stop). Only ``tool_use`` blocks are our tool calls:
+    ``server_tool_use`` and ``mcp_tool_use`` blocks (run by the API itself), thinking and
+    result blocks are not. Delta types this code does not know (``citations_delta``,
+    ``signature_delta``, later ones) carry nothing to show. An event's type is its JSON
+    ``type``, or its ``event:`` name when a compatible server leaves ``type`` out.
+    """
+
+    def __init__(self, url: str, provider: str) -> None:
+        self.url, self.provider = url, provider
+        self.text: list[str] = []
+        self.blocks: dict[int, _Block] = {}
+        self.latest: int | None = None
+        self.usage: dict[str, Any] = {}
+        self.finish: str | None = None
+        self.progress = 0
+        """Events of the reply itself read so far (keep-alive pings not counted)."""
+        self.stopped = False
+
+    def _text(self, value: Any) -> list[Event]:
+        if value is None or value == "":
+            return []
+        if not isinstance(value, str):
+            raise TypeError(f"text is {type(value).__name__}")
+        self.text.append(value)
+        return [TextDelta(value)]
+
+    def _start(self, index: int, block: dict[str, Any]) -> list[Event]:
+        kind = str(block.get("type") or "")
+        self.blocks[index] = slot = _Block.of(kind, block)
+        self.latest = index
+        if kind == "tool_use":
+            return [ToolCallStarted(slot.id, slot.name)]
+        return self._text(block.get("text")) if kind == "text" else []
+
+    def _stop_reason(self, reason: Any) -> None:
+        if isinstance(reason, str) and reason:
+            self.finish = STOP_REASONS.get(reason, reason)
+
+    def read(self, events: Iterable[SSEEvent]) -> list[Event]:
+        """What the SSE ``events`` of one line say; sets ``stopped`` at ``message_stop``."""
+        out: list[Event] = []
+        for event in events:
+            if self.stopped:
+                break
+            if event.event == "error" and not event.data.lstrip().startswith("{"):
+                raise stream_error(self.url, self.provider, event.data)
+            chunk = decode_event(self.url, self.provider, event)
+            if chunk is None:  # some proxies end every stream OpenAI's way
+                continue
+            try:
+                out += self.feed(event.event, chunk)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                raise malformed(self.url, self.provider, event.data) from exc
+        return out
+
+    def feed(self, name: str, chunk: dict[str, Any]) -> list[Event]:
+        # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
+        kind = "error" if name == "error" else chunk.get("type") or name
+        if kind != "ping":
+            self.progress += 1
+        err = error_in(chunk)
+        if kind == "error" or err is not None:
+            raise stream_error(self.url, self.provider, chunk if err is None else err)
+        if isinstance(chunk.get("choices"), list):
+            raise ProviderError(
+                f"{self.url} answers in the OpenAI chat-completions format; set "
+                f'llm.providers.{self.provider}.kind = "openai"',
+                data={"provider": self.provider},
+            )
+        if kind == "message" and "content" in chunk:  # a whole message: "stream" was ignored
+            out: list[Event] = []
+            for index, block in enumerate(chunk.get("content") or []):
+                out += self._start(index, _dict(block, "a content block"))
+            self._stop_reason(chunk.get("stop_reason"))
+            self.usage.update(_dict(chunk.get("usage"), "usage"))
+            self.stopped = True
+            return out
+        if kind == "message_start":
+            self.usage.update(_dict(_dict(chunk.get("message"), "message").get("usage"), "usage"))
+        elif kind == "content_block_start":
+            given = _index(chunk.get("index"))
+            index = max(self.blocks, default=-1) + 1 if given is None else given
+            return self._start(index, _dict(chunk.get("content_block"), "content_block"))
+        elif kind == "content_block_delta":
+            at = _index(chunk.get("index"))
+            delta = _dict(chunk.get("delta"), "delta")
+            key = self.latest if at is None else at
+            target = None if key is None else self.blocks.get(key)
+            if delta.get("type") == "text_delta":
+                return self._text(delta.get("text"))
+            if delta.get("type") == "input_json_delta":
+                if target is None:
+                    raise ProviderError(f"{self.url} sent tool arguments for a block it never started")
+                part = delta.get("partial_json")
+                if part is not None and not isinstance(part, str):
+                    raise TypeError(f"partial_json is {type(part).__name__}")
+                if target.type == "tool_use":
+                    target.parts.append(part or "")
+        elif kind == "content_block_stop":
+            _index(chunk.get("index"))
+        elif kind == "message_delta":
+            self._stop_reason(_dict(chunk.get("delta"), "delta").get("stop_reason"))
+            self.usage.update(_dict(chunk.get("usage"), "usage"))
+        elif kind == "message_stop":
+            self.stopped = True
+        return []
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(slot.id, slot.name, "".join(slot.parts).strip() or slot.initial or "{}")
+            for _index, slot in sorted(self.blocks.items())
+            if slot.type == "tool_use"
+        )
+
+
+@attrs.define
+class _Block:
+    """A content block of the reply; for a ``tool_use`` block, the call being assembled (its
+    ``input`` is ``{}`` when streamed, the whole arguments otherwise)."""
+
+    type: str
+    id: str = ""
+    name: str = ""
+    parts: list[str] = attrs.field(factory=list)
+    """``input_json_delta`` pieces, joined once at the end."""
+    initial: str = ""
+
+    @classmethod
+    def of(cls, kind: str, block: dict[str, Any]) -> _Block:
+        if kind != "tool_use":
+            return cls(kind)
+        name = block.get("name") or ""
+        if not isinstance(name, str):
+            raise TypeError(f"a tool name is {type(name).__name__}")
         initial = block.get("input")
-        return {
-            "id": block.get("id") or f"toolu_{ULID()}",
-            "name": block.get("name") or "",
-            "arguments": "",
-            "initial": json.dumps(initial, ensure_ascii=False) if initial else "",
-        }
+        return cls(
+            kind,
+            str(block.get("id") or f"toolu_{ULID()}"),
+            name,
+            initial=json.dumps(initial, ensure_ascii=False) if initial else "",
+        )

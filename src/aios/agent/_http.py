@@ -32,9 +32,12 @@ _CONTEXT_OVERFLOW = re.compile(
 _NO_TOOLS = re.compile(r"(does not|doesn't) support tools|tools? (are|is) not supported", re.IGNORECASE)
 
 
+_HTML = re.compile(r"</?(html|body|head|title|h1|center|p|hr|pre)\b", re.IGNORECASE)
+
+
 def one_line(text: str, limit: int = MAX_ERROR_BODY) -> str:
     """``text`` on one line, tags of an HTML error page dropped, cut to ``limit`` characters."""
-    if "<" in text and re.search(r"</?(html|body|head|title|h1|center|p|hr|pre)\b", text, re.IGNORECASE):
+    if "<" in text and _HTML.search(text):
         text = re.sub(r"<title>.*?</title>", " ", text, flags=re.IGNORECASE | re.DOTALL)
         text = re.sub(r"<[^>]*>", " ", text)
     text = " ".join(text.split())
@@ -93,6 +96,13 @@ def status_error(status: int, body: bytes, *, provider: str, url: str, key_env: 
     """The one-line error for an HTTP status, with the fix."""
     detail = _server_message(body)
     data = {"status": status, "provider": provider}
+    if status in (401, 403) and _HTML.search(body.decode("utf-8", "replace")):
+        return ProviderHTTPError(
+            f"{status} from {url}: an HTML page, not the API's answer ({detail}); a proxy or "
+            f"firewall in front of the server refused the request, or llm.providers.{provider}.base_url "
+            "is not the API endpoint",
+            data=data,
+        )
     if status in (401, 403):
         where = f"${key_env}" if key_env else "the configured key"
         return ProviderAuthError(
@@ -181,26 +191,6 @@ async def stream_lines(
                             continue
                         raise status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
                     ctype = response.headers.get("content-type", "").lower()
-                    if "json" in ctype and "event-stream" not in ctype:
-                        # A server or proxy that ignored "stream": one whole answer (or an
-                        # error object). Handed on as one SSE event; the providers read both shapes.
-                        raw = (await response.aread()).decode("utf-8", "replace")
-                        try:
-                            whole = json.loads(raw)
-                        except ValueError:
-                            if not raw.lstrip("\ufeff \r\n").startswith(("data:", "event:", ":")):
-                                raise ProviderError(
-                                    f"{url} sent a malformed JSON answer: {one_line(raw, 120)!r}",
-                                    data={"provider": provider},
-                                ) from None
-                            started = True  # an event stream labelled as JSON by a proxy
-                            for line in raw.splitlines():
-                                yield line
-                            return
-                        started = True
-                        yield "data: " + json.dumps(whole)
-                        yield ""
-                        return
                     if ctype.startswith("text/html"):
                         raise ProviderError(
                             f"{url} answered with an HTML page, not a model stream; is "
@@ -208,6 +198,14 @@ async def stream_lines(
                             "servers usually ending in /v1)?",
                             data={"provider": provider},
                         )
+                    if "event-stream" not in ctype:
+                        # Not labelled as a stream: a server or proxy that ignored "stream" (one
+                        # JSON answer or error object), JSON lines, or a stream labelled wrongly.
+                        raw = (await response.aread()).decode("utf-8", "replace")
+                        started = True
+                        for line in whole_body_lines(raw, url, provider):
+                            yield line
+                        return
                     async for line in response.aiter_lines():
                         started = True
                         yield line
@@ -249,6 +247,32 @@ async def stream_lines(
             ) from exc
         except httpx.HTTPError as exc:
             raise ProviderError(f"{url}: {type(exc).__name__}: {one_line(str(exc))}", data={"provider": provider}) from exc
+
+
+def whole_body_lines(raw: str, url: str, provider: str) -> list[str]:
+    """A body that was not labelled ``text/event-stream``, as event-stream lines: one JSON
+    answer becomes one event; an event stream is passed on as it is; two or more JSON lines
+    (NDJSON) become one event each.
+
+    Raises:
+        ProviderError: the body is none of these.
+    """
+    try:
+        whole = json.loads(raw)
+    except (ValueError, RecursionError):
+        pass
+    else:
+        return ["data: " + json.dumps(whole), ""]
+    head = raw.lstrip("\ufeff \t\r\n")
+    if head.startswith(("data:", "event:", ":", "error:", "id:", "retry:")):
+        return raw.splitlines()
+    lines = [line for line in raw.splitlines() if line.strip()]
+    if len(lines) >= 2 and all(line.lstrip().startswith(("{", "[")) for line in lines):
+        return [part for line in lines for part in ("data: " + line, "")]
+    if not head:
+        raise ProviderError(f"{url} answered with an empty body, not a model reply", data={"provider": provider})
+    what = "a malformed JSON answer" if head.startswith(("{", "[")) else "something that is not a model reply"
+    raise ProviderError(f"{url} sent {what}: {one_line(raw, 120)!r}", data={"provider": provider})
 
 
 def _strip_slash(url: str) -> str:

@@ -5,7 +5,7 @@ Two ways to get tool calls:
 - native: ``tools`` in the request; tool calls assembled from streamed fragments (arguments
   split across chunks, several calls per message, missing or shared ``index`` values, the name
   repeated in every chunk by some servers, the legacy ``function_call`` delta: see
-  :class:`_CallAssembler`);
+  :class:`aios.agent._calls.CallAssembler`);
 - structured (:mod:`aios.agent._structured`): no ``tools``; ``response_format`` carries a JSON
   schema that admits exactly one registered tool with its arguments, or a final answer, so every
   reply of a small model is valid. The reply is parsed into the same tool-call objects.
@@ -13,21 +13,30 @@ Two ways to get tool calls:
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from typing import Any
 
 import attrs
-from ulid import ULID
 
 from aios.errors import ProviderError
 
 from . import _structured
+from ._calls import CallAssembler
 from ._http import StreamingProvider, stream_lines
-from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
-from ._reply import ThinkFilter, final_events, stream_error
-from ._sse import SSEParser
+from ._messages import Event, Message, TextDelta, ToolSpec
+from ._reply import (
+    KeepAliveWatch,
+    ThinkFilter,
+    cut_error,
+    decode_event,
+    error_in,
+    final_events,
+    malformed,
+    stream_error,
+    text_of,
+)
+from ._sse import SSEEvent, SSEParser
 
 
 def _wire_message(m: Message, structured: bool) -> dict[str, Any]:
@@ -89,123 +98,135 @@ class OpenAIProvider(StreamingProvider):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         url = f"{self.base_url}/chat/completions"
-        text: list[str] = []
-        calls = _CallAssembler()
-        think = ThinkFilter()
-        usage: dict[str, Any] = {}
-        finish: str | None = None
-        done = False
+        reply = _Reply(url, self.name, [t.name for t in tools])
         parser = SSEParser()
+        watch = KeepAliveWatch(url, self.name, self.timeout)
         async with aclosing(stream_lines(
             url, self._body(messages, tools, force_answer), headers,
             provider=self.name, key_env=self.key_env, read_timeout=self.timeout, retries=self.retries,
         )) as lines:
             async for line in lines:
-                for event, data in parser.feed(line):
-                    if event == "error":  # llama.cpp's "error:" field
-                        raise stream_error(url, self.name, data)
-                    if data.strip() == "[DONE]":
-                        done = True
-                        continue
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError as exc:
-                        raise ProviderError(f"{url} sent a malformed stream chunk: {data[:120]!r}") from exc
-                    if not isinstance(chunk, dict):
-                        raise ProviderError(f"{url} sent a malformed stream chunk: {data[:120]!r}")
-                    if chunk.get("error"):
-                        raise stream_error(url, self.name, chunk)
-                    if isinstance(chunk.get("usage"), dict) and chunk["usage"]:
-                        usage = chunk["usage"]
-                    choices = chunk.get("choices")
-                    for choice in choices if isinstance(choices, list) else []:
-                        if not isinstance(choice, dict):
-                            continue
-                        # "delta" when streamed; "message" from a server that ignored "stream"
-                        delta = choice.get("delta") or choice.get("message") or {}
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
-                        piece = delta.get("content")
-                        if isinstance(piece, str) and piece:
-                            visible = think.feed(piece)
-                            if visible:
-                                text.append(visible)
-                                if not self.structured:
-                                    yield TextDelta(visible)
-                        frags = delta.get("tool_calls")
-                        frags = list(frags) if isinstance(frags, list) else []
-                        if isinstance(delta.get("function_call"), dict):  # the legacy single call
-                            frags.append({"function": delta["function_call"]})
-                        for frag in frags:
-                            if isinstance(frag, dict):
-                                started = calls.feed(frag)
-                                if started is not None:
-                                    yield started
-        for event, data in parser.close():
-            if event == "error":
-                raise stream_error(url, self.name, data)
-            if data.strip() == "[DONE]":
-                done = True
-        if not done and finish is None:
-            raise ProviderError(f"the stream from {url} was cut before it finished; nothing of this reply was kept")
-        rest = think.close()
-        if rest:
-            text.append(rest)
-            if not self.structured:
-                yield TextDelta(rest)
-        content = "".join(text)
-        if finish == "function_call":
-            finish = "tool_calls"
-        for closing in final_events(content, calls.result(), tools, structured=self.structured, force_answer=force_answer,
-                                  finish=finish, usage=usage, provider=self.name, max_tokens=self.max_tokens):
+                for piece in reply.read(parser.feed(line)):
+                    if not (self.structured and isinstance(piece, TextDelta)):
+                        yield piece
+                watch.seen(reply.progress)
+                if reply.done:  # [DONE]: whatever follows is not part of this reply
+                    break
+            else:
+                for piece in reply.read(parser.close()):
+                    if not (self.structured and isinstance(piece, TextDelta)):
+                        yield piece
+        if not reply.done and reply.finish is None:
+            raise cut_error(url, self.name)
+        for piece in reply.close():
+            if not (self.structured and isinstance(piece, TextDelta)):
+                yield piece
+        for closing in final_events(reply.content(), reply.calls.result(), tools, structured=self.structured,
+                                  force_answer=force_answer, finish=reply.finish, usage=reply.usage,
+                                  provider=self.name, max_tokens=self.max_tokens):
             yield closing
 
 
-class _CallAssembler:
-    """Tool calls from streamed fragments, as real servers send them.
+FINISH_ALIASES = {"function_call": "tool_calls"}
 
-    OpenAI sends ``index`` on every fragment, ``id`` and ``name`` only on the first. Others
-    differ: Ollama before 0.4.7 and some proxies omit ``index`` (each fragment then continues the
-    latest call unless it carries a new id); Ollama since gives every call ``index`` 0, told apart
-    only by their ids; some servers repeat the name in every fragment (the first one wins) or send
-    the arguments as a JSON object instead of a string.
+
+class _Reply:
+    """One streamed reply being read: chunk in, events out.
+
+    A chunk holds ``choices`` (each a ``delta``, or a whole ``message`` from a server that
+    ignored ``stream``), ``usage`` (alone with ``choices: []``, or beside the last choice), or an
+    error (:func:`aios.agent._reply.error_in`). Reasoning (``reasoning_content``, ``reasoning``,
+    ``thinking``, a leading ``<think>`` block, ``thinking`` content parts) is not the answer; a
+    ``refusal`` is.
     """
 
-    def __init__(self) -> None:
-        self._slots: list[dict[str, str]] = []
-        self._by_index: dict[int, int] = {}
+    def __init__(self, url: str, provider: str, tool_names: list[str]) -> None:
+        self.url, self.provider = url, provider
+        self.text: list[str] = []
+        self.calls = CallAssembler(tool_names)
+        self.think = ThinkFilter()
+        self.usage: dict[str, Any] = {}
+        self.finish: str | None = None
+        self.progress = 0
+        """Events of the reply itself read so far (keep-alive pings not counted)."""
+        self.done = False
 
-    def feed(self, frag: dict[str, Any]) -> ToolCallStarted | None:
-        index = frag.get("index")
-        if not isinstance(index, int) or isinstance(index, bool):
-            index = None
-        fn = frag.get("function") if isinstance(frag.get("function"), dict) else {}
-        assert isinstance(fn, dict)
-        fid = frag.get("id") if isinstance(frag.get("id"), str) else ""
-        name = fn.get("name") if isinstance(fn.get("name"), str) else ""
-        if index is not None:
-            pos = self._by_index.get(index)
-        else:
-            pos = len(self._slots) - 1 if self._slots else None
-        slot = self._slots[pos] if pos is not None else None
-        if slot is None or (fid and slot["id"] and fid != slot["id"]) or (name and slot["name"] and not fid and name != slot["name"]):
-            slot = {"id": "", "name": "", "arguments": "", "fallback": f"call_{ULID()}"}
-            self._slots.append(slot)
-            if index is not None:
-                self._by_index[index] = len(self._slots) - 1
-        if fid and not slot["id"]:
-            slot["id"] = fid
-        args = fn.get("arguments")
-        if isinstance(args, dict | list):
-            args = json.dumps(args, ensure_ascii=False)
-        if isinstance(args, str) and args:
-            slot["arguments"] += args
-        if name and not slot["name"]:
-            slot["name"] = name
-            return ToolCallStarted(slot["id"] or slot["fallback"], slot["name"])
-        return None
+    def read(self, events: Iterable[SSEEvent]) -> list[Event]:
+        """What the SSE ``events`` of one line say; sets ``done`` at ``[DONE]``."""
+        out: list[Event] = []
+        for event in events:
+            if self.done:
+                break
+            if event.event == "error":  # llama.cpp's "error:" field, a gateway's error event
+                raise stream_error(self.url, self.provider, event.data)
+            chunk = decode_event(self.url, self.provider, event)
+            if chunk is None:
+                self.done = True
+                break
+            try:
+                out += self.feed(chunk)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                raise malformed(self.url, self.provider, event.data) from exc
+        return out
 
-    def result(self) -> tuple[ToolCall, ...]:
-        return tuple(
-            ToolCall(slot["id"] or slot["fallback"], slot["name"], slot["arguments"] or "{}") for slot in self._slots
-        )
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        self.progress += 1
+        err = error_in(chunk)
+        if err is not None:
+            raise stream_error(self.url, self.provider, err)
+        if chunk.get("type") == "message_start":
+            raise ProviderError(
+                f"{self.url} answers in Anthropic's messages format; set "
+                f'llm.providers.{self.provider}.kind = "anthropic"',
+                data={"provider": self.provider},
+            )
+        groq = chunk.get("x_groq")
+        usage = chunk.get("usage") or (groq.get("usage") if isinstance(groq, dict) else None)
+        if isinstance(usage, dict) and usage:
+            self.usage = usage
+        choices = chunk.get("choices")
+        if isinstance(choices, dict):
+            choices = [choices]
+        out: list[Event] = []
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict):
+                continue
+            at = choice.get("index")
+            if isinstance(at, int) and not isinstance(at, bool) and at != 0:
+                continue  # a second choice (a server that ignored n=1) is another reply
+            reason = choice.get("finish_reason")
+            if reason == "error":  # OpenRouter, when no error object came with it
+                raise stream_error(self.url, self.provider, "the server ended the reply with finish_reason 'error'")
+            if isinstance(reason, str) and reason:
+                self.finish = FINISH_ALIASES.get(reason, reason)
+            delta = choice.get("delta") or choice.get("message") or {}
+            if not isinstance(delta, dict):
+                raise TypeError(f"delta is {type(delta).__name__}")
+            piece = text_of(delta.get("content")) + text_of(delta.get("refusal"))
+            visible = self.think.feed(piece) if piece else ""
+            if visible:
+                self.text.append(visible)
+                out.append(TextDelta(visible))
+            frags = delta.get("tool_calls") or []
+            frags = [frags] if isinstance(frags, dict) else frags
+            if not isinstance(frags, list):
+                raise TypeError(f"tool_calls is {type(frags).__name__}")
+            if delta.get("function_call") is not None:  # the legacy single call
+                frags = [*frags, {"function": delta["function_call"]}]
+            for frag in frags:
+                out.extend(self.calls.feed(frag))
+        return out
+
+    def close(self) -> list[Event]:
+        """Events held back until the end: text after an unclosed ``<think``, calls not
+        announced yet."""
+        out: list[Event] = []
+        rest = self.think.close()
+        if rest:
+            self.text.append(rest)
+            out.append(TextDelta(rest))
+        out.extend(self.calls.close())
+        return out
+
+    def content(self) -> str:
+        return "".join(self.text)

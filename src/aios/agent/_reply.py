@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aios.errors import ProviderError
+import trio
+
+from aios.errors import ProviderError, ProviderTimeout
 
 from . import _structured
 from ._http import error_detail, one_line
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolSpec
+from ._sse import SSEEvent
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -72,31 +75,149 @@ def stream_error(url: str, provider: str, data: Any) -> ProviderError:
     )
 
 
+def error_in(chunk: dict[str, Any]) -> Any:
+    """The error a stream chunk carries, or None. Spellings: ``{"error": {...}}`` (OpenAI,
+    OpenRouter, Anthropic-style proxies), ``{"error": "text"}`` (TGI, Ollama),
+    ``{"object": "error", "message": ...}`` (vLLM), ``{"type": "error", ...}`` (Anthropic)."""
+    if chunk.get("error"):
+        return chunk["error"]
+    if chunk.get("object") == "error" or chunk.get("type") == "error":
+        return chunk
+    return None
+
+
+def cut_error(url: str, provider: str) -> ProviderError:
+    return ProviderError(
+        f"the stream from {url} was cut before it finished; nothing of this reply was kept",
+        data={"provider": provider},
+    )
+
+
+def malformed(url: str, provider: str, data: str) -> ProviderError:
+    return ProviderError(
+        f"{url} sent a malformed stream event: {one_line(data, 120)!r}; nothing of this reply "
+        "was kept",
+        data={"provider": provider},
+    )
+
+
+def decode_event(url: str, provider: str, event: SSEEvent) -> dict[str, Any] | None:
+    """The JSON object an event carries; None for OpenAI's ``[DONE]``.
+
+    Raises:
+        ProviderError: the data is not a JSON object (a cut stream when the body ended inside
+            this event).
+    """
+    if event.data.strip() == "[DONE]":
+        return None
+    try:
+        chunk = json.loads(event.data)
+    except (ValueError, RecursionError):
+        if not event.ended:
+            raise cut_error(url, provider) from None
+        raise malformed(url, provider, event.data) from None
+    if not isinstance(chunk, dict):
+        raise malformed(url, provider, event.data)
+    return chunk
+
+
+def text_of(content: Any) -> str:
+    """The answer text of a ``content`` value: a string, or a list of typed parts of which
+    only ``text`` parts count (Mistral's reasoning models send ``thinking`` parts too)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
+    raise TypeError(f"content is {type(content).__name__}")
+
+
+CUT_SHORT = {
+    "length": "the model hit max_tokens",
+    "content_filter": "the server's content filter stopped the reply",
+}
+"""Finish reasons that mean the reply was stopped before the model ended it."""
+
+
 def check_complete(message: Message, finish: str | None, *, provider: str, max_tokens: int) -> None:
-    """Refuse a reply that ``max_tokens`` cut where nothing usable is left.
+    """Refuse a reply that was stopped where nothing usable is left.
 
     A tool call whose arguments were cut is not valid JSON, and the model cannot fix that by
     trying again; an empty reply cut by the limit is a thinking model that spent every token on
-    its reasoning. A text answer cut by the limit is kept: it is what the model said.
+    its reasoning. A text answer cut short is kept: it is what the model said.
     """
-    if finish != "length":
+    if finish not in CUT_SHORT:
         return
-    fix = f"raise llm.providers.{provider}.max_tokens (now {max_tokens})"
+    fix = (
+        f"raise llm.providers.{provider}.max_tokens (now {max_tokens})"
+        if finish == "length"
+        else "nothing was run; rephrase the request"
+    )
     for call in message.tool_calls:
         try:
             json.loads(call.arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProviderError(
-                f"the model hit max_tokens in the middle of a call of {call.name} "
+                f"{CUT_SHORT[finish]} in the middle of a call of {call.name} "
                 f"({one_line(call.arguments, 80)!r}…); {fix}",
                 data={"provider": provider},
             ) from None
-    if not message.tool_calls and not message.content.strip():
+    if finish == "length" and not message.tool_calls and not message.content.strip():
         raise ProviderError(
             f"the model used all its max_tokens before it answered (on reasoning, for a thinking "
             f"model); {fix}",
             data={"provider": provider},
         )
+
+
+def check_depth(call: ToolCall, provider: str) -> None:
+    """Refuse arguments nested deeper than Python's JSON parser recurses: parsing them later
+    (the loop, the audit) would raise RecursionError instead of an error the model can read."""
+    try:
+        json.loads(call.arguments)
+    except RecursionError:
+        raise ProviderError(
+            f"the model sent arguments for {call.name} nested too deeply to read; nothing was run",
+            data={"provider": provider},
+        ) from None
+    except ValueError:
+        pass  # invalid JSON goes back to the model, which can correct it
+
+
+KEEPALIVE_FACTOR = 5
+"""Keep-alive comments hold a reply open for at most this many times the provider's timeout."""
+
+
+class KeepAliveWatch:
+    """Ends a reply that sends nothing but keep-alives for too long.
+
+    The read timeout counts bytes, and a keep-alive (a ``: ping`` comment, Anthropic's ``ping``
+    event) is bytes: a server whose upstream hangs while it keeps pinging would hold the turn
+    forever. Keep-alives may bridge a long wait (a model that reasons before its first token),
+    up to :data:`KEEPALIVE_FACTOR` × timeout without one event of the reply itself.
+    """
+
+    def __init__(self, url: str, provider: str, timeout: float) -> None:
+        self.url, self.provider = url, provider
+        self.limit = KEEPALIVE_FACTOR * timeout
+        self.since: float | None = None  # from the first line: retries before it do not count
+        self.progress = 0
+
+    def seen(self, progress: int) -> None:
+        """After each line: ``progress`` counts the reply's events so far (keep-alives not
+        included). Raises ProviderTimeout when it has not moved for longer than the limit."""
+        now = trio.current_time()
+        if self.since is None or progress != self.progress:
+            self.progress, self.since = progress, now
+        elif now - self.since > self.limit:
+            raise ProviderTimeout(
+                f"{self.url} sent only keep-alives for {self.limit:g} s; nothing of this reply was "
+                f"kept; raise llm.providers.{self.provider}.timeout or check the server",
+                data={"provider": self.provider},
+            )
 
 
 def structured_cut(provider: str, max_tokens: int) -> ProviderError:
@@ -132,4 +253,6 @@ def final_events(
         return [TextDelta(message.content), done] if message.content else [done]
     message = Message("assistant", content, tool_calls)
     check_complete(message, finish, provider=provider, max_tokens=max_tokens)
+    for call in tool_calls:
+        check_depth(call, provider)
     return [Done(message, usage, finish)]

@@ -1,32 +1,70 @@
-"""Server-sent events: lines in, (event, data) out. Pure, no I/O.
+"""Server-sent events: lines in, events out. Pure, no I/O.
 
-Beyond the SSE standard: llama.cpp's server reports a failure mid-stream as an ``error: {...}``
-line (a field the standard does not have) and then still sends ``data: [DONE]``; that line comes
-out as an ``error`` event, so the providers can raise the server's message instead of ending
-with an empty reply.
+The WHATWG event-stream rules, as servers really use them: line ends are LF, CRLF or a lone CR
+(httpx's line reader splits on all three, also when a CRLF straddles two reads); a leading BOM
+is dropped; comment lines (``: keep-alive``) and unknown fields (``id:``, ``retry:``) are
+ignored; several ``data:`` lines make one event, joined with line feeds.
+
+Beyond the standard:
+
+- an event whose data is blank (``data:`` alone) carries nothing and is not dispatched;
+- llama.cpp's server reports a failure mid-stream as an ``error: {...}`` line (a field the
+  standard does not have) and then still sends ``data: [DONE]``; that line comes out as an
+  ``error`` event, so the providers can raise the server's message;
+- a body that holds no event at all but one JSON document, or JSON lines, comes out as events
+  at :meth:`SSEParser.close` (servers that ignore ``stream`` and keep the label);
+- an event the body ends in without its closing blank line is still dispatched, marked
+  ``ended=False``: a provider uses it when its JSON is whole (a server that omits the last line
+  end) and reports a cut stream when it is not.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+
+import attrs
+
+
+@attrs.frozen
+class SSEEvent:
+    """One dispatched event."""
+
+    event: str
+    """The ``event:`` field, ``message`` when there was none."""
+    data: str
+    ended: bool = True
+    """False when the body ended before the blank line that closes this event."""
 
 
 class SSEParser:
-    """Feed it lines (without the newline); it yields (event, data) when an event ends."""
+    """Feed it lines (without the line end); it yields an :class:`SSEEvent` when one ends."""
+
+    STRAY_LIMIT = 1 << 20
+    """Lines kept for :meth:`close` when a body labelled as an event stream is not one."""
 
     def __init__(self) -> None:
         self._event = ""
         self._data: list[str] = []
         self._first = True
+        self._dispatched = False
+        self._stray: list[str] = []
+        self._stray_size = 0
 
-    def feed(self, line: str) -> Iterator[tuple[str, str]]:
+    def _dispatch(self, ended: bool) -> Iterator[SSEEvent]:
+        event, data = self._event or "message", "\n".join(self._data)
+        pending = bool(self._data)
+        self._event, self._data = "", []
+        if pending and (data.strip() or event == "error"):
+            self._dispatched = True
+            yield SSEEvent(event, data, ended)
+
+    def feed(self, line: str) -> Iterator[SSEEvent]:
         if self._first:
             self._first = False
             line = line.removeprefix("\ufeff")
         if line == "":
-            if self._data:
-                yield self._event or "message", "\n".join(self._data)
-            self._event, self._data = "", []
+            yield from self._dispatch(True)
             return
         if line.startswith(":"):
             return
@@ -40,7 +78,26 @@ class SSEParser:
         elif field == "error":  # llama.cpp
             self._event = "error"
             self._data.append(value)
+        elif field not in ("id", "retry") and not self._dispatched and self._stray_size < self.STRAY_LIMIT:
+            self._stray.append(line)
+            self._stray_size += len(line)
 
-    def close(self) -> Iterator[tuple[str, str]]:
-        """Flush an event that was not followed by a blank line."""
-        yield from self.feed("")
+    def close(self) -> Iterator[SSEEvent]:
+        """The event the body ended in, if it was not followed by a blank line; or, when the
+        body held no event at all, what it held instead: one JSON document (a server that
+        ignored "stream" but kept the event-stream label), or JSON lines, one event each."""
+        yield from self._dispatch(False)
+        if self._dispatched or not self._stray:
+            return
+        whole = "\n".join(self._stray)
+        try:
+            json.loads(whole)
+        except (ValueError, RecursionError):
+            lines = [line for line in self._stray if line.strip()]
+            if len(lines) < 2 or not all(line.lstrip().startswith(("{", "[")) for line in lines):
+                return
+            for line in lines:
+                yield SSEEvent("message", line)
+            return
+        yield SSEEvent("message", whole)
+

@@ -90,7 +90,7 @@ def render_call(call: ToolCall) -> str:
     """How an earlier tool call of the model is shown back to it."""
     try:
         args = json.loads(call.arguments)
-    except ValueError:
+    except (ValueError, RecursionError):
         args = call.arguments
     return json.dumps({"tool": call.name, "arguments": args}, ensure_ascii=False)
 
@@ -113,18 +113,18 @@ def _reply_object(text: str) -> Any:
     wrap it in code fences or a sentence, and reasoning models put a <think> block first."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     for block in _FENCE.findall(text):
         try:
             return json.loads(block.strip())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
             value, _end = decoder.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(value, dict) and ("tool" in value or "answer" in value):
             return value
@@ -140,7 +140,7 @@ def parse_reply(content: str, tools: list[ToolSpec]) -> Message:
     text = _THINK.sub("", content).strip()
     try:
         data = _reply_object(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProviderError(f"the model's structured reply is not JSON: {text[:160]!r}") from exc
     if isinstance(data, dict) and isinstance(data.get("answer"), str):
         return Message("assistant", data["answer"])
@@ -149,7 +149,7 @@ def parse_reply(content: str, tools: list[ToolSpec]) -> Message:
     if isinstance(args, str):  # the arguments as a JSON string, as in native tool calls
         try:
             args = json.loads(args or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if isinstance(data, dict) and data.get("tool") in names and isinstance(args, dict):
         call = ToolCall(f"call_{ULID()}", str(data["tool"]), json.dumps(args, ensure_ascii=False))
