@@ -36,6 +36,11 @@ Classes found (all ``allow`` on main at 702ee8d):
 * ``daemon-files``: apt (as root, confirmed through sudo) writing the daemon's own binary cache in
   its protected state directory, told so by a config file (``APT_CONFIG``, ``-c``) written in the
   same line instead of ``-o`` (blocked, fs.protected).
+* daemon files, second list (:data:`PROTECTED_CASES`, a system daemon's protected paths): a
+  protected file written by copying into its directory (``cp SRC DIR/``, ``cp -t``, ``mv -t``,
+  ``cp -r /tmp/aios /etc``, ``rsync -a /tmp/aios /etc``) or by a program whose operand it is
+  (``script FILE``, ``mount --bind X FILE``) is only confirmed (``priv.sudo``); the same file
+  through ``tee`` or ``cp -a …/. /etc/aios`` is blocked (``fs.protected``).
 """
 
 from __future__ import annotations
@@ -136,7 +141,30 @@ SIBLINGS: list[tuple[str, str]] = [
     ("sudo apt-cache -o Dir::Cache::pkgcache=/home/u/.local/state/aios/apt-cache/pkgcache.bin gencaches", "block"),
 ]
 
+# daemon-files-2: the daemon's config directory, its config file and a rules file outside it, as
+# daemon_files() lists them for a system daemon with security.rules_file = "/srv/aios-rules.toml".
+PROTECTED_SYSTEM = (*PROTECTED, Path("/etc/aios"), Path("/etc/aios/config.toml"), Path("/srv/aios-rules.toml"))
+PROTECTED_CASES: list[tuple[str, str]] = [
+    # copied into the directory that holds a protected file: the target is DIR/NAME
+    ("copy-into-dir", "sudo cp /tmp/aios-rules.toml /srv/"),
+    ("copy-into-dir", "sudo cp -t /srv /tmp/aios-rules.toml"),
+    ("copy-into-dir", "sudo mv -t /srv /tmp/aios-rules.toml"),
+    # a directory named aios copied into /etc merges into /etc/aios
+    ("copy-into-dir", "sudo cp -r /tmp/aios /etc"),
+    ("copy-into-dir", "sudo rsync -a /tmp/aios /etc"),
+    # programs whose operand is the file they write or cover
+    ("writer-operand", "sudo script -q /etc/aios/config.toml"),
+    ("writer-operand", "sudo mount --bind /tmp/x /etc/aios/config.toml"),
+    ("writer-operand", "sudo mount -o bind /tmp/x /etc/aios"),
+]
+PROTECTED_SIBLINGS: list[tuple[str, str]] = [
+    ("sudo tee /srv/aios-rules.toml", "block"),
+    ("sudo cp -a /tmp/aios/. /etc/aios", "block"),
+    ("sudo cp -t /etc/aios /tmp/config.toml", "block"),
+]
+
 _POLICY: list[Policy] = []
+_SYSTEM: list[Policy] = []
 
 
 def _policy() -> Policy:
@@ -154,4 +182,22 @@ def test_rt6_policy_spelling(cls: str, line: str, expect: tuple[str, ...]) -> No
 @pytest.mark.parametrize(("line", "expect"), SIBLINGS)
 def test_rt6_policy_sibling_already_held(line: str, expect: str) -> None:
     d = _policy().check_command(line)
+    assert d.action == expect, f"{line!r}: {d.action} ({d.rule})"
+
+
+def _system_policy() -> Policy:
+    if not _SYSTEM:
+        _SYSTEM.append(Policy(SecurityConfig(), workspace=WORKSPACE, home=HOME, protected_paths=PROTECTED_SYSTEM))
+    return _SYSTEM[0]
+
+
+@pytest.mark.parametrize(("cls", "line"), PROTECTED_CASES, ids=[f"{c}-{n}" for n, (c, _) in enumerate(PROTECTED_CASES)])
+def test_rt6_policy_daemon_files_written_by_another_spelling(cls: str, line: str) -> None:
+    d = _system_policy().check_command(line)
+    assert d.action == "block", f"[daemon-files/{cls}] {line!r} expected block (fs.protected), got {d.action} ({d.rule})"
+
+
+@pytest.mark.parametrize(("line", "expect"), PROTECTED_SIBLINGS)
+def test_rt6_policy_daemon_files_sibling_already_held(line: str, expect: str) -> None:
+    d = _system_policy().check_command(line)
     assert d.action == expect, f"{line!r}: {d.action} ({d.rule})"
