@@ -35,6 +35,20 @@ def test_wordpiece_gives_the_ids_tokenizers_gives() -> None:
         assert wp.encode(text) == ids, text
 
 
+def test_a_long_text_is_tokenized_from_its_start_only_and_alike() -> None:
+    """A megabyte of text was normalised whole before its first 256 tokens were taken (seconds of
+    CPU per search for a query that long). The ids are those of the whole text's start."""
+    wp = WordPiece.load(TOKENIZER)
+    words = [f"Word{i} déjà-vu, naïve {i * 7919 % 1000} ms" for i in range(40_000)]
+    text = " ".join(words)
+    assert len(text) > 1_000_000
+    short = " ".join(words[:200])  # more than 256 tokens already
+    assert wp.encode(text) == wp.encode(short) and len(wp.encode(text)) == 256
+    for probe in ("x" * 5000 + " tail", "日本語" * 3000, ("a" * 2047 + " ") * 3, " " * 5000 + "word"):
+        ids = wp.encode(probe)
+        assert ids[0] == wp.cls and ids[-1] == wp.sep and 2 <= len(ids) <= 256
+
+
 def test_special_tokens_in_text_are_text() -> None:
     wp = WordPiece.load(TOKENIZER)
     assert wp.encode("[SEP] [CLS]")[1:-1] != [wp.sep, wp.cls]

@@ -23,15 +23,18 @@ SAFE_KEYS: tuple[str, ...] = (
     "core.repositoryformatversion", "core.filemode", "core.bare", "core.logallrefupdates",
     "core.ignorecase", "core.precomposeunicode", "core.symlinks", "core.autocrlf", "core.eol",
     "core.sparsecheckout", "core.sparsecheckoutcone", "extensions.objectformat",
-    "extensions.worktreeconfig", "extensions.partialclone", "extensions.refstorage",
-    "remote.*.url", "remote.*.fetch", "remote.*.promisor", "remote.*.partialclonefilter",
-    "remote.*.tagopt", "remote.*.mirror", "branch.*.remote", "branch.*.merge", "branch.*.rebase",
+    "extensions.worktreeconfig", "extensions.refstorage",
+    "remote.*.url", "remote.*.fetch", "remote.*.tagopt", "branch.*.remote", "branch.*.merge", "branch.*.rebase",
     "submodule.*.url", "submodule.*.active", "user.name", "user.email", "init.defaultbranch",
     "pull.rebase", "pull.ff", "lfs.repositoryformatversion", "gc.auto",
 )  # fmt: skip
 """Config keys that name no program (glob patterns over git's lower-cased key names). Anything
 else added by a jailed command is undone: the list of keys that *do* run programs is long and
-grows with every git release, so this is an allow list."""
+grows with every git release, so this is an allow list. Not on it although they name no program:
+a partial clone's ``extensions.partialclone``/``remote.*.promisor`` (the person's own ``git diff``
+or ``show`` would then fetch missing objects from a URL the jail chose, with the person's
+credentials) and ``remote.*.mirror`` (a plain ``git push`` would then delete every remote branch
+the repository lacks). A partial clone made in the jail therefore loses its lazy fetching."""
 
 # A .gitattributes line that selects a driver (filter=, diff=NAME, merge=NAME): the driver's
 # command comes from config, including the person's global config (git-lfs, textconv tools).

@@ -17,6 +17,7 @@ outside the workspace.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -29,8 +30,14 @@ from attrs import field, frozen
 from . import _gitmeta
 
 WALK_LIMIT = 50_000
-"""Entries walked per pass; a larger workspace is checked only this far (the result says so)."""
-MAX_DEPTH = 64
+"""Entries whose changes are listed per pass; past it the changes of a larger workspace are listed
+only this far (the result says so), but the search for git metadata goes on."""
+GIT_WALK_LIMIT = 5_000_000
+"""Entries the search for git metadata lists per pass before it gives up (and says so loudly):
+listing costs no stat per entry, so only a workspace made huge on purpose gets there."""
+MAX_PATH = 4096
+"""Directories whose absolute path is this long or longer are not searched: the kernel's getcwd
+fails there, so git cannot run in them (a limit on depth a command could outgrow would not do)."""
 READ_LIMIT = 1024 * 1024
 """Git metadata larger than this is not kept (and not restored: removed if changed)."""
 LOG_LIMIT = 10_000
@@ -68,6 +75,7 @@ class After:
     undone: tuple[str, ...] = ()
     complete: bool = True
     failed: tuple[str, ...] = field(default=())
+    listed_all: bool = True
 
     def note(self) -> str:
         """The line added to the command's stderr when git metadata was undone (or could not
@@ -80,10 +88,14 @@ class After:
             )
         if self.failed:
             parts.append(f"[aios: could NOT undo git metadata the command wrote: {'; '.join(self.failed)}]")
+        if self.complete and not self.listed_all:
+            parts.append(f"[aios: the workspace has more than {WALK_LIMIT} entries; the files the command "
+                         "changed were listed only that far]")
         if not self.complete:
             parts.append(
-                f"[aios: the workspace has more than {WALK_LIMIT} entries; git metadata "
-                "and changes were checked only that far]"
+                f"[aios: WARNING: the workspace has more than {GIT_WALK_LIMIT} entries (or a directory "
+                "could not be opened); git metadata past that was NOT checked: do not run git in "
+                "repositories the command made]"
             )
         return "".join(p + "\n" for p in parts)
 
@@ -101,7 +113,10 @@ def _open_dir(name: str, dir_fd: int | None) -> int:
 
 
 class _Walk:
-    """One pass over the workspace: git metadata (with contents) and, optionally, changes."""
+    """One pass over the workspace: git metadata (with contents) and, optionally, changes.
+
+    Iterative, holding one directory descriptor per level (every open is relative to its parent,
+    O_NOFOLLOW): no recursion limit, and no depth a command could plant metadata beyond."""
 
     def __init__(self, since_ns: int | None) -> None:
         self.since_ns = since_ns
@@ -109,31 +124,54 @@ class _Walk:
         self.changed: list[str] = []
         self.count = 0
         self.complete = True
+        self.listed_all = True  # every change listed (WALK_LIMIT not passed)
+        self._root_len = 0
 
     def run(self, workspace: str) -> None:
         try:
             fd = _open_dir(workspace, None)
         except OSError:
             return
+        self._root_len = len(os.fsencode(workspace))
+        stack: list[tuple[int, Iterator[tuple[str, str, str]]]] = [(fd, iter(self._dir(fd, "", "tree")))]
         try:
-            self._dir(fd, "", "tree", 0)
+            while stack:
+                parent, pending = stack[-1]
+                step = next(pending, None)
+                if step is None:
+                    os.close(parent)
+                    stack.pop()
+                    continue
+                name, path, where = step
+                try:
+                    sub = _open_dir(name, parent)
+                except OSError as exc:
+                    if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):
+                        self.complete = False
+                    continue
+                stack.append((sub, iter(self._dir(sub, path, where))))
         finally:
-            os.close(fd)
+            for open_fd, _ in stack:
+                os.close(open_fd)
 
-    def _dir(self, fd: int, rel: str, where: str, depth: int) -> None:
+    def _dir(self, fd: int, rel: str, where: str) -> list[tuple[str, str, str]]:
+        """Look at one directory's entries; return the subdirectories to search (name, path, where)."""
         try:
             with os.scandir(fd) as it:
                 entries = list(it)
         except OSError:
-            return
+            return []
         self.count += len(entries)
-        if self.count > WALK_LIMIT or depth > MAX_DEPTH:
+        if self.count > GIT_WALK_LIMIT:
             self.complete = False
-            return
+            return []
+        if self.count > WALK_LIMIT:
+            self.listed_all = False
         base = rel.rsplit("/", 1)[-1]
         if where in ("tree", "other") and rel and _gitmeta.is_git_dir(base, (e.name for e in entries)):
             where = "gitdir"
-        track = where == "tree" and self.since_ns is not None
+        track = where == "tree" and self.since_ns is not None and self.listed_all
+        subdirs = []
         for e in entries:
             path = f"{rel}/{e.name}" if rel else e.name
             try:
@@ -146,20 +184,10 @@ class _Walk:
                 self.changed.append(path + ("/" if is_dir else ""))
             if kind is not None and st is not None:
                 self.git[path] = (kind, _read(fd, e.name, st))
-            if is_dir:
-                self._descend(fd, e.name, path, _below(where, e.name), depth)
-
-    def _descend(self, fd: int, name: str, path: str, where: str | None, depth: int) -> None:
-        if where is None:
-            return
-        try:
-            sub = _open_dir(name, fd)
-        except OSError:
-            return
-        try:
-            self._dir(sub, path, where, depth + 1)
-        finally:
-            os.close(sub)
+            below = _below(where, e.name) if is_dir else None
+            if below is not None and self._root_len + 1 + len(os.fsencode(path)) < MAX_PATH:
+                subdirs.append((e.name, path, below))
+        return subdirs
 
 
 def _below(where: str, name: str) -> str | None:
@@ -230,7 +258,7 @@ def after(workspace: str, prior: Before) -> After:
         undone.append(f"{'restored' if restore else 'removed'} {rel} ({why})")
     changed = tuple(walk.changed)
     _remember(workspace, changed)
-    return After(changed, tuple(undone), walk.complete and prior.complete, tuple(failed))
+    return After(changed, tuple(undone), walk.complete and prior.complete, tuple(failed), walk.listed_all)
 
 
 def _undo(workspace: str, rel: str, restore: _Entry | None) -> None:

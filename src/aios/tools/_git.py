@@ -133,9 +133,13 @@ class GitTool(AdminTool):
         if action == "push":
             if not ctx.config.tools.git.allow_push:
                 raise AdminError("push is off: set tools.git.allow_push = true to let the git tool push")
-            branch = (await self._ok(repo, in_ws, ["rev-parse", "--abbrev-ref", "HEAD"], ctx)).strip()
-            plan: dict[str, Any] = {"repository": str(repo), "push": branch}
-            return Change(tuple(self._argv(repo, "push")), plan, f"push branch {branch} of {repo} to its upstream",
+            branch, url, ref = await self._destination(repo, in_ws, ctx)
+            plan: dict[str, Any] = {"repository": str(repo), "push": branch, "to": url, "ref": ref}
+            # The destination and the refspec are written out: a plain `git push` would follow
+            # repository settings a jailed command may have written since (remote.*.mirror deletes
+            # every other remote branch, remote.*.push, push.default), not what the person confirmed.
+            argv = self._argv(repo, "push", "--no-verify", "--", url, f"refs/heads/{branch}:{ref}")
+            return Change(tuple(argv), plan, f"push branch {branch} of {repo} to {url} ({ref})",
                           kind="send", state={"repo": str(repo), "in_ws": in_ws})
         message = args.get("message")
         if not message:
@@ -154,6 +158,26 @@ class GitTool(AdminTool):
         return Change(tuple(argv), plan, text, targets=() if in_ws else (str(repo / ".git"),),
                       kind="workspace" if in_ws else "system",
                       state={"repo": str(repo), "in_ws": in_ws, "head": head, "paths": paths})
+
+    async def _destination(self, repo: Path, in_ws: bool, ctx: ToolContext) -> tuple[str, str, str]:
+        """(branch, push URL, remote ref) of the current branch's upstream, as git resolves them
+        now (pushurl, url.*.insteadOf/pushInsteadOf applied), so the confirmation names them."""
+        branch = (await self._ok(repo, in_ws, ["symbolic-ref", "--short", "-q", "HEAD"], ctx)).strip()
+        if not branch:
+            raise AdminError("HEAD is not on a branch: nothing to push")
+        remote = (await self._git(repo, in_ws, ["config", "--get", f"branch.{branch}.remote"], ctx))[1].strip() or "origin"
+        if remote == "." or "/" in remote or ":" in remote:
+            raise AdminError(f"branch {branch}'s upstream is {remote!r}, not a named remote: push it by hand")
+        url = (await self._ok(repo, in_ws, ["remote", "get-url", "--push", remote], ctx)).strip()
+        again = (await self._ok(repo, in_ws, ["ls-remote", "--get-url", url], ctx)).strip()
+        if not url or again != url:
+            # git would rewrite the written-out URL once more (another url.*.insteadOf rule)
+            raise AdminError(f"the push URL {url!r} of remote {remote!r} is rewritten again by the repository's "
+                             f"url.*.insteadOf settings (to {again!r}): push it by hand")
+        ref = (await self._git(repo, in_ws, ["config", "--get", f"branch.{branch}.merge"], ctx))[1].strip() or f"refs/heads/{branch}"
+        if not ref.startswith("refs/heads/") or any(c in ref for c in " ~^:?*[\\"):
+            raise AdminError(f"branch {branch}'s upstream ref {ref!r} is not a branch: push it by hand")
+        return branch, url, ref
 
     async def apply(self, change: Change, ctx: ToolContext) -> tuple[bool, str]:
         repo, in_ws = Path(change.state["repo"]), bool(change.state["in_ws"])
