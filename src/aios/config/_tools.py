@@ -13,6 +13,9 @@ class GitToolConfig:
 
     allow_push: bool = False
     """Let the git tool push (a confirmed action: it sends data off the host)."""
+    system_repo: str = "/etc"
+    """The one repository outside the workspace the git tool works in when it is one (etckeeper's
+    /etc; its secrets are left out of diff and show); empty: none."""
 
 
 @frozen

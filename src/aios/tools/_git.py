@@ -65,9 +65,10 @@ class GitTool(AdminTool):
             if not path.is_dir():
                 raise AdminError(f"{path} is not a directory")
             return path, True
-        if path == Path("/etc") and Path("/etc/.git").is_dir():
+        system = ctx.config.tools.git.system_repo
+        if system and path == Path(os.path.realpath(system)) and (path / ".git").is_dir():
             return path, False
-        raise AdminError(f"the git tool works in the workspace ({ws}) or in /etc when it is a repository, not in {path}")
+        raise AdminError(f"the git tool works in the workspace ({ws}) or in {system or '/etc'} when it is a repository, not in {path}")
 
     def _argv(self, repo: Path, *words: str) -> list[str]:
         """The command line as judged and shown (the settings in SAFE are added when it runs)."""
@@ -109,7 +110,15 @@ class GitTool(AdminTool):
 
     async def read(self, action: str, args: dict[str, Any], ctx: ToolContext) -> tuple[str, Any]:
         repo, in_ws = self._repo(args, ctx)
-        out = await self._ok(repo, in_ws, self._read_words(action, args), ctx)
+        words, hidden = self._read_words(action, args), []
+        if not in_ws and action in ("diff", "show"):
+            hidden = await self._secrets_in(repo, action, args, ctx)
+            if hidden:
+                words = [*words, *([] if "--" in words else ["--"]), *([] if args.get("paths") else ["."]),
+                         *(f":(exclude,literal){h}" for h in hidden)]
+        out = await self._ok(repo, in_ws, words, ctx)
+        if hidden:
+            out = f"(left out, secrets the policy does not let this request read: {', '.join(hidden)})\n" + out
         data: Any
         if action == "status":
             lines = out.splitlines()
@@ -126,6 +135,20 @@ class GitTool(AdminTool):
             data = {"current": next((b for h, b in rows if h == "*"), None), "branches": [b for _, b in rows]}
             return "\n".join(f"{'*' if h == '*' else ' '} {b}" for h, b in rows) or "no branches", data
         return out or "(no changes)", {"repository": str(repo), "text": out}
+
+    async def _secrets_in(self, repo: Path, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
+        """Files of a diff or show outside the workspace (an etckeeper /etc) whose reading the
+        policy would not allow as it stands (``shadow``, host keys…): their contents are left out,
+        as ``cat /etc/shadow`` or ``git show HEAD:shadow`` would be refused."""
+        paths = ["--", *args["paths"]] if args.get("paths") else []
+        names = (["diff", "--name-only", "-z", *paths] if action == "diff"
+                 else ["show", "--name-only", "-z", "--format=", args.get("rev") or "HEAD", "--", *args.get("paths", [])])
+        out = await self._ok(repo, False, names, ctx)
+        hidden = []
+        for name in sorted({n for n in out.split("\0") if n}):
+            if ctx.policy.check_path("read", str(repo / name), mode=ctx.mode).action != "allow":
+                hidden.append(name)
+        return hidden
 
     # Changing actions ------------------------------------------------------------------------------
     async def prepare(self, action: str, args: dict[str, Any], ctx: ToolContext) -> Change:
