@@ -136,17 +136,17 @@ class Judge:
             self.effect("write" if r.writes else "read", r.target, ctx, label)
             if r.writes and r.fd in (None, "1") and cmd.words:
                 remember(self, r.target, cmd, ctx, append=r.op == ">>")
-                self._runs_later(r.target, ctx, depth)
+                self._runs_later(r.target, ctx, depth, truncates=r.op != ">>")
         for name, val in cmd.assigns:
             self.assignment(name, val, ctx, depth)
         if cmd.words:
             self.argv(list(cmd.words), cmd, ctx, depth)
 
-    def _runs_later(self, target: Word, ctx: Context, depth: int) -> None:
+    def _runs_later(self, target: Word, ctx: Context, depth: int, *, truncates: bool) -> None:
         path = self.paths.abspath(target.value, ctx.cwd) if not target.dynamic else None
         text = ctx.files.get(path) if path is not None else None
         if path is not None and text is not None:
-            scheduled_file(self, path, text, ctx, depth)
+            scheduled_file(self, path, text, ctx, depth, truncates=truncates)
 
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
         """Variables that make the shell or the loader run code: judged like that code (``_assign``)."""

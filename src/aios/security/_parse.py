@@ -185,6 +185,8 @@ class _Walker:
                 self.x.vars[node_text(var)] = Val(
                     tuple(alts[:MAX_ALTERNATIVES]) or ("",), dynamic or len(alts) > MAX_ALTERNATIVES, glob
                 )
+                if glob:
+                    self.x.globbed.add(node_text(var))
         for b in body:
             self.stmt(b, stdin)
 

@@ -236,6 +236,8 @@ def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None
     args = [w.value for w in src.words[1:]]
     if name in ("echo", "printf"):
         return literal_output(src)
+    if name in (":", "true") and src.stdin is None:
+        return ""  # `: > file` writes nothing: the file ends empty
     if name == "cat" and not args and src.stdin is not None:
         if src.stdin.kind == "text":
             return src.stdin.text

@@ -7,6 +7,7 @@ literal ``echo``/``printf`` prints.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from typing import NamedTuple
 
@@ -227,7 +228,11 @@ def literal_output(cmd: SimpleCommand) -> str | None:
             return _printf_escapes(fmt.replace("%%", "%")).strip("\n")
         if re.fullmatch(r"(?:%[sb]|\\n| )*", fmt):
             return " ".join(_printf_escapes(a) for a in args[1:])
-        return None
+        return _printf_format(fmt, args[1:])
+    if name in ("dirname", "basename") and len(args) == 1 and not args[0].startswith("-"):
+        # `$(dirname /etc)` is `/`: resolved so that `rm -rf $(dirname /etc)` is judged on `/`.
+        return os.path.dirname(args[0].rstrip("/") or "/") or "." if name == "dirname" else \
+            os.path.basename(args[0].rstrip("/")) or "/"
     if name in ("which", "command", "type") and args:
         lookup = name == "which" or any(a in ("-v", "-V", "-p", "-P") for a in args)
         rest = [a for a in args if not a.startswith("-")]
@@ -235,6 +240,18 @@ def literal_output(cmd: SimpleCommand) -> str | None:
     if name == "pwd":
         return "."
     return None
+
+
+def _printf_format(fmt: str, args: list[str]) -> str | None:
+    """printf with a format of text and ``%s`` only, reused until the arguments run out."""
+    if re.search(r"%[^s%]", fmt.replace("%%", "")) or not args:
+        return None
+    n = fmt.replace("%%", "").count("%s")
+    out = []
+    for i in range(0, max(len(args), 1), max(n, 1)):
+        chunk = iter(args[i : i + n])
+        out.append(re.sub(r"%%|%s", lambda m: "%" if m.group() == "%%" else next(chunk, ""), fmt))
+    return _printf_escapes("".join(out)).strip("\n")
 
 
 def _printf_escapes(text: str) -> str:
