@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import _generalise as generalise
+from . import _secoff as secoff
 from ._args import split_args
 from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
@@ -383,7 +384,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
     "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
-    "most": pager, "tee": tee,
+    "most": pager, "tee": tee, **secoff.HANDLERS,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
-from ._forks import runs_itself
+from ._forks import endless_jobs, runs_itself
 from ._generalise import input_commands, secrets
 from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
 from ._parse import parse
@@ -206,6 +206,7 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
     if text is None:
         return
     if language is None:
+        endless_jobs(label, source, text, ctx)
         judge.line(text, ctx, depth + 1, origin=f"{label} reading {source}")
     else:
         run_code(judge, language, text, label, ctx, depth)
@@ -236,6 +237,8 @@ def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None
     args = [w.value for w in src.words[1:]]
     if name in ("echo", "printf"):
         return literal_output(src)
+    if name == "yes":
+        return "\n".join([" ".join(args) or "y"] * 3)  # the line, again and again: three stand for all
     if name in (":", "true") and src.stdin is None:
         return ""  # `: > file` writes nothing: the file ends empty
     if name == "cat" and not args and src.stdin is not None:

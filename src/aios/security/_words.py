@@ -250,7 +250,7 @@ def _printf_format(fmt: str, args: list[str]) -> str | None:
     out = []
     for i in range(0, max(len(args), 1), max(n, 1)):
         chunk = iter(args[i : i + n])
-        out.append(re.sub(r"%%|%s", lambda m: "%" if m.group() == "%%" else next(chunk, ""), fmt))
+        out.append(re.sub(r"%%|%s", lambda m, c=chunk: "%" if m.group() == "%%" else next(c, ""), fmt))  # type: ignore[misc]
     return _printf_escapes("".join(out)).strip("\n")
 
 
