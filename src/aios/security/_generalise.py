@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
-from ._names import DEFAULT_SPEC, DOWNLOADERS, REMOTE
+from ._names import DEFAULT_SPEC, DOWNLOADERS, REMOTE, program
 from ._paths import path_candidates
 from ._regex_cache import lazy
 from ._words import DYN, SimpleCommand, Word, literal
@@ -387,10 +387,26 @@ def sends_output(judge: Judge, name: str, args: Sequence[Word], cmd: SimpleComma
             return
 
 
+def fetched(cmd: SimpleCommand | None) -> bool:
+    """Whether ``cmd`` reads from a pipe fed by a download (``curl … | tar x``,
+    ``git archive --remote=URL … | tar x``)."""
+    st = cmd.stdin if cmd is not None else None
+    src = st.source if st is not None and st.kind == "pipe" else None
+    if src is None or not src.words:
+        return False
+    argv = [w.value for w in src.words]
+    name = program(src.words)
+    return name in DOWNLOADERS or (name == "git" and "archive" in argv and any(a.startswith("--remote") for a in argv))
+
+
 def remote_copies(judge: Judge, name: str, operands: Sequence[Word], ctx: Context) -> None:
     """``scp host:/tmp/x.sh . && sh x.sh``: files copied here from another machine are downloads;
     running one later in the line runs code from the network."""
-    if name not in ("scp", "rsync") or len(operands) < 2 or any(w.dynamic for w in operands):
+    if name == "rclone" and operands and operands[0].value in ("copy", "copyto", "sync", "move", "moveto"):
+        operands = operands[1:]  # `rclone copy remote:x.sh .`
+    elif name not in ("scp", "rsync", "sftp"):
+        return
+    if len(operands) < 2 or any(w.dynamic for w in operands):
         return
     *sources, dest = (w.value for w in operands)
     if not any(REMOTE.match(v) and not v.startswith(("/", "~", ".")) for v in sources) or REMOTE.match(dest):

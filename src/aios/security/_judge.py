@@ -273,7 +273,7 @@ class Judge:
             self._generic(name, spec, args, a, ctx, depth)
             generalise.sends_output(self, name, args, cmd, ctx)
             generalise.remote_copies(self, name, a.operands, ctx)
-            if cmd is not None and pipe_source(cmd) in DOWNLOADERS:
+            if generalise.fetched(cmd):
                 # `curl … | tee x.sh`, `curl … | tar x`: what they write comes from the network.
                 for w in a.operands if name == "tee" else ():
                     self.downloaded(w, ctx)
