@@ -201,13 +201,15 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             continue
         # (`-e` names a program only for a program without an entry: grep -e, sed -e are expressions)
         named = bool(_PROGRAM_OPTION.search(opt)) and not (opt == "-e" and judge.rules.command(name) is not None)
+        # `start-stop-daemon --exec /bin/rm -- -rf /`: the operands are the named program's arguments.
+        text = " ".join([w.value, *(_quote(o.value) for o in operands)]) if named and len(parts) == 1 else w.value
         if named and _names_a_program(w.value, ctx.cwd, judge) and not _is_program(parts[0], ctx.cwd, judge,
                                                                                    standalone=False):
             # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
-            _wrapped(judge, name, w.value, ctx, depth)
+            _wrapped(judge, name, text, ctx, depth)
             return
         if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named):
-            _wrapped(judge, name, w.value, ctx, depth)
+            _wrapped(judge, name, text, ctx, depth)
             return
     if readonly:
         return

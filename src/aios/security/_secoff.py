@@ -52,6 +52,26 @@ def restore(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: 
                         "set, which removes every firewall rule", frozenset({"dangerous", "privileged", "system"})))
 
 
-HANDLERS = {"kill": kill, "iptables-restore": restore, "ip6tables-restore": restore,
+_UNIT_METHODS = {"StopUnit": "stop", "KillUnit": "kill", "DisableUnitFiles": "disable", "MaskUnitFiles": "mask",
+                 "RestartUnit": "restart", "StartUnit": "start", "ReloadUnit": "reload", "TryRestartUnit": "restart"}
+_SIGNATURE = lazy(r"[sbiuxtdaoghy(){}]+|\d+|true|false")
+
+
+def dbus_unit(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``busctl call … org.freedesktop.systemd1.Manager StopUnit ss ufw.service replace`` (and the
+    same call through ``dbus-send``/``gdbus``) is ``systemctl stop ufw.service``: judged as that."""
+    values = [w.value for w in args if not w.dynamic]
+    for k, v in enumerate(values):
+        verb = _UNIT_METHODS.get(v.rsplit(".", 1)[-1])
+        if verb is None:
+            continue
+        units = [u.split(":", 1)[-1].strip("[]()'\", ") for u in values[k + 1 :] if not u.startswith("-") and not _SIGNATURE.fullmatch(u)]
+        units = [u for u in units if u not in ("replace", "fail", "isolate", "ignore-dependencies", "all", "main")]
+        if units:
+            judge.line(shlex.join(["systemctl", verb, units[0]]), ctx, depth + 1, origin=f"{name} {v}")
+        return
+
+
+HANDLERS = {"busctl": dbus_unit, "dbus-send": dbus_unit, "gdbus": dbus_unit,"kill": kill, "iptables-restore": restore, "ip6tables-restore": restore,
             "iptables-legacy-restore": restore, "iptables-nft-restore": restore}
 """The programs these spellings use (merged into ``_programs.PROGRAMS``)."""
