@@ -41,7 +41,6 @@ from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import (
     eval_,
     interp,
-    pipe_source,
     pipe_text,
     remember,
     run_file,
