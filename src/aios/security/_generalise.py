@@ -125,9 +125,13 @@ _RUNS_INPUT = lazy(r"\b(?:system|exec|popen|qx)\s*\(?\s*(?:\$0|\$_|\$LINE|line|\
 """Code that runs each input line as a command: awk ``system($0)``, perl ``system($_)``, ``print | "sh"``."""
 
 
-def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int,
+                   args: list[Word] | None = None, rest: list[Word] | None = None) -> None:
     """``awk '{system($0)}' <<< 'rm -rf /'``: interpreter code that runs every input line as a
-    command, fed literal text: each line is judged as a command line."""
+    command, fed literal text: each line is judged as a command line (arguments: ``_code_args``)."""
+    from ._code_args import code_args
+
+    code_args(judge, name, code, args or [], rest or [], ctx, depth)
     st = cmd.stdin
     if st is None or not _RUNS_INPUT.search(code):
         return

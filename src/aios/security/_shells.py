@@ -362,7 +362,7 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
             ctx.add(_unseen("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})", code))
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
-            input_commands(judge, name, code.value, cmd, ctx, depth)
+            input_commands(judge, name, code.value, cmd, ctx, depth, args, rest)
         for w in rest:
             judge.effect("read", w, ctx, name)  # (-i edits in place: it reads the file too)
             if inplace:
