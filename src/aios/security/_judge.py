@@ -48,7 +48,7 @@ from ._shells import (
     source,
     substituted_stdin,
 )
-from ._words import DYN, SimpleCommand, Word, literal
+from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
 
 _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
@@ -115,6 +115,7 @@ class Judge:
             self.assignment(var, val, ctx, depth)
         for name in parsed.fork_bombs:
             why = (f"a {name} starts a background job on every turn and never ends" if name.endswith(" loop")
+                   else f"a {name} starts a background job on every turn" if name.endswith(" values")
                    else f"function {name!r} calls itself in a pipe or in the background")
             ctx.add(Finding("block", "proc.fork-bomb", f"{why} (a fork bomb)", frozenset({"dangerous"})))
         commands = parsed.commands
@@ -322,6 +323,9 @@ class Judge:
                 for o, w in a.values:
                     if o in eff.options:
                         targets.append((w, f" with {o}"))
+                        # `cp -t /etc passwd` writes /etc/passwd: each operand lands in the directory.
+                        targets += [(into(w, x), f" with {o}") for x in operands if o in ("-t", "--target-directory")
+                                    and eff.effect == "write" and not (w.dynamic or x.dynamic)]
                 for key in eff.kv:
                     for w in operands:
                         if w.value.startswith(key + "="):

@@ -268,6 +268,11 @@ def _printf_escapes(text: str) -> str:
     return re.sub(r"\\(x[0-9A-Fa-f]{1,2}|0?[0-7]{1,3}|.)", repl, text)
 
 
+def into(directory: Word, src: Word) -> Word:
+    """The path ``src`` gets when copied or moved into ``directory`` (``cp -t DIR SRC``)."""
+    return literal(directory.value.rstrip("/") + "/" + os.path.basename(src.value.rstrip("/")), glob=src.glob)
+
+
 def literal(value: str, *, glob: bool = False) -> Word:
     """A word the policy made up (a path found inside another word, a placeholder filled in)."""
     return Word(value, (value,), DYN in value, glob)
