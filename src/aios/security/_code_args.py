@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 _RUNS = r"(?:system|exec|execv?p?|popen|spawn|spawnSync|execSync|call|run|check_call|check_output|Popen|`|qx)"
 _RUNS_ARGV = lazy(_RUNS + r"[\s(\[{]*[^;]*?(?:@ARGV|\$ARGV\[|sys\.argv|\bARGV\b|process\.argv|\$argv|\$\*|\$@)")
 """A call that runs a command built from the program's arguments."""
+RUNS_STDIN = lazy(r"\b(?:exec|eval|compile|instance_eval|load|loadstring|Function|vm\.runIn\w*)\s*\(?\s*"
+                  r"(?:join\s*\(?\s*['\"]{2}\s*,\s*)?(?:sys\.stdin\.read|STDIN\.read|\$stdin\.read|<STDIN>|<>|io\.read|file_get_contents\(['\"]php://stdin|"
+                  r"fs\.readFileSync\(\s*(?:0|['\"]/dev/stdin))")
+"""Code that runs its whole standard input as code (``exec(sys.stdin.read())``)."""
 
 
 def code_args(judge: Judge, name: str, code: str, args: list[Word], rest: list[Word], ctx: Context, depth: int) -> None:

@@ -126,12 +126,17 @@ _RUNS_INPUT = lazy(r"\b(?:system|exec|popen|qx)\s*\(?\s*(?:\$0|\$_|\$LINE|line|\
 
 
 def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int,
-                   args: list[Word] | None = None, rest: list[Word] | None = None) -> None:
+                   args: list[Word] | None = None, rest: list[Word] | None = None, language: str = "") -> None:
     """``awk '{system($0)}' <<< 'rm -rf /'``: interpreter code that runs every input line as a
-    command, fed literal text: each line is judged as a command line (arguments: ``_code_args``)."""
-    from ._code_args import code_args
+    command, fed literal text: each line is judged as a command line (arguments: ``_code_args``).
+    Code that runs its whole input as code (``exec(sys.stdin.read())``) is judged by that input."""
+    from ._code_args import RUNS_STDIN, code_args
 
     code_args(judge, name, code, args or [], rest or [], ctx, depth)
+    if language and cmd.stdin is not None and RUNS_STDIN.search(code):
+        from ._shells import stdin_code  # (here: _shells imports this module)
+
+        stdin_code(judge, cmd, ctx, depth, name, language)
     st = cmd.stdin
     if st is None or not _RUNS_INPUT.search(code):
         return

@@ -144,6 +144,10 @@ _ANY_NET = re.compile(r"https?://|ftp://|\b(?:LWP|HTTP::Tiny|Net::HTTP|get\s*\(|
 _ANY_EXEC = re.compile(r"\b(?:eval|exec|system|popen|spawn\w*|passthru|shell_exec|instance_eval|class_eval|"
                        r"loadstring|load|dofile|source|Function|vm\.run\w*)\s*\(?|`")
 """… and runs what it fetched (eval, exec, system, load …)."""
+_SENDS = re.compile(r"\burlopen\s*\([^)]*\bdata\s*=|\b(?:requests|httpx|session|axios|got)\.(?:post|put|patch)\s*\(|"
+                    r"\.request\s*\(\s*['\"](?:POST|PUT|PATCH)|\bmethod\s*[:=]\s*['\"](?:POST|PUT|PATCH)|"
+                    r"\bNet::HTTP\.post|->\s*(?:post|put)\s*\(|\bsmtplib\.SMTP|\bsendmail\s*\(")
+"""Code that sends a request body to another machine (issue 14: confirmed like ``curl -d``)."""
 _PY_EXEC = re.compile(r"\b(?:exec|eval|compile|system|popen|subprocess|spawn\w*|execv\w*)\b")
 
 _PERL: tuple[_Pat, ...] = (
@@ -369,6 +373,9 @@ def analyze(language: str, code: str) -> list[Intent]:
             for i in range(m.start(), m.end()):
                 masked[i] = " "
     rest = "".join(masked)
+    sends = _SENDS.search(code)
+    if sends:
+        out.append(Intent("send", what=sends.group(0).strip()))
     if (language == "python" and _PY_NET.search(code) and _PY_EXEC.search(code)) or (
             _ANY_NET.search(code) and _ANY_EXEC.search(code)):
         out.append(Intent("download-exec", what="download and run"))

@@ -223,12 +223,6 @@ def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
     return cmd
 
 
-def pipe_source(cmd: SimpleCommand) -> str:
-    """The program writing into ``cmd``'s standard input through a pipe ('' if none is known)."""
-    st = cmd.stdin
-    return program(st.source.words) if st is not None and st.kind == "pipe" and st.source is not None else ""
-
-
 def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None:
     """The literal text a pipe producer writes (echo, printf, cat <<EOF, base64 -d of those)."""
     if src is None or not src.words or level > 4 or any(w.dynamic for w in src.words):
@@ -362,7 +356,7 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
             ctx.add(_unseen("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})", code))
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
-            input_commands(judge, name, code.value, cmd, ctx, depth, args, rest)
+            input_commands(judge, name, code.value, cmd, ctx, depth, args, rest, spec.language)
         for w in rest:
             judge.effect("read", w, ctx, name)  # (-i edits in place: it reads the file too)
             if inplace:
@@ -412,6 +406,9 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
         elif it.kind == "reverse-shell":
             ctx.add(Finding("block", "interp.reverse-shell", f"{label} connects a socket to a shell (a reverse shell)",
                             frozenset({"dangerous"})))
+        elif it.kind == "send":
+            ctx.add(Finding("confirm", "net.send-code", f"sending data off the host: {label} code sends a request body "
+                            f"({it.what})", frozenset({"system"})))
         elif it.kind == "download-exec":
             ctx.add(remote_code("interp.download-exec", f"{label} downloads code and runs it"))
         else:
