@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from ._regex_cache import lazy
@@ -226,8 +227,6 @@ def literal_output(cmd: SimpleCommand) -> str | None:
             return "".join(args[1:])
         if "%" not in fmt.replace("%%", ""):
             return _printf_escapes(fmt.replace("%%", "%")).strip("\n")
-        if re.fullmatch(r"(?:%[sb]|\\n| )*", fmt):
-            return " ".join(_printf_escapes(a) for a in args[1:])
         return _printf_format(fmt, args[1:])
     if name in ("dirname", "basename") and len(args) == 1 and not args[0].startswith("-"):
         # `$(dirname /etc)` is `/`: resolved so that `rm -rf $(dirname /etc)` is judged on `/`.
@@ -243,15 +242,19 @@ def literal_output(cmd: SimpleCommand) -> str | None:
 
 
 def _printf_format(fmt: str, args: list[str]) -> str | None:
-    """printf with a format of text and ``%s`` only, reused until the arguments run out."""
-    if re.search(r"%[^s%]", fmt.replace("%%", "")) or not args:
+    """printf with a format of text, ``%s`` and ``%b`` only, reused until the arguments run out."""
+    if re.search(r"%[^sb%]", fmt.replace("%%", "")) or not args:
         return None
-    n = fmt.replace("%%", "").count("%s")
+    n = len(re.findall(r"%[sb]", fmt.replace("%%", "")))
     out = []
     for i in range(0, max(len(args), 1), max(n, 1)):
         chunk = iter(args[i : i + n])
-        out.append(re.sub(r"%%|%s", lambda m, c=chunk: "%" if m.group() == "%%" else next(c, ""), fmt))  # type: ignore[misc]
-    return _printf_escapes("".join(out)).strip("\n")
+
+        def fill(m: re.Match[str], c: Iterator[str] = chunk) -> str:
+            return "%" if m.group() == "%%" else _printf_escapes(next(c, "")) if m.group() == "%b" else next(c, "")
+
+        out.append(re.sub(r"%%|%[sb]", fill, _printf_escapes(fmt.replace("%%", "\0pct")).replace("\0pct", "%%")))
+    return "".join(out).strip("\n")
 
 
 def _printf_escapes(text: str) -> str:
