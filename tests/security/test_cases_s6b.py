@@ -6,7 +6,8 @@ file also runs through ``aios policy test``). The classes: ``static`` (``$(print
 ``$(dirname …)``, ``${VAR:off:len}`` resolved before judging), ``loopglob`` (a ``for`` list's glob
 stays a glob inside ``"$f"``), ``cronwipe`` (emptying a cron spool table), ``secoff`` (``kill
 $(pidof auditd)``, empty ``iptables-restore``, D-Bus unit calls), ``forkbomb`` (``yes 'x &' | sh``,
-``for`` over 10,000+ values starting jobs), ``rce`` (files fetched by sftp/rclone/``git archive
+``for`` over 10,000+ values starting jobs), ``hidden`` (``bash --rcfile <(…)``), ``optcode`` (lldb
+``platform shell``), ``admin`` (chronyc), ``falsealarm`` (awk strings, node reading JSON), ``rce`` (files fetched by sftp/rclone/``git archive
 --remote`` and run; code that execs a downloaded stdin), ``wrapper`` (``--exec PROG -- ARGS``,
 code running its own arguments or ``awk -v`` values), ``dataloss`` (``cp -t DIR``), ``exfil``
 (``git push`` to a remote the line set up, interpreter request bodies). The test id is the line

@@ -39,7 +39,7 @@ _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "hol
                             "device"})
 _CODE = (
     (lazy(r"(?:^|=)\s*:?!(.+)", re.S), "!"),
-    (lazy(r"^\s*(?:shell|system|\\!)\s+(.+)", re.S), "shell escape"),
+    (lazy(r"^\s*(?:(?:platform\s+)?shell|system|\\!)\s+(.+)", re.S), "shell escape"),
     (lazy(r"\bto\s+program\s+'((?:[^']|'')+)'", re.S | re.I), "COPY TO PROGRAM"),
     (lazy(r"\((?:system|shell-command|async-shell-command|call-process-shell-command|shell-command-to-string)\s+"
           r"\"((?:[^\"\\]|\\.)+)\""), "(system …)"),
@@ -106,7 +106,7 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
                     return
 
 
-_STDIN_ESCAPE = lazy(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:shell|system|exec)\s)\s*(.+)$")
+_STDIN_ESCAPE = lazy(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:platform\s+shell|shell|system|exec)\s)\s*(.+)$")
 """A line of a program's own script that runs a shell command: ``!cmd`` (ftp, vim ``:!``),
 ``\\! cmd`` (psql), ``.shell cmd`` (sqlite3), ``shell cmd`` (gdb), ``system cmd`` (mysql)."""
 

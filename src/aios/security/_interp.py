@@ -208,7 +208,7 @@ _NODE_RISKY = re.compile(
     r"\b(?:child_process|execSync|execFileSync|spawnSync|eval|Function|vm|dlopen|binding|"
     r"dgram|tls|Deno|Bun|writeFileSync|unlinkSync|rmSync|rmdirSync)\b"
     r"|\b(?:http|https|net)\s*\.\s*(?:request|get|connect|createConnection)"
-    r"|\brequire\s*\(\s*['\"](?!(?:node:)?(?:os|path|util|url|crypto|assert|events|querystring|buffer|zlib|"
+    r"|\brequire\s*\(\s*['\"](?!\.{1,2}/[^'\"]*\.json['\"])(?!(?:node:)?(?:os|path|util|url|crypto|assert|events|querystring|buffer|zlib|"
     r"readline|fs|fs/promises|string_decoder|punycode|perf_hooks|timers)['\"])"
     r"|\bimport\s*\(|\bprocess\s*\.\s*(?:kill|binding|dlopen|setuid|setgid|chdir)"
 )
@@ -330,6 +330,11 @@ def _py_unalias(code: str) -> str:
     return code
 
 
+def _awk_text(code: str) -> str:
+    """awk's calls and pipes are never inside a string: ``print "system(x)"`` is text (blanked)."""
+    return re.sub(r'"(?:[^"\\\n]|\\.)*"', lambda m: '"' + " " * (len(m.group()) - 2) + '"', code)
+
+
 def analyze(language: str, code: str) -> list[Intent]:
     """The plain intents of ``code``; unknown languages give one ``opaque`` intent."""
     table = _LANGS.get(language)
@@ -364,7 +369,7 @@ def analyze(language: str, code: str) -> list[Intent]:
     for pat in pats:
         if pat.call is None:
             continue
-        for m in pat.call.finditer(code):
+        for m in pat.call.finditer(_awk_text(code) if language == "awk" else code):
             if any(s <= m.start() < e for s, e in covered):
                 continue
             kind = "opaque" if pat.kind == "shell" else pat.kind
@@ -373,6 +378,8 @@ def analyze(language: str, code: str) -> list[Intent]:
             for i in range(m.start(), m.end()):
                 masked[i] = " "
     rest = "".join(masked)
+    if language == "awk":
+        rest = _awk_text(rest)
     sends = _SENDS.search(code)
     if sends:
         out.append(Intent("send", what=sends.group(0).strip()))

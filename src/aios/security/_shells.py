@@ -136,6 +136,8 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         if len(v) > 1 and v[0] in "-+" and not args[i].dynamic:
             i += 1
             if v in judge.rules.shell_arg_options:
+                if v in ("--rcfile", "--init-file") and i < n:
+                    source(judge, name, args[i : i + 1], cmd, ctx, depth)  # a startup script: read and run
                 i += 1
                 continue
             if v.startswith("--"):
