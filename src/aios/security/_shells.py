@@ -403,7 +403,8 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
         if it.kind == "shell":
             judge.line(it.arg, ctx, depth + 1, origin=what)
         elif it.kind in ("delete", "write", "modify", "read"):
-            judge.effect(it.kind, literal(it.arg), ctx, what, option=" (recursive)" if it.recursive else "",
+            judge.effect(it.kind, literal(it.arg, glob="glob" in it.what), ctx, what,
+                         option=" (recursive)" if it.recursive else "",
                          recursive=it.recursive)
         elif it.kind == "reverse-shell":
             ctx.add(Finding("block", "interp.reverse-shell", f"{label} connects a socket to a shell (a reverse shell)",
@@ -417,7 +418,7 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
             ctx.add(dynamic("interp.opaque", f"{label} code uses {it.what!r}, which the policy cannot follow"))
 
 
-_FORK = lazy(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b|"
+_FORK = lazy(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn|Process|Thread)\b|"
                    r"\b(?:system|execute|popen|exec)\s*\(?\s*[\"'][^\"']*&\s*[\"']")
 """A fork, or a shell command sent to the background (``os.execute("sh &")``)."""
 _ENDLESS = lazy(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
