@@ -321,6 +321,12 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             if st is not None and not st.dynamic:
                 text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
             texts.append((f"{o} {w.value}", literal(text) if text is not None else None))
+    for w in a.operands:
+        var, eq, value = w.value.partition("=")
+        parts = value.split()
+        if eq and not w.dynamic and len(parts) > 1 and generalise.is_command(parts[0], ctx.cwd, judge):
+            # `make SHELL='/bin/sh -c "rm -rf /"'`, `make CC='sh -c …'`: make runs the value for recipes.
+            judge.line(value, ctx, depth + 1, origin=f"{name} {var}=")
     for label, given in texts:
         if given is None or given.dynamic:
             ctx.add(hidden("dyn.makefile", f"{name} {label} runs recipes that cannot be read from the line"))
