@@ -8,7 +8,7 @@ stays a glob inside ``"$f"``), ``cronwipe`` (emptying a cron spool table), ``sec
 $(pidof auditd)``, empty ``iptables-restore``, D-Bus unit calls), ``forkbomb`` (``yes 'x &' | sh``,
 ``for`` over 10,000+ values starting jobs), ``hidden`` (``bash --rcfile <(…)``), ``optcode`` (lldb
 ``platform shell``), ``admin`` (chronyc), ``falsealarm`` (awk strings, node reading JSON, lesspipe), ``secrets`` (``git grep
---no-index``), ``optprog`` (sftp -S/-D, make VAR=command), ``rce`` (files fetched by sftp/rclone/``git archive
+--no-index``, ``sh -c CODE _ ARGS`` and ``set --`` positional parameters), ``optprog`` (sftp -S/-D, make VAR=command), ``rce`` (files fetched by sftp/rclone/``git archive
 --remote`` and run; code that execs a downloaded stdin), ``wrapper`` (``--exec PROG -- ARGS``,
 code running its own arguments or ``awk -v`` values), ``dataloss`` (``cp -t DIR``), ``exfil``
 (``git push`` to a remote the line set up, interpreter request bodies). The test id is the line

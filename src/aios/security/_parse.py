@@ -311,6 +311,12 @@ class _Walker:
         cmd = SimpleCommand(tuple(words), tuple(assigns), tuple(redirects) + extra, stdin)
         if words and words[0].value in self.functions and words[0].value not in self.calling:
             self.call(words[0].value, words[1:])
+        if len(words) > 1 and words[0].value == "set" and words[1].value == "--":
+            # `set -- /etc/shadow; cat "$1"`: the positional parameters from here on.
+            items = tuple(Val(w.values, w.dynamic, w.glob) for w in words[2:])
+            self.x.arrays["@"] = items
+            for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9")):
+                self.x.vars[k] = items[i] if i < len(items) else Val(("",))
         if words and words[0].value == "read":
             for w in words[1:]:
                 if not w.value.startswith("-"):

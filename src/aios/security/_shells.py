@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
 from ._forks import endless_jobs, runs_itself
 from ._generalise import input_commands, secrets
-from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
+from ._names import (
+    DECODERS,
+    DOWNLOADERS,
+    URL,
+    base,
+    is_version_query,
+    mentions_download,
+    program,
+    upstream,
+)
 from ._parse import parse
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
@@ -157,8 +167,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         if code.dynamic:
             ctx.add(_unseen("dyn.shell-code", f"{name} -c runs {code.text!r}, text only known when it runs", code))
             return
-        for v in code.values[:MAX_VALUES]:
-            judge.line(v, ctx, depth + 1, origin=f"{name} -c")
+        pos = "set -- " + " ".join(shlex.quote(w.value) for w in operands[2:]) + "\n" if len(operands) > 2 else ""
+        for v in code.values[:MAX_VALUES]:  # (`sh -c CODE NAME ARGS…`: $1… are ARGS)
+            judge.line(pos + v, ctx, depth + 1, origin=f"{name} -c")
         return
     if operands and not reads_stdin:
         script = operands[0]
@@ -189,7 +200,7 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         text = pipe_text(judge, st.source, 0)
         src_name = program(st.source.words) if st.source is not None else ""
         source = f"{src_name or 'a command'}"
-        chain = _upstream(st.source)
+        chain = upstream(st.source)
         if text is None:
             if chain & DOWNLOADERS:
                 ctx.add(remote_code("dyn.download-exec", f"{label} runs code that {', '.join(sorted(chain & DOWNLOADERS))} "
@@ -436,13 +447,3 @@ def _unseen(rule: str, reason: str, word: Word, *, hide: bool = True) -> Finding
         return remote_code(rule, reason)
     return hidden(rule, reason) if hide else dynamic(rule, reason)
 
-
-def _upstream(src: SimpleCommand | None) -> set[str]:
-    """The program names of a pipe's producers, nearest first (``curl … | gunzip | sh``)."""
-    names: set[str] = set()
-    for _ in range(8):
-        if src is None or not src.words:
-            break
-        names.add(program(src.words))
-        src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
-    return names
