@@ -72,6 +72,13 @@ def dbus_unit(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx
         return
 
 
-HANDLERS = {"busctl": dbus_unit, "dbus-send": dbus_unit, "gdbus": dbus_unit,"kill": kill, "iptables-restore": restore, "ip6tables-restore": restore,
+def nft(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``nft 'add rule inet filter input accept'``: nft joins its arguments with spaces, so a quoted
+    rule is judged word by word like the unquoted one."""
+    if any(" " in w.value for w in args) and not any(w.dynamic for w in args):
+        judge.line(shlex.join([name, *" ".join(w.value for w in args).split()]), ctx, depth + 1, origin=name)
+
+
+HANDLERS = {"nft": nft, "busctl": dbus_unit, "dbus-send": dbus_unit, "gdbus": dbus_unit,"kill": kill, "iptables-restore": restore, "ip6tables-restore": restore,
             "iptables-legacy-restore": restore, "iptables-nft-restore": restore}
 """The programs these spellings use (merged into ``_programs.PROGRAMS``)."""
