@@ -76,12 +76,14 @@ def tee(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
             scheduled_file(judge, path, text, ctx, depth)
 
 
-def scheduled_file(judge: Judge, path: str, text: str, ctx: Context, depth: int) -> None:
-    """Text written into cron's own files runs later as root: judged now."""
+def scheduled_file(judge: Judge, path: str, text: str, ctx: Context, depth: int, *, truncates: bool = False) -> None:
+    """Text written into cron's own files runs later as root: judged now. Emptying a user's
+    table in the spool (``: > /var/spool/cron/crontabs/root``) is ``crontab -r`` by another name."""
     if path == "/etc/crontab" or path.startswith("/etc/cron.d/"):
         cron_jobs(judge, text, ctx, depth, origin=path, user_field=True)
     elif path.startswith("/var/spool/cron/"):
-        cron_jobs(judge, text, ctx, depth, origin=path)
+        if cron_jobs(judge, text, ctx, depth, origin=path) == 0 and truncates and path not in ("/var/spool/cron/crontabs", "/var/spool/cron/atjobs"):
+            ctx.add(_cron_wipe(f"writing an empty {path} removes that user's whole table"))
     elif re.match(r"/etc/cron\.(?:hourly|daily|weekly|monthly)/", path) or path.startswith("/etc/profile.d/"):
         judge.line(text, ctx, depth + 1, origin=path)
 

@@ -8,6 +8,7 @@ resolved, so the judge sees the words that will run. What stays unknown becomes 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from tree_sitter import Node
@@ -66,6 +67,9 @@ class Expander:
         self.arrays: dict[str, tuple[Val, ...]] = {}
         self.ifs: str | None = DEFAULT_IFS
         """The field separators; None when set to something only known at run time."""
+        self.globbed: set[str] = set()
+        """Loop variables whose values are globs the ``for`` list already expanded: quoting
+        ``"$f"`` later does not make them literal."""
         self.nesting = 0
         self.error = False
 
@@ -166,6 +170,7 @@ class Expander:
 
     def _string(self, node: Node, first: bool) -> tuple[Val, str]:
         parts: list[Val] = []
+        globbed = False
         disp: list[str] = []
         for c in node.named_children:
             if c.type == "string_content":
@@ -176,12 +181,14 @@ class Expander:
                 v, d = self.eval(c, quoted=True)
                 parts.append(v)
                 disp.append(d)
+                name = c.named_children[0] if c.type in ("simple_expansion", "expansion") and c.named_children else None
+                globbed |= name is not None and node_text(name) in self.globbed and v.glob
         v = product(parts)
         alts = v.alts
         kids = node.named_children
         if first and kids and kids[0].type == "string_content" and node_text(kids[0]).startswith("~"):
             alts = tuple("./" + a if a.startswith("~") else a for a in alts)
-        return Val(alts, v.dynamic, False), "".join(disp)
+        return Val(alts, v.dynamic, globbed), "".join(disp)
 
     # ---- expansions ----------------------------------------------------------------------
 
@@ -234,6 +241,9 @@ class Expander:
             return self.lookup(node_text(kids[0]), quoted)
         if len(kids) == 1 and kids[0].type == "subscript":
             return self._subscript(kids[0], quoted)
+        sliced = self._slice(node, quoted)
+        if sliced is not None:
+            return sliced
         op = next((c for i, c in enumerate(node.children) if node.field_name_for_child(i) == "operator"), None)
         names = [c for c in kids if c.type == "variable_name"]
         if op is not None and names and node_text(op) in (":?", "?"):
@@ -244,6 +254,26 @@ class Expander:
             if c.type != "variable_name":
                 self.scan(c)
         return _UNKNOWN
+
+    def _slice(self, node: Node, quoted: bool) -> Val | None:
+        """``${x:1}``, ``${PATH:0:1}``: a slice of a value set in the line (``PATH`` from the
+        daemon's environment, which the jail keeps), so ``rm -rf ${PATH:0:1}`` is judged on ``/``."""
+        parts = [c.type for c in node.children]
+        if parts not in (["${", "variable_name", ":", "number", "}"], ["${", "variable_name", ":", "number", ":", "number", "}"]):
+            return None
+        name = node_text(node.children[1])
+        if name in self.vars:
+            val = self.vars[name]
+        elif name == "PATH" and os.environ.get("PATH"):
+            val = Val((os.environ["PATH"],))
+        else:
+            return _UNKNOWN
+        if val.dynamic:
+            return _UNKNOWN
+        start = int(node_text(node.children[3]))
+        end = start + int(node_text(node.children[5])) if len(parts) == 7 else None
+        alts = tuple(a[start:end] for a in val.alts)
+        return Val(alts if quoted or self.ifs is None else tuple(self._mark(a) for a in alts))
 
     def _operator(self, node: Node, name: str, op: str, op_node: Node, quoted: bool) -> Val:
         after = False

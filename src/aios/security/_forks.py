@@ -25,6 +25,13 @@ HUGE = 10_000
 """Input lines from ``seq`` beyond which an unbounded fan-out counts as endless."""
 
 
+def endless_jobs(label: str, source: str, text: str, ctx: Context) -> None:
+    """``yes 'sleep 1 &' | sh``: the shell starts one more background job for every line, forever."""
+    if source == "yes" and _BACKGROUND.search(text):
+        ctx.add(Finding("block", "proc.fork-bomb", f"{label} reads endless lines from yes that each start a "
+                        "background job (a fork bomb)", frozenset({"dangerous"})))
+
+
 def fan_out(name: str, values: Sequence[tuple[str, Word]], rest: Sequence[Word], cmd: SimpleCommand,
             ctx: Context) -> None:
     """Block ``name`` (xargs, parallel) run without a job limit on endless input, or running a

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding
-from ._names import DEFAULT_SPEC, DOWNLOADERS, REMOTE
+from ._names import DEFAULT_SPEC, DOWNLOADERS, REMOTE, program
 from ._paths import path_candidates
 from ._regex_cache import lazy
 from ._words import DYN, SimpleCommand, Word, literal
@@ -39,7 +39,7 @@ _WRITE_CLASSES = frozenset({"critical", "system", "sysdata", "top", "root", "hol
                             "device"})
 _CODE = (
     (lazy(r"(?:^|=)\s*:?!(.+)", re.S), "!"),
-    (lazy(r"^\s*(?:shell|system|\\!)\s+(.+)", re.S), "shell escape"),
+    (lazy(r"^\s*(?:(?:platform\s+)?shell|system|\\!)\s+(.+)", re.S), "shell escape"),
     (lazy(r"\bto\s+program\s+'((?:[^']|'')+)'", re.S | re.I), "COPY TO PROGRAM"),
     (lazy(r"\((?:system|shell-command|async-shell-command|call-process-shell-command|shell-command-to-string)\s+"
           r"\"((?:[^\"\\]|\\.)+)\""), "(system …)"),
@@ -106,7 +106,7 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
                     return
 
 
-_STDIN_ESCAPE = lazy(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:shell|system|exec)\s)\s*(.+)$")
+_STDIN_ESCAPE = lazy(r"^\s*(?::?!|\\!|\.(?:shell|system)\s|(?:platform\s+shell|shell|system|exec)\s)\s*(.+)$")
 """A line of a program's own script that runs a shell command: ``!cmd`` (ftp, vim ``:!``),
 ``\\! cmd`` (psql), ``.shell cmd`` (sqlite3), ``shell cmd`` (gdb), ``system cmd`` (mysql)."""
 
@@ -125,9 +125,18 @@ _RUNS_INPUT = lazy(r"\b(?:system|exec|popen|qx)\s*\(?\s*(?:\$0|\$_|\$LINE|line|\
 """Code that runs each input line as a command: awk ``system($0)``, perl ``system($_)``, ``print | "sh"``."""
 
 
-def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: Context, depth: int,
+                   args: list[Word] | None = None, rest: list[Word] | None = None, language: str = "") -> None:
     """``awk '{system($0)}' <<< 'rm -rf /'``: interpreter code that runs every input line as a
-    command, fed literal text: each line is judged as a command line."""
+    command, fed literal text: each line is judged as a command line (arguments: ``_code_args``).
+    Code that runs its whole input as code (``exec(sys.stdin.read())``) is judged by that input."""
+    from ._code_args import RUNS_STDIN, code_args
+
+    code_args(judge, name, code, args or [], rest or [], ctx, depth)
+    if language and cmd.stdin is not None and RUNS_STDIN.search(code):
+        from ._shells import stdin_code  # (here: _shells imports this module)
+
+        stdin_code(judge, cmd, ctx, depth, name, language)
     st = cmd.stdin
     if st is None or not _RUNS_INPUT.search(code):
         return
@@ -201,13 +210,15 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             continue
         # (`-e` names a program only for a program without an entry: grep -e, sed -e are expressions)
         named = bool(_PROGRAM_OPTION.search(opt)) and not (opt == "-e" and judge.rules.command(name) is not None)
+        # `start-stop-daemon --exec /bin/rm -- -rf /`: the operands are the named program's arguments.
+        text = " ".join([w.value, *(_quote(o.value) for o in operands)]) if named and len(parts) == 1 else w.value
         if named and _names_a_program(w.value, ctx.cwd, judge) and not _is_program(parts[0], ctx.cwd, judge,
                                                                                    standalone=False):
             # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
-            _wrapped(judge, name, w.value, ctx, depth)
+            _wrapped(judge, name, text, ctx, depth)
             return
         if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named):
-            _wrapped(judge, name, w.value, ctx, depth)
+            _wrapped(judge, name, text, ctx, depth)
             return
     if readonly:
         return
@@ -387,10 +398,26 @@ def sends_output(judge: Judge, name: str, args: Sequence[Word], cmd: SimpleComma
             return
 
 
+def fetched(cmd: SimpleCommand | None) -> bool:
+    """Whether ``cmd`` reads from a pipe fed by a download (``curl … | tar x``,
+    ``git archive --remote=URL … | tar x``)."""
+    st = cmd.stdin if cmd is not None else None
+    src = st.source if st is not None and st.kind == "pipe" else None
+    if src is None or not src.words:
+        return False
+    argv = [w.value for w in src.words]
+    name = program(src.words)
+    return name in DOWNLOADERS or (name == "git" and "archive" in argv and any(a.startswith("--remote") for a in argv))
+
+
 def remote_copies(judge: Judge, name: str, operands: Sequence[Word], ctx: Context) -> None:
     """``scp host:/tmp/x.sh . && sh x.sh``: files copied here from another machine are downloads;
     running one later in the line runs code from the network."""
-    if name not in ("scp", "rsync") or len(operands) < 2 or any(w.dynamic for w in operands):
+    if name == "rclone" and operands and operands[0].value in ("copy", "copyto", "sync", "move", "moveto"):
+        operands = operands[1:]  # `rclone copy remote:x.sh .`
+    elif name not in ("scp", "rsync", "sftp"):
+        return
+    if len(operands) < 2 or any(w.dynamic for w in operands):
         return
     *sources, dest = (w.value for w in operands)
     if not any(REMOTE.match(v) and not v.startswith(("/", "~", ".")) for v in sources) or REMOTE.match(dest):

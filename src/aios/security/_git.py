@@ -75,12 +75,12 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
         k = next(i for i, w in enumerate(args) if w.value == "run")
         if k + 1 < len(args):
             judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
-    elif sub == "diff" and "--no-index" in (w.value for w in args):
+    elif sub in ("diff", "grep") and "--no-index" in (w.value for w in args):
         # git diff --no-index A B compares (and prints) any two files, not the repository.
-        k = next(i for i, w in enumerate(args) if w.value == "diff")
+        k = next(i for i, w in enumerate(args) if w.value == sub)
         for w in args[k + 1 :]:
             if not w.value.startswith("-"):
-                judge.effect("read", w, ctx, "git diff --no-index")
+                judge.effect("read", w, ctx, f"git {sub} --no-index")
     elif sub == "clean" and len(ops) == 1 and ctx.cwd != judge.paths.workspace:
         # `git -C / clean -ffdx`: with no paths it deletes the untracked files of the tree it is in.
         flags = "".join(w.value[1:] for w in args if re.fullmatch(r"-[a-zA-Z]+", w.value))
@@ -126,6 +126,12 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
                 ctx.add(Finding("confirm", "wrap.program-argument", f"git {sub} is given a command to run "
                                 f"({code.text[:60]})", frozenset({"dynamic"})))
                 wrapper_text(judge, f"git {sub} --extcmd", [code], ctx, depth)
+    elif sub == "push" and len(ops) > 1:
+        # `git remote add x URL && git push x`: a remote this same line points somewhere new.
+        url = _remote_set_here(ctx, ops[1])
+        if url:
+            ctx.add(Finding("confirm", "net.send-git", f"sending data off the host: git push to {ops[1]}, which this "
+                            f"line points at {url}", frozenset({"system"})))
     elif sub == "rebase":
         for i, w in enumerate(args):
             v = w.value
@@ -182,3 +188,18 @@ def program_options(judge: Judge, args: list[Word], ctx: Context, depth: int) ->
         elif code.value.strip():
             setting_code(judge, "git", opt, code.value, ctx, depth)
 
+
+
+def _remote_set_here(ctx: Context, name: str) -> str:
+    """The URL an earlier command of this line gave remote ``name`` ('' if none did)."""
+    for argv in ctx.commands:
+        words = list(argv)
+        if not words or words[0].rsplit("/", 1)[-1] != "git":
+            continue
+        for k in range(len(words) - 2):
+            if words[k] == "remote" and words[k + 1] in ("add", "set-url") and name in words[k + 2 :] \
+                    and words.index(name, k + 2) + 1 < len(words):
+                return words[words.index(name, k + 2) + 1]
+            if words[k] == "config" and words[k + 1] in (f"remote.{name}.url", f"remote.{name}.pushurl"):
+                return words[k + 2]
+    return ""

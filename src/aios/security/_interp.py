@@ -144,6 +144,10 @@ _ANY_NET = re.compile(r"https?://|ftp://|\b(?:LWP|HTTP::Tiny|Net::HTTP|get\s*\(|
 _ANY_EXEC = re.compile(r"\b(?:eval|exec|system|popen|spawn\w*|passthru|shell_exec|instance_eval|class_eval|"
                        r"loadstring|load|dofile|source|Function|vm\.run\w*)\s*\(?|`")
 """… and runs what it fetched (eval, exec, system, load …)."""
+_SENDS = re.compile(r"\burlopen\s*\([^)]*\bdata\s*=|\b(?:requests|httpx|session|axios|got)\.(?:post|put|patch)\s*\(|"
+                    r"\.request\s*\(\s*['\"](?:POST|PUT|PATCH)|\bmethod\s*[:=]\s*['\"](?:POST|PUT|PATCH)|"
+                    r"\bNet::HTTP\.post|->\s*(?:post|put)\s*\(|\bsmtplib\.SMTP|\bsendmail\s*\(")
+"""Code that sends a request body to another machine (issue 14: confirmed like ``curl -d``)."""
 _PY_EXEC = re.compile(r"\b(?:exec|eval|compile|system|popen|subprocess|spawn\w*|execv\w*)\b")
 
 _PERL: tuple[_Pat, ...] = (
@@ -204,7 +208,7 @@ _NODE_RISKY = re.compile(
     r"\b(?:child_process|execSync|execFileSync|spawnSync|eval|Function|vm|dlopen|binding|"
     r"dgram|tls|Deno|Bun|writeFileSync|unlinkSync|rmSync|rmdirSync)\b"
     r"|\b(?:http|https|net)\s*\.\s*(?:request|get|connect|createConnection)"
-    r"|\brequire\s*\(\s*['\"](?!(?:node:)?(?:os|path|util|url|crypto|assert|events|querystring|buffer|zlib|"
+    r"|\brequire\s*\(\s*['\"](?!\.{1,2}/[^'\"]*\.json['\"])(?!(?:node:)?(?:os|path|util|url|crypto|assert|events|querystring|buffer|zlib|"
     r"readline|fs|fs/promises|string_decoder|punycode|perf_hooks|timers)['\"])"
     r"|\bimport\s*\(|\bprocess\s*\.\s*(?:kill|binding|dlopen|setuid|setgid|chdir)"
 )
@@ -326,6 +330,11 @@ def _py_unalias(code: str) -> str:
     return code
 
 
+def _awk_text(code: str) -> str:
+    """awk's calls and pipes are never inside a string: ``print "system(x)"`` is text (blanked)."""
+    return re.sub(r'"(?:[^"\\\n]|\\.)*"', lambda m: '"' + " " * (len(m.group()) - 2) + '"', code)
+
+
 def analyze(language: str, code: str) -> list[Intent]:
     """The plain intents of ``code``; unknown languages give one ``opaque`` intent."""
     table = _LANGS.get(language)
@@ -360,7 +369,7 @@ def analyze(language: str, code: str) -> list[Intent]:
     for pat in pats:
         if pat.call is None:
             continue
-        for m in pat.call.finditer(code):
+        for m in pat.call.finditer(_awk_text(code) if language == "awk" else code):
             if any(s <= m.start() < e for s, e in covered):
                 continue
             kind = "opaque" if pat.kind == "shell" else pat.kind
@@ -369,6 +378,11 @@ def analyze(language: str, code: str) -> list[Intent]:
             for i in range(m.start(), m.end()):
                 masked[i] = " "
     rest = "".join(masked)
+    if language == "awk":
+        rest = _awk_text(rest)
+    sends = _SENDS.search(code)
+    if sends:
+        out.append(Intent("send", what=sends.group(0).strip()))
     if (language == "python" and _PY_NET.search(code) and _PY_EXEC.search(code)) or (
             _ANY_NET.search(code) and _ANY_EXEC.search(code)):
         out.append(Intent("download-exec", what="download and run"))

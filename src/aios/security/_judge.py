@@ -41,7 +41,6 @@ from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import (
     eval_,
     interp,
-    pipe_source,
     pipe_text,
     remember,
     run_file,
@@ -49,7 +48,7 @@ from ._shells import (
     source,
     substituted_stdin,
 )
-from ._words import DYN, SimpleCommand, Word, literal
+from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
 
 _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
@@ -116,6 +115,7 @@ class Judge:
             self.assignment(var, val, ctx, depth)
         for name in parsed.fork_bombs:
             why = (f"a {name} starts a background job on every turn and never ends" if name.endswith(" loop")
+                   else f"a {name} starts a background job on every turn" if name.endswith(" values")
                    else f"function {name!r} calls itself in a pipe or in the background")
             ctx.add(Finding("block", "proc.fork-bomb", f"{why} (a fork bomb)", frozenset({"dangerous"})))
         commands = parsed.commands
@@ -136,17 +136,17 @@ class Judge:
             self.effect("write" if r.writes else "read", r.target, ctx, label)
             if r.writes and r.fd in (None, "1") and cmd.words:
                 remember(self, r.target, cmd, ctx, append=r.op == ">>")
-                self._runs_later(r.target, ctx, depth)
+                self._runs_later(r.target, ctx, depth, truncates=r.op != ">>")
         for name, val in cmd.assigns:
             self.assignment(name, val, ctx, depth)
         if cmd.words:
             self.argv(list(cmd.words), cmd, ctx, depth)
 
-    def _runs_later(self, target: Word, ctx: Context, depth: int) -> None:
+    def _runs_later(self, target: Word, ctx: Context, depth: int, *, truncates: bool) -> None:
         path = self.paths.abspath(target.value, ctx.cwd) if not target.dynamic else None
         text = ctx.files.get(path) if path is not None else None
         if path is not None and text is not None:
-            scheduled_file(self, path, text, ctx, depth)
+            scheduled_file(self, path, text, ctx, depth, truncates=truncates)
 
     def assignment(self, name: str, val: Word, ctx: Context, depth: int) -> None:
         """Variables that make the shell or the loader run code: judged like that code (``_assign``)."""
@@ -273,7 +273,7 @@ class Judge:
             self._generic(name, spec, args, a, ctx, depth)
             generalise.sends_output(self, name, args, cmd, ctx)
             generalise.remote_copies(self, name, a.operands, ctx)
-            if cmd is not None and pipe_source(cmd) in DOWNLOADERS:
+            if generalise.fetched(cmd):
                 # `curl … | tee x.sh`, `curl … | tar x`: what they write comes from the network.
                 for w in a.operands if name == "tee" else ():
                     self.downloaded(w, ctx)
@@ -323,6 +323,9 @@ class Judge:
                 for o, w in a.values:
                     if o in eff.options:
                         targets.append((w, f" with {o}"))
+                        # `cp -t /etc passwd` writes /etc/passwd: each operand lands in the directory.
+                        targets += [(into(w, x), f" with {o}") for x in operands if o in ("-t", "--target-directory")
+                                    and eff.effect == "write" and not (w.dynamic or x.dynamic)]
                 for key in eff.kv:
                     for w in operands:
                         if w.value.startswith(key + "="):

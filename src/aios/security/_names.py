@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ._regex_cache import lazy
 from ._rules_model import CommandSpec
-from ._words import Word
+from ._words import SimpleCommand, Word
 
 ASSIGNMENT = lazy(r"^[A-Za-z_][A-Za-z0-9_]*=")
 REMOTE = lazy(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
@@ -90,3 +90,14 @@ _DOWNLOAD_WORD = lazy(r"(?:^|[\s;|&(`'\"])(?:\S*/)?(?:" + "|".join(re.escape(d) 
 def mentions_download(text: str) -> bool:
     """Whether shell text runs a downloader (``$(curl -s URL)``, ``<(wget -qO- URL)``)."""
     return bool(_DOWNLOAD_WORD.search(text)) or "://" in text
+
+
+def upstream(src: SimpleCommand | None) -> set[str]:
+    """The program names of a pipe's producers, nearest first (``curl … | gunzip | sh``)."""
+    names: set[str] = set()
+    for _ in range(8):
+        if src is None or not src.words:
+            break
+        names.add(program(src.words))
+        src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
+    return names

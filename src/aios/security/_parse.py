@@ -13,14 +13,14 @@ The parse is pure and cached: the same line always gives the same :class:`Parsed
 from __future__ import annotations
 
 import functools
-import re
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from ._expand import Expander, node_text
+from ._forks import HUGE
+from ._loops import endless_spawner, huge_spawner
 from ._names import DOWNLOADERS
-from ._regex_cache import lazy
 from ._words import (
     DYN,
     MAX_ALTERNATIVES,
@@ -139,12 +139,14 @@ class _Walker:
             self.out.append(cmd)
             return cmd
         if t == "for_statement":
+            if huge_spawner(node):
+                self.fork_bombs.append(f"for loop over {HUGE:,} or more values")
             self.for_loop(node, stdin)
             return None
         if t == "function_definition":
             self.function(node)
             return None
-        if t in ("while_statement", "c_style_for_statement") and _endless_spawner(node):
+        if t in ("while_statement", "c_style_for_statement") and endless_spawner(node):
             self.fork_bombs.append("while loop" if t == "while_statement" else "for ((;;)) loop")
         if t == "negated_command":
             for c in node.named_children:
@@ -185,6 +187,8 @@ class _Walker:
                 self.x.vars[node_text(var)] = Val(
                     tuple(alts[:MAX_ALTERNATIVES]) or ("",), dynamic or len(alts) > MAX_ALTERNATIVES, glob
                 )
+                if glob:
+                    self.x.globbed.add(node_text(var))
         for b in body:
             self.stmt(b, stdin)
 
@@ -307,6 +311,12 @@ class _Walker:
         cmd = SimpleCommand(tuple(words), tuple(assigns), tuple(redirects) + extra, stdin)
         if words and words[0].value in self.functions and words[0].value not in self.calling:
             self.call(words[0].value, words[1:])
+        if len(words) > 1 and words[0].value == "set" and words[1].value == "--":
+            # `set -- /etc/shadow; cat "$1"`: the positional parameters from here on.
+            items = tuple(Val(w.values, w.dynamic, w.glob) for w in words[2:])
+            self.x.arrays["@"] = items
+            for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9")):
+                self.x.vars[k] = items[i] if i < len(items) else Val(("",))
         if words and words[0].value == "read":
             for w in words[1:]:
                 if not w.value.startswith("-"):
@@ -388,53 +398,6 @@ class _Walker:
                     later.append(("stmt", c))
         return Stdin("text", text=text, dynamic=dynamic)
 
-
-
-_ALWAYS = {"while": (":", "true", "/bin/true", "/usr/bin/true", "[ 1 ]", "((1))", "test 1", "[[ 1 ]]"),
-           "until": ("false", "/bin/false", "/usr/bin/false", "! :", "! true")}
-
-
-_TEST = lazy(r"(?:\[\[?|test)\s+(?:(?P<one>[\w.]+)|(?P<a>[\w.]+)\s*(?P<op>==?|!=|-eq|-ne)\s*(?P<b>[\w.]+))\s*\]?\]?")
-
-
-def _constant(cond: str, want: bool) -> bool:
-    """Whether a loop test is always ``want``: ``true``, ``[ 1 ]``, ``[ 1 = 0 ]``, ``((1))`` …"""
-    if cond in _ALWAYS["while" if want else "until"]:
-        return True
-    m = _TEST.fullmatch(cond)
-    if m is None:
-        m2 = re.fullmatch(r"\(\(\s*(\d+)\s*\)\)", cond)
-        return m2 is not None and (int(m2.group(1)) != 0) == want
-    if m.group("one") is not None:
-        return want  # `[ STRING ]` is true for any non-empty literal
-    same = m.group("a") == m.group("b")
-    return (same if m.group("op") in ("=", "==", "-eq") else not same) == want
-
-
-def _endless_spawner(node: Node) -> bool:
-    """``while :; do … & done``: a loop that never ends and starts a background job each turn
-    (nothing in it waits or breaks out)."""
-    kw = node.children[0].type if node.children else ""
-    cond = node.child_by_field_name("condition")
-    body = node.child_by_field_name("body")
-    if body is None:
-        return False
-    if node.type == "c_style_for_statement":
-        # `for ((;;))`, `for ((i=0;1;i++))`: no test, or a constant non-zero one, never ends.
-        if cond is not None and not re.fullmatch(r"\s*0*[1-9]\d*\s*", node_text(cond)):
-            return False
-    elif cond is None or kw not in _ALWAYS or not _constant(node_text(cond).strip().rstrip(";").strip(), kw == "while"):
-        return False
-    background = stops = False
-    stack = list(body.children)
-    while stack:
-        n = stack.pop()
-        if n.type == "&" and not n.is_named:
-            background = True
-        elif n.type == "command_name" and node_text(n) in ("wait", "break", "exit", "return"):
-            stops = True
-        stack.extend(n.children)
-    return background and not stops
 
 
 @functools.lru_cache(maxsize=4096)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import _generalise as generalise
+from . import _secoff as secoff
 from ._args import split_args
 from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
@@ -320,6 +321,12 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
             if st is not None and not st.dynamic:
                 text = st.text if st.kind == "text" else pipe_text(judge, st.source, 0)
             texts.append((f"{o} {w.value}", literal(text) if text is not None else None))
+    for w in a.operands:
+        var, eq, value = w.value.partition("=")
+        parts = value.split()
+        if eq and not w.dynamic and len(parts) > 1 and generalise.is_command(parts[0], ctx.cwd, judge):
+            # `make SHELL='/bin/sh -c "rm -rf /"'`, `make CC='sh -c …'`: make runs the value for recipes.
+            judge.line(value, ctx, depth + 1, origin=f"{name} {var}=")
     for label, given in texts:
         if given is None or given.dynamic:
             ctx.add(hidden("dyn.makefile", f"{name} {label} runs recipes that cannot be read from the line"))
@@ -383,7 +390,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
     "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
-    "most": pager, "tee": tee,
+    "most": pager, "tee": tee, **secoff.HANDLERS,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden, remote_code
-from ._forks import runs_itself
+from ._forks import endless_jobs, runs_itself
 from ._generalise import input_commands, secrets
-from ._names import DECODERS, DOWNLOADERS, URL, base, is_version_query, mentions_download, program
+from ._names import (
+    DECODERS,
+    DOWNLOADERS,
+    URL,
+    base,
+    is_version_query,
+    mentions_download,
+    program,
+    upstream,
+)
 from ._parse import parse
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
@@ -136,6 +146,8 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         if len(v) > 1 and v[0] in "-+" and not args[i].dynamic:
             i += 1
             if v in judge.rules.shell_arg_options:
+                if v in ("--rcfile", "--init-file") and i < n:
+                    source(judge, name, args[i : i + 1], cmd, ctx, depth)  # a startup script: read and run
                 i += 1
                 continue
             if v.startswith("--"):
@@ -155,8 +167,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         if code.dynamic:
             ctx.add(_unseen("dyn.shell-code", f"{name} -c runs {code.text!r}, text only known when it runs", code))
             return
-        for v in code.values[:MAX_VALUES]:
-            judge.line(v, ctx, depth + 1, origin=f"{name} -c")
+        pos = "set -- " + " ".join(shlex.quote(w.value) for w in operands[2:]) + "\n" if len(operands) > 2 else ""
+        for v in code.values[:MAX_VALUES]:  # (`sh -c CODE NAME ARGS…`: $1… are ARGS)
+            judge.line(pos + v, ctx, depth + 1, origin=f"{name} -c")
         return
     if operands and not reads_stdin:
         script = operands[0]
@@ -187,7 +200,7 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         text = pipe_text(judge, st.source, 0)
         src_name = program(st.source.words) if st.source is not None else ""
         source = f"{src_name or 'a command'}"
-        chain = _upstream(st.source)
+        chain = upstream(st.source)
         if text is None:
             if chain & DOWNLOADERS:
                 ctx.add(remote_code("dyn.download-exec", f"{label} runs code that {', '.join(sorted(chain & DOWNLOADERS))} "
@@ -206,6 +219,7 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
     if text is None:
         return
     if language is None:
+        endless_jobs(label, source, text, ctx)
         judge.line(text, ctx, depth + 1, origin=f"{label} reading {source}")
     else:
         run_code(judge, language, text, label, ctx, depth)
@@ -222,12 +236,6 @@ def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
     return cmd
 
 
-def pipe_source(cmd: SimpleCommand) -> str:
-    """The program writing into ``cmd``'s standard input through a pipe ('' if none is known)."""
-    st = cmd.stdin
-    return program(st.source.words) if st is not None and st.kind == "pipe" and st.source is not None else ""
-
-
 def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None:
     """The literal text a pipe producer writes (echo, printf, cat <<EOF, base64 -d of those)."""
     if src is None or not src.words or level > 4 or any(w.dynamic for w in src.words):
@@ -236,6 +244,10 @@ def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None
     args = [w.value for w in src.words[1:]]
     if name in ("echo", "printf"):
         return literal_output(src)
+    if name == "yes":
+        return "\n".join([" ".join(args) or "y"] * 3)  # the line, again and again: three stand for all
+    if name in (":", "true") and src.stdin is None:
+        return ""  # `: > file` writes nothing: the file ends empty
     if name == "cat" and not args and src.stdin is not None:
         if src.stdin.kind == "text":
             return src.stdin.text
@@ -357,7 +369,7 @@ def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd
             ctx.add(_unseen("dyn.interpreter-code", f"{name} runs code only known when it runs ({code.text})", code))
         else:
             run_code(judge, spec.language, code.value, name, ctx, depth)
-            input_commands(judge, name, code.value, cmd, ctx, depth)
+            input_commands(judge, name, code.value, cmd, ctx, depth, args, rest, spec.language)
         for w in rest:
             judge.effect("read", w, ctx, name)  # (-i edits in place: it reads the file too)
             if inplace:
@@ -402,18 +414,22 @@ def run_code(judge: Judge, language: str, text: str, label: str, ctx: Context, d
         if it.kind == "shell":
             judge.line(it.arg, ctx, depth + 1, origin=what)
         elif it.kind in ("delete", "write", "modify", "read"):
-            judge.effect(it.kind, literal(it.arg), ctx, what, option=" (recursive)" if it.recursive else "",
+            judge.effect(it.kind, literal(it.arg, glob="glob" in it.what), ctx, what,
+                         option=" (recursive)" if it.recursive else "",
                          recursive=it.recursive)
         elif it.kind == "reverse-shell":
             ctx.add(Finding("block", "interp.reverse-shell", f"{label} connects a socket to a shell (a reverse shell)",
                             frozenset({"dangerous"})))
+        elif it.kind == "send":
+            ctx.add(Finding("confirm", "net.send-code", f"sending data off the host: {label} code sends a request body "
+                            f"({it.what})", frozenset({"system"})))
         elif it.kind == "download-exec":
             ctx.add(remote_code("interp.download-exec", f"{label} downloads code and runs it"))
         else:
             ctx.add(dynamic("interp.opaque", f"{label} code uses {it.what!r}, which the policy cannot follow"))
 
 
-_FORK = lazy(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn)\b|"
+_FORK = lazy(r"\b(?:os\.fork|fork|forkpty|pcntl_fork|Process\.fork|child_process\.fork|spawn|Process|Thread)\b|"
                    r"\b(?:system|execute|popen|exec)\s*\(?\s*[\"'][^\"']*&\s*[\"']")
 """A fork, or a shell command sent to the background (``os.execute("sh &")``)."""
 _ENDLESS = lazy(r"\bwhile\s*\(?\s*(?:1|true|True|!0|not\s+False|\$true)\s*\)?|\buntil\s*\(?\s*(?:0|false|False)\b|"
@@ -431,13 +447,3 @@ def _unseen(rule: str, reason: str, word: Word, *, hide: bool = True) -> Finding
         return remote_code(rule, reason)
     return hidden(rule, reason) if hide else dynamic(rule, reason)
 
-
-def _upstream(src: SimpleCommand | None) -> set[str]:
-    """The program names of a pipe's producers, nearest first (``curl … | gunzip | sh``)."""
-    names: set[str] = set()
-    for _ in range(8):
-        if src is None or not src.words:
-            break
-        names.add(program(src.words))
-        src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
-    return names

@@ -7,7 +7,9 @@ literal ``echo``/``printf`` prints.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from ._regex_cache import lazy
@@ -225,9 +227,11 @@ def literal_output(cmd: SimpleCommand) -> str | None:
             return "".join(args[1:])
         if "%" not in fmt.replace("%%", ""):
             return _printf_escapes(fmt.replace("%%", "%")).strip("\n")
-        if re.fullmatch(r"(?:%[sb]|\\n| )*", fmt):
-            return " ".join(_printf_escapes(a) for a in args[1:])
-        return None
+        return _printf_format(fmt, args[1:])
+    if name in ("dirname", "basename") and len(args) == 1 and not args[0].startswith("-"):
+        # `$(dirname /etc)` is `/`: resolved so that `rm -rf $(dirname /etc)` is judged on `/`.
+        return os.path.dirname(args[0].rstrip("/") or "/") or "." if name == "dirname" else \
+            os.path.basename(args[0].rstrip("/")) or "/"
     if name in ("which", "command", "type") and args:
         lookup = name == "which" or any(a in ("-v", "-V", "-p", "-P") for a in args)
         rest = [a for a in args if not a.startswith("-")]
@@ -235,6 +239,22 @@ def literal_output(cmd: SimpleCommand) -> str | None:
     if name == "pwd":
         return "."
     return None
+
+
+def _printf_format(fmt: str, args: list[str]) -> str | None:
+    """printf with a format of text, ``%s`` and ``%b`` only, reused until the arguments run out."""
+    if re.search(r"%[^sb%]", fmt.replace("%%", "")) or not args:
+        return None
+    n = len(re.findall(r"%[sb]", fmt.replace("%%", "")))
+    out = []
+    for i in range(0, max(len(args), 1), max(n, 1)):
+        chunk = iter(args[i : i + n])
+
+        def fill(m: re.Match[str], c: Iterator[str] = chunk) -> str:
+            return "%" if m.group() == "%%" else _printf_escapes(next(c, "")) if m.group() == "%b" else next(c, "")
+
+        out.append(re.sub(r"%%|%[sb]", fill, _printf_escapes(fmt.replace("%%", "\0pct")).replace("\0pct", "%%")))
+    return "".join(out).strip("\n")
 
 
 def _printf_escapes(text: str) -> str:
@@ -249,6 +269,11 @@ def _printf_escapes(text: str) -> str:
         return _ANSI_ESCAPES.get(e, "\\" + e)
 
     return re.sub(r"\\(x[0-9A-Fa-f]{1,2}|0?[0-7]{1,3}|.)", repl, text)
+
+
+def into(directory: Word, src: Word) -> Word:
+    """The path ``src`` gets when copied or moved into ``directory`` (``cp -t DIR SRC``)."""
+    return literal(directory.value.rstrip("/") + "/" + os.path.basename(src.value.rstrip("/")), glob=src.glob)
 
 
 def literal(value: str, *, glob: bool = False) -> Word:
