@@ -87,10 +87,6 @@ def exact_hits(doc: str, idents: Sequence[Sequence[str]]) -> int:
     return found
 
 
-def _matches(term: str, prefix: bool, token: str) -> bool:
-    return token.startswith(term) if prefix else token == term
-
-
 def bm25(docs: Sequence[str], terms: Sequence[tuple[str, bool]], tok: Tokenizer) -> list[float]:
     """A score per document, lower is better (negative, FTS5's convention)."""
     toks = [[t[2] for t in tok(d)] for d in docs]
@@ -125,7 +121,11 @@ def snippet(text: str, terms: Sequence[tuple[str, bool]], tok: Tokenizer, start:
     def cut(a: int, b: int) -> str:
         return raw[a:b].decode("utf-8", "replace")
 
-    hit_idx = [i for i, (_s, _e, t) in enumerate(spans) if any(_matches(term, p, t) for term, p in terms)]
+    # One set lookup and one startswith over a tuple per token, not a generator per token and
+    # term: the snippets of 20 hits were a third of a semantic search's time at 1M memories.
+    exact = {term for term, p in terms if not p}
+    prefixes = tuple(term for term, p in terms if p)
+    hit_idx = [i for i, (_s, _e, t) in enumerate(spans) if t in exact or (prefixes and t.startswith(prefixes))]
     first = hit_idx[0] if hit_idx else 0
     lo = max(0, min(first - width // 4, len(spans) - width))
     hi = min(len(spans), lo + width)

@@ -76,6 +76,7 @@ class MemoryStore:
         self._conn = conn
         self.path = path
         self._tok = _rank.tokenizer(conn, TOKENIZE)
+        self._hit_terms: tuple[str, list[tuple[str, bool]]] | None = None
         self.vectors = VectorTable(conn, path)
 
     @classmethod
@@ -201,7 +202,10 @@ class MemoryStore:
 
     def hit(self, memory: Memory, query: str, score: float, **why: Any) -> SearchHit:
         """A :class:`SearchHit` for ``memory`` with the query's words marked in its snippet."""
-        terms = _rank.query_terms(query_pieces(query), self._tok)
+        memo = self._hit_terms  # one query's hits come in a row; read once (threads share a store)
+        if memo is None or memo[0] != query:
+            memo = self._hit_terms = (query, _rank.query_terms(query_pieces(query), self._tok))
+        terms = memo[1]
         return SearchHit(memory, _rank.snippet(memory.content, terms, self._tok, SNIPPET_START, SNIPPET_END), score, **why)
 
     def keyword(
