@@ -48,6 +48,7 @@ from ._shells import (
     source,
     substituted_stdin,
 )
+from ._stdin_progs import downloaded_script
 from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
 
@@ -237,6 +238,7 @@ class Judge:
             text = st.text if st.kind == "text" else pipe_text(self, st.source, 0)
             if text:
                 generalise.stdin_escapes(self, name, text, ctx, depth)
+        downloaded_script(self, name, cmd, ctx)
 
     def granted(self, name: str, args: list[Word]) -> PrefixRule | None:
         if not self.grants:

@@ -274,7 +274,9 @@ def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None
 
 def interp(judge: Judge, spec: InterpreterSpec, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context,
            depth: int) -> None:
-    """An interpreter (python, perl, node, awk …): code from an option, a script, a module or stdin."""
+    """An interpreter (python, node, ``deno run -A -`` …): code from an option, a script, a module or stdin."""
+    if name in ("deno", "bun") and args and args[0].value == "run":
+        args = [w for w in args[1:] if w.value == "-" or not w.value.startswith("-")]
     code: Word | None = None
     module: Word | None = None
     inplace = False

@@ -20,6 +20,7 @@ from ._names import DEFAULT_SPEC, base
 from ._paths import GLOB_CHARS
 from ._programs import option_code
 from ._rules_model import WrapperSpec
+from ._shells import stdin_code
 from ._words import DYN, SimpleCommand, Word, literal, literal_output, replace_placeholder
 
 if TYPE_CHECKING:
@@ -115,6 +116,12 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
          extra_input: list[Word], replace: str | None, cmd: SimpleCommand, ctx: Context, depth: int,
          whole: bool = False) -> None:
     """Judge what the wrapper runs: its command strings, its split string, its wrapped command."""
+    if spec.no_positional_command and cmd.stdin is not None and (
+            not strings or all(not s.dynamic and (s.value.split() or [""])[0] in judge.rules.shells
+                               and len(s.value.split()) == 1 for s in strings)):
+        # `curl … | script -q /dev/null`, `script -qc sh`: the session's shell reads our stdin
+        # (through a pty), so stdin is a script like `| sh`.
+        stdin_code(judge, cmd, ctx, depth, name, None)
     for s in strings:
         if s.dynamic:
             ctx.add(hidden("dyn.wrapper-string", f"{name} runs text that is only known when it runs"))
@@ -126,6 +133,11 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
             ctx.add(hidden("dyn.wrapper-string", f"{name} -S runs text that is only known when it runs"))
         if words or rest:
             judge.argv(words + rest, cmd, ctx, depth + 1)
+        return
+    if not rest and not extra_input and spec.separators:
+        # `… | parallel`, `parallel <<< CMD`: with no command and no ::: list, each stdin line
+        # is a command line, as `| sh` runs it.
+        stdin_code(judge, cmd, ctx, depth, name, None)
         return
     if not rest:
         # `parallel ::: 'rm -rf /'`: with no command, each argument is a command line.
