@@ -48,6 +48,7 @@ from ._shells import (
     source,
     substituted_stdin,
 )
+from ._stdin_copies import stdin_copies
 from ._stdin_progs import downloaded_script
 from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
@@ -239,6 +240,7 @@ class Judge:
             if text:
                 generalise.stdin_escapes(self, name, text, ctx, depth)
         downloaded_script(self, name, cmd, ctx)
+        stdin_copies(self, name, args, cmd, ctx)
 
     def granted(self, name: str, args: list[Word]) -> PrefixRule | None:
         if not self.grants:
