@@ -21,6 +21,12 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
         ctx.add(Finding("block", "secoff.history-off", f"turning security off: {name}={val.text} stops the shell "
                         "history (hides what is done)", frozenset({"dangerous"})))
         return
+    if name in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG"):
+        from ._git import (
+            config_file,  # (here: _git imports _generalise, which this module's importers load)
+        )
+
+        config_file(judge, name, val, ctx, depth)
     if (name == "GIT_CONFIG_PARAMETERS" or name.startswith("BASH_FUNC_")) and not val.dynamic:
         # 'core.pager'='cmd' pairs git reads as config; BASH_FUNC_f%%=() { body }: an exported function.
         texts = re.findall(r"'[^']*'='((?:[^']|'\\'')*)'", val.value) if name == "GIT_CONFIG_PARAMETERS" else \

@@ -57,15 +57,17 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
             for o, w in a.values:
                 if o == "--work-tree":
                     judge.effect("write", w, ctx, f"git {sub}", option=" (its work tree)")
-    if sub == "config" and len(ops) >= 3 and spec.command_keys:
-        key = ops[1].lower()
+    cfg = _config_operands(args) if sub == "config" else []
+    if len(cfg) >= 2 and spec.command_keys:
+        key = cfg[0].value.lower()
         if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
-            val = a.operands[2]
-            ctx.add(Finding("confirm", "git.config-command", f"git config {ops[1]} sets a command git runs later"))
+            val = cfg[1]
+            ctx.add(Finding("confirm", "git.config-command", f"git config {cfg[0].value} sets a command git runs "
+                            "later"))
             if val.dynamic:
                 ctx.add(dynamic("dyn.option-code", f"git config {ops[1]} is only known when it runs"))
             else:
-                setting_code(judge, "git", f"config {ops[1]}", val.value, ctx, depth)
+                setting_code(judge, "git", f"config {cfg[0].value}", val.value, ctx, depth)
     elif sub == "submodule" and len(ops) >= 2 and ops[1] == "foreach":
         k = next(i for i, w in enumerate(args) if w.value == "foreach")
         rest = [w for w in args[k + 1 :] if w.value not in ("--recursive", "-q", "--quiet")]
@@ -146,6 +148,50 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
                 wrapper_text(judge, "git rebase --exec", [code], ctx, depth)
 
 
+_CONFIG_ARGS = frozenset({"-f", "--file", "--blob", "--type", "--default", "--comment", "--value"})
+"""``git config`` options that take a value (``-f FILE``: the setting still reaches git)."""
+
+
+def _config_operands(args: list[Word]) -> list[Word]:
+    """KEY and VALUE of ``git [opts] config [-f FILE] [set] KEY VALUE`` (git 2.46 spells ``set``)."""
+    k = next((i for i, w in enumerate(args) if w.value == "config"), len(args))
+    out: list[Word] = []
+    skip = False
+    for w in args[k + 1 :]:
+        if skip:
+            skip = False
+        elif w.value.startswith("-") and len(w.value) > 1:
+            skip = w.value in _CONFIG_ARGS
+        else:
+            out.append(w)
+    return out[1:] if out and out[0].value in ("set", "add") else out
+
+
+def config_file(judge: Judge, var: str, val: Word, ctx: Context, depth: int) -> None:
+    """``GIT_CONFIG_GLOBAL=FILE git …`` naming a file this line wrote: its command settings are
+    judged like ``git -c KEY=VALUE`` (a file downloaded here is confirmed: it may set any)."""
+    path = judge.paths.abspath(val.value, ctx.cwd) if not val.dynamic else None
+    if path is None or path not in ctx.files:
+        return
+    text = ctx.files[path]
+    if text is None:
+        ctx.add(dynamic("git.config-file", f"{var}={val.text} makes git read settings this line downloads"))
+        return
+    keys = (judge.rules.command("git") or DEFAULT_SPEC).command_keys
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        m = re.fullmatch(r'\[\s*([\w.-]+)(?:\s+"([^"]*)")?\s*\]', line)
+        if m:
+            section = m.group(1) + (f".{m.group(2)}" if m.group(2) else "")
+            continue
+        key, eq, value = line.partition("=")
+        full = f"{section}.{key.strip()}".lower()
+        if eq and section and any(fnmatch.fnmatchcase(full, k.lower()) for k in keys):
+            ctx.add(Finding("confirm", "git.config-command", f"{var}={val.text} sets {full}, a command git runs"))
+            setting_code(judge, "git", f"{var} {full}", value.strip().strip('"'), ctx, depth)
+
+
 def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, depth: int) -> None:
     """Words joined and run by a shell (``git submodule foreach``, ``git rebase --exec``)."""
     if any(w.dynamic for w in words):
@@ -154,6 +200,7 @@ def wrapper_text(judge: Judge, label: str, words: list[Word], ctx: Context, dept
     judge.line(" ".join(w.value for w in words), ctx, depth + 1, origin=label)
 
 
+_FETCHES = frozenset({"clone", "fetch", "pull", "ls-remote"})
 _REWRITES_TREE = frozenset({"checkout", "reset", "restore", "switch", "clean", "merge", "pull", "apply", "am",
                             "stash", "rebase", "cherry-pick", "revert", "read-tree", "checkout-index"})
 _RUNS = re.compile(r"^--(?:[\w-]*(?:cmd|command|pager|program|exec|helper|hook|editor)|upload-pack|receive-pack|"
@@ -166,6 +213,8 @@ def program_options(judge: Judge, args: list[Word], ctx: Context, depth: int) ->
     """``--x-cmd=CMD``, ``--x-cmd CMD`` and ``grep -O CMD``: the command is judged, and confirmed."""
     for i, w in enumerate(args):
         v = w.value
+        if v.startswith("--") and "=ext::" in v and not w.dynamic:
+            v = v.split("=", 1)[1]  # `archive --remote=ext::CMD`, `--repo=ext::CMD`
         if v.startswith("ext::") and not w.dynamic:
             # The ext transport runs its URL as a command (`%` + space is a space, `%%` a percent).
             argv = [p.replace("\0", " ").replace("%%", "%") for p in v[5:].replace("% ", "\0").split()]
@@ -178,6 +227,18 @@ def program_options(judge: Judge, args: list[Word], ctx: Context, depth: int) ->
             # (rebase --exec is judged below, as the test command a rebase runs; not confirmed)
             code = literal(val) if eq and not w.dynamic else (args[i + 1] if not eq and i + 1 < len(args) else None)
             code = w if eq and w.dynamic else code
+        elif v.startswith("-u") and not v.startswith("--") and any(x.value in _FETCHES for x in args[:i]):
+            # clone/fetch/pull/ls-remote -u CMD is --upload-pack CMD.
+            code = (w if w.dynamic else literal(v[2:])) if len(v) > 2 else (args[i + 1] if i + 1 < len(args) else None)
+        elif opt == "--config-env" or opt.startswith("--config-env"):
+            # --config-env KEY=VAR: the value comes from the environment, so the policy cannot read it.
+            kv = val if eq else (args[i + 1].value if i + 1 < len(args) else "")
+            key = kv.split("=", 1)[0].lower()
+            spec = judge.rules.command("git") or DEFAULT_SPEC
+            if any(fnmatch.fnmatchcase(key, k.lower()) for k in spec.command_keys):
+                ctx.add(Finding("confirm", "git.config-command", f"git --config-env sets {key}, a command git runs, "
+                                "from an environment variable", frozenset({"dynamic"})))
+            continue
         elif v.startswith("-O") and not v.startswith("--") and any(x.value == "grep" for x in args[:i]):
             # git grep -O[CMD]: opens the matching files with CMD, glued on (git diff -O is an order file).
             code = (w if w.dynamic else literal(v[2:])) if len(v) > 2 else None
