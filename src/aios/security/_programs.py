@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import _fetch_run as fetch_run
 from . import _generalise as generalise
 from . import _secoff as secoff
 from ._args import split_args
@@ -313,6 +314,7 @@ def make(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Con
     a = split_args(args, frozenset({"-f", "--file", "--makefile", "-C", "--directory", "-I", "--include-dir",
                                     "-o", "--old-file", "-W", "--what-if", "-j", "--jobs", "-l", "--load-average",
                                     "--eval", "-E"}))
+    fetch_run.built_download(judge, name, args, cmd, ctx, depth)
     texts: list[tuple[str, Word | None]] = [("--eval", w) for o, w in a.values if o in ("--eval", "-E")]
     for o, w in a.values:
         if o in ("-f", "--file", "--makefile") and w.value in STDIN_PATHS:
@@ -390,7 +392,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
     "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
-    "most": pager, "tee": tee, **secoff.HANDLERS,
+    "most": pager, "tee": tee, **secoff.HANDLERS, **fetch_run.HANDLERS,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""
