@@ -27,6 +27,10 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
         )
 
         config_file(judge, name, val, ctx, depth)
+    if name == "APT_CONFIG":
+        from ._config_files import written_config
+
+        written_config(judge, name, val, ctx)
     if (name == "GIT_CONFIG_PARAMETERS" or name.startswith("BASH_FUNC_")) and not val.dynamic:
         # 'core.pager'='cmd' pairs git reads as config; BASH_FUNC_f%%=() { body }: an exported function.
         texts = re.findall(r"'[^']*'='((?:[^']|'\\'')*)'", val.value) if name == "GIT_CONFIG_PARAMETERS" else \

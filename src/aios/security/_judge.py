@@ -34,7 +34,7 @@ from ._names import (
     select,
 )
 from ._parse import expand_braces, parse
-from ._paths import GLOB_CHARS, Paths
+from ._paths import GLOB_CHARS, Paths, into_dir
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
@@ -58,6 +58,7 @@ _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort",
                            "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
                            "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
 """Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
+_INTO_DIR = frozenset({"cp", "mv", "install", "ln", "rsync", "scp"})  # a last operand that is a directory gets SRC
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
     "eval": eval_, "alias": eval_, "trap": eval_,
@@ -324,6 +325,8 @@ class Judge:
                     if sel == "after-script" and spec.script_options & a.options:
                         sel = "all"
                     targets += [(w, option) for w in select(operands, sel)]
+                    if sel == "last" and eff.effect == "write" and name in _INTO_DIR:
+                        targets += [(w, option) for w in into_dir(self.paths, operands, ctx.cwd)]
                 for o, w in a.values:
                     if o in eff.options:
                         targets.append((w, f" with {o}"))

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from ._regex_cache import lazy
 from ._rules_model import PathRule
+from ._words import Word, into
 
 DYN = "\ue000"
 """Marks text only known at run time (the same marker ``_parse`` puts in words)."""
@@ -306,3 +307,15 @@ def path_candidates(value: str) -> list[str]:
     if v.startswith(("/", "~", ".")) or "/" in v or v.startswith("id_") or v.endswith((".key", ".pem", ".p12", ".pfx")):
         out.append(v)
     return out
+
+
+def into_dir(paths: Paths, operands: Sequence[Word], cwd: str | None) -> list[Word]:
+    """``cp SRC DIR/``, ``cp -r /tmp/aios /etc``: where each source lands when the last operand is
+    a directory (a trailing slash, several sources, or a directory that exists now)."""
+    if len(operands) < 2 or any(w.dynamic for w in operands):
+        return []
+    *sources, dest = operands
+    path = paths.abspath(dest.value, cwd)
+    if path is None or not (dest.value.endswith("/") or len(sources) > 1 or os.path.isdir(path)):
+        return []
+    return [into(dest, s) for s in sources if s.value.rstrip("/") not in ("", ".", "..")]

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import _config_files as config_files
 from . import _fetch_run as fetch_run
 from . import _generalise as generalise
 from . import _secoff as secoff
@@ -392,7 +393,7 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
     "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
-    "most": pager, "tee": tee, **secoff.HANDLERS, **fetch_run.HANDLERS,
+    "most": pager, "tee": tee, **secoff.HANDLERS, **fetch_run.HANDLERS, **config_files.HANDLERS,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""

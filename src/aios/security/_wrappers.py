@@ -45,6 +45,14 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
                                numeric=spec.numeric_option)
                 break
     option_values = list(a.values)
+    for w in consumed if spec.assignments else ():
+        var, eq, val = w.value.partition("=")
+        if eq and not w.value.startswith("-") and var.replace("_", "a").isalnum() and not var[0].isdigit():
+            # `sudo APT_CONFIG=FILE apt …`: the variable reaches the command as a prefix would.
+            judge.assignment(var, Word(val, tuple(x.partition("=")[2] for x in w.values), w.dynamic, w.glob), ctx, depth)
+    if spec.no_positional_command:
+        for w in a.operands:  # `script FILE`: the positional is the file the session is logged to
+            judge.effect("write", w, ctx, name)
     judge.prefix(name, a, args[: len(args) - len(rest)], ctx)  # rules about the wrapper itself (ssh: data leaves)
     for opt, ov in option_values:
         if opt in spec.read_options:
