@@ -200,6 +200,8 @@ class Paths:
             reach = self.glob_reach(path)
             if reach is not None:
                 return reach, path
+            if recursive and self.glob_holds_precious(path):
+                return "holder", path  # `rm -rf ../*` from the workspace: the workspace is among them
             pcls = self.classify_abs(parent)[1]
             if pcls == "root" and (recursive or tail in EVERYTHING):
                 return "root", path
@@ -218,6 +220,15 @@ class Paths:
         """Whether ``path`` is a directory above the workspace or the daemon's own files."""
         prefix = path.rstrip("/") + "/"
         return any(p.startswith(prefix) for p in (self.workspace, *self.protected) if p != NO_WORKSPACE)
+
+    def glob_holds_precious(self, pattern: str) -> bool:
+        """Whether a glob can expand to the workspace, the daemon's files or a directory above them."""
+        comps = pattern.strip("/").split("/")
+        for p in (self.workspace, *self.protected):
+            pc = p.strip("/").split("/")
+            if p != NO_WORKSPACE and len(comps) <= len(pc) and all(comp_match(g, c) for g, c in zip(comps, pc, strict=False)):
+                return True
+        return False
 
     def is_workspace_top(self, path: str) -> bool:
         """Whether ``path`` is the workspace itself."""

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ._judge import Judge
 
 
+_LISTS_ONLY = frozenset({"--help", "-h", "-V", "--version", "-l", "--list", "-U", "--other-user"})
+
+
 def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context,
             depth: int) -> None:
     """A program that runs another (sudo, env, timeout, xargs …): the wrapped command is judged."""
@@ -82,8 +85,8 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         ctx.misses.append(name)
         what = shlex.join(w.text for w in rest[:4]) + (" …" if len(rest) > 4 else "") if rest else ""
         if not rest and not strings and not splits:
-            if no_command and all(w.value in ("--help", "-h", "-V", "--version") for w in args):
-                return
+            if no_command and a.options <= _LISTS_ONLY:
+                return  # `sudo -l [-U bob]`, `sudo -V`: it shows what is allowed and changes nothing
             if no_command:
                 what = f"{name} {' '.join(w.text for w in args)}".strip()
                 ctx.add(Finding("confirm", f"priv.{name}", f"{what} uses root privileges", frozenset({"privileged"})))
