@@ -18,8 +18,10 @@ DOWNLOADERS = frozenset({"curl", "wget", "ftpget", "xh", "curlie", "fetch", "ari
                          "httpie", "wcurl", "pget", "lwp-download", "lwp-mirror"})
 """Programs whose output (or written file) is text from the network."""
 DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "openssl", "gpg", "gunzip", "zcat", "gzip",
-                      "bzcat", "bunzip2", "xzcat", "unxz", "zstdcat", "uudecode", "rot13", "caesar", "iconv", "printf"})
-"""Programs that turn text into other text: a shell reading their output runs what the line hides."""
+                      "bzcat", "bunzip2", "xzcat", "unxz", "zstdcat", "uudecode", "rot13", "caesar", "iconv", "printf",
+                      "jq", "gojq", "jaq", "yq"})
+"""Programs that turn text into other text: a shell reading their output runs what the line hides
+(jq/yq: ``jq -n '@sh "rm -rf /"' | sh`` builds the command inside its own program)."""
 RAW_NET = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "socat", "telnet", "cryptcat", "sbd"})
 INJECT_VARS = frozenset({"LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "LD_LIBRARY_PATH",
                          "GIT_SSH", "GIT_PROXY_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_EDITOR",
