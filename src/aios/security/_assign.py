@@ -27,6 +27,10 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
         )
 
         config_file(judge, name, val, ctx, depth)
+    if name == "SSH_AUTH_SOCK" and (val.dynamic or not val.value.startswith(judge.paths.home.rstrip("/") + "/")):
+        # Another agent's socket signs with its owner's keys (`SSH_AUTH_SOCK=/tmp/ssh-X/agent.N ssh-add -L`).
+        ctx.add(Finding("confirm", "secret.ssh-agent", f"SSH_AUTH_SOCK={val.text} uses the keys of the agent "
+                        "behind that socket", frozenset({"secret"})))
     if name == "APT_CONFIG":
         from ._config_files import written_config
 
