@@ -49,7 +49,7 @@ def test_every_class_has_attacks_and_false_alarm_cases() -> None:
     assert len(set(keys)) == len(keys), "duplicate (cmd, mode) lines"
     attacks = {c["note"] for _, c in CASES if c["expect"] != "allow"}
     harmless = {c["note"] for _, c in CASES if c["expect"] == "allow"}
-    assert {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob", "sudolist", "jqexec", "agentsock"} <= attacks & harmless
+    assert {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob", "sudolist", "jqexec", "agentsock", "stdinnoop"} <= attacks & harmless
 
 
 @pytest.mark.parametrize(("line", "case"), CASES, ids=[f"line{n}" for n, _ in CASES])

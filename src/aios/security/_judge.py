@@ -33,8 +33,8 @@ from ._names import (
     opens_to_others,
     select,
 )
-from ._parse import expand_braces, parse
-from ._paths import GLOB_CHARS, Paths, into_dir
+from ._parse import expand_braces, parse, reparse
+from ._paths import GLOB_CHARS, INTO_DIR, Paths, into_dir
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
@@ -58,7 +58,6 @@ _DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort",
                            "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
                            "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
 """Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
-_INTO_DIR = frozenset({"cp", "mv", "install", "ln", "rsync", "scp"})  # a last operand that is a directory gets SRC
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
     "eval": eval_, "alias": eval_, "trap": eval_,
@@ -110,6 +109,7 @@ class Judge:
         if parsed.error:
             where = f" ({origin})" if origin else ""
             ctx.add(dynamic("parse.error", f"the text{where} does not parse as shell, so what runs cannot be known"))
+            parsed = reparse(text) or parsed
             words = expand_braces(text.strip())
             if len(words) > 1 and not any(c.isspace() for c in text.strip()):
                 # `{rm,-rf,/}` is a brace expansion bash runs as `rm -rf /`, not a group.
@@ -325,7 +325,7 @@ class Judge:
                     if sel == "after-script" and spec.script_options & a.options:
                         sel = "all"
                     targets += [(w, option) for w in select(operands, sel)]
-                    if sel == "last" and eff.effect == "write" and name in _INTO_DIR:
+                    if sel == "last" and eff.effect == "write" and name in INTO_DIR:
                         targets += [(w, option) for w in into_dir(self.paths, operands, ctx.cwd)]
                 for o, w in a.values:
                     if o in eff.options:

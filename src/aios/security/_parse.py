@@ -21,6 +21,7 @@ from ._expand import Expander, node_text
 from ._forks import HUGE
 from ._loops import endless_spawner, huge_spawner
 from ._names import DOWNLOADERS
+from ._regex_cache import lazy
 from ._words import (
     DYN,
     MAX_ALTERNATIVES,
@@ -414,3 +415,17 @@ def parse(line: str) -> ParsedLine:
     w.stmt(tree.root_node)
     w.uncalled()
     return ParsedLine(tuple(w.out), w.error or tree.root_node.has_error, tuple(w.fork_bombs), tuple(w.assignments))
+
+
+_STDIN_NOOP = lazy(r"(?<![\w$<>&])0?<\s*/dev/stdin(?=\s|$)|(?<![\w$<>&])0(?=<)")
+
+
+def reparse(line: str) -> ParsedLine | None:
+    """A line the grammar rejects, read again without what changes nothing for the shell: a
+    ``0`` before ``<``/``<<`` (stdin is fd 0 anyway) and ``< /dev/stdin`` (stdin from stdin).
+    None when that changes nothing or still does not parse (``sh 0<<EOF``, ``at now < /dev/stdin <<< …``)."""
+    fixed = _STDIN_NOOP.sub("", line)
+    if fixed == line:
+        return None
+    parsed = parse(fixed)
+    return None if parsed.error else parsed

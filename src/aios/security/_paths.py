@@ -320,6 +320,10 @@ def path_candidates(value: str) -> list[str]:
     return out
 
 
+INTO_DIR = frozenset({"cp", "mv", "install", "ln", "rsync", "scp"})
+"""Copiers whose last operand, when a directory, receives each source under its own name."""
+
+
 def into_dir(paths: Paths, operands: Sequence[Word], cwd: str | None) -> list[Word]:
     """``cp SRC DIR/``, ``cp -r /tmp/aios /etc``: where each source lands when the last operand is
     a directory (a trailing slash, several sources, or a directory that exists now)."""
