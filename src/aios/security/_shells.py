@@ -2,8 +2,7 @@
 
 ``bash -c TEXT``, ``python3 -c CODE``, a script written earlier in the same line, a program read
 from a pipe or a here-document, ``eval``/``alias``/``trap``/``source``: what can be read is
-judged like the line itself; what cannot (downloaded code, a pipe of unknown text) is a
-``dyn.*`` finding.
+judged like the line itself; what cannot (downloaded code, a pipe of unknown text) is ``dyn.*``.
 """
 
 from __future__ import annotations
