@@ -88,3 +88,13 @@ def test_the_project_corpus_runs_through_policy_test(env: Env) -> None:
         r = json.loads(proc.stdout)
         assert proc.returncode == 0, (mode, r["misses"][:5])
         assert r["cases"] == r["met"] > 30
+
+
+def test_a_case_file_with_an_unknown_key_names_it(env: Env) -> None:
+    cases = env.root / "cases.jsonl"
+    cases.write_text('{"cmd": "ls", "expect": "allow", "note": "listing"}\n{"cmd": "ls", "expect": "allow", "class": "x"}\n')
+    proc = env.cli("policy", "test", str(cases))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == f"aios: {cases}:2: expected an object with cmd, expect and optionally mode and note (unknown: class)"
+    cases.write_text('{"cmd": "ls", "expect": "allow", "note": "listing"}\n')
+    assert env.cli("policy", "test", str(cases)).returncode == 0

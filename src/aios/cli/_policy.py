@@ -39,7 +39,7 @@ def check(
 
 @policy.command
 def test(
-    file: Annotated[Path, Parameter(help="Cases: .jsonl ({cmd, expect, mode?} per line), .toml ([[case]]) or corpus lines (EXPECT :: COMMAND :: REASON).")],
+    file: Annotated[Path, Parameter(help="Cases: .jsonl ({cmd, expect, mode?, note?} per line), .toml ([[case]]) or corpus lines (EXPECT :: COMMAND :: REASON).")],
     *,
     mode: ModeOpt = None,
     workspace: WorkspaceOpt = None,

@@ -156,7 +156,9 @@ def _jsonl(path: Path, text: str) -> list[Case]:
         except json.JSONDecodeError as exc:
             raise PolicyError(f"{path}:{n}: not JSON: {exc.msg}") from exc
         if not isinstance(obj, dict) or set(obj) - {"cmd", "expect", "mode", "note"}:
-            raise PolicyError(f"{path}:{n}: expected an object with cmd, expect and optionally mode")
+            extra = sorted(set(obj) - {"cmd", "expect", "mode", "note"}) if isinstance(obj, dict) else []
+            raise PolicyError(f"{path}:{n}: expected an object with cmd, expect and optionally mode and note"
+                              + (f" (unknown: {', '.join(map(str, extra))})" if extra else ""))
         out.append(_case(path, n, obj.get("cmd"), obj.get("expect"), obj.get("mode"), str(obj.get("note", ""))))
     return out
 
@@ -170,14 +172,14 @@ def _toml(path: Path, text: str) -> list[Case]:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
     cases = data.get("case", [])
     if set(data) - {"case"} or not isinstance(cases, list):
-        raise PolicyError(f"{path}: expected [[case]] tables with cmd, expect and optionally mode")
+        raise PolicyError(f"{path}: expected [[case]] tables with cmd, expect and optionally mode and note")
     lines = text.splitlines()
     starts = [i + 1 for i, ln in enumerate(lines) if ln.strip() == "[[case]]"]
     out = []
     for i, c in enumerate(cases):
         line = starts[i] if i < len(starts) else 0
         if not isinstance(c, dict) or set(c) - {"cmd", "expect", "mode", "note"}:
-            raise PolicyError(f"{path}:{line}: case {i}: expected cmd, expect and optionally mode")
+            raise PolicyError(f"{path}:{line}: case {i}: expected cmd, expect and optionally mode and note")
         out.append(_case(path, line, c.get("cmd"), c.get("expect"), c.get("mode"), str(c.get("note", ""))))
     return out
 
