@@ -185,7 +185,7 @@ class GitTool(AdminTool):
     async def _destination(self, repo: Path, in_ws: bool, ctx: ToolContext) -> tuple[str, str, str]:
         """(branch, push URL, remote ref) of the current branch's upstream, as git resolves them
         now (pushurl, url.*.insteadOf/pushInsteadOf applied), so the confirmation names them."""
-        branch = (await self._ok(repo, in_ws, ["symbolic-ref", "--short", "-q", "HEAD"], ctx)).strip()
+        branch = (await self._git(repo, in_ws, ["symbolic-ref", "--short", "-q", "HEAD"], ctx))[1].strip()
         if not branch:
             raise AdminError("HEAD is not on a branch: nothing to push")
         remote = (await self._git(repo, in_ws, ["config", "--get", f"branch.{branch}.remote"], ctx))[1].strip() or "origin"
