@@ -20,14 +20,22 @@ _PATH = re.compile(r'"(/[^"]*)"|(?<![\w:])(/[\w./+-]+)')
 _APT = frozenset({"apt", "apt-get", "apt-cache", "apt-config", "apt-mark", "aptitude"})
 
 
-def written_config(judge: Judge, label: str, file: Word, ctx: Context) -> None:
-    """Judge the paths a config file this line wrote names as files the program writes."""
+def written_text(judge: Judge, file: Word, ctx: Context, rule: str, reason: str) -> str | None:
+    """What this line wrote earlier into the file ``file`` names; None when it wrote nothing there,
+    or when it downloaded it (then a ``rule`` finding with ``reason``: the text cannot be known)."""
     path = judge.paths.abspath(file.value, ctx.cwd) if not file.dynamic else None
     if path is None or path not in ctx.files:
-        return
+        return None
     text = ctx.files[path]
     if text is None:
-        ctx.add(dynamic("dyn.config-file", f"{label} reads settings from {file.text}, which this line downloads"))
+        ctx.add(dynamic(rule, reason))
+    return text
+
+
+def written_config(judge: Judge, label: str, file: Word, ctx: Context) -> None:
+    """Judge the paths a config file this line wrote names as files the program writes."""
+    text = written_text(judge, file, ctx, "dyn.config-file", f"{label} reads settings from {file.text}, which this line downloads")
+    if text is None:
         return
     for m in _PATH.finditer(text):
         judge.effect("write", literal(m.group(1) or m.group(2)), ctx, f"{label} (a setting in {file.text})")

@@ -9,6 +9,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
+from ._config_files import written_text
 from ._findings import Context, Finding, dynamic, hidden
 from ._generalise import names_program, secrets
 from ._names import DEFAULT_SPEC
@@ -170,12 +171,8 @@ def _config_operands(args: list[Word]) -> list[Word]:
 def config_file(judge: Judge, var: str, val: Word, ctx: Context, depth: int) -> None:
     """``GIT_CONFIG_GLOBAL=FILE git …`` naming a file this line wrote: its command settings are
     judged like ``git -c KEY=VALUE`` (a file downloaded here is confirmed: it may set any)."""
-    path = judge.paths.abspath(val.value, ctx.cwd) if not val.dynamic else None
-    if path is None or path not in ctx.files:
-        return
-    text = ctx.files[path]
+    text = written_text(judge, val, ctx, "git.config-file", f"{var}={val.text} makes git read settings this line downloads")
     if text is None:
-        ctx.add(dynamic("git.config-file", f"{var}={val.text} makes git read settings this line downloads"))
         return
     keys = (judge.rules.command("git") or DEFAULT_SPEC).command_keys
     section = ""
