@@ -157,3 +157,34 @@ def _give_to_jail(*paths: Path) -> None:
         for p in paths:
             for q in [p, *p.rglob("*")]:
                 os.chown(q, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+async def test_a_read_only_run_cannot_write_the_workspace_and_needs_no_walk(cfg: SandboxConfig, workspace: Path, marker: Path) -> None:
+    """``readonly=True`` (the git tool's reads): the workspace is bound read-only, so neither a
+    file nor git metadata can be written (nothing to undo); a normal run of the same line can."""
+    await trio.run_process(["git", "init", "-q", str(workspace)])
+    _give_to_jail(workspace)
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    line = f"echo x > planted; mkdir -p sub/.git/hooks; {G} -C . config core.fsmonitor 'touch {marker}'"
+    ro = await jail.run(["bash", "-c", line], readonly=True)
+    assert ro.exit_code != 0 and "Read-only file system" in ro.stderr, ro.stderr
+    assert not _exists(workspace / "planted") and not _exists(workspace / "sub")
+    assert ro.undone == () and ro.changed == ()
+    rw = await jail.run(["bash", "-c", "echo x > planted"])
+    assert rw.exit_code == 0 and (workspace / "planted").read_text() == "x\n"
+
+
+async def test_a_writable_bind_inside_the_workspace_is_still_walked_in_a_read_only_run(workspace: Path, marker: Path) -> None:
+    """A configured writable bind inside the workspace stays writable in a read-only run: git
+    metadata planted there is undone as after any run."""
+    inner = workspace / "data"
+    inner.mkdir()
+    await trio.run_process(["git", "init", "-q", str(inner / "sub")])
+    _give_to_jail(inner)
+    cfg = SandboxConfig(output_limit=64 * 1024, extra_binds=[str(inner)])  # type: ignore[arg-type]
+    jail = Jail(cfg, mode="normal", workspace=workspace)
+    r = await jail.run(["bash", "-c", f"{G} -C data/sub config core.fsmonitor 'touch {marker}; false'"], readonly=True)
+    assert r.exit_code == 0, r.stderr
+    assert r.undone == ("restored data/sub/.git/config (git config setting core.fsmonitor)",)
+    _persons_git(inner / "sub", "status")
+    assert not _exists(marker)

@@ -169,3 +169,27 @@ def test_safe_settings_alone_do_not_stop_filters() -> None:
         assert sorted(p.name for p in out.glob("ran-*")) == ["ran-gitattributes", "ran-info-attributes"]
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_program_a_read_runs_cannot_change_the_workspace(env: Env, daemon: Daemon, dirty_repo: Path) -> None:
+    """Reads run in a jail whose workspace is read-only: a filter driver the repository names
+    (which git runs even with every setting the tool adds) may run there, but can neither plant a
+    file nor change or empty a tracked one. Spelled as a clean filter from .gitattributes writing
+    relative to the repository, and as a process/clean filter from .git/info/attributes, through an
+    included config file, writing by absolute path and truncating a tracked file."""
+    ws = dirty_repo
+    (ws / ".gitattributes").write_text("*.txt filter=e\n")
+    (ws / ".git" / "info").mkdir(exist_ok=True)
+    (ws / ".git" / "info" / "attributes").write_text("*.dat filter=f\n")
+    (ws / ".git" / "inc").write_text(f'[filter "f"]\n\tprocess = "sh -c \'echo x > {ws}/planted-abs; : > {ws}/a.txt\'"\n'
+                             f'\tclean = "sh -c \'mkdir -p {ws}/deep/er; echo x > {ws}/deep/er/planted; : > {ws}/a.txt; cat\'"\n')
+    with (ws / ".git" / "config").open("a") as f:
+        f.write('[filter "e"]\n\tclean = "sh -c \'echo x > planted-rel; echo x >> a.txt; cat\'"\n'
+                "[include]\n\tpath = inc\n")
+    before = sorted(str(p.relative_to(ws)) for p in ws.rglob("*") if ".git" not in p.parts)
+    for action in ("status", "diff"):
+        proc = env.cli("tools", "call", "git", json.dumps({"action": action}), "--json", timeout=300)
+        assert "Traceback" not in proc.stderr, proc.stderr
+    after = sorted(str(p.relative_to(ws)) for p in ws.rglob("*") if ".git" not in p.parts)
+    assert after == before
+    assert (ws / "a.txt").read_text() == "two\n"

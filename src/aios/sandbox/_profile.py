@@ -126,8 +126,12 @@ def jail_mounts(
     hidden: Sequence[Path],
     home: Path | None,
     ident: Identity,
+    readonly: bool = False,
 ) -> list[_Mount]:
-    """The mounts after ``--ro-bind / /`` (see the module docstring for the order)."""
+    """The mounts after ``--ro-bind / /`` (see the module docstring for the order).
+
+    ``readonly`` binds the workspace read-only (safe, normal): for a command that only reads it.
+    """
     ws = os.path.normpath(os.path.abspath(workspace))
     # Every writable tmpfs is sized: tmpfs is memory, and RLIMIT_FSIZE bounds one file, not many.
     tmpfs_size = int(config.max_file_size)
@@ -151,6 +155,8 @@ def jail_mounts(
         # A private scratch directory: a fresh tmpfs at the workspace path, nothing of the host's
         # workspace visible, nothing kept after the command.
         mounts.append(_Mount("tmpfs", "", ws, size=tmpfs_size))
+    elif readonly:
+        mounts.append(_Mount("ro-bind", ws, ws))
     else:
         mounts.append(_Mount("bind", ws, ws))
         for rel in READONLY_IN_WORKSPACE:
@@ -250,11 +256,12 @@ def build_argv(
     sync_fds: tuple[int, int] | None = None,
     run_as: Identity | None = None,
     hidden_out: list[str] | None = None,
+    readonly: bool = False,
 ) -> list[str]:
     """The full argv: ``bwrap <options> -- command``, or the plain command in trusted mode.
 
     ``run_as`` (another local user) decides the host profile's environment; ``hidden_out``, when
-    given, receives the paths the jail hides.
+    given, receives the paths the jail hides; ``readonly`` binds the workspace read-only.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -294,7 +301,8 @@ def build_argv(
         args += ["--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += ["--ro-bind", "/proc/sys", "/proc/sys"]
         mounts = jail_mounts(
-            config, mode=mode, workspace=workspace, hidden=hidden, home=home, ident=ident
+            config, mode=mode, workspace=workspace, hidden=hidden, home=home, ident=ident,
+            readonly=readonly,
         )
         args += _mount_args(mounts)
         if hidden_out is not None:

@@ -33,7 +33,7 @@ from ._diagnose import access_failures
 from ._io import OnOutput, _Capture, _exit_code, _feed, _killpg, _pump
 from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setpriv_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import build_argv, host_env
+from ._profile import _bind_pair, build_argv, host_env
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
@@ -172,6 +172,7 @@ class Jail:
         seccomp_fd: int | None,
         gate: _Gate | None,
         hidden_out: list[str] | None = None,
+        readonly: bool = False,
     ) -> list[str]:
         return build_argv(
             self.config,
@@ -186,7 +187,18 @@ class Jail:
             sync_fds=None if gate is None else gate.child_fds(),
             run_as=self.run_as,
             hidden_out=hidden_out,
+            readonly=readonly,
         )
+
+    def _binds_in_workspace(self) -> bool:
+        """Whether a configured writable bind lies in the workspace (it stays writable in a
+        read-only jail, so the walks around the command are still needed)."""
+        ws = str(self.workspace)
+        for entry in self.config.extra_binds:
+            dest = os.path.realpath(_bind_pair(entry, self.home)[1])
+            if dest == ws or dest.startswith(ws.rstrip("/") + "/"):
+                return True
+        return False
 
     async def _ensure_access(self, ident: Identity) -> None:
         """Let the sandbox user search down to the workspace and (unless paranoid) write it.
@@ -225,6 +237,7 @@ class Jail:
         timeout: float | None = None,  # noqa: ASYNC109 (the public API; a cancel scope works too)
         on_output: OnOutput | None = None,
         stdin: bytes | None = None,
+        readonly: bool = False,
     ) -> JailResult:
         """Run ``command`` in the jail and wait for it, streaming its output.
 
@@ -235,6 +248,10 @@ class Jail:
             on_output: awaited with ``("stdout" | "stderr", chunk)`` for every kept chunk, and
                 once with the truncation marker when a stream went over ``sandbox.output_limit``.
             stdin: bytes written to the command's stdin (default: /dev/null).
+            readonly: bind the workspace read-only (safe, normal; the jail profile only), for a
+                command that only reads it (the git tool's reads). Nothing in the workspace can
+                change, so the walks around the command are not needed: a read costs the same in
+                a workspace of 100,000 files as in an empty one.
 
         Returns:
             The result; exit code 124 when the timeout killed it, 128+N when signal N did.
@@ -302,13 +319,13 @@ class Jail:
                 # as the sandbox user through setpriv: Python can then vfork (see _setpriv_argv)
                 wrap = [*su, *wrap]
                 del kwargs["user"], kwargs["group"], kwargs["extra_groups"]
-            if profile == "jail" and self.mode in WATCHED_MODES:
+            if profile == "jail" and self.mode in WATCHED_MODES and not (readonly and not self._binds_in_workspace()):
                 watch = await trio.to_thread.run_sync(_workspace.before, str(self.workspace))
             gate = _Gate()
             try:
                 if profile == "jail" and status.seccomp:
                     seccomp_fd = _seccomp.filter_fd()
-                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate, hidden)]
+                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate, hidden, readonly)]
             except BaseException:
                 gate.close()
                 if seccomp_fd is not None:
