@@ -191,12 +191,18 @@ class Jail:
         )
 
     def _binds_in_workspace(self) -> bool:
-        """Whether a configured writable bind lies in the workspace (it stays writable in a
-        read-only jail, so the walks around the command are still needed)."""
+        """Whether a configured writable bind reaches the workspace: its destination lies in it,
+        or its source is in it or holds it (a second, writable path to the same files). It stays
+        writable in a read-only jail, so the walks around the command are still needed."""
         ws = str(self.workspace)
+
+        def overlaps(path: str) -> bool:
+            real = os.path.realpath(path)
+            return any(a == b or a.startswith(b.rstrip("/") + "/") for a, b in ((real, ws), (ws, real)))
+
         for entry in self.config.extra_binds:
-            dest = os.path.realpath(_bind_pair(entry, self.home)[1])
-            if dest == ws or dest.startswith(ws.rstrip("/") + "/"):
+            src, dest = _bind_pair(entry, self.home)
+            if overlaps(src) or overlaps(dest):
                 return True
         return False
 

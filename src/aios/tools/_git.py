@@ -11,6 +11,7 @@ repository.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +26,33 @@ SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "c
         "-c", "safe.directory=*")
 """Settings that keep git from running programs a repository's config names."""
 SEP = "\x1f"
+IN_JAIL = ("-c", "core.attributesFile=/dev/null", "-c", "core.excludesFile=/dev/null")
+"""In the jail HOME is the workspace: a jailed command can write "global" git config, attributes
+and ignore files there (no walk undoes them: they are not repository metadata). They are off for
+the tool's git, with ``GIT_CONFIG_GLOBAL=/dev/null``."""
+UNFLAG = r"""
+cd -- "$1" || exit 128
+shift
+g() { @GIT@ "$@"; }
+if g ls-files -v -z 2>/dev/null | grep -qz '^[a-zS] '; then
+  i="${TMPDIR:-/tmp}/aios-index.$$"
+  if cp -- "$(g rev-parse --git-path index)" "$i"; then
+    export GIT_INDEX_FILE="$i"
+    g ls-files -v -z | grep -z '^[a-zS] ' | cut -z -c3- |
+      while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done > "$i.files"
+    # one flag per update-index run: given both, it applies only the last
+    for flag in --no-assume-unchanged --no-skip-worktree; do
+      xargs -0 -r @GIT@ update-index "$flag" -- < "$i.files" || exit 128
+    done
+  fi
+fi
+g "$@"
+"""
+"""Status and diff in the workspace, honestly: a tracked file flagged ``assume-unchanged`` or
+``skip-worktree`` (index bits a jailed command can set, which no walk undoes) is not looked at by
+git, so a rewritten one would be reported clean. The flags are cleared for the files that exist,
+in a copy of the index in the jail's private TMPDIR (the workspace is read-only there), and git
+then compares them like any other file."""
 
 
 class GitTool(AdminTool):
@@ -75,19 +103,26 @@ class GitTool(AdminTool):
         return ["git", "-C", str(repo), *words]
 
     async def _git(self, repo: Path, in_ws: bool, words: list[str], ctx: ToolContext, *,
-                   write: bool = False) -> tuple[int, str, str]:
+                   write: bool = False, unflag: bool = False) -> tuple[int, str, str]:
         """Run git; in the workspace in the jail, read-only unless ``write`` (commit, add): a read
         cannot change the workspace, even when the repository's config makes git run a program,
-        and costs no walk of the workspace around it."""
-        argv = ["git", *SAFE, *(() if write else ("--no-optional-locks",)), "-C", str(repo), *words]
+        and costs no walk of the workspace around it. ``unflag``: see :data:`UNFLAG`."""
+        opts = [*SAFE, *(() if write else ("--no-optional-locks",))]
         if in_ws:
+            opts += IN_JAIL
+            if unflag:
+                script = UNFLAG.replace("@GIT@", shlex.join(["git", *opts]))
+                argv = ["env", "GIT_CONFIG_GLOBAL=/dev/null", "bash", "-c", script, "aios-git", str(repo), *words]
+            else:
+                argv = ["env", "GIT_CONFIG_GLOBAL=/dev/null", "git", *opts, "-C", str(repo), *words]
             res = await ctx.jail.run(argv, profile="jail", timeout=self.timeout(ctx), readonly=not write)
             return res.exit_code, res.stdout, res.stderr
+        argv = ["git", *opts, "-C", str(repo), *words]
         host = await self.host(ctx, argv)
         return host.exit_code, host.stdout, host.stderr
 
-    async def _ok(self, repo: Path, in_ws: bool, words: list[str], ctx: ToolContext) -> str:
-        code, out, err = await self._git(repo, in_ws, words, ctx)
+    async def _ok(self, repo: Path, in_ws: bool, words: list[str], ctx: ToolContext, *, unflag: bool = False) -> str:
+        code, out, err = await self._git(repo, in_ws, words, ctx, unflag=unflag)
         if code != 0:
             tail = (err or out).strip().splitlines()
             raise AdminError(f"git {words[0]} failed (exit {code}): {tail[-1] if tail else 'no output'}")
@@ -99,13 +134,15 @@ class GitTool(AdminTool):
         if action == "status":
             return ["status", "--porcelain=v1", "--branch", "--untracked-files=all", *paths]
         if action == "diff":
-            return ["diff", "--no-ext-diff", "--no-textconv", "--stat", "--patch", *paths]
+            return ["diff", "--no-ext-diff", "--no-textconv", "--no-renames", "--stat", "--patch", *paths]
         if action == "log":
             fmt = SEP.join(("%H", "%an", "%aI", "%s"))
             return ["log", "--no-show-signature", f"-n{int(args.get('lines') or 20)}", f"--format={fmt}", *paths]
         if action == "show":
-            return ["show", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--stat", "--patch",
-                    args.get("rev") or "HEAD", "--"]
+            # --no-renames: a moved file shows as a deletion and an addition, both names listed
+            # (a rename lists only the new name, and the exclusion of secrets goes by name)
+            return ["show", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--no-renames", "--stat",
+                    "--patch", args.get("rev") or "HEAD", *paths]
         return ["branch", "--list", f"--format=%(HEAD){SEP}%(refname:short)"]
 
     def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
@@ -120,7 +157,7 @@ class GitTool(AdminTool):
             if hidden:
                 words = [*words, *([] if "--" in words else ["--"]), *([] if args.get("paths") else ["."]),
                          *(f":(exclude,literal){h}" for h in hidden)]
-        out = await self._ok(repo, in_ws, words, ctx)
+        out = await self._ok(repo, in_ws, words, ctx, unflag=action in ("status", "diff"))
         if hidden:
             out = f"(left out, secrets the policy does not let this request read: {', '.join(hidden)})\n" + out
         data: Any
@@ -145,8 +182,8 @@ class GitTool(AdminTool):
         policy would not allow as it stands (``shadow``, host keys…): their contents are left out,
         as ``cat /etc/shadow`` or ``git show HEAD:shadow`` would be refused."""
         paths = ["--", *args["paths"]] if args.get("paths") else []
-        names = (["diff", "--name-only", "-z", *paths] if action == "diff"
-                 else ["show", "--name-only", "-z", "--format=", args.get("rev") or "HEAD", "--", *args.get("paths", [])])
+        names = (["diff", "--name-only", "--no-renames", "-z", *paths] if action == "diff"
+                 else ["show", "--name-only", "--no-renames", "-z", "--format=", args.get("rev") or "HEAD", *paths])
         out = await self._ok(repo, False, names, ctx)
         hidden = []
         for name in sorted({n for n in out.split("\0") if n}):
@@ -172,19 +209,26 @@ class GitTool(AdminTool):
         if not message:
             raise AdminError("the commit action needs 'message'")
         paths: list[str] = args.get("paths") or []
-        status = await self._ok(repo, in_ws, ["status", "--porcelain=v1", "--untracked-files=all", "--", *paths], ctx)
-        changed = [ln[3:] for ln in status.splitlines() if len(ln) > 3]
-        staged = [ln[3:] for ln in status.splitlines() if len(ln) > 3 and ln[0] not in " ?"]
-        files = changed if paths else staged
+        files = await self._to_commit(repo, in_ws, paths, ctx)
         if not files:
             raise AdminError("nothing to commit" + (" in the given paths" if paths else " (no staged changes; name 'paths' to commit them)"))
         head = (await self._git(repo, in_ws, ["rev-parse", "--verify", "-q", "HEAD"], ctx))[1].strip()
         plan = {"repository": str(repo), "files": files, "message": message, "parent": head or None}
         text = f"commit {len(files)} file(s) in {repo}: " + ", ".join(files[:20]) + (" …" if len(files) > 20 else "")
-        argv = self._argv(repo, "commit", "--no-verify", "-m", message, *(["--", *paths] if paths else []))
+        # Exactly the files shown: with 'paths', each planned file by its literal name (not the
+        # pathspecs, which would also take files written while the person reads the plan)
+        named = [f":(literal){f}" for f in files] if paths else []
+        argv = self._argv(repo, "commit", "--no-verify", "-m", message, *(["--", *named] if named else []))
         return Change(tuple(argv), plan, text, targets=() if in_ws else (str(repo / ".git"),),
                       kind="workspace" if in_ws else "system",
-                      state={"repo": str(repo), "in_ws": in_ws, "head": head, "paths": paths})
+                      state={"repo": str(repo), "in_ws": in_ws, "head": head, "paths": paths, "named": named})
+
+    async def _to_commit(self, repo: Path, in_ws: bool, paths: list[str], ctx: ToolContext) -> list[str]:
+        """The files a commit takes: those changed under ``paths`` when given, else those staged."""
+        out = await self._ok(repo, in_ws, ["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all",
+                                           "--", *paths], ctx)
+        entries = [e for e in out.split("\0") if len(e) > 3]
+        return [e[3:] for e in entries if paths or e[0] not in " ?"]
 
     async def _destination(self, repo: Path, in_ws: bool, ctx: ToolContext) -> tuple[str, str, str]:
         """(branch, push URL, remote ref) of the current branch's upstream, as git resolves them
@@ -210,9 +254,16 @@ class GitTool(AdminTool):
         repo, in_ws = Path(change.state["repo"]), bool(change.state["in_ws"])
         words = list(change.argv[3:])
         if words[0] == "commit":
-            paths = change.state.get("paths") or []
-            if paths:
-                code, out, err = await self._git(repo, in_ws, ["add", "--", *paths], ctx, write=True)
+            # What the person confirmed is the plan's file list: anything written or staged since
+            # (a build still running, another session's command) stops the commit.
+            now = await self._to_commit(repo, in_ws, change.state.get("paths") or [], ctx)
+            if now != change.plan["files"]:
+                extra = sorted(set(now) - set(change.plan["files"])) or sorted(set(change.plan["files"]) - set(now))
+                return False, ("the repository changed since the plan was confirmed (" + ", ".join(extra[:10]) +
+                               "): nothing was committed; ask again to see the new plan")
+            named = change.state.get("named") or []
+            if named:
+                code, out, err = await self._git(repo, in_ws, ["add", "--", *named], ctx, write=True)
                 if code != 0:
                     return False, (err or out).strip()
             who = await self._git(repo, in_ws, ["config", "user.email"], ctx)
@@ -228,4 +279,6 @@ class GitTool(AdminTool):
         head = (await self._git(repo, in_ws, ["rev-parse", "--verify", "-q", "HEAD"], ctx))[1].strip()
         if not head or head == change.state.get("head"):
             return ["no new commit was made"]
-        return []
+        took = await self._ok(repo, in_ws, ["show", "--name-only", "--no-renames", "-z", "--format=", "HEAD"], ctx)
+        unplanned = sorted({f for f in took.split("\0") if f} - set(change.plan["files"]))
+        return [f"the commit also took files the plan did not list: {', '.join(unplanned[:20])}"] if unplanned else []
