@@ -49,6 +49,9 @@ class Change:
     env: dict[str, str] = attrs.field(factory=dict)
     state: dict[str, Any] = attrs.field(factory=dict)
     """What the tool needs to verify and roll back (previous versions, states …)."""
+    effects: tuple[tuple[str, ...], ...] = ()
+    """Commands the action amounts to besides ``argv`` (the units systemd stops with it): each is
+    judged too, and one the policy blocks blocks the action."""
 
 
 @attrs.frozen
@@ -160,6 +163,11 @@ class AdminTool(ABC):
         line = shlex.join(change.argv)
         decision = admin_decision(ctx.policy, tool=self.name, action=action, argv=change.argv, kind=change.kind,
                                   mode=ctx.mode, allow=ctx.config.security.allow, targets=change.targets)
+        for effect in change.effects:
+            also = admin_decision(ctx.policy, tool=self.name, action=action, argv=effect, kind=change.kind,
+                                  mode=ctx.mode, allow=ctx.config.security.allow, targets=change.targets)
+            if also.action == "block" and decision.action != "block":
+                decision = attrs.evolve(also, reason=f"{line} also does `{shlex.join(effect)}`: {also.reason}")
         subject = f"{self.name} {action}: {line}"
         what = {"action": action, "plan": change.plan, "plan_text": change.plan_text, "targets": list(change.targets)}
         await ctx.emit("tool.started", {"call_id": ctx.call_id, "tool": self.name, "command": subject, **decision.to_json(), "plan": change.plan})

@@ -26,6 +26,11 @@ PROPS = ("Id", "Description", "LoadState", "ActiveState", "SubState", "UnitFileS
 WANT = {"start": ("ActiveState", "active"), "restart": ("ActiveState", "active"),
         "reload": ("ActiveState", "active"), "stop": ("ActiveState", "inactive"),
         "enable": ("UnitFileState", "enabled"), "disable": ("UnitFileState", "disabled")}
+EFFECTS = {"start": ("Conflicts", "ConflictedBy"), "restart": ("Conflicts", "ConflictedBy", "RequiredBy", "BoundBy", "ConsistsOf"),
+           "stop": ("RequiredBy", "BoundBy", "ConsistsOf")}
+"""Dependencies through which systemd stops other units with the job: starting a unit stops the
+units it conflicts with (either side's ``Conflicts=``), stopping one stops those that require it,
+are bound to it or are part of it. Active ones among them are judged as stopped by this action."""
 UNDO = {("ActiveState", "active"): "start", ("ActiveState", "inactive"): "stop",
         ("UnitFileState", "enabled"): "enable", ("UnitFileState", "disabled"): "disable"}
 
@@ -74,8 +79,8 @@ class ServicesTool(AdminTool):
         argv = ["journalctl", "-u", unit, "-o", "json", "--no-pager", "-n", str(int(args.get("lines") or 100))]
         return [*argv, f"--since={args['since']}"] if args.get("since") else argv
 
-    async def _show(self, unit: str, ctx: ToolContext) -> dict[str, str]:
-        res = await self.host(ctx, ["systemctl", "show", unit, "-p", ",".join(PROPS)])
+    async def _show(self, unit: str, ctx: ToolContext, extra: tuple[str, ...] = ()) -> dict[str, str]:
+        res = await self.host(ctx, ["systemctl", "show", unit, "-p", ",".join((*PROPS, *extra))])
         if not res.ok:
             raise AdminError(res.error_line())
         props = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
@@ -102,9 +107,28 @@ class ServicesTool(AdminTool):
         entries = [_entry(line) for line in res.stdout.splitlines() if line.strip()]
         return "\n".join(f"{e['time']} {e['message']}" for e in entries) or "no journal lines", entries
 
+    async def _stopped_with(self, action: str, props: dict[str, str], ctx: ToolContext) -> list[str]:
+        """Active units systemd stops along with this action (see :data:`EFFECTS`)."""
+        others = sorted({u for key in EFFECTS.get(action, ()) for u in props.get(key, "").split()} - {props.get("Id", "")})
+        if not others:
+            return []
+        res = await self.host(ctx, ["systemctl", "show", "-p", "Id,ActiveState", "--", *others])
+        if not res.ok:
+            raise AdminError(res.error_line())
+        active, unit = [], ""
+        for line in [*res.stdout.splitlines(), ""]:
+            if line.startswith("Id="):
+                unit = line[3:]
+            elif line in ("ActiveState=active", "ActiveState=activating", "ActiveState=reloading") and unit:
+                active.append(unit)
+        return sorted(set(active))
+
     async def prepare(self, action: str, args: dict[str, Any], ctx: ToolContext) -> Change:
-        unit = unit_name(need(args, "unit", action))
-        props = await self._show(unit, ctx)
+        named = unit_name(need(args, "unit", action))
+        props = await self._show(named, ctx, EFFECTS.get(action, ()))
+        # systemd acts on the unit the name resolves to (an alias, dbus-org.…): judge and name that
+        unit = props.get("Id") or named
+        stopped = await self._stopped_with(action, props, ctx)
         if action == "reload" and props.get("CanReload") != "yes":
             raise AdminError(f"{unit} cannot reload (CanReload={props.get('CanReload')}); use restart")
         key, want = WANT[action]
@@ -112,9 +136,14 @@ class ServicesTool(AdminTool):
         targets = [p for p in [props.get("FragmentPath", ""), *props.get("DropInPaths", "").split()] if p]
         if action in ("enable", "disable"):
             targets.append("/etc/systemd/system")
-        plan = {"unit": unit, "property": key, "from": before, "to": want, "files": targets}
-        text = f"{unit}: {key} {before or '?'} -> {want}" + (" (restarted)" if action == "restart" else "")
-        return Change(("systemctl", action, unit), plan, text, targets=tuple(targets), state={"unit": unit, "before": before, "key": key})
+        plan = {"unit": unit, "property": key, "from": before, "to": want, "files": targets, "also_stops": stopped}
+        if named != unit:
+            plan["named"] = named
+        text = (f"{unit}{f' (named {named})' if named != unit else ''}: {key} {before or '?'} -> {want}"
+                + (" (restarted)" if action == "restart" else "") + (f"; also stops {', '.join(stopped)}" if stopped else ""))
+        return Change(("systemctl", action, unit), plan, text, targets=tuple(targets),
+                      state={"unit": unit, "before": before, "key": key},
+                      effects=tuple(("systemctl", "stop", u) for u in stopped))
 
     async def apply(self, change: Change, ctx: ToolContext) -> tuple[bool, str]:
         res = await self.host(ctx, list(change.argv))
