@@ -15,8 +15,11 @@ import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
+import trio
+
 from ._admin import AdminError, AdminTool, Change, action_schema
 from ._base import ToolContext
+from ._gitindex import flagged
 
 REV = r"^[A-Za-z0-9_][A-Za-z0-9._/^~@{}-]{0,199}$"
 REL_PATH = r"^[^-/].{0,4095}$"
@@ -52,7 +55,8 @@ g "$@"
 ``skip-worktree`` (index bits a jailed command can set, which no walk undoes) is not looked at by
 git, so a rewritten one would be reported clean. The flags are cleared for the files that exist,
 in a copy of the index in the jail's private TMPDIR (the workspace is read-only there), and git
-then compares them like any other file."""
+then compares them like any other file. Only when the index has such flags, or the daemon cannot
+tell (:mod:`aios.tools._gitindex`)."""
 
 
 class GitTool(AdminTool):
@@ -157,7 +161,8 @@ class GitTool(AdminTool):
             if hidden:
                 words = [*words, *([] if "--" in words else ["--"]), *([] if args.get("paths") else ["."]),
                          *(f":(exclude,literal){h}" for h in hidden)]
-        out = await self._ok(repo, in_ws, words, ctx, unflag=action in ("status", "diff"))
+        unflag = in_ws and action in ("status", "diff") and await trio.to_thread.run_sync(flagged, repo) is not False
+        out = await self._ok(repo, in_ws, words, ctx, unflag=unflag)
         if hidden:
             out = f"(left out, secrets the policy does not let this request read: {', '.join(hidden)})\n" + out
         data: Any
