@@ -202,13 +202,19 @@ def test_dnf_change_of_a_security_package_is_blocked(rpmhost: RpmHost) -> None:
     assert code == 126 and res["metadata"]["decision"] == "block", (res, err)
     assert res["metadata"]["rule"] == "secoff.security-package", res["metadata"]
     assert rpmhost.installed("firewalld") is None
-    # another spelling: removing one that is installed (by hand here), and upgrading it
+    # other spellings: removing one that is installed (by hand here), upgrading it, and removing
+    # a package it needs, which takes it away as a dependent
     rpmhost.sh("dnf -q -y install firewalld")
-    rpmhost.repo("build firewalld 2.0; index")
+    rpmhost.repo("build aios-fwlib 1.0; build firewalld 2.0 '' aios-fwlib; index")
     for action in ("remove", "upgrade"):
         code, res, err = rpmhost.call({"action": action, "names": ["firewalld"]}, "--yes")
         assert code == 126 and res["metadata"]["decision"] == "block", (action, res, err)
     assert rpmhost.installed("firewalld") == "1.0-1"
+    rpmhost.sh("dnf -q -y upgrade firewalld")
+    code, res, err = rpmhost.call({"action": "remove", "names": ["aios-fwlib"]}, "--yes")
+    assert code == 126 and res["metadata"]["decision"] == "block", (res, err)
+    assert ("firewalld", "remove") in [(p["name"], p["op"]) for p in res["metadata"]["plan"]["packages"]], res
+    assert rpmhost.installed("firewalld") == "2.0-1" and rpmhost.installed("aios-fwlib") == "1.0-1"
     code, res, err = rpmhost.call({"action": "plan", "remove": ["firewalld"]})  # reading stays allowed
     assert code == 0 and res["metadata"]["data"]["packages"][0]["op"] == "remove", (res, err)
 

@@ -21,7 +21,7 @@ from aios.security import Policy, admin_decision
 from aios.tools._apt import Apt
 from aios.tools._dnf import Dnf, transaction
 from aios.tools._host import which
-from aios.tools._pkgbackend import host_database
+from aios.tools._pkgbackend import Step, host_database
 from harness import Daemon, Env
 
 
@@ -96,6 +96,21 @@ def test_a_security_package_change_is_blocked_in_normal_mode(backend: Any, op: s
     assert ok.action == "confirm"
 
 
+@pytest.mark.parametrize(("backend", "op", "names", "steps"), [
+    (Apt(), "remove", ["libauparse0"], [Step("libauparse0", "remove", "1:3.0.9-1", None), Step("auditd", "remove", "1:3.0.9-1", None)]),
+    (Apt(), "install", ["iptables-nft-only"], [Step("iptables-nft-only", "install", None, "1"), Step("ufw", "remove", "0.36.2-1", None)]),
+    (Dnf(), "remove", ["python3-firewall"], [Step("python3-firewall", "remove", "1.0-1", None), Step("firewalld", "remove", "1.0-1", None)]),
+])
+def test_a_security_package_removed_as_a_dependency_is_blocked(backend: Any, op: str, names: list[str], steps: list[Step],
+                                                               tmp_path: Path) -> None:
+    """The change's command names every package its plan removes, so the policy sees them."""
+    argv = backend.change(op, names, steps)
+    assert steps[1].name in " ".join(argv)
+    d = admin_decision(Policy(SecurityConfig(), workspace=tmp_path), tool="packages", action=op, argv=argv,
+                       kind="system", mode="normal", allow=None)
+    assert d.action == "block" and d.rule == "secoff.security-package", (argv, d)
+
+
 def test_a_security_package_install_through_the_daemon_is_blocked(env: Env, daemon: Daemon) -> None:
     for names in (["ufw"], ["sl", "auditd"]):  # known to this host's apt, not installed
         code, res, _err = call(env, {"action": "install", "names": names}, "--yes")
@@ -138,9 +153,26 @@ Remove  1 Package
 Freed space: 4
 Operation aborted.
 """
+WRAPPED = """\
+Dependencies resolved.
+================================================================================
+ Package                                               Arch   Version
+                                                                    Repo   Size
+================================================================================
+Installing:
+ aios-a-package-name-that-is-far-too-long-for-its-column
+                                                       noarch 1.0-1 local 6.3 k
+ aios-short                                            noarch 1.0-1 local 6.0 k
+
+Transaction Summary
+================================================================================
+Install  2 Packages
+"""
 
 
 def test_dnf_transaction_table() -> None:
     assert transaction(UPGRADE) == [("aios-probe", "upgrade", "3.0-1", "noarch"), ("aios-dep", "install", "1.0-1", "noarch")]
+    assert transaction(WRAPPED) == [("aios-a-package-name-that-is-far-too-long-for-its-column", "install", "1.0-1", "noarch"),
+                                    ("aios-short", "install", "1.0-1", "noarch")]
     assert transaction(REMOVE) == [("aios-probe", "remove", "1.0-1", "noarch")]
     assert transaction("Dependencies resolved.\nNothing to do.\nComplete!\n") == []

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import glob
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._admin import AdminError
-from ._pkgbackend import PackageBackend, Runner, Step, base
+from ._pkgbackend import PackageBackend, Runner, Step, base, removed
 
 if TYPE_CHECKING:
     from ._host import HostResult
@@ -97,12 +98,16 @@ class Apt(PackageBackend):
                                                                      int(kib) if kib.isdigit() else None)
         return out
 
-    def change(self, op: str, names: list[str]) -> list[str]:
+    def change(self, op: str, names: list[str], steps: Sequence[Step] = ()) -> list[str]:
+        gone = removed(names, steps)
         if op == "upgrade" and not names:
-            return ["apt-get", *APT_OPTS, "upgrade"]
+            return ["apt-get", *APT_OPTS, "upgrade"]  # never removes a package
         if op == "upgrade":
             return ["apt-get", *APT_OPTS, "install", "--only-upgrade", *names]
-        return ["apt-get", *APT_OPTS, op, *names]
+        if op == "remove":
+            return ["apt-get", *APT_OPTS, "remove", *names, *gone]
+        # 'NAME-' in an install line removes NAME, as the plan (a conflict) already does
+        return ["apt-get", *APT_OPTS, op, *names, *(f"{n}-" for n in gone)]
 
     async def installed(self, run: Runner, names: list[str]) -> dict[str, list[str]]:
         if not names:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._admin import AdminError
-from ._pkgbackend import PackageBackend, Runner, Step
+from ._pkgbackend import PackageBackend, Runner, Step, removed
 
 if TYPE_CHECKING:
     from ._host import HostResult
@@ -112,8 +113,9 @@ class Dnf(PackageBackend):
                     out[(p[0], p[2])] = (int(p[3]), -(-int(p[4]) // 1024))
         return out
 
-    def change(self, op: str, names: list[str]) -> list[str]:
-        return [*CHANGE, op, *names]
+    def change(self, op: str, names: list[str], steps: Sequence[Step] = ()) -> list[str]:
+        # without --allowerasing only a remove removes (its dependents, and unused dependencies)
+        return [*CHANGE, op, *names, *(removed(names, steps) if op == "remove" else [])]
 
     async def installed(self, run: Runner, names: list[str]) -> dict[str, list[str]]:
         if not names:

@@ -129,7 +129,7 @@ class PackagesTool(AdminTool):
         plan = await sized_plan(backend, run, steps)
         # The snapshot of what the change touches: its packages' versions installed before it
         plan["before"] = await backend.installed(run, sorted({base(s.name) for s in steps}))
-        return Change(tuple(backend.change(action, names)), plan, plan_text(plan), env=dict(backend.env),
+        return Change(tuple(backend.change(action, names, steps)), plan, plan_text(plan), env=dict(backend.env),
                       state={"backend": backend.name, "steps": [attrs.asdict(s) for s in steps]})
 
     async def apply(self, change: Change, ctx: ToolContext) -> tuple[bool, str]:

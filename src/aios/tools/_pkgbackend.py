@@ -26,7 +26,9 @@ from ._host import which
 if TYPE_CHECKING:
     from ._host import HostResult
 
-PKG = r"^[a-z0-9][a-z0-9+._-]{0,127}(:[a-z0-9-]{1,20})?$"
+PKG = r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}(:[a-z0-9-]{1,20})?$"
+"""A name never begins with "-" (never an option) and has no glob, path or shell character; rpm
+names may have capitals (NetworkManager) and underscores."""
 QUERY = r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}$"
 OPS = ("install", "upgrade", "downgrade", "reinstall", "remove")
 DPKG_STATUS = "/var/lib/dpkg/status"
@@ -106,8 +108,10 @@ class PackageBackend(ABC):
         """(download bytes, installed KiB) per (name, new version) that is installed."""
 
     @abstractmethod
-    def change(self, op: str, names: list[str]) -> list[str]:
-        """The command that makes the change."""
+    def change(self, op: str, names: list[str], steps: Sequence[Step] = ()) -> list[str]:
+        """The command that makes the change. Every package the plan ``steps`` removes is named
+        in it (the same change: the package manager would remove them anyway), so the policy,
+        which judges this line, sees a firewall or audit package that goes as a dependency."""
 
     @abstractmethod
     async def installed(self, run: Runner, names: list[str]) -> dict[str, list[str]]:
@@ -128,6 +132,11 @@ class PackageBackend(ABC):
             elif s.op != "remove" and s.new not in have:
                 problems.append(f"{s.name} is {', '.join(have) or 'not installed'}, planned {s.new}")
         return problems
+
+
+def removed(names: list[str], steps: Sequence[Step]) -> list[str]:
+    """The packages ``steps`` removes that ``names`` does not name."""
+    return [s.name for s in steps if s.op == "remove" and s.name not in names and base(s.name) not in names]
 
 
 def base(name: str) -> str:
