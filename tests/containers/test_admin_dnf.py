@@ -103,7 +103,7 @@ def rpmhost(dnf_image: str) -> Iterator[RpmHost]:
              "for i in $(seq 100); do aios status >/dev/null 2>&1 && exit 0; sleep 0.2; done; cat /var/log/aios.log; exit 1")
         yield h
     finally:
-        podman("rm", "-f", "-v", name, check=False)
+        podman("rm", "-f", "-t", "0", "-v", name, check=False)
 
 
 @pytest.mark.slow
