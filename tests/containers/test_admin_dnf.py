@@ -78,8 +78,8 @@ class RpmHost:
         out = self.sh(f"rpm -q --qf '%{{VERSION}}-%{{RELEASE}}' {name}", check=False)
         return out.stdout if out.returncode == 0 else None
 
-    def call(self, args: dict[str, Any], *extra: str) -> tuple[int, dict[str, Any], str]:
-        proc = podman("exec", self.name, "aios", "tools", "call", "packages", json.dumps(args), "--json", *extra,
+    def call(self, args: dict[str, Any], *extra: str, user: str = "root") -> tuple[int, dict[str, Any], str]:
+        proc = podman("exec", "--user", user, self.name, "aios", "tools", "call", "packages", json.dumps(args), "--json", *extra,
                       check=False, timeout=600)
         assert "Traceback" not in proc.stderr, proc.stderr
         assert proc.stdout.strip(), proc.stderr
@@ -98,7 +98,9 @@ def rpmhost(dnf_image: str) -> Iterator[RpmHost]:
              "printf '[local]\\nname=local\\nbaseurl=http://127.0.0.1:8765/\\ngpgcheck=0\\nmetadata_expire=0\\n'"
              " > /etc/yum.repos.d/local.repo\n"
              "for i in $(seq 50); do dnf -q makecache >/dev/null 2>&1 && exit 0; sleep 0.2; done; dnf makecache; exit 1")
-        h.sh("AIOS_TOOLS__PACKAGES__BACKEND=dnf AIOS_RECOVERY__AUTO_ROLLBACK=true "
+        # the system daemon, so that another local user (tester, in its socket group) can ask too
+        h.sh("groupadd aios && useradd -M -G aios tester && chgrp aios /run/aios")
+        h.sh("AIOS_DAEMON__SYSTEM=true AIOS_TOOLS__PACKAGES__BACKEND=dnf AIOS_RECOVERY__AUTO_ROLLBACK=true "
              "AIOS_RECOVERY__PATHS='[\"/etc/yum.repos.d\"]' nohup aios-runtime >/var/log/aios.log 2>&1 & "
              "for i in $(seq 100); do aios status >/dev/null 2>&1 && exit 0; sleep 0.2; done; cat /var/log/aios.log; exit 1")
         yield h
@@ -128,6 +130,11 @@ def test_dnf_search_info_list_installed_and_plan(rpmhost: RpmHost) -> None:
     assert (row["name"], row["op"], row["from"], row["to"], row["download_bytes"], row["installed_kib"]) == (
         "aios-read", "install", None, "1.0-1", size, 1)
     assert rpmhost.installed("aios-read") is None
+    # dnf makes no plan for anyone but root, even with --assumeno: the daemon makes it for them
+    code, res, err = rpmhost.call({"action": "plan", "install": ["aios-read"]}, user="tester")
+    assert code == 0 and res["metadata"]["data"]["packages"][0]["to"] == "1.0-1", (res, err)
+    code, res, err = rpmhost.call({"action": "search", "query": "aios-re"}, user="tester")
+    assert code == 0 and [r["name"] for r in res["metadata"]["data"]] == ["aios-read"], (res, err)
     rpmhost.sh("dnf -q -y install aios-read")
     code, res, err = rpmhost.call({"action": "list_installed"})
     assert {"name": "aios-read", "version": "1.0-1", "arch": "noarch", "status": "installed"} in res["metadata"]["data"]

@@ -45,6 +45,7 @@ class Dnf(PackageBackend):
 
     name = "dnf"
     programs = ("dnf", "rpm")
+    plan_needs_root = True
 
     def read_argv(self, action: str, args: dict[str, Any]) -> list[str]:
         names: list[str] = args.get("names") or []

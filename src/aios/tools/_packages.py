@@ -105,7 +105,7 @@ class PackagesTool(AdminTool):
 
     async def read(self, action: str, args: dict[str, Any], ctx: ToolContext) -> tuple[str, Any]:
         backend, run = self._backend(ctx), self._run(ctx)
-        res = await run(self.read_argv(action, args, ctx))
+        res = await run(self.read_argv(action, args, ctx), as_requester=not (action == "plan" and backend.plan_needs_root))
         if action != "plan":
             return await backend.read(run, action, res)
         if not backend.planned(res):

@@ -62,6 +62,9 @@ class PackageBackend(ABC):
     """What must be on the host's PATH for the backend to work."""
     env: ClassVar[dict[str, str]] = {}
     """Extra environment for the commands that change the system."""
+    plan_needs_root: ClassVar[bool] = False
+    """The simulation refuses to run as another user (dnf: "has to be run with superuser
+    privileges", even with --assumeno): a plan is then made by the daemon itself. It only reads."""
 
     def available(self) -> bool:
         return all(which(p) is not None for p in self.programs)
