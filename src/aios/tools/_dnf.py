@@ -171,7 +171,8 @@ def cached_rpm(name: str, evr: str, arch: str | None) -> str | None:
     """The package file in dnf's cache (kept by keepcache=1), or None. rpm file names carry no
     epoch."""
     version = evr.split(":", 1)[-1]
-    hits = sorted(glob.glob(os.path.join(glob.escape(CACHE), "*", "packages", glob.escape(f"{name}-{version}.{arch or '*'}") + ".rpm")))
+    arch_glob = glob.escape(arch) if arch else "*"
+    hits = sorted(glob.glob(os.path.join(glob.escape(CACHE), "*", "packages", f"{glob.escape(f'{name}-{version}')}.{arch_glob}.rpm")))
     return hits[0] if hits else None
 
 
