@@ -4,6 +4,8 @@
   (dpkg's status file first, else an rpm database); a named backend that is missing is one line
   naming the key, in the call and in ``aios doctor``; a value that is no backend is a config error.
 - Changing a security package is blocked in normal mode whatever the backend's spelling.
+- Nothing here passes ``--yes``: a change that the code under test fails to stop waits for a
+  person (none answers) instead of changing this host.
 - dnf's transaction table, as dnf 4 prints it (including a name too long for its column), gives
   the packages, operations, versions and architectures.
 """
@@ -65,7 +67,7 @@ def test_a_chosen_backend_that_is_missing_is_one_line_naming_the_key(env: Env) -
     d = env.start_daemon()
     try:
         for args in ({"action": "search", "query": "bash"}, {"action": "install", "names": ["sl"]}):
-            code, res, err = call(env, args, "--yes")
+            code, res, err = call(env, args)  # never --yes on this host: nothing may change here
             assert code not in (0, 126), (res, err)
             assert res["error"] == line and res["metadata"]["unavailable"] is True, res
     finally:
@@ -113,7 +115,8 @@ def test_a_security_package_removed_as_a_dependency_is_blocked(backend: Any, op:
 
 def test_a_security_package_install_through_the_daemon_is_blocked(env: Env, daemon: Daemon) -> None:
     for names in (["ufw"], ["sl", "auditd"]):  # known to this host's apt, not installed
-        code, res, _err = call(env, {"action": "install", "names": names}, "--yes")
+        # never --yes on this host: should the block regress, the change still waits for a person
+        code, res, _err = call(env, {"action": "install", "names": names})
         assert code == 126 and res["metadata"]["decision"] == "block", res
         assert res["metadata"]["rule"] == "secoff.security-package", res
 
@@ -176,3 +179,15 @@ def test_dnf_transaction_table() -> None:
                                     ("aios-short", "install", "1.0-1", "noarch")]
     assert transaction(REMOVE) == [("aios-probe", "remove", "1.0-1", "noarch")]
     assert transaction("Dependencies resolved.\nNothing to do.\nComplete!\n") == []
+
+
+@pytest.mark.parametrize(("action", "names", "word"), [
+    ("remove", ["sl+"], "would install sl"),  # apt reads 'NAME+' in a remove line as an install
+    ("install", ["curl-"], "would remove curl"),  # and 'NAME-' in an install line as a removal
+])
+def test_an_action_never_does_what_another_action_does(env: Env, daemon: Daemon, action: str, names: list[str], word: str) -> None:
+    """paranoid's allow list names actions (tool:packages:remove): a remove must not install."""
+    # never --yes on this host: on code without the guard this is a confirm that no one answers
+    code, res, _err = call(env, {"action": action, "names": names})
+    assert code not in (0, 126), res
+    assert word in res["error"] and "\n" not in res["error"], res

@@ -33,6 +33,7 @@ from ._pkgbackend import (
     Step,
     base,
     choose,
+    other_action,
     plan_text,
     sized_plan,
 )
@@ -126,6 +127,8 @@ class PackagesTool(AdminTool):
         if not steps:
             raise AdminError(f"nothing to {action}: " + (", ".join(names) or "everything is up to date")
                              + f" ({backend.name} plans no change)")
+        if (why := other_action(action, names, steps)) is not None:
+            raise AdminError(why)
         plan = await sized_plan(backend, run, steps)
         # The snapshot of what the change touches: its packages' versions installed before it
         plan["before"] = await backend.installed(run, sorted({base(s.name) for s in steps}))

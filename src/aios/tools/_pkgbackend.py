@@ -142,6 +142,25 @@ def removed(names: list[str], steps: Sequence[Step]) -> list[str]:
     return [s.name for s in steps if s.op == "remove" and s.name not in names and base(s.name) not in names]
 
 
+def other_action(action: str, names: list[str], steps: Sequence[Step]) -> str | None:
+    """Why the plan does what another action does, or None.
+
+    apt reads ``NAME+`` in a remove line as an install and ``NAME-`` in an install line as a
+    removal; paranoid's allow list names actions (``tool:packages:remove``), so a remove must not
+    install and an install or upgrade must not remove a package it names.
+    """
+    if action == "remove":
+        other = [s for s in steps if s.op != "remove"]
+    else:
+        named = {base(n) for n in names} | {base(n[:-1]) for n in names if n[-1:] in ("+", "-")}
+        other = [s for s in steps if s.op == "remove" and base(s.name) in named]
+    if not other:
+        return None
+    s = other[0]
+    return (f"the {action} of {', '.join(names)} would {s.op} {s.name}: ask for that with the "
+            f"{'remove' if s.op == 'remove' else 'install'} action")
+
+
 def base(name: str) -> str:
     """A package name without apt's ``:arch`` qualifier."""
     return name.split(":")[0]
