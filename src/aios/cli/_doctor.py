@@ -50,11 +50,10 @@ def _checks() -> list[dict[str, Any]]:
         out.append(_check("model endpoint", endpoint.ok, endpoint.detail, endpoint.fix))
     except Exception as exc:  # every failure here is something to fix, said in one line
         out.append(_check("model provider", False, str(exc), "see docs/providers.md"))
-    from aios.tools import admin_tools_status
+    from aios.tools import admin_tools_report
 
-    usable = admin_tools_status()
-    out.append(_check("admin tools", True, "; ".join(
-        f"{name}: {'usable' if why is None else why}" for name, why in usable.items())))
+    usable = admin_tools_report(cfg.tools)
+    out.append(_check("admin tools", True, "; ".join(f"{name}: {what}" for name, what in usable.items())))
     out.extend(_trust(cfg.daemon))
     sock = loaded.paths.socket
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from attrs import field, frozen
 
 from ._types import Bytes, Seconds
@@ -16,6 +18,15 @@ class GitToolConfig:
     system_repo: str = "/etc"
     """The one repository outside the workspace the git tool works in when it is one (etckeeper's
     /etc; its secrets are left out of diff and show); empty: none."""
+
+
+@frozen
+class PackagesToolConfig:
+    """``[tools.packages]``: the typed packages tool."""
+
+    backend: Literal["auto", "apt", "dnf"] = "auto"
+    """The package manager behind it: apt, dnf, or auto (the one whose package database this host
+    keeps: dpkg's status file, else an rpm database; apt when both)."""
 
 
 @frozen
@@ -34,5 +45,7 @@ class ToolsConfig:
     """Largest content the write tool accepts."""
     git: GitToolConfig = field(factory=GitToolConfig)
     """The typed git tool."""
+    packages: PackagesToolConfig = field(factory=PackagesToolConfig)
+    """The typed packages tool."""
     admin_timeout: Seconds = field(default=Seconds(900.0))
-    """A typed admin tool's backend command (apt, systemctl, podman, git) that runs longer is killed."""
+    """A typed admin tool's backend command (apt, dnf, systemctl, podman, git) that runs longer is killed."""

@@ -8,7 +8,14 @@ snapshot, execution, memory record (see :mod:`aios.tools._gate`).
 from ._base import Approval, Confirm, Emit, Record, SnapshotHook, Tool, ToolContext, ToolResult
 from ._gate import EXIT_REFUSED, Gate, gate
 from ._protect import protected_paths
-from ._registry import ADMIN_TOOLS, GROUP, Entry, ToolRegistry, admin_tools_status
+from ._registry import (
+    ADMIN_TOOLS,
+    GROUP,
+    Entry,
+    ToolRegistry,
+    admin_tools_report,
+    admin_tools_status,
+)
 
 __all__ = [
     "ADMIN_TOOLS",
@@ -25,6 +32,7 @@ __all__ = [
     "ToolContext",
     "ToolRegistry",
     "ToolResult",
+    "admin_tools_report",
     "admin_tools_status",
     "gate",
     "protected_paths",

@@ -31,15 +31,34 @@ from ._packages import PackagesTool
 from ._services import ServicesTool
 
 if TYPE_CHECKING:
-    pass
+    from aios.config import ToolsConfig
+
+    from ._admin import AdminTool
 
 ADMIN_TOOLS = (PackagesTool, ServicesTool, ContainersTool, GitTool)
 """The typed admin tools (docs/tools.md): built-in, through the same gate as bash."""
 
 
-def admin_tools_status() -> dict[str, str | None]:
-    """Each typed admin tool's name and why it cannot work on this host (None: it can)."""
-    return {cls.name: cls().problem() for cls in ADMIN_TOOLS}
+def _admin_tool(cls: type[AdminTool], tools: ToolsConfig | None) -> AdminTool:
+    return PackagesTool(tools.packages.backend) if cls is PackagesTool and tools is not None else cls()
+
+
+def admin_tools_status(tools: ToolsConfig | None = None) -> dict[str, str | None]:
+    """Each typed admin tool's name and why it cannot work on this host (None: it can), with
+    ``[tools]`` settings that choose a backend (defaults when None)."""
+    return {cls.name: _admin_tool(cls, tools).problem() for cls in ADMIN_TOOLS}
+
+
+def admin_tools_report(tools: ToolsConfig | None = None) -> dict[str, str]:
+    """Each typed admin tool's name and ``usable`` (``usable (dnf)`` where a setting picks its
+    backend) or why it cannot work on this host: what ``aios doctor`` shows."""
+    out: dict[str, str] = {}
+    for cls in ADMIN_TOOLS:
+        tool = _admin_tool(cls, tools)
+        why = tool.problem()
+        backend = tool.backend_name() if isinstance(tool, PackagesTool) else None
+        out[cls.name] = why if why is not None else f"usable ({backend})" if backend else "usable"
+    return out
 
 log = logging.getLogger("aios.tools")
 
