@@ -191,3 +191,28 @@ def test_an_action_never_does_what_another_action_does(env: Env, daemon: Daemon,
     code, res, _err = call(env, {"action": action, "names": names})
     assert code not in (0, 126), res
     assert word in res["error"] and "\n" not in res["error"], res
+
+
+OBSOLETES = """Dependencies resolved.
+================================================================================
+ Package            Arch       Version        Repository     Size
+================================================================================
+Installing:
+ aios-fw-ng         noarch     1.0-1          local          6.0 k
+     replacing  firewalld.noarch 1.0-1
+Upgrading:
+ aios-probe         noarch     3.0-1          local          6.1 k
+     replacing  aios-probe.noarch 2.0-1
+
+Transaction Summary
+================================================================================
+Install  1 Package
+Upgrade  1 Package
+"""
+
+
+def test_dnf_obsoletes_are_removals() -> None:
+    """A package that obsoletes another removes it: the plan (and so the policy) must see that;
+    the 'replacing' line dnf prints for a package's own older version is not a removal."""
+    assert transaction(OBSOLETES) == [("aios-fw-ng", "install", "1.0-1", "noarch"), ("firewalld", "remove", "1.0-1", "noarch"),
+                                      ("aios-probe", "upgrade", "3.0-1", "noarch")]

@@ -180,8 +180,9 @@ def transaction(out: str) -> list[tuple[str, str, str, str]]:
     """(name, operation, version, arch) for each row of dnf's transaction table.
 
     Rows are ``NAME ARCH EVR REPO SIZE`` under a heading; a name too long for its column stands
-    alone on its line and the rest follows on the next. ``replacing`` lines (obsoletes) are not
-    packages of their own.
+    alone on its line and the rest follows on the next. A ``replacing NAME.ARCH EVR`` line under a
+    row (the row's package obsoletes NAME) is a removal of NAME, unless NAME is the row's own
+    package: the policy must see a firewall that goes by ``Obsoletes:``.
     """
     rows: list[tuple[str, str, str, str]] = []
     op: str | None = None
@@ -195,7 +196,13 @@ def transaction(out: str) -> list[tuple[str, str, str, str]]:
             pending = []
             continue
         words = line.split()
-        if op is None or words[0] == "replacing":
+        if op is None:
+            continue
+        if words[0] == "replacing" and not pending:
+            if len(words) >= 3 and "." in words[1]:
+                name, arch = words[1].rsplit(".", 1)
+                if not rows or rows[-1][0] != name:
+                    rows.append((name, "remove", words[2], arch))
             continue
         words = pending + words
         if len(words) < 5:

@@ -132,8 +132,11 @@ class PackagesTool(AdminTool):
         plan = await sized_plan(backend, run, steps)
         # The snapshot of what the change touches: its packages' versions installed before it
         plan["before"] = await backend.installed(run, sorted({base(s.name) for s in steps}))
+        # Every package the plan newly installs or removes is judged as if named alone: a firewall
+        # pulled in as a dependency, or removed with a library, blocks like one named.
+        effects = tuple(tuple(backend.change(s.op, [s.name])) for s in steps if s.op in ("install", "remove"))
         return Change(tuple(backend.change(action, names, steps)), plan, plan_text(plan), env=dict(backend.env),
-                      state={"backend": backend.name, "steps": [attrs.asdict(s) for s in steps]})
+                      state={"backend": backend.name, "steps": [attrs.asdict(s) for s in steps]}, effects=effects)
 
     async def apply(self, change: Change, ctx: ToolContext) -> tuple[bool, str]:
         res = await self.host(ctx, list(change.argv), env=change.env, as_requester=False)
