@@ -14,6 +14,7 @@ from . import _context as ctx
 from ._interact import Confirmer, EventPrinter, cwd
 from ._run import ModeOpt, YesOpt
 from ._status import JsonFlag
+from ._text import printable
 
 SessionOpt = Annotated[str | None, Parameter(name=["--session", "-s"], help="Continue this session (see aios sessions).")]
 AgentOpt = Annotated[str | None, Parameter(name=["--agent", "-a"], help="Talk to this specialist directly (see aios agents list).")]
@@ -244,6 +245,6 @@ def _history(session: str) -> int:
         print(f"you: {t['user']}")
         for call in t.get("calls", []):
             args = call.get("arguments") or {}
-            print(f"  ▶ {call.get('tool')}: {args.get('command') or args.get('path') or ''} (exit {call.get('exit_code', '-')})")
+            print(f"  ▶ {printable(call.get('tool'))}: {printable(args.get('command') or args.get('path') or '')} (exit {call.get('exit_code', '-')})")
         print(f"aios: {t['answer']}\n")
     return 0

@@ -170,7 +170,8 @@ class EventPrinter:
     def on_tool_started(self, p: dict[str, Any]) -> None:
         self._newline()
         what = p.get("command") or _short(p.get("arguments"))
-        print(f"{self._label(p)}▶ {p.get('tool', '?')}: {what}", file=self.err, flush=True)
+        # the model's text (a command line, a commit message): its control characters shown, not sent
+        print(f"{self._label(p)}▶ {printable(p.get('tool', '?'))}: {printable(what)}", file=self.err, flush=True)
 
     def on_tool_output(self, p: dict[str, Any]) -> None:
         if self.show_output and p.get("text"):

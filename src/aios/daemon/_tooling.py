@@ -93,15 +93,24 @@ def workspace_for(ctx: RequestContext, cwd: str | None) -> Path:
 
 
 def _is_home(path: Path, uid: int) -> bool:
-    """A home directory (the caller's or the daemon's) or a directory above one. Never a
-    workspace: the jail could write ~/.bashrc, ~/.profile or ~/.config/autostart there, which
-    the person's own shell and desktop run later, unjailed."""
+    """A home directory (the caller's or the daemon's), a directory above one, or one inside a
+    home's hidden directories (``~/.config``, ``~/.local/bin``, ``~/.ssh`` …) or its ``~/bin``.
+    Never a workspace: the jail could write ~/.bashrc, ~/.config/autostart, ~/.config/git/config
+    or a program on the person's PATH there, which their own shell, desktop and git run later,
+    unjailed."""
     homes = {Path(os.path.realpath(os.path.expanduser("~")))}
     try:
         homes.add(Path(os.path.realpath(pwd.getpwuid(uid).pw_dir)))
     except KeyError:
         pass
-    return any(path == h or path in h.parents for h in homes)
+    for h in homes:
+        if path == h or path in h.parents:
+            return True
+        if h in path.parents:
+            first = path.relative_to(h).parts[0]
+            if first.startswith(".") or first == "bin":
+                return True
+    return False
 
 
 def requester_of(ctx: RequestContext) -> Identity | None:
