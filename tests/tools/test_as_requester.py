@@ -129,3 +129,22 @@ def test_a_daemon_that_is_not_root_refuses_and_changes_nothing(throwaway_user: U
     t.join()
     assert "ran" not in seen and "must run as root" in str(seen.get("error")), seen
     assert seen["same"] is True
+
+
+async def test_a_backend_run_for_another_user_gets_their_home_not_the_daemons(throwaway_user: User) -> None:
+    """Backends run as the requester (podman, rpm …) find their own per-user files under HOME:
+    the daemon's HOME (/root) made rootless podman fail with permission denied for every other
+    user. The environment is theirs: HOME, USER, no runtime directory of the daemon's."""
+    import pwd
+
+    from aios.tools._host import run_host
+
+    who = Identity.for_uid(throwaway_user.uid, throwaway_user.gid)
+    res = await run_host(["env"], who=who)
+    assert res.ok, res.stderr
+    env = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
+    assert env["HOME"] == pwd.getpwuid(throwaway_user.uid).pw_dir
+    assert env["USER"] == throwaway_user.name
+    assert env.get("XDG_RUNTIME_DIR", f"/run/user/{throwaway_user.uid}") == f"/run/user/{throwaway_user.uid}"
+    own = await run_host(["env"])
+    assert "HOME=" + ("/root" if os.geteuid() == 0 else str(Path.home())) in own.stdout.splitlines()

@@ -63,6 +63,23 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def requester_env(who: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:func:`clean_env` for a backend run as another local user: their HOME, USER and runtime
+    directory (rootless podman keeps its storage and socket there), never the daemon's."""
+    import pwd
+
+    env = clean_env(extra)
+    env.pop("XDG_RUNTIME_DIR", None)
+    try:
+        entry = pwd.getpwuid(who.uid)
+        env.update(HOME=entry.pw_dir or "/", USER=entry.pw_name, LOGNAME=entry.pw_name)
+    except KeyError:
+        env["HOME"] = "/"
+    if os.path.isdir(f"/run/user/{who.uid}"):
+        env["XDG_RUNTIME_DIR"] = f"/run/user/{who.uid}"
+    return env
+
+
 def which(program: str) -> str | None:
     """The program on the fixed host PATH (not the daemon's own PATH)."""
     return shutil.which(program, path=HOST_PATH)
@@ -97,7 +114,7 @@ async def run_host(
         capture_stdout=True,
         capture_stderr=True,
         check=False,
-        env=clean_env(env),
+        env=clean_env(env) if who is None or not who.switch else requester_env(who, env),
         cwd="/",
     )
     out = proc.stdout[:OUTPUT_CAP].decode("utf-8", "replace")
