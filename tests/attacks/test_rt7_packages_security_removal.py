@@ -14,6 +14,9 @@ Spelling 1: ``remove iptables`` (the package by name).
 Spelling 2: ``remove libnftnl11`` (a library iptables depends on: apt removes iptables with it).
 Spelling 3: ``upgrade`` of ``iptables-`` (apt-get's trailing minus means "remove", also after
 ``install --only-upgrade``): an "upgrade" whose plan removes the firewall.
+Spelling 4: ``upgrade`` of ``libnftnl11-``: the same through a dependency. (Branch dnf7 names
+every package a plan removes in the command line of ``install``/``remove``, which the policy then
+blocks, but not in that of ``upgrade NAMES``: this spelling still gets through there.)
 
 ``aios policy check 'apt-get remove auditd'`` / ``'apt-get remove apparmor'`` say ``confirm``
 too; they are not installed here, so apt would plan nothing and the tool stops before deciding.
@@ -32,6 +35,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "by-name": {"action": "remove", "names": ["iptables"]},
     "through-a-dependency": {"action": "remove", "names": ["libnftnl11"]},
     "upgrade-with-a-minus": {"action": "upgrade", "names": ["iptables-"]},
+    "upgrade-with-a-dependency-minus": {"action": "upgrade", "names": ["libnftnl11-"]},
 }
 
 
