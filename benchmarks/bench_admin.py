@@ -1,101 +1,149 @@
-"""Typed admin tools: each read action (and packages plan) through the daemon, beside the backend's
-own command run directly in the same run.
+"""Typed admin tools: every read action (and packages plan) through the daemon, beside the
+backend's own command run directly in the same run.
 
 The tool's figure includes the whole pipeline: the RPC, the policy verdict on the line it runs,
-the record in memory, parsing the backend's output (and, for git in the workspace, the jail).
-Goal: within 1.2x the backend's own time plus 20 ms. Services need systemd as PID 1; on a host
-without it the figure is reported as not measurable.
+the record in memory, parsing the backend's output (and, for git in the workspace, the jail). The
+baseline is the command line the daemon recorded for the call, run directly (for git with the
+settings the tool adds when it runs it). Both are timed in turn, several times, and the p50s
+compared. Goal: within 1.2x the backend's own time plus 20 ms.
+
+- packages, git: on this host; containers: a container of the project's image (when podman and
+  the image are here), removed afterwards;
+- services: systemd is not PID 1 on most hosts running this, so they are measured inside a Podman
+  container whose PID 1 is systemd, with an aios daemon in it (_admin_systemd.py); when podman or
+  the image is missing, one line says so.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import _admin_systemd
+from _admin_calls import Tools, direct, interleaved
+from _admin_podman import IMAGE, container, image_problem, podman_env
 from _common import line, p50, running_daemon
 
 from aios.client import Client
+from aios.tools._git import SAFE
 
-ENV = {"LANG": "C", "LC_ALL": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-CONF = str(Path(__file__).resolve().parent.parent / "containers" / "containers.conf")
-
-
-def timed(fn: Callable[[], Any], reps: int) -> list[float]:
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+Case = tuple[str, Callable[[], Any], Callable[[], Any]]
+GIT = "git -c safe.directory='*' -c user.name=b -c user.email=b@b"
+GIT_SETUP = (f"{GIT} init -q && for i in 1 2 3 4 5; do seq 1 $((i * 400)) > f$i.txt && {GIT} add -A"
+             f" && {GIT} commit -q -m \"commit $i\"; done && {GIT} branch topic && seq 1 2000 | sed 's/7/seven/' > f5.txt")
 
 
-def direct(argv: list[str], cwd: str = "/") -> Callable[[], Any]:
-    env = {**ENV, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", CONF)}
-    return lambda: subprocess.run(argv, capture_output=True, env=env, cwd=cwd, check=False)
+def report(name: str, tool_ms: list[float], own_ms: list[float], baseline: str = "the backend run directly") -> None:
+    t, b = p50(tool_ms), p50(own_ms)
+    line(f"{name}: p50 through aios", t, "ms", baseline, b, goal=f"<= 1.2x + 20 ms = {1.2 * b + 20:.1f} ms")
 
 
-def _cached_baseline(pkg: str, via_tool: Callable[[], Any], cache_dir: str) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
-    """Where the host's apt config turns apt's binary cache off (the tool then keeps one of its
-    own), the plan again beside apt-get -s given a binary cache the same way: both benefit."""
+def apt_cache_opts(cache_dir: str) -> list[str] | None:
+    """Where the host's apt config turns apt's binary cache off, the tool keeps one of its own: the
+    options that give the baseline a binary cache the same way (None when apt keeps its own)."""
     out = subprocess.run(["apt-config", "shell", "P", "Dir::Cache::pkgcache"], capture_output=True, text=True).stdout
     if out.strip() != "P=''":
-        print("packages plan: the host's apt keeps its own binary cache (no second baseline)", flush=True)
-        return []
-    opts = ["-o", f"Dir::Cache::pkgcache={cache_dir}/pkgcache.bin", "-o", f"Dir::Cache::srcpkgcache={cache_dir}/srcpkgcache.bin"]
-    return [(f"packages plan install {pkg} (baseline: apt-get -s with the same binary cache)", via_tool,
-             direct(["apt-get", *opts, "-s", "-q", "install", pkg]))]
+        return None
+    return ["-o", f"Dir::Cache::pkgcache={cache_dir}/pkgcache.bin", "-o", f"Dir::Cache::srcpkgcache={cache_dir}/srcpkgcache.bin"]
+
+
+def package_cases(tools: Tools, cache_dir: str) -> list[Case]:
+    pkg = next((n for n in ("sl", "cowsay", "figlet") if subprocess.run(["apt-cache", "show", n], capture_output=True).returncode == 0), "bash")
+    opts = apt_cache_opts(cache_dir)
+    if opts is None:
+        print("packages: the host's apt keeps its own binary cache (no second baseline)", flush=True)
+    cases: list[Case] = []
+    for name, args in ((f"packages search {pkg}", {"action": "search", "query": pkg}),
+                       (f"packages info {pkg}", {"action": "info", "names": [pkg]}),
+                       ("packages list_installed bash", {"action": "list_installed", "names": ["bash"]}),
+                       (f"packages plan install {pkg}", {"action": "plan", "install": [pkg]})):
+        argv = tools.recorded_argv("packages", args)
+        cases.append((name, tools.caller("packages", args), direct(argv)))
+        if opts is not None and argv[0] in ("apt-get", "apt-cache"):
+            cases.append((f"{name} (baseline with the same binary cache)", tools.caller("packages", args),
+                          direct([argv[0], *opts, *argv[1:]])))
+    return cases
+
+
+def git_cases(tools: Tools, ws: Path) -> list[Case]:
+    tools.call("bash", {"command": GIT_SETUP})
+    cases: list[Case] = []
+    for name, args in (("git status", {"action": "status"}), ("git diff", {"action": "diff"}),
+                       ("git log", {"action": "log"}), ("git show", {"action": "show"}),
+                       ("git branch", {"action": "branch"})):
+        argv = tools.recorded_argv("git", args)
+        cases.append((f"{name} (the tool runs it in the jail)", tools.caller("git", args),
+                      direct([argv[0], *SAFE, *argv[1:]], cwd=str(ws))))
+    return cases
+
+
+@contextmanager
+def container_cases(tools: Tools) -> Iterator[list[Case]]:
+    """containers list, and inspect and logs of a container of the project's image that wrote 300
+    lines (removed when the block ends)."""
+    engine = "podman" if shutil.which("podman") else "docker" if shutil.which("docker") else None
+    if engine is None:
+        print("containers: not measurable here (neither podman nor docker is installed)", flush=True)
+        yield []
+        return
+    env = {"CONTAINERS_CONF": podman_env()["CONTAINERS_CONF"]}
+    cases: list[Case] = [("containers list", tools.caller("containers", {"action": "list"}),
+                          direct(tools.recorded_argv("containers", {"action": "list"}), env))]
+    why = image_problem(IMAGE) if engine == "podman" else "docker: the project's image is built for podman"
+    if why is not None:
+        print(f"containers inspect, logs: not measurable here ({why})", flush=True)
+        yield cases
+        return
+    with container(IMAGE, ["--network", "none", "--entrypoint", "/bin/sh"], ["-c", "seq 1 300; exec sleep infinity"]) as name:
+        for action in ("inspect", "logs"):
+            args = {"action": action, "name": name}
+            cases.append((f"containers {action}", tools.caller("containers", args),
+                          direct(tools.recorded_argv("containers", args), env)))
+        yield cases
+
+
+def services(reps: int) -> None:
+    try:
+        results, note = _admin_systemd.measure(reps)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"services: not measured ({exc})", flush=True)
+        return
+    if not results:
+        print(f"services: not measurable here ({note})", flush=True)
+        return
+    print(f"services: inside a Podman container whose PID 1 is systemd ({note})", flush=True)
+    for r in results:
+        report(f"{r['name']} (in the container)", r["tool"], r["direct"], "the same command run directly there")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
-    reps = 3 if ap.parse_args().quick else 15
-    extra = {"CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", CONF)}
-    with running_daemon(extra) as (sock, env), tempfile.TemporaryDirectory(prefix="aios-bapt") as cache_dir:
-        ws = Path(env["AIOS_PATHS__WORKSPACE"])
+    quick = ap.parse_args().quick
+    reps = 3 if quick else 15
+    with ExitStack() as stack:
+        sock, env = stack.enter_context(running_daemon({"CONTAINERS_CONF": podman_env()["CONTAINERS_CONF"]}))
+        cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="aios-bapt"))
         client = Client.connect(sock, timeout=300)
-
-        def tool(name: str, args: dict[str, Any]) -> Callable[[], Any]:
-            def call() -> Any:
-                res = client.call("tools.call", {"tool": name, "arguments": args})
-                if not res["ok"]:
-                    raise SystemExit(f"{name} {json.dumps(args)} failed: {res['error']}")
-                return res
-            return call
-
-        client.call("tools.call", {"tool": "bash", "arguments": {"command": "git init -q && git -c safe.directory='*' -c user.name=b -c user.email=b@b commit -q --allow-empty -m b"}})
-        pkg = next((n for n in ("sl", "cowsay", "figlet") if subprocess.run(["apt-cache", "show", n], capture_output=True).returncode == 0), "bash")
-        cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
-            ("packages list_installed bash", tool("packages", {"action": "list_installed", "names": ["bash"]}),
-             direct(["dpkg-query", "-W", "-f=${Package}\t${Version}\t${Status}\n", "bash"])),
-            (f"packages plan install {pkg}", tool("packages", {"action": "plan", "install": [pkg]}),
-             direct(["apt-get", "-s", "-q", "install", pkg])),
-            *_cached_baseline(pkg, tool("packages", {"action": "plan", "install": [pkg]}), cache_dir),
-            ("git status (tool runs it in the jail)", tool("git", {"action": "status"}),
-             direct(["git", "-c", "safe.directory=*", "status", "--porcelain=v1", "--branch"], cwd=str(ws))),
-        ]
-        if shutil.which("podman") or shutil.which("docker"):
-            engine = "podman" if shutil.which("podman") else "docker"
-            cases.append(("containers list", tool("containers", {"action": "list"}), direct([engine, "ps", "--all", "--format", "json"])))
+        stack.callback(client.close)
+        tools = Tools(client)
+        cases = [*package_cases(tools, cache_dir), *git_cases(tools, Path(env["AIOS_PATHS__WORKSPACE"])),
+                 *stack.enter_context(container_cases(tools))]
         for name, via_tool, own in cases:
             via_tool()
             own()
-            t, b = p50(timed(via_tool, reps)), p50(timed(own, reps))
-            line(f"{name}: p50 through aios", t, "ms", "the backend run directly", b,
-                 goal=f"<= 1.2x + 20 ms = {1.2 * b + 20:.1f} ms")
-        if not Path("/run/systemd/system").is_dir():
-            print("services status: not measurable here (systemd is not PID 1 on this host)", flush=True)
-        client.close()
+            report(name, *interleaved(via_tool, own, reps))
+    services(reps)
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("CONTAINERS_CONF", podman_env()["CONTAINERS_CONF"])
     sys.exit(main())
