@@ -43,7 +43,8 @@ def image_problem(image: str = IMAGE) -> str | None:
     return None
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """A signal handler: end the run as Ctrl-C does, so every ``finally`` runs."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -53,7 +54,7 @@ def container(image: str, options: list[str], command: list[str] | None = None, 
     anonymous volumes afterwards, whatever happened (SIGTERM is turned into an exception so the
     removal runs then too)."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         podman("run", "-d", "--name", name, "--label", "aios-benchmark=1", *options, image, *(command or []), timeout=300)
         yield name

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from typing import Any
 
 import _admin_systemd
 from _admin_calls import Tools, direct, interleaved
-from _admin_podman import IMAGE, container, image_problem, podman_env
+from _admin_podman import IMAGE, container, image_problem, podman_env, raise_interrupt
 from _common import line, p50, running_daemon
 
 from aios.client import Client
@@ -146,4 +147,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("CONTAINERS_CONF", podman_env()["CONTAINERS_CONF"])
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, raise_interrupt)  # so the daemon and containers are cleaned up then too
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench_admin: interrupted (its daemon and containers were removed)", file=sys.stderr)
+        sys.exit(130)
