@@ -1,6 +1,7 @@
 """Services figures where systemd is PID 1: an aios daemon inside a Podman container.
 
-On the host (:func:`measure`): the systemd test image (the project's image plus Debian's systemd,
+On the host (:func:`measure`): the systemd test image ($AIOS_SYSTEMD_IMAGE, default
+localhost/aios-systemd-test:latest: the project's image plus Debian's systemd,
 built as tests/containers/test_admin_tools.py builds it, ``--pull=never``, when missing) runs with
 ``--systemd=always`` and ``/lib/systemd/systemd`` as PID 1; this checkout's ``src/aios`` is mounted
 read-only over the image's installed copy, so the daemon measured is the code being worked on.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +28,7 @@ from _admin_podman import IMAGE, REPO, container, image_problem, podman
 
 from aios.client import Client
 
-SYSTEMD_IMAGE = "localhost/aios-systemd-test:latest"
+SYSTEMD_IMAGE = os.environ.get("AIOS_SYSTEMD_IMAGE", "localhost/aios-systemd-test:latest")
 SITE = "/opt/aios/venv/lib/python3.11/site-packages/aios"
 HERE = Path(__file__).resolve().parent
 UNIT = "aios-bench"
@@ -36,7 +38,7 @@ DAEMON = ("nohup aios-runtime >/var/log/aios.log 2>&1 & "
           "for i in $(seq 150); do aios status >/dev/null 2>&1 && exit 0; sleep 0.2; done; tail -3 /var/log/aios.log; exit 1")
 SERVICE = (f"printf '[Service]\\nExecStart=/bin/sh -c \"seq 1 300; exec sleep infinity\"\\n' > /etc/systemd/system/{UNIT}.service"
            f" && systemctl daemon-reload && systemctl start {UNIT}"
-           f" && for i in $(seq 50); do [ \"$(journalctl -u {UNIT} -o cat -n 1 --no-pager)\" = 300 ] && exit 0; sleep 0.2; done;"
+           f" && for i in $(seq 50); do journalctl -u {UNIT} -o cat --no-pager | grep -qx 300 && exit 0; sleep 0.2; done;"
            " echo 'the unit wrote no journal lines'; exit 1")
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("services list", {"action": "list"}),
@@ -46,13 +48,15 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 
 # -- on the host --------------------------------------------------------------------------------------
-def systemd_image() -> tuple[str | None, str]:
-    """(the image, "") or (None, why it cannot be had)."""
+def systemd_image(build: bool) -> tuple[str | None, str]:
+    """(the image, "") or (None, why it cannot be had); builds it when missing if ``build``."""
     if image_problem(SYSTEMD_IMAGE) is None:
         return SYSTEMD_IMAGE, ""
     why = image_problem(IMAGE)
     if why is not None:
         return None, why
+    if not build:
+        return None, f"{SYSTEMD_IMAGE} is not built and --quick does not build it (a full run does, from {IMAGE})"
     with tempfile.TemporaryDirectory(prefix="aios-bsd") as ctx:
         (Path(ctx) / "Containerfile").write_text(
             f"FROM {IMAGE}\nRUN apt-get update && apt-get install -y --no-install-recommends systemd systemd-sysv"
@@ -64,9 +68,14 @@ def systemd_image() -> tuple[str | None, str]:
     return SYSTEMD_IMAGE, ""
 
 
-def measure(reps: int) -> tuple[list[dict[str, Any]], str]:
-    """([{name, argv, tool, direct}] in ms, "") or ([], one line saying why there are no figures)."""
-    image, why = systemd_image()
+def measure(reps: int, *, build: bool = True) -> tuple[list[dict[str, Any]], str]:
+    """([{name, argv, tool, direct}] in ms, a note) or ([], one line saying why there are no figures).
+
+    Raises:
+        RuntimeError: the container, systemd, the daemon or the measurement failed (the container
+            is removed first).
+    """
+    image, why = systemd_image(build)
     if image is None:
         return [], why
     start = time.monotonic()
@@ -83,13 +92,20 @@ def measure(reps: int) -> tuple[list[dict[str, Any]], str]:
                       check=False, timeout=1200)
         if proc.returncode != 0:
             raise RuntimeError(f"the measurement in the container failed: {proc.stderr.strip()[-500:]}")
-    results = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    return results, f"container up with systemd and the daemon in {ready:.1f} s"
+    lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    code = next((ln["aios"] for ln in lines if "aios" in ln), "")
+    if not code.startswith(SITE + "/"):
+        raise RuntimeError(f"the daemon in the container runs {code or 'unknown code'}, not this checkout mounted at {SITE}")
+    results = [ln for ln in lines if "name" in ln]
+    return results, f"this checkout's src/aios mounted over the image's; container, systemd and daemon up in {ready:.1f} s"
 
 
 # -- inside the container -------------------------------------------------------------------------------
 def inside(reps: int) -> None:
     """Each case through the daemon beside its recorded command line; one JSON line each."""
+    import aios
+
+    print(json.dumps({"aios": aios.__file__}), flush=True)  # the host checks it is the mounted checkout
     client = Client.connect(Path("/run/aios/aios.sock"), timeout=300)
     tools = Tools(client)
     for name, args in CASES:

@@ -111,9 +111,9 @@ def container_cases(tools: Tools) -> Iterator[list[Case]]:
         yield cases
 
 
-def services(reps: int) -> None:
+def services(reps: int, quick: bool) -> None:
     try:
-        results, note = _admin_systemd.measure(reps)
+        results, note = _admin_systemd.measure(reps, build=not quick)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"services: not measured ({exc})", flush=True)
         return
@@ -130,6 +130,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     quick = ap.parse_args().quick
     reps = 3 if quick else 15
+    print(f"each figure: p50 of {reps} calls through the daemon and {reps} of the baseline, timed in turn", flush=True)
     with ExitStack() as stack:
         sock, env = stack.enter_context(running_daemon({"CONTAINERS_CONF": podman_env()["CONTAINERS_CONF"]}))
         cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="aios-bapt"))
@@ -142,7 +143,7 @@ def main() -> None:
             via_tool()
             own()
             report(name, *interleaved(via_tool, own, reps))
-    services(reps)
+    services(reps, quick)
 
 
 if __name__ == "__main__":
