@@ -19,6 +19,8 @@ from typing import Any
 
 from aios.client import Client
 
+Case = tuple[str, Callable[[], Any], Callable[[], Any]]
+"""(name, the call through the daemon, the backend's command run directly)."""
 ENV = {"LANG": "C", "LC_ALL": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 

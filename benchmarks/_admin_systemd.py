@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _admin_calls import Tools, direct, interleaved
+from _admin_calls import Case, Tools, direct, interleaved
 from _admin_podman import IMAGE, REPO, container, image_problem, podman
 
 from aios.client import Client
@@ -40,11 +40,16 @@ SERVICE = (f"printf '[Service]\\nExecStart=/bin/sh -c \"seq 1 300; exec sleep in
            f" && systemctl daemon-reload && systemctl start {UNIT}"
            f" && for i in $(seq 50); do journalctl -u {UNIT} -o cat --no-pager | grep -qx 300 && exit 0; sleep 0.2; done;"
            " echo 'the unit wrote no journal lines'; exit 1")
-CASES: list[tuple[str, dict[str, Any]]] = [
-    ("services list", {"action": "list"}),
-    (f"services status {UNIT}", {"action": "status", "unit": UNIT}),
-    (f"services logs {UNIT} (100 of its 300 journal lines)", {"action": "logs", "unit": UNIT}),
-]
+
+
+def service_cases(tools: Tools, unit: str, about_logs: str = "") -> list[Case]:
+    """services list, status and logs of ``unit``, each beside the command line the daemon
+    recorded for it (used inside the container, and by bench_admin.py where systemd is PID 1)."""
+    cases: list[Case] = []
+    for name, args in (("services list", {"action": "list"}), (f"services status {unit}", {"action": "status", "unit": unit}),
+                       (f"services logs {unit}{about_logs}", {"action": "logs", "unit": unit})):
+        cases.append((name, tools.caller("services", args), direct(tools.recorded_argv("services", args))))
+    return cases
 
 
 # -- on the host --------------------------------------------------------------------------------------
@@ -69,7 +74,7 @@ def systemd_image(build: bool) -> tuple[str | None, str]:
 
 
 def measure(reps: int, *, build: bool = True) -> tuple[list[dict[str, Any]], str]:
-    """([{name, argv, tool, direct}] in ms, a note) or ([], one line saying why there are no figures).
+    """([{name, tool, direct}] in ms, a note) or ([], one line saying why there are no figures).
 
     Raises:
         RuntimeError: the container, systemd, the daemon or the measurement failed (the container
@@ -108,12 +113,10 @@ def inside(reps: int) -> None:
     print(json.dumps({"aios": aios.__file__}), flush=True)  # the host checks it is the mounted checkout
     client = Client.connect(Path("/run/aios/aios.sock"), timeout=300)
     tools = Tools(client)
-    for name, args in CASES:
-        argv = tools.recorded_argv("services", args)
-        via_tool, own = tools.caller("services", args), direct(argv)
+    for name, via_tool, own in service_cases(tools, UNIT, " (100 of its 300 journal lines)"):
         own()
         t, b = interleaved(via_tool, own, reps)
-        print(json.dumps({"name": name, "argv": argv, "tool": t, "direct": b}), flush=True)
+        print(json.dumps({"name": name, "tool": t, "direct": b}), flush=True)
     client.close()
 
 
