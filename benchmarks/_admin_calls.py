@@ -15,13 +15,20 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aios.client import Client
 
-Case = tuple[str, Callable[[], Any], Callable[[], Any]]
-"""(name, the call through the daemon, the backend's command run directly)."""
 ENV = {"LANG": "C", "LC_ALL": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+class Case(NamedTuple):
+    """One figure: the call through the daemon beside a baseline."""
+
+    name: str
+    via_tool: Callable[[], Any]
+    own: Callable[[], Any]
+    baseline: str = "the backend run directly"
 
 
 def timed(fn: Callable[[], Any], reps: int) -> list[float]:
@@ -48,6 +55,17 @@ def direct(argv: list[str], env: dict[str, str] | None = None, cwd: str = "/") -
     """``argv`` run directly (no shell), output captured, as the tool's backend runs it."""
     full = {**ENV, **(env or {})}
     return lambda: subprocess.run(argv, capture_output=True, env=full, cwd=cwd, check=False)
+
+
+def warm(name: str, via_tool: Callable[[], Any], own: Callable[[], Any]) -> None:
+    """One untimed run of each; SystemExit when the baseline failed (its time would mean nothing)."""
+    via_tool()
+    res = own()
+    code = getattr(res, "returncode", getattr(res, "exit_code", 0))
+    if code != 0:
+        err = getattr(res, "stderr", b"")
+        tail = (err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)).strip().splitlines()
+        raise SystemExit(f"{name}: the baseline failed (exit {code}): {tail[-1] if tail else 'no output'}")
 
 
 class Tools:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _admin_calls import Case, Tools, direct, interleaved
+from _admin_calls import Case, Tools, direct, interleaved, warm
 from _admin_podman import IMAGE, REPO, container, image_problem, podman
 
 from aios.client import Client
@@ -48,7 +48,7 @@ def service_cases(tools: Tools, unit: str, about_logs: str = "") -> list[Case]:
     cases: list[Case] = []
     for name, args in (("services list", {"action": "list"}), (f"services status {unit}", {"action": "status", "unit": unit}),
                        (f"services logs {unit}{about_logs}", {"action": "logs", "unit": unit})):
-        cases.append((name, tools.caller("services", args), direct(tools.recorded_argv("services", args))))
+        cases.append(Case(name, tools.caller("services", args), direct(tools.recorded_argv("services", args))))
     return cases
 
 
@@ -113,8 +113,8 @@ def inside(reps: int) -> None:
     print(json.dumps({"aios": aios.__file__}), flush=True)  # the host checks it is the mounted checkout
     client = Client.connect(Path("/run/aios/aios.sock"), timeout=300)
     tools = Tools(client)
-    for name, via_tool, own in service_cases(tools, UNIT, " (100 of its 300 journal lines)"):
-        own()
+    for name, via_tool, own, _ in service_cases(tools, UNIT, " (100 of its 300 journal lines)"):
+        warm(name, via_tool, own)
         t, b = interleaved(via_tool, own, reps)
         print(json.dumps({"name": name, "tool": t, "direct": b}), flush=True)
     client.close()

@@ -17,6 +17,7 @@ compared. Goal: within 1.2x the backend's own time plus 20 ms.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import signal
@@ -28,11 +29,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import _admin_systemd
-from _admin_calls import Case, Tools, direct, interleaved
+import trio
+from _admin_calls import Case, Tools, direct, interleaved, warm
 from _admin_podman import IMAGE, container, image_problem, podman_env, raise_interrupt
 from _common import line, p50, running_daemon
 
 from aios.client import Client
+from aios.config import SandboxConfig
+from aios.sandbox import Jail
 from aios.tools._git import SAFE
 
 SYSTEMD_HERE = Path("/run/systemd/system").is_dir()
@@ -70,22 +74,30 @@ def package_cases(tools: Tools, cache_dir: str) -> list[Case]:
                        ("packages list_installed bash", {"action": "list_installed", "names": ["bash"]}),
                        (f"packages plan install {pkg}", {"action": "plan", "install": [pkg]})):
         argv = tools.recorded_argv("packages", args)
-        cases.append((name, tools.caller("packages", args), direct(argv)))
+        cases.append(Case(name, tools.caller("packages", args), direct(argv)))
         if opts is not None and argv[0] in ("apt-get", "apt-cache"):
-            cases.append((f"{name} (baseline with the same binary cache)", tools.caller("packages", args),
-                          direct([argv[0], *opts, *argv[1:]])))
+            cases.append(Case(name, tools.caller("packages", args), direct([argv[0], *opts, *argv[1:]]),
+                              f"{argv[0]} with the same binary cache"))
     return cases
 
 
-def git_cases(tools: Tools, ws: Path) -> list[Case]:
+def git_cases(tools: Tools, env: dict[str, str]) -> list[Case]:
+    """Each git read beside git alone and beside the same git in the same jail without the daemon
+    (Jail.run in this process, as the daemon builds it): what the jail costs, and what is left."""
+    ws = Path(env["AIOS_PATHS__WORKSPACE"])
     tools.call("bash", {"command": GIT_SETUP})
+    jail = Jail(SandboxConfig(), mode="normal", workspace=ws, home=Path(env["HOME"]),
+                hidden=[Path(env["AIOS_PATHS__STATE_DIR"]), Path(env["AIOS_PATHS__RUNTIME_DIR"])])
     cases: list[Case] = []
     for name, args in (("git status", {"action": "status"}), ("git diff", {"action": "diff"}),
                        ("git log", {"action": "log"}), ("git show", {"action": "show"}),
                        ("git branch", {"action": "branch"})):
         argv = tools.recorded_argv("git", args)
-        cases.append((f"{name} (the tool runs it in the jail)", tools.caller("git", args),
-                      direct([argv[0], *SAFE, *argv[1:]], cwd=str(ws))))
+        run = [argv[0], *SAFE, *argv[1:]]  # what the tool runs: the settings it adds, then the line it recorded
+        cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args), direct(run, cwd=str(ws))))
+        cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args),
+                          functools.partial(trio.run, functools.partial(jail.run, run, profile="jail")),
+                          "the same git in the same jail, without the daemon"))
     return cases
 
 
@@ -99,8 +111,8 @@ def container_cases(tools: Tools) -> Iterator[list[Case]]:
         yield []
         return
     env = {"CONTAINERS_CONF": podman_env()["CONTAINERS_CONF"]}
-    cases: list[Case] = [("containers list", tools.caller("containers", {"action": "list"}),
-                          direct(tools.recorded_argv("containers", {"action": "list"}), env))]
+    cases: list[Case] = [Case("containers list", tools.caller("containers", {"action": "list"}),
+                              direct(tools.recorded_argv("containers", {"action": "list"}), env))]
     why = image_problem(IMAGE) if engine == "podman" else "docker: the project's image is built for podman"
     if why is not None:
         print(f"containers inspect, logs: not measurable here ({why})", flush=True)
@@ -109,8 +121,8 @@ def container_cases(tools: Tools) -> Iterator[list[Case]]:
     with container(IMAGE, ["--network", "none", "--entrypoint", "/bin/sh"], ["-c", "seq 1 300; exec sleep infinity"]) as name:
         for action in ("inspect", "logs"):
             args = {"action": action, "name": name}
-            cases.append((f"containers {action}", tools.caller("containers", args),
-                          direct(tools.recorded_argv("containers", args), env)))
+            cases.append(Case(f"containers {action}", tools.caller("containers", args),
+                              direct(tools.recorded_argv("containers", args), env)))
         yield cases
 
 
@@ -144,15 +156,14 @@ def main() -> None:
         client = Client.connect(sock, timeout=300)
         stack.callback(client.close)
         tools = Tools(client)
-        cases = [*package_cases(tools, cache_dir), *git_cases(tools, Path(env["AIOS_PATHS__WORKSPACE"])),
+        cases = [*package_cases(tools, cache_dir), *git_cases(tools, env),
                  *stack.enter_context(container_cases(tools))]
         if SYSTEMD_HERE:
             print("services: on this host (systemd is PID 1 here)", flush=True)
             cases += _admin_systemd.service_cases(tools, "systemd-journald", " (100 lines)")
-        for name, via_tool, own in cases:
-            via_tool()
-            own()
-            report(name, *interleaved(via_tool, own, reps))
+        for name, via_tool, own, baseline in cases:
+            warm(name, via_tool, own)
+            report(name, *interleaved(via_tool, own, reps), baseline)
     services(reps, quick)
 
 
