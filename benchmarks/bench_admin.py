@@ -37,7 +37,7 @@ from _common import line, p50, running_daemon
 from aios.client import Client
 from aios.config import SandboxConfig
 from aios.sandbox import Jail
-from aios.tools._git import SAFE
+from aios.tools._git import IN_JAIL, SAFE
 
 SYSTEMD_HERE = Path("/run/systemd/system").is_dir()
 GIT = "git -c safe.directory='*' -c user.name=b -c user.email=b@b"
@@ -93,10 +93,12 @@ def git_cases(tools: Tools, env: dict[str, str]) -> list[Case]:
                        ("git log", {"action": "log"}), ("git show", {"action": "show"}),
                        ("git branch", {"action": "branch"})):
         argv = tools.recorded_argv("git", args)
-        run = [argv[0], *SAFE, *argv[1:]]  # what the tool runs: the settings it adds, then the line it recorded
+        # What the tool runs for a read in the workspace (aios.tools._git.GitTool._git): the
+        # recorded line with the settings it adds, in a jail whose workspace is read-only.
+        run = ["env", "GIT_CONFIG_GLOBAL=/dev/null", argv[0], *SAFE, "--no-optional-locks", *IN_JAIL, *argv[1:]]
         cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args), direct(run, cwd=str(ws))))
         cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args),
-                          functools.partial(trio.run, functools.partial(jail.run, run, profile="jail")),
+                          functools.partial(trio.run, functools.partial(jail.run, run, profile="jail", readonly=True)),
                           "the same git in the same jail, without the daemon"))
     return cases
 
