@@ -147,7 +147,8 @@ def check_complete(message: Message, finish: str | None, *, provider: str, max_t
 
     A tool call whose arguments were cut is not valid JSON, and the model cannot fix that by
     trying again; an empty reply cut by the limit is a thinking model that spent every token on
-    its reasoning. A text answer cut short is kept: it is what the model said.
+    its reasoning, and an empty one stopped by a filter is a refusal. A text answer cut short is
+    kept: it is what the model said.
     """
     if finish not in CUT_SHORT:
         return
@@ -165,12 +166,19 @@ def check_complete(message: Message, finish: str | None, *, provider: str, max_t
                 f"({one_line(call.arguments, 80)!r}…); {fix}",
                 data={"provider": provider},
             ) from None
-    if finish == "length" and not message.tool_calls and not message.content.strip():
+    if message.tool_calls or message.content.strip():
+        return
+    if finish == "length":
         raise ProviderError(
             f"the model used all its max_tokens before it answered (on reasoning, for a thinking "
             f"model); {fix}",
             data={"provider": provider},
         )
+    # A refusal or filter before the first word: an empty answer would tell the person nothing.
+    raise ProviderError(
+        f"{CUT_SHORT[finish]} before the model said anything (a refusal); {fix}",
+        data={"provider": provider},
+    )
 
 
 def check_depth(call: ToolCall, provider: str) -> None:
