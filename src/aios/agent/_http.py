@@ -22,6 +22,8 @@ import trio
 
 from aios.errors import ProviderAuthError, ProviderError, ProviderHTTPError, ProviderTimeout
 
+from ._sse import LineSplitter, split_lines
+
 MAX_ERROR_BODY = 600
 
 _CONTEXT_OVERFLOW = re.compile(
@@ -206,7 +208,12 @@ async def stream_lines(
                         for line in whole_body_lines(raw, url, provider):
                             yield line
                         return
-                    async for line in response.aiter_lines():
+                    splitter = LineSplitter()
+                    async for text in response.aiter_text():
+                        for line in splitter.feed(text):
+                            started = True
+                            yield line
+                    for line in splitter.close():
                         started = True
                         yield line
                     return
@@ -265,8 +272,8 @@ def whole_body_lines(raw: str, url: str, provider: str) -> list[str]:
         return ["data: " + json.dumps(whole), ""]
     head = raw.lstrip("\ufeff \t\r\n")
     if head.startswith(("data:", "event:", ":", "error:", "id:", "retry:")):
-        return raw.splitlines()
-    lines = [line for line in raw.splitlines() if line.strip()]
+        return split_lines(raw)
+    lines = [line for line in split_lines(raw) if line.strip()]
     if len(lines) >= 2 and all(line.lstrip().startswith(("{", "[")) for line in lines):
         return [part for line in lines for part in ("data: " + line, "")]
     if not head:
