@@ -286,3 +286,38 @@ async def test_litellm_adapter_mid_stream_error_event(srv: LLMServer) -> None:
         ev("error", {"type": "error", "error": {"type": "api_error", "message": "Upstream stream ended before completion"}}),
     ]
     assert "Upstream stream ended" in await fails(srv, "anthropic", blocks)
+
+
+# ------------------------------------------------------------------------------------------
+# vLLM, /v1/messages (vllm/entrypoints/anthropic/serving.py message_stream_converter)
+
+
+async def test_vllm_messages_without_usage_chunk_has_no_stops_or_message_delta(srv: LLMServer) -> None:
+    """message_stream_converter closes the open block and sends ``message_delta`` only when the
+    OpenAI stream it converts ends with a usage chunk (``choices: []``); without one, the
+    ``[DONE]`` becomes ``message_stop`` right after the last ``input_json_delta``: no
+    ``content_block_stop``, no stop reason. The thinking block gets a uuid signature."""
+    blocks = [
+        ev("message_start", {"type": "message_start", "message": {"id": "chatcmpl-b6e1", "type": "message", "role": "assistant", "content": [],
+                                                                   "model": "Qwen/Qwen3-8B", "stop_reason": None, "stop_sequence": None,
+                                                                   "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+        block(0, {"type": "thinking", "thinking": ""}), delta(0, {"type": "thinking_delta", "thinking": "Uptime."}),
+        delta(0, {"type": "signature_delta", "signature": "8f14e45fceea167a5a36dedd4bea2543"}), stop(0),
+        block(1, {"type": "tool_use", "id": "chatcmpl-tool-9f2c", "name": "bash", "input": {}}),
+        json_delta(1, '{"command": "up'), json_delta(1, 'time"}'),
+        ev("message_stop", {"type": "message_stop"}),
+    ]
+    events = await run(srv, blocks)
+    assert shown(events) == ""
+    assert calls_of(events) == [("chatcmpl-tool-9f2c", "bash", {"command": "uptime"})]
+
+
+async def test_vllm_messages_converter_error_event(srv: LLMServer) -> None:
+    """An OpenAI error chunk fails ``ChatCompletionStreamResponse.model_validate_json`` in the
+    converter, which sends ``event: error`` with ``{"type": "error", "error": {"type":
+    "internal_error", "message": ...}}`` and stops: no ``message_stop``."""
+    blocks = [
+        start(model="Qwen/Qwen3-8B"), block(0, {"type": "text", "text": ""}), text_delta(0, "Checking"),
+        ev("error", {"type": "error", "error": {"type": "internal_error", "message": "1 validation error for ChatCompletionStreamResponse"}}),
+    ]
+    assert "validation error" in await fails(srv, "anthropic", blocks)

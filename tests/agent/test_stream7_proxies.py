@@ -119,25 +119,27 @@ def sglang(delta: dict[str, Any], finish: str | None = None, **choice: Any) -> s
                 "usage": None})
 
 
-async def test_sglang_null_fields_and_rest_of_arguments_with_the_finish(srv: LLMServer) -> None:
-    """SGLang dumps ToolCall with ``"id": null`` on continuations, ``"name": null``, ``"type":
-    "function"`` everywhere, ``reasoning_content`` deltas, and sends the arguments its parser
-    held back in the finish chunk (``finish_reason: "tool_calls"``, ``matched_stop``)."""
+async def test_sglang_null_fields_and_held_back_arguments_before_the_finish(srv: LLMServer) -> None:
+    """serving_chat.py ``_process_tool_call_stream``: ``model_dump_json()`` with every field, so
+    continuations carry ``"id": null`` and ``"name": null`` (an id only with the name),
+    ``"type": "function"`` everywhere, ``reasoning_content`` deltas; at the end
+    ``_check_for_unstreamed_tool_args`` sends the arguments the parser held back in a chunk of
+    their own (no finish), then the finish chunk with ``matched_stop``."""
+    def frag(args: str, **head: Any) -> dict[str, Any]:
+        return {"id": None, "index": 0, "type": "function", "function": {"name": None, "arguments": args}, **head}
+    none = {"role": None, "content": None, "reasoning_content": None}
     blocks = [
         sglang({"role": "assistant", "content": "", "reasoning_content": None, "tool_calls": None}),
-        sglang({"role": None, "content": None, "reasoning_content": "Check the load.", "tool_calls": None}),
-        sglang({"role": None, "content": None, "reasoning_content": None, "tool_calls": [
-            {"id": "call_9c6f2f7e", "index": 0, "type": "function", "function": {"name": "bash", "arguments": ""}}]}),
-        sglang({"role": None, "content": None, "reasoning_content": None, "tool_calls": [
-            {"id": None, "index": 0, "type": "function", "function": {"name": None, "arguments": '{"command": "cat '}}]}),
-        sglang({"role": None, "content": None, "reasoning_content": None, "tool_calls": [
-            {"id": None, "index": 0, "type": "function", "function": {"name": None, "arguments": '/proc/loadavg"}'}}]}),
-        sglang({"role": None, "content": None, "reasoning_content": None, "tool_calls": None}, "tool_calls", matched_stop=None),
+        sglang({**none, "reasoning_content": "Check the load.", "tool_calls": None}),
+        sglang({**none, "tool_calls": [frag("", id="call_9c6f2f7e1b2a4c5d6e7f8a9b", function={"name": "bash", "arguments": ""})]}),
+        sglang({**none, "tool_calls": [frag('{"command": "cat ')]}),
+        sglang({**none, "tool_calls": [frag('/proc/loadavg"}')]}),
+        sglang({**none, "tool_calls": None}, "tool_calls", matched_stop=151645),
         DONE,
     ]
     events = await run(srv, blocks)
     assert shown(events) == ""
-    assert calls_of(events) == [("call_9c6f2f7e", "bash", {"command": "cat /proc/loadavg"})]
+    assert calls_of(events) == [("call_9c6f2f7e1b2a4c5d6e7f8a9b", "bash", {"command": "cat /proc/loadavg"})]
 
 
 # ------------------------------------------------------------------------------------------
