@@ -233,3 +233,46 @@ async def test_content_filter_with_nothing_said_is_one_line(blocks: list[str], s
     """Azure/OpenAI ``finish_reason: "content_filter"`` before any word: not an empty answer
     (the person would see nothing and not know why), but one line saying the filter stopped it."""
     assert "content filter" in await fails(srv, "openai", blocks)
+
+
+# ------------------------------------------------------------------------------------------
+# llama-cpp-python's server (llama_cpp/llama_chat_format.py, llama_cpp/server/app.py)
+
+
+def lcp(delta: dict[str, Any], finish: str | None = None) -> str:
+    """app.py sends ``json.dumps(chunk)`` through sse_starlette, whose lines end in CRLF."""
+    body = json.dumps({"id": "chatcmpl-4e1f", "object": "chat.completion.chunk", "created": 1764633600, "model": "qwen2.5-7b-instruct-q4_k_m.gguf",
+                       "choices": [{"index": 0, "finish_reason": finish, "logprobs": None, "delta": delta}]})
+    return f"data: {body}\r\n\r\n"
+
+
+async def test_llama_cpp_python_function_call_mirrors_tool_calls(srv: LLMServer) -> None:
+    """``_stream_response_to_function_stream``: every argument piece is sent twice in one delta,
+    as the legacy ``function_call`` and as ``tool_calls[0]`` (name and id repeated on each);
+    the call is read once, its arguments not doubled."""
+    tool_id = "call__0_bash_cmpl-4e1f"
+    def both(piece: str) -> dict[str, Any]:
+        return {"role": None, "content": None, "function_call": {"name": "bash", "arguments": piece},
+                "tool_calls": [{"index": 0, "id": tool_id, "type": "function", "function": {"name": "bash", "arguments": piece}}]}
+    blocks = [
+        lcp({"role": "assistant", "content": None, "function_call": None, "tool_calls": None}),
+        *(lcp(both(p)) for p in ('{"command": "', "ls -la", ' /var/log"}')),
+        lcp({"role": None, "content": None, "function_call": None, "tool_calls": None}, "tool_calls"),
+        "data: [DONE]\r\n\r\n",
+    ]
+    events = await run(srv, blocks)
+    assert calls_of(events) == [(tool_id, "bash", {"command": "ls -la /var/log"})]
+
+
+async def test_llama_cpp_python_whole_message_with_both_spellings(srv: LLMServer) -> None:
+    """The second spelling: chatml-function-calling's whole (non-streamed) message holds the
+    call in ``tool_calls`` and, for a single call, again in ``function_call``; a server that
+    answers so despite ``stream`` is read as one call."""
+    message = {"role": "assistant", "content": None,
+               "tool_calls": [{"id": "call__0_bash_cmpl-9", "type": "function", "function": {"name": "bash", "arguments": '{"command": "uptime"}'}}],
+               "function_call": {"name": "bash", "arguments": '{"command": "uptime"}'}}
+    body = json.dumps({"id": "chatcmpl-9", "object": "chat.completion", "created": 1764633600, "model": "m",
+                       "choices": [{"finish_reason": "tool_calls", "index": 0, "logprobs": None, "message": message}],
+                       "usage": {"completion_tokens": 9, "prompt_tokens": 80, "total_tokens": 89}})
+    events = await run(srv, [body], content_type="application/json", chunked=False)
+    assert calls_of(events) == [("call__0_bash_cmpl-9", "bash", {"command": "uptime"})]

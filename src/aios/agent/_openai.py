@@ -211,8 +211,10 @@ class _Reply:
             frags = [frags] if isinstance(frags, dict) else frags
             if not isinstance(frags, list):
                 raise TypeError(f"tool_calls is {type(frags).__name__}")
-            if delta.get("function_call") is not None:  # the legacy single call
-                frags = [*frags, {"function": delta["function_call"]}]
+            if delta.get("function_call") is not None and not frags:
+                # The legacy single call. Beside tool_calls it only mirrors them: llama-cpp-python
+                # sends every piece in both, and reading both would double the arguments.
+                frags = [{"function": delta["function_call"]}]
             for frag in frags:
                 out.extend(self.calls.feed(frag))
         return out
