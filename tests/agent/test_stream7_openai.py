@@ -182,6 +182,23 @@ async def test_llamacpp_error_object_mid_stream(srv: LLMServer) -> None:
     assert "context size" in await fails(srv, "openai", blocks)
 
 
+@pytest.mark.parametrize("pieces", [
+    ["<|channel|>", "analysis<|message|>The user wants the uptime.", "<|end|><|start|>assistant<|channel|>final<|message|>", "Up 3 ", "days."],
+    ["<|channel|>analysis<|message|>Plan: answer.<|start|>assistant", "<|channel|>final<|message|>Up 3 days."],
+    list("<|channel|>analysis<|message|>One token at a time.<|end|><|start|>assistant<|channel|>final<|message|>Up 3 days."),
+    list("<think>The same class with DeepSeek's tags, one token at a time.</think>\n\nUp 3 days."),
+], ids=["with-end", "end-stripped", "per-character", "think-per-character"])
+async def test_llamacpp_gpt_oss_harmony_reasoning_in_content(pieces: list[str], srv: LLMServer) -> None:
+    """common/chat.cpp common_chat_parse_gpt_oss: reasoning is what lies between
+    ``<|channel|>analysis<|message|>`` and ``<|start|>assistant<|channel|>final<|message|>``;
+    with ``--reasoning-format none`` (or a build without the gpt-oss parser) all of it stays in
+    ``content``, the ``<|end|>`` sometimes stripped. Only the final channel is the answer."""
+    blocks = [llama({"role": "assistant", "content": None}), *(llama({"content": p}) for p in pieces), llama({}, "stop"), DONE]
+    events = await run(srv, blocks)
+    assert shown(events) == "Up 3 days."
+    assert done_of(events).message.content == "Up 3 days."
+
+
 # ------------------------------------------------------------------------------------------
 # Ollama (openai/openai.go, middleware/openai.go)
 
