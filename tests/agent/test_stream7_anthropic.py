@@ -321,3 +321,23 @@ async def test_vllm_messages_converter_error_event(srv: LLMServer) -> None:
         ev("error", {"type": "error", "error": {"type": "internal_error", "message": "1 validation error for ChatCompletionStreamResponse"}}),
     ]
     assert "validation error" in await fails(srv, "anthropic", blocks)
+
+
+async def test_sglang_messages_error_event_then_the_stream_goes_on(srv: LLMServer) -> None:
+    """SGLang's /v1/messages (python/sglang/srt/entrypoints/anthropic/serving.py
+    ``_generate_anthropic_stream``): a chunk it cannot parse becomes ``event: error``
+    (``api_error``, "Stream processing error") and the loop *continues*, so ``[DONE]`` still
+    brings the block stop, ``message_delta`` and ``message_stop``. The reply failed: one line,
+    and the call begun before it is not run."""
+    blocks = [
+        ev("message_start", {"type": "message_start", "message": {"id": "msg_5f0c", "type": "message", "role": "assistant", "content": [],
+                                                                   "model": "qwen3", "usage": {"input_tokens": 31, "output_tokens": 0, "cache_read_input_tokens": 0}}}),
+        block(0, {"type": "tool_use", "id": "call_9c6f2f7e", "name": "bash", "input": {}}),
+        json_delta(0, '{"command": "rm -rf /tmp/bu'),
+        ev("error", {"type": "error", "error": {"type": "api_error", "message": "Stream processing error"}}),
+        json_delta(0, 'ild"}'),
+        stop(0),
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"input_tokens": 31, "output_tokens": 12, "cache_read_input_tokens": 0}}),
+        ev("message_stop", {"type": "message_stop"}),
+    ]
+    assert "Stream processing error" in await fails(srv, "anthropic", blocks)
