@@ -276,3 +276,24 @@ async def test_llama_cpp_python_whole_message_with_both_spellings(srv: LLMServer
                        "usage": {"completion_tokens": 9, "prompt_tokens": 80, "total_tokens": 89}})
     events = await run(srv, [body], content_type="application/json", chunked=False)
     assert calls_of(events) == [("call__0_bash_cmpl-9", "bash", {"command": "uptime"})]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole-message", "one-delta"])
+async def test_localai_same_id_without_index_two_whole_calls(stream: bool, srv: LLMServer) -> None:
+    """chat.go's non-streamed branch condenses the calls into one choice, each ``schema.ToolCall``
+    with ``ID: id`` (the request's) and no index; read whole, or as one delta carrying both:
+    two different whole calls under one id are two calls, never one glued argument string."""
+    rid = "0f6a2b1c-5d4e-4f3a-8b9c-7d6e5f4a3b2c"
+    calls = [{"id": rid, "type": "function", "function": {"name": "bash", "arguments": '{"command":"uptime"}'}},
+             {"id": rid, "type": "function", "function": {"name": "read_file", "arguments": '{"path":"/etc/hostname"}'}}]
+    if stream:
+        blocks = [localai({"role": "assistant", "content": "", "tool_calls": calls}), localai({}, "tool_calls"), DONE]
+        events = await run(srv, blocks)
+    else:
+        body = json.dumps({"created": 1764633600, "object": "chat.completion", "id": rid, "model": "hermes-2-pro",
+                           "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": "", "tool_calls": calls}}],
+                           "usage": {"prompt_tokens": 60, "completion_tokens": 20, "total_tokens": 80}})
+        events = await run(srv, [body], content_type="application/json", chunked=False)
+    got = calls_of(events)
+    assert [(n, a) for _, n, a in got] == [("bash", {"command": "uptime"}), ("read_file", {"path": "/etc/hostname"})]
+    assert got[0][0] != got[1][0]
