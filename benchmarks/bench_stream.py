@@ -23,7 +23,6 @@ import trio  # noqa: E402
 from _common import line, p50  # noqa: E402
 
 from aios.agent import Done, Message, ProviderChoice, ToolSpec, make_provider  # noqa: E402
-from aios.agent._sse import LineSplitter  # noqa: E402
 from aios.config import ProviderConfig, Seconds  # noqa: E402
 from llmserver import LLMServer, raw  # noqa: E402
 
@@ -117,6 +116,8 @@ def split_ms(body: list[str], reps: int) -> tuple[float, float]:
     before; it also breaks at U+2028), on the same writes."""
     from httpx._decoders import LineDecoder  # the reader behind Response.aiter_lines
 
+    from aios.agent._sse import LineSplitter
+
     ours, theirs = [], []
     for _ in range(reps):
         start = time.perf_counter()
@@ -131,11 +132,44 @@ def split_ms(body: list[str], reps: int) -> tuple[float, float]:
     return p50(ours), p50(theirs)
 
 
+def parse_ms(events: list[str], reps: int) -> tuple[float, float]:
+    """CPU only, no I/O: the OpenAI reply reader (SSE parser + tool-call assembly) over the
+    body's lines, beside ``json.loads`` of the same events (the floor any reader pays)."""
+    from aios.agent._openai import _Reply
+    from aios.agent._sse import SSEParser
+
+    lines = "".join(events).split("\n")
+    datas = [x[6:] for x in lines if x.startswith("data: ") and x != "data: [DONE]"]
+    ours, floor = [], []
+    for _ in range(reps):
+        start = time.perf_counter()
+        reply, parser = _Reply("u", "p", ["bash"]), SSEParser()
+        for text in lines:
+            reply.read(parser.feed(text))
+            if reply.done:
+                break
+        ours.append((time.perf_counter() - start) * 1e3)
+        assert reply.calls.result()[0].name == "bash"
+        start = time.perf_counter()
+        for d in datas:
+            json.loads(d)
+        floor.append((time.perf_counter() - start) * 1e3)
+    return p50(ours), p50(floor)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     n, reps = (1_000, 2) if quick else (10_000, 7)
-    ours, theirs = split_ms(writes(openai_body(pieces(n)[1], repeat=False)), reps * 5)
-    line(f"splitting the lines of a {n}-piece call's body (50 writes)", ours, "ms", "httpx's LineDecoder on the same writes", theirs)
+    try:
+        ours, theirs = split_ms(writes(openai_body(pieces(n)[1], repeat=False)), reps * 5)
+    except ImportError:  # a checkout from before LineSplitter, measured for comparison
+        pass
+    else:
+        line(f"splitting the lines of a {n}-piece call's body (50 writes)", ours, "ms", "httpx's LineDecoder on the same writes", theirs)
+    for repeat in (False, True):
+        ours, floor = parse_ms(openai_body(pieces(n)[1], repeat=repeat), reps * 3)
+        what = "id/type/name repeated" if repeat else "index on each fragment"
+        line(f"reading a {n}-piece call, no I/O ({what})", ours, "ms", "json.loads of the same events", floor)
     trio.run(measure, n, reps)
 
 
