@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from test_providers import BASH, READ, collect, conversation, done_of, provider_for
-from test_stream_openai import fails, shown
+from test_stream_openai import fails, one_line, shown
 from test_streams import DONE, calls_of
 
 from aios.agent import ToolCallStarted
-from llmserver import LLMServer, raw
+from aios.errors import ProviderError
+from llmserver import LLMServer, error, raw
 
 
 @pytest.fixture
@@ -274,3 +275,27 @@ async def test_tgi_error_event(srv: LLMServer) -> None:
     """server.rs ``impl From<InferError> for Event``: ``{"error": "...", "error_type": "..."}``."""
     blocks = [tgi({"role": "assistant", "content": "The"}), sse({"error": "Request failed during generation: Server error: CUDA out of memory", "error_type": "generation"})]
     assert "CUDA out of memory" in await fails(srv, "openai", blocks)
+
+
+# ------------------------------------------------------------------------------------------
+# Servers started without tool calling: the refusal says what to change, at once
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    # vllm/entrypoints/openai/chat_completion/serving.py, a server without the two flags
+    (400, {"error": {"message": '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+                     "type": "BadRequestError", "param": None, "code": 400}}),
+    # llama.cpp tools/server utils (oaicompat_chat_params_parse), a server without --jinja: a 500
+    (500, {"error": {"code": 500, "message": "tools param requires --jinja flag", "type": "server_error"}}),
+    # the same file in older builds, which could not stream tool calls at all
+    (500, {"error": {"code": 500, "message": "Cannot use tools with stream", "type": "server_error"}}),
+], ids=["vllm-auto-tool-choice", "llamacpp-jinja", "llamacpp-stream"])
+async def test_server_without_tool_calling_is_one_line_with_the_fix(status: int, body: dict[str, Any], srv: LLMServer) -> None:
+    """The refusal names structured output (which sends no tools) and is not retried: a 500
+    that says the server lacks a flag will say it again."""
+    srv.script([error(status, body=body), error(status, body=body), error(status, body=body)])
+    with pytest.raises(ProviderError) as info:
+        await collect(provider_for("openai", srv, retries=2), conversation(), [BASH, READ])
+    message = one_line(info.value)
+    assert "structured_output" in message and body["error"]["message"] in message
+    assert len(srv.requests) == 1, "a deterministic refusal is not retried"

@@ -31,7 +31,12 @@ _CONTEXT_OVERFLOW = re.compile(
     r"|exceeds? the (available|maximum) context|reduce the length of the (messages|prompt)",
     re.IGNORECASE,
 )
-_NO_TOOLS = re.compile(r"(does not|doesn't) support tools|tools? (are|is) not supported", re.IGNORECASE)
+_NO_TOOLS = re.compile(
+    r"(does not|doesn't) support tools|tools? (are|is) not supported"
+    # vLLM without --enable-auto-tool-choice; llama.cpp without --jinja (a 500), or too old
+    r"|tool choice requires --enable-auto-tool-choice|tools param requires --jinja|cannot use tools with stream",
+    re.IGNORECASE,
+)
 
 
 _HTML = re.compile(r"</?(html|body|head|title|h1|center|p|hr|pre)\b", re.IGNORECASE)
@@ -118,10 +123,11 @@ def status_error(status: int, body: bytes, *, provider: str, url: str, key_env: 
             f"lower llm.context_budget or llm.providers.{provider}.max_tokens, or start a new chat",
             data=data,
         )
-    if status == 400 and _NO_TOOLS.search(detail):
+    if status in (400, 500) and _NO_TOOLS.search(detail):
         return ProviderHTTPError(
-            f"400 from {url}: {detail}; set llm.providers.{provider}.structured_output = true, "
-            "or use a model with tool support",
+            f"{status} from {url}: {detail}; set llm.providers.{provider}.structured_output = true, "
+            "or use a model or server with tool calls (llama-server --jinja; vLLM "
+            "--enable-auto-tool-choice --tool-call-parser NAME)",
             data=data,
         )
     if status == 404:
@@ -182,7 +188,11 @@ async def stream_lines(
                 async with client.stream("POST", url, json=body, headers=headers) as response:
                     if response.status_code >= 400:
                         data = await response.aread()
-                        if (response.status_code == 429 or response.status_code >= 500) and attempt < retries:
+                        retryable = response.status_code == 429 or (
+                            # a 500 saying the server lacks a flag says it again: not retried
+                            response.status_code >= 500 and not _NO_TOOLS.search(_server_message(data))
+                        )
+                        if retryable and attempt < retries:
                             delay = _retry_after(response, attempt)
                             if delay > MAX_RETRY_WAIT:
                                 err = status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
