@@ -277,6 +277,20 @@ async def test_tgi_error_event(srv: LLMServer) -> None:
     assert "CUDA out of memory" in await fails(srv, "openai", blocks)
 
 
+@pytest.mark.parametrize("message", [
+    "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 3900 `inputs` tokens and 256 `max_new_tokens`",
+    "Input validation error: `inputs` must have less than 4096 tokens. Given: 5120",
+])
+async def test_tgi_context_overflow_is_named(message: str, srv: LLMServer) -> None:
+    """router/src/validation.rs ValidationError (``Input validation error: ...``), sent by
+    server.rs as a 422 ``{"error", "error_type": "validation"}``: the conversation is too long,
+    and the line says what to lower."""
+    srv.script([error(422, body={"error": message, "error_type": "validation"})])
+    with pytest.raises(ProviderError) as info:
+        await collect(provider_for("openai", srv), conversation(), [BASH, READ])
+    assert "llm.context_budget" in one_line(info.value)
+
+
 # ------------------------------------------------------------------------------------------
 # Servers started without tool calling: the refusal says what to change, at once
 

@@ -28,7 +28,9 @@ MAX_ERROR_BODY = 600
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context[ _-]?(length|size|window)|maximum context|prompt is too long|too many tokens"
-    r"|exceeds? the (available|maximum) context|reduce the length of the (messages|prompt)",
+    r"|exceeds? the (available|maximum) context|reduce the length of the (messages|prompt)"
+    # TGI's validation.rs: "`inputs` tokens + `max_new_tokens` must be <= N", "`inputs` must have less than N tokens"
+    r"|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than \d+ tokens",
     re.IGNORECASE,
 )
 _NO_TOOLS = re.compile(
