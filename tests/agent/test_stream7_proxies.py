@@ -68,9 +68,9 @@ def localai(delta: dict[str, Any], finish: str | None = None) -> str:
 
 
 async def test_localai_parallel_calls_share_the_request_id(srv: LLMServer) -> None:
-    """processTools: each call is two chunks, the name (``index`` i) then the arguments (``index``
-    i, with the text content beside); every call's ``id`` is the *request's* uuid, so two calls
-    share one id and differ only by index."""
+    """processTools in older releases: each call is two chunks, the name (``index`` i) then the
+    arguments (``index`` i, with the text content beside); every call's ``id`` is the
+    *request's* uuid, so two calls share one id and differ only by index."""
     rid = "b7d4c0de-1f2a-4c3b-9d8e-0a1b2c3d4e5f"
     def call(i: int, name: str | None = None, args: str | None = None) -> dict[str, Any]:
         fn: dict[str, Any] = {}
@@ -93,8 +93,9 @@ async def test_localai_parallel_calls_share_the_request_id(srv: LLMServer) -> No
 
 
 async def test_shared_id_across_indexes_second_spelling_whole_calls(srv: LLMServer) -> None:
-    """The same class, spelled as one chunk per whole call (a proxy that stamps the response id
-    on every call): index 0 and index 1 with one id are two calls, never one call with both
+    """The same class as current LocalAI spells it (chat_stream_workers.go
+    ``emitJSONToolCallDeltas``: one chunk per whole call, ``Index: i``, ``ID: id``, the
+    request's): index 0 and index 1 with one id are two calls, never one call with both
     argument objects glued together."""
     blocks = [
         localai({"role": "assistant", "tool_calls": [
