@@ -341,3 +341,18 @@ async def test_sglang_messages_error_event_then_the_stream_goes_on(srv: LLMServe
         ev("message_stop", {"type": "message_stop"}),
     ]
     assert "Stream processing error" in await fails(srv, "anthropic", blocks)
+
+
+@pytest.mark.parametrize("pieces", [
+    ["<think>", "The user wants the uptime.", "</think>", "\n\nUp 3 days."],
+    list("<think>One token at a time.</think>\nUp 3 days."),
+    ["<|channel|>analysis<|message|>Answer briefly.<|end|><|start|>assistant<|channel|>final<|message|>", "Up 3 days."],
+], ids=["think", "think-per-character", "harmony"])
+async def test_reasoning_left_in_a_text_block_is_not_the_answer(pieces: list[str], srv: LLMServer) -> None:
+    """llama.cpp's /v1/messages builds text blocks from the same diffs as its OpenAI endpoint
+    (server-task.cpp ``to_json_anthropic``): with ``--reasoning-format none`` the reasoning stays
+    in ``content_delta``, so it arrives as ``text_delta`` pieces, not a thinking block."""
+    blocks = [start(model="qwen3-8b"), block(0, {"type": "text", "text": ""}), *(text_delta(0, p) for p in pieces), stop(0), *end("end_turn", 20)]
+    events = await run(srv, blocks)
+    assert shown(events) == "Up 3 days."
+    assert done_of(events).message.content == "Up 3 days."
