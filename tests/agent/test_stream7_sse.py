@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from test_providers import BASH, READ, collect, conversation, done_of, provider_for
-from test_stream_openai import shown
+from test_stream_openai import one_line, shown
 from test_streams import DONE, an, an_end, an_start, calls_of
 
 from aios.agent._sse import LineSplitter, split_lines
-from llmserver import LLMServer, raw, raw_bytes
+from aios.errors import ProviderError
+from llmserver import LLMServer, error, raw, raw_bytes
 
 KINDS = ["openai", "anthropic"]
 
@@ -151,3 +152,16 @@ def test_line_splitter_matches_the_standard_at_every_cut() -> None:
         got = [*splitter.feed(text[:cut]), *splitter.feed(text[cut:]), *splitter.close()]
         assert got == expected, cut
     assert split_lines(text) == expected
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("status", [301, 307, 308])
+async def test_a_redirect_names_the_address_to_configure(kind: str, status: int, srv: LLMServer) -> None:
+    """A reverse proxy in front of the server (nginx ``return 301 https://$host$request_uri``,
+    Caddy's automatic HTTPS) answers the POST with a redirect and an empty body. It is not
+    followed (the key would go to another address); the line names where it points."""
+    srv.script([error(status, body="", headers={"Location": "https://llm.example.internal/v1/chat/completions"})])
+    with pytest.raises(ProviderError) as info:
+        await collect(provider_for(kind, srv, retries=0), conversation(), [BASH, READ])
+    message = one_line(info.value)
+    assert "https://llm.example.internal/v1/chat/completions" in message and "base_url" in message

@@ -204,6 +204,14 @@ async def stream_lines(
                             await trio.sleep(delay)
                             continue
                         raise status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
+                    if 300 <= response.status_code < 400:
+                        # Not followed: the request (and its key) would go to another address.
+                        where = response.headers.get("location") or "another address"
+                        raise ProviderError(
+                            f"{url} redirects to {where} ({response.status_code}); point "
+                            f"llm.providers.{provider}.base_url there (often https:// instead of http://)",
+                            data={"provider": provider, "status": response.status_code},
+                        )
                     ctype = response.headers.get("content-type", "").lower()
                     if ctype.startswith("text/html"):
                         raise ProviderError(
