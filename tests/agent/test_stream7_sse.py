@@ -12,13 +12,14 @@ import re
 from typing import Any
 
 import pytest
+import trio
 from test_providers import BASH, READ, collect, conversation, done_of, provider_for
 from test_stream_openai import one_line, shown
 from test_streams import DONE, an, an_end, an_start, calls_of
 
 from aios.agent._sse import LineSplitter, split_lines
 from aios.errors import ProviderError
-from llmserver import LLMServer, error, raw, raw_bytes
+from llmserver import LLMServer, endless, error, raw, raw_bytes
 
 KINDS = ["openai", "anthropic"]
 
@@ -165,3 +166,20 @@ async def test_a_redirect_names_the_address_to_configure(kind: str, status: int,
         await collect(provider_for(kind, srv, retries=0), conversation(), [BASH, READ])
     message = one_line(info.value)
     assert "https://llm.example.internal/v1/chat/completions" in message and "base_url" in message
+
+
+@pytest.mark.parametrize(("kind", "status", "ctype"), [
+    ("openai", 200, "text/event-stream"),
+    ("anthropic", 200, "text/event-stream"),
+    ("openai", 200, "application/octet-stream"),
+    ("anthropic", 500, "text/plain"),
+], ids=["event-stream", "event-stream-anthropic", "not-a-stream", "error-status"])
+async def test_a_body_that_never_ends_is_refused(kind: str, status: int, ctype: str, srv: LLMServer) -> None:
+    """A ``base_url`` that answers with bytes forever and never a line end: bytes keep coming,
+    so no read timeout fires. The reply is refused in one line once a line (or a whole body,
+    or an error page) is longer than any model server sends. ``fail_after`` only turns the old
+    endless wait into a failure; it asserts no speed."""
+    srv.script([endless(status=status, content_type=ctype)])
+    with trio.fail_after(120), pytest.raises(ProviderError) as info:
+        await collect(provider_for(kind, srv, retries=0), conversation(), [BASH, READ])
+    assert "MiB" in one_line(info.value) or str(status) in one_line(info.value)

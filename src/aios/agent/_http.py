@@ -22,9 +22,26 @@ import trio
 
 from aios.errors import ProviderAuthError, ProviderError, ProviderHTTPError, ProviderTimeout
 
-from ._sse import LineSplitter, split_lines
+from ._sse import LineSplitter, LineTooLong, split_lines
 
 MAX_ERROR_BODY = 600
+
+MAX_WHOLE_BODY = 32 << 20
+"""Bytes read of a body that is not an event stream (one JSON answer is far smaller)."""
+MAX_ERROR_READ = 64 << 10
+"""Bytes read of an error answer: enough for its message, never an endless page."""
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the (decoded) body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context[ _-]?(length|size|window)|maximum context|prompt is too long|too many tokens"
@@ -189,7 +206,7 @@ async def stream_lines(
             async with httpx.AsyncClient(timeout=timeout, verify=await ssl_context()) as client:
                 async with client.stream("POST", url, json=body, headers=headers) as response:
                     if response.status_code >= 400:
-                        data = await response.aread()
+                        data, _more = await _read_at_most(response, MAX_ERROR_READ)
                         retryable = response.status_code == 429 or (
                             # a 500 saying the server lacks a flag says it again: not retried
                             response.status_code >= 500 and not _NO_TOOLS.search(_server_message(data))
@@ -223,14 +240,29 @@ async def stream_lines(
                     if "event-stream" not in ctype:
                         # Not labelled as a stream: a server or proxy that ignored "stream" (one
                         # JSON answer or error object), JSON lines, or a stream labelled wrongly.
-                        raw = (await response.aread()).decode("utf-8", "replace")
+                        whole, more = await _read_at_most(response, MAX_WHOLE_BODY)
+                        if more:
+                            raise ProviderError(
+                                f"{url} sent more than {MAX_WHOLE_BODY >> 20} MiB that is not an event "
+                                f"stream, not a model reply; is llm.providers.{provider}.base_url right?",
+                                data={"provider": provider},
+                            )
+                        raw = whole.decode("utf-8", "replace")
                         started = True
                         for line in whole_body_lines(raw, url, provider):
                             yield line
                         return
                     splitter = LineSplitter()
                     async for text in response.aiter_text():
-                        for line in splitter.feed(text):
+                        try:
+                            lines = splitter.feed(text)
+                        except LineTooLong as exc:
+                            raise ProviderError(
+                                f"{url} sent {exc}, not a model stream; nothing of this reply was "
+                                f"kept; is llm.providers.{provider}.base_url right?",
+                                data={"provider": provider},
+                            ) from None
+                        for line in lines:
                             started = True
                             yield line
                     for line in splitter.close():

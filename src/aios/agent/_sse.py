@@ -25,6 +25,14 @@ from collections.abc import Iterator
 
 import attrs
 
+MAX_LINE = 16 << 20
+"""Characters a line may hold; no model server sends an event this long (a reply that never
+ends a line would otherwise be buffered for as long as bytes keep coming)."""
+
+
+class LineTooLong(ValueError):
+    """A line went past :data:`MAX_LINE` without a line end."""
+
 
 class LineSplitter:
     """Text in, whole lines out, ending lines only at CR, LF and CRLF.
@@ -36,12 +44,18 @@ class LineSplitter:
     halves.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
         self._pending: list[str] = []  # the line begun but not ended, in pieces (no quadratic +=)
+        self._size = 0
+        self._max = max_line
         self._cr = False  # the last piece ended in CR: a LF that starts the next one belongs to it
 
     def feed(self, text: str) -> list[str]:
-        """The lines ``text`` ends (without their line ends)."""
+        """The lines ``text`` ends (without their line ends).
+
+        Raises:
+            LineTooLong: the line being read is past the limit.
+        """
         if self._cr:
             self._cr = False
             if text.startswith("\n"):
@@ -50,6 +64,9 @@ class LineSplitter:
             return []
         if "\n" not in text and "\r" not in text:
             self._pending.append(text)
+            self._size += len(text)
+            if self._size > self._max:
+                raise LineTooLong(f"a line of more than {self._max >> 20} MiB without a line end")
             return []
         if "\r" in text:  # rare: normalise to LF, then split with C speed like the common case
             self._cr = text.endswith("\r")
@@ -57,16 +74,19 @@ class LineSplitter:
         lines = text.split("\n")
         if self._pending:
             lines[0] = "".join(self._pending) + lines[0]
-            self._pending = []
+            self._pending, self._size = [], 0
         rest = lines.pop()
         if rest:
             self._pending.append(rest)
+            self._size = len(rest)
+        if len(lines[0]) > self._max or (len(text) > self._max and max(map(len, lines)) > self._max):
+            raise LineTooLong(f"a line of more than {self._max >> 20} MiB without a line end")
         return lines
 
     def close(self) -> list[str]:
         """The last line, when the text ended without a line end."""
         rest = "".join(self._pending)
-        self._pending = []
+        self._pending, self._size = [], 0
         return [rest] if rest else []
 
 
