@@ -18,8 +18,8 @@ from test_stream_openai import one_line, shown
 from test_streams import DONE, an, an_end, an_start, calls_of
 
 from aios.agent._sse import LineSplitter, split_lines
-from aios.errors import ProviderError
-from llmserver import LLMServer, endless, error, raw, raw_bytes
+from aios.errors import ProviderError, ProviderTimeout
+from llmserver import LLMServer, endless, error, raw, raw_bytes, slow
 
 KINDS = ["openai", "anthropic"]
 
@@ -183,3 +183,20 @@ async def test_a_body_that_never_ends_is_refused(kind: str, status: int, ctype: 
     with trio.fail_after(120), pytest.raises(ProviderError) as info:
         await collect(provider_for(kind, srv, retries=0), conversation(), [BASH, READ])
     assert "MiB" in one_line(info.value) or str(status) in one_line(info.value)
+
+
+@pytest.mark.parametrize(("kind", "junk"), [
+    ("openai", 'data: {"status":"ok","uptime":12}\n\n'),
+    ("openai", 'data: {"choices":[]}\n\n'),
+    ("anthropic", 'event: heartbeat\ndata: {"type":"heartbeat"}\n\n'),
+    ("anthropic", 'data: {"ts":1764633600}\n\n'),
+], ids=["openai-other-service", "openai-empty-choices", "anthropic-unknown-event", "anthropic-untyped"])
+async def test_events_that_carry_nothing_forever_end_the_reply(kind: str, junk: str, srv: LLMServer) -> None:
+    """A ``base_url`` pointing at some other event stream (a status feed's heartbeats) sends
+    well-formed events that are no part of a reply, forever. They count as keep-alives: the
+    reply ends with the keep-alive timeout after 5 × timeout, not never."""
+    head = [] if kind == "openai" else [an_start()]
+    srv.script([slow(raw([*head, *[junk] * 100]), 0.05)])
+    with trio.fail_after(8), pytest.raises(ProviderTimeout) as info:
+        await collect(provider_for(kind, srv, timeout=0.2), conversation(), [])
+    assert "keep-alive" in one_line(info.value)

@@ -232,6 +232,13 @@ class AnthropicProvider(StreamingProvider):
             yield closing
 
 
+REPLY_EVENTS = frozenset({
+    "message_start", "content_block_start", "content_block_delta", "content_block_stop",
+    "message_delta", "message_stop", "message",
+})
+"""Event types that move a reply on (for the keep-alive watch)."""
+
+
 def _index(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -326,7 +333,8 @@ class _Reply:
     def feed(self, name: str, chunk: dict[str, Any]) -> list[Event]:
         # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
         kind = "error" if name == "error" else chunk.get("type") or name
-        if kind != "ping":
+        if kind in REPLY_EVENTS and (kind != "message" or "content" in chunk):
+            # Pings and events of no reply (an untyped event is "message") are keep-alives.
             self.progress += 1
         err = error_in(chunk)
         if kind == "error" or err is not None:

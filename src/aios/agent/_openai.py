@@ -170,7 +170,10 @@ class _Reply:
         return out
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        self.progress += 1
+        if chunk.get("choices") or chunk.get("usage") or chunk.get("x_groq"):
+            # Only a chunk that can carry the reply moves it on: an unrelated event stream's
+            # heartbeats (a wrong base_url) count as keep-alives, so they cannot hold it forever.
+            self.progress += 1
         err = error_in(chunk)
         if err is not None:
             raise stream_error(self.url, self.provider, err)
