@@ -18,6 +18,7 @@ A reply is a plain JSON-able dict built by the helpers below (:func:`text`, :fun
 :func:`slow`, :func:`raw` (or :func:`raw_bytes`) for a body sent verbatim, :func:`gzipped`, :func:`stall`, :func:`reset`);
 a script file for the standalone process is a JSON list of the same dicts.
 When the queue is empty the server answers with the text ``(script exhausted)``.
+:func:`endless` sends a body that never ends.
 
 Streams use chunked transfer encoding, like real servers, so a :func:`cut` reply is a connection
 closed in the middle of the body (the client sees an incomplete chunked read), not a clean end.
@@ -169,6 +170,12 @@ def stall(reply: Reply, after: int, seconds: float = 5.0) -> Reply:
 def reset(reply: Reply, after: int = 2) -> Reply:
     """``reply``, but after ``after`` stream events the connection is reset (TCP RST)."""
     return {**reply, "reset_after": after}
+
+
+def endless(piece: str = "x" * 65536, *, status: int = 200, content_type: str = "text/event-stream") -> Reply:
+    """A body that never ends: ``piece`` written again and again until the client goes away
+    (a ``base_url`` pointing at something that streams forever, never a line end)."""
+    return {"kind": "endless", "piece": piece, "status": status, "content_type": content_type}
 
 
 def split(s: str, n: int) -> list[str]:
@@ -525,6 +532,20 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the client went away; that is what some tests do
 
+    def _send_endless(self, reply: Reply) -> None:
+        self.send_response(int(reply.get("status", 200)))
+        self.send_header("Content-Type", str(reply.get("content_type", "text/event-stream")))
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        data = str(reply["piece"]).encode()
+        try:
+            while True:
+                self._write_chunk(data)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the client gave up: what the tests using this expect
+
     def _embeddings(self, body: Any) -> None:
         """OpenAI-compatible embeddings, deterministic: each word adds +1 to one of 64 dimensions
         (picked by crc32), so texts that share words are near. Needs no script."""
@@ -627,6 +648,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply, seq = self.state.next_reply()
         if reply["kind"] == "raw":
             self._send_stream(list(reply["blocks"]), reply)
+            return
+        if reply["kind"] == "endless":
+            self._send_endless(reply)
             return
         if reply["kind"] == "error":
             self._send_json(int(reply["status"]), reply.get("body") or "", reply.get("headers"))

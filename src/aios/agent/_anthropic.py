@@ -36,6 +36,7 @@ from ._http import StreamingProvider, stream_lines
 from ._messages import Event, Message, TextDelta, ToolCall, ToolCallStarted, ToolSpec
 from ._reply import (
     KeepAliveWatch,
+    ThinkFilter,
     cut_error,
     decode_event,
     error_in,
@@ -222,10 +223,20 @@ class AnthropicProvider(StreamingProvider):
                         yield piece
         if not (reply.stopped or reply.finish):
             raise cut_error(url, self.name)
+        for piece in reply.close():
+            if not (self.structured and isinstance(piece, TextDelta)):
+                yield piece
         for closing in final_events("".join(reply.text), reply.tool_calls(), tools, structured=self.structured,
                                   force_answer=force_answer, finish=reply.finish, usage=_usage(reply.usage),
                                   provider=self.name, max_tokens=self.max_tokens):
             yield closing
+
+
+REPLY_EVENTS = frozenset({
+    "message_start", "content_block_start", "content_block_delta", "content_block_stop",
+    "message_delta", "message_stop", "message",
+})
+"""Event types that move a reply on (for the keep-alive watch)."""
 
 
 def _index(value: Any) -> int | None:
@@ -260,6 +271,7 @@ class _Reply:
     def __init__(self, url: str, provider: str) -> None:
         self.url, self.provider = url, provider
         self.text: list[str] = []
+        self.think = ThinkFilter()
         self.blocks: dict[int, _Block] = {}
         self.latest: int | None = None
         self.usage: dict[str, Any] = {}
@@ -273,8 +285,21 @@ class _Reply:
             return []
         if not isinstance(value, str):
             raise TypeError(f"text is {type(value).__name__}")
-        self.text.append(value)
-        return [TextDelta(value)]
+        # A server without a reasoning parser (llama.cpp --reasoning-format none) leaves the
+        # reasoning in text blocks, as it does in OpenAI content.
+        visible = self.think.feed(value)
+        if not visible:
+            return []
+        self.text.append(visible)
+        return [TextDelta(visible)]
+
+    def close(self) -> list[Event]:
+        """Text held back until the end (what might still have opened a reasoning block)."""
+        rest = self.think.close()
+        if not rest:
+            return []
+        self.text.append(rest)
+        return [TextDelta(rest)]
 
     def _start(self, index: int, block: dict[str, Any]) -> list[Event]:
         kind = str(block.get("type") or "")
@@ -308,7 +333,8 @@ class _Reply:
     def feed(self, name: str, chunk: dict[str, Any]) -> list[Event]:
         # llama.cpp's "error:" field carries {"code", "message", "type": "<kind>"}
         kind = "error" if name == "error" else chunk.get("type") or name
-        if kind != "ping":
+        if kind in REPLY_EVENTS and (kind != "message" or "content" in chunk):
+            # Pings and events of no reply (an untyped event is "message") are keep-alives.
             self.progress += 1
         err = error_in(chunk)
         if kind == "error" or err is not None:

@@ -6,6 +6,9 @@ the arguments as string pieces cut anywhere (inside a JSON string or an escape).
 - Ollama before 0.4.7 and some proxies omit ``index`` (or send ``null``): a fragment continues
   the latest call unless it carries a new id or starts a new name;
 - Ollama since gives every call ``index`` 0, told apart only by their ids;
+- LocalAI stamps the *request's* id on every call: the same id at another index, or (in a
+  whole message, without indexes) on a call with other whole arguments, is another call, which
+  gets an id of its own so its result can be told apart;
 - indexes may start at 1 or skip; calls keep the order in which they first appeared;
 - some servers repeat ``id``, ``type`` and the whole name with every fragment (the name is not
   doubled), a few cut the name itself in pieces (``read_`` + ``file``), told apart from a repeat
@@ -38,6 +41,8 @@ class _Slot:
     begun: bool = False
     """Whether a non-blank argument piece came."""
     position: int = 0
+    index: int | None = None
+    """The ``index`` the call came with, so an id seen again at another index is another call."""
     fallback: str = attrs.field(factory=lambda: f"call_{ULID()}")
 
     @property
@@ -74,6 +79,17 @@ def _whole(slot: _Slot) -> bool:
     return True
 
 
+def _another(slot: _Slot, args: Any) -> bool:
+    """Whether ``args`` (with a name, under an id already seen, no index) start another call:
+    the earlier call's arguments are whole and these are different whole-call arguments, not
+    a repeat of them (which stays the same call)."""
+    if not isinstance(args, str | dict | list) or not args or not _whole(slot):
+        return False
+    if isinstance(args, str):
+        return args.strip() != slot.arguments.strip()
+    return bool(json.loads(slot.arguments) != args)
+
+
 class CallAssembler:
     """Feed it the ``tool_calls`` entries of each delta; ``result()`` gives the calls.
 
@@ -96,7 +112,10 @@ class CallAssembler:
     def _slot_for(self, index: int | None, fid: str, name: str, args: Any) -> _Slot:
         if fid:
             for slot in self._slots:
-                if slot.id == fid:
+                if slot.id == fid and (index is None or slot.index is None or slot.index == index):
+                    if index is None and name and _another(slot, args):
+                        # LocalAI's whole message stamps the request's id on every call
+                        return self._new(index)
                     return slot
         found = self._by_index.get(index) if index is not None else (self._slots[-1] if self._slots else None)
         fresh = found is None or (
@@ -112,7 +131,10 @@ class CallAssembler:
             fresh = True
         if found is not None and not fresh:
             return found
-        slot = _Slot(position=len(self._slots))
+        return self._new(index)
+
+    def _new(self, index: int | None) -> _Slot:
+        slot = _Slot(position=len(self._slots), index=index)
         self._slots.append(slot)
         if index is not None:
             self._by_index[index] = slot
@@ -142,7 +164,7 @@ class CallAssembler:
         name = _text(fn.get("name"), "name")
         args = fn.get("arguments")
         slot = self._slot_for(_index(frag.get("index")), fid, name, args)
-        if fid and not slot.id:
+        if fid and not slot.id and not any(s.id == fid for s in self._slots):
             slot.id = fid
         if name and name != slot.name and (not slot.name or self._continues(slot.name, name)):
             slot.name += name

@@ -22,14 +22,40 @@ import trio
 
 from aios.errors import ProviderAuthError, ProviderError, ProviderHTTPError, ProviderTimeout
 
+from ._sse import LineSplitter, LineTooLong, split_lines
+
 MAX_ERROR_BODY = 600
+
+MAX_WHOLE_BODY = 32 << 20
+"""Bytes read of a body that is not an event stream (one JSON answer is far smaller)."""
+MAX_ERROR_READ = 64 << 10
+"""Bytes read of an error answer: enough for its message, never an endless page."""
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the (decoded) body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context[ _-]?(length|size|window)|maximum context|prompt is too long|too many tokens"
-    r"|exceeds? the (available|maximum) context|reduce the length of the (messages|prompt)",
+    r"|exceeds? the (available|maximum) context|reduce the length of the (messages|prompt)"
+    # TGI's validation.rs: "`inputs` tokens + `max_new_tokens` must be <= N", "`inputs` must have less than N tokens"
+    r"|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than \d+ tokens",
     re.IGNORECASE,
 )
-_NO_TOOLS = re.compile(r"(does not|doesn't) support tools|tools? (are|is) not supported", re.IGNORECASE)
+_NO_TOOLS = re.compile(
+    r"(does not|doesn't) support tools|tools? (are|is) not supported"
+    # vLLM without --enable-auto-tool-choice; llama.cpp without --jinja (a 500), or too old
+    r"|tool choice requires --enable-auto-tool-choice|tools param requires --jinja|cannot use tools with stream",
+    re.IGNORECASE,
+)
 
 
 _HTML = re.compile(r"</?(html|body|head|title|h1|center|p|hr|pre)\b", re.IGNORECASE)
@@ -116,10 +142,11 @@ def status_error(status: int, body: bytes, *, provider: str, url: str, key_env: 
             f"lower llm.context_budget or llm.providers.{provider}.max_tokens, or start a new chat",
             data=data,
         )
-    if status == 400 and _NO_TOOLS.search(detail):
+    if status in (400, 500) and _NO_TOOLS.search(detail):
         return ProviderHTTPError(
-            f"400 from {url}: {detail}; set llm.providers.{provider}.structured_output = true, "
-            "or use a model with tool support",
+            f"{status} from {url}: {detail}; set llm.providers.{provider}.structured_output = true, "
+            "or use a model or server with tool calls (llama-server --jinja; vLLM "
+            "--enable-auto-tool-choice --tool-call-parser NAME)",
             data=data,
         )
     if status == 404:
@@ -179,8 +206,12 @@ async def stream_lines(
             async with httpx.AsyncClient(timeout=timeout, verify=await ssl_context()) as client:
                 async with client.stream("POST", url, json=body, headers=headers) as response:
                     if response.status_code >= 400:
-                        data = await response.aread()
-                        if (response.status_code == 429 or response.status_code >= 500) and attempt < retries:
+                        data, _more = await _read_at_most(response, MAX_ERROR_READ)
+                        retryable = response.status_code == 429 or (
+                            # a 500 saying the server lacks a flag says it again: not retried
+                            response.status_code >= 500 and not _NO_TOOLS.search(_server_message(data))
+                        )
+                        if retryable and attempt < retries:
                             delay = _retry_after(response, attempt)
                             if delay > MAX_RETRY_WAIT:
                                 err = status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
@@ -190,6 +221,14 @@ async def stream_lines(
                             await trio.sleep(delay)
                             continue
                         raise status_error(response.status_code, data, provider=provider, url=url, key_env=key_env)
+                    if 300 <= response.status_code < 400:
+                        # Not followed: the request (and its key) would go to another address.
+                        where = response.headers.get("location") or "another address"
+                        raise ProviderError(
+                            f"{url} redirects to {where} ({response.status_code}); point "
+                            f"llm.providers.{provider}.base_url there (often https:// instead of http://)",
+                            data={"provider": provider, "status": response.status_code},
+                        )
                     ctype = response.headers.get("content-type", "").lower()
                     if ctype.startswith("text/html"):
                         raise ProviderError(
@@ -201,12 +240,32 @@ async def stream_lines(
                     if "event-stream" not in ctype:
                         # Not labelled as a stream: a server or proxy that ignored "stream" (one
                         # JSON answer or error object), JSON lines, or a stream labelled wrongly.
-                        raw = (await response.aread()).decode("utf-8", "replace")
+                        whole, more = await _read_at_most(response, MAX_WHOLE_BODY)
+                        if more:
+                            raise ProviderError(
+                                f"{url} sent more than {MAX_WHOLE_BODY >> 20} MiB that is not an event "
+                                f"stream, not a model reply; is llm.providers.{provider}.base_url right?",
+                                data={"provider": provider},
+                            )
+                        raw = whole.decode("utf-8", "replace")
                         started = True
                         for line in whole_body_lines(raw, url, provider):
                             yield line
                         return
-                    async for line in response.aiter_lines():
+                    splitter = LineSplitter()
+                    async for text in response.aiter_text():
+                        try:
+                            lines = splitter.feed(text)
+                        except LineTooLong as exc:
+                            raise ProviderError(
+                                f"{url} sent {exc}, not a model stream; nothing of this reply was "
+                                f"kept; is llm.providers.{provider}.base_url right?",
+                                data={"provider": provider},
+                            ) from None
+                        for line in lines:
+                            started = True
+                            yield line
+                    for line in splitter.close():
                         started = True
                         yield line
                     return
@@ -265,8 +324,8 @@ def whole_body_lines(raw: str, url: str, provider: str) -> list[str]:
         return ["data: " + json.dumps(whole), ""]
     head = raw.lstrip("\ufeff \t\r\n")
     if head.startswith(("data:", "event:", ":", "error:", "id:", "retry:")):
-        return raw.splitlines()
-    lines = [line for line in raw.splitlines() if line.strip()]
+        return split_lines(raw)
+    lines = [line for line in split_lines(raw) if line.strip()]
     if len(lines) >= 2 and all(line.lstrip().startswith(("{", "[")) for line in lines):
         return [part for line in lines for part in ("data: " + line, "")]
     if not head:

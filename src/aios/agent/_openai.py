@@ -170,7 +170,10 @@ class _Reply:
         return out
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        self.progress += 1
+        if chunk.get("choices") or chunk.get("usage") or chunk.get("x_groq"):
+            # Only a chunk that can carry the reply moves it on: an unrelated event stream's
+            # heartbeats (a wrong base_url) count as keep-alives, so they cannot hold it forever.
+            self.progress += 1
         err = error_in(chunk)
         if err is not None:
             raise stream_error(self.url, self.provider, err)
@@ -211,8 +214,10 @@ class _Reply:
             frags = [frags] if isinstance(frags, dict) else frags
             if not isinstance(frags, list):
                 raise TypeError(f"tool_calls is {type(frags).__name__}")
-            if delta.get("function_call") is not None:  # the legacy single call
-                frags = [*frags, {"function": delta["function_call"]}]
+            if delta.get("function_call") is not None and not frags:
+                # The legacy single call. Beside tool_calls it only mirrors them: llama-cpp-python
+                # sends every piece in both, and reading both would double the arguments.
+                frags = [{"function": delta["function_call"]}]
             for frag in frags:
                 out.extend(self.calls.feed(frag))
         return out

@@ -14,22 +14,29 @@ from ._http import error_detail, one_line
 from ._messages import Done, Event, Message, TextDelta, ToolCall, ToolSpec
 from ._sse import SSEEvent
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
+REASONING_BLOCKS = (
+    ("<think>", "</think>"),
+    # gpt-oss's harmony channels (llama.cpp's common_chat_parse_gpt_oss markers): the analysis
+    # channel is reasoning, the final channel the answer; ``<|end|>`` between them may be gone.
+    ("<|channel|>analysis<|message|>", "<|channel|>final<|message|>"),
+)
+"""(open, close) markers of a reasoning block that a server left in ``content``."""
 
 
 class ThinkFilter:
-    """Drops a leading ``<think>…</think>`` block from streamed text.
+    """Drops a leading reasoning block (:data:`REASONING_BLOCKS`) from streamed text.
 
     Reasoning models served without a reasoning parser (DeepSeek-R1 distills on llama.cpp with
-    ``--reasoning-format none``, vLLM without ``--reasoning-parser``, older LM Studio) put their
-    reasoning in ``content`` inside these tags; it is not the answer. Only a block at the very
-    start counts, so an answer that mentions the tag later is kept as it is.
+    ``--reasoning-format none``, vLLM without ``--reasoning-parser``, older LM Studio, gpt-oss
+    on a llama.cpp without its harmony parser) put their reasoning in ``content`` inside these
+    markers; it is not the answer. Only a block at the very start counts, so an answer that
+    mentions a marker later is kept as it is.
     """
 
     def __init__(self) -> None:
         self._state = "start"  # start | thinking | after (the block ended) | text
         self._buf = ""
+        self._close = ""
 
     def feed(self, piece: str) -> str:
         """The visible part of ``piece`` (text that may still open a block is held back)."""
@@ -40,23 +47,29 @@ class ThinkFilter:
             if piece:
                 self._state = "text"
             return piece
-        self._buf += piece
+        self._buf += piece  # short: the start until a marker is decided, or a marker's length
         if self._state == "start":
             head = self._buf.lstrip()
-            if len(head) < len(THINK_OPEN) and THINK_OPEN.startswith(head):
+            if any(len(head) < len(open_) and open_.startswith(head) for open_, _ in REASONING_BLOCKS):
                 return ""
-            if not head.startswith(THINK_OPEN):
+            for open_, close in REASONING_BLOCKS:
+                if head.startswith(open_):
+                    self._state, self._buf, self._close = "thinking", head[len(open_) :], close
+                    break
+            else:
                 self._state, out, self._buf = "text", self._buf, ""
                 return out
-            self._state, self._buf = "thinking", head[len(THINK_OPEN) :]
-        end = self._buf.find(THINK_CLOSE)
+        end = self._buf.find(self._close)
         if end < 0:
+            # Reasoning is dropped as it comes; only what may begin the close marker is kept,
+            # so a long block costs linear time.
+            self._buf = self._buf[max(0, len(self._buf) - len(self._close) + 1) :]
             return ""
-        rest, self._buf, self._state = self._buf[end + len(THINK_CLOSE) :], "", "after"
+        rest, self._buf, self._state = self._buf[end + len(self._close) :], "", "after"
         return self.feed(rest)
 
     def close(self) -> str:
-        """Text still held back at the end (an unclosed think block is dropped)."""
+        """Text still held back at the end (an unclosed reasoning block is dropped)."""
         out = self._buf if self._state == "start" else ""
         self._buf = ""
         return out
@@ -147,7 +160,8 @@ def check_complete(message: Message, finish: str | None, *, provider: str, max_t
 
     A tool call whose arguments were cut is not valid JSON, and the model cannot fix that by
     trying again; an empty reply cut by the limit is a thinking model that spent every token on
-    its reasoning. A text answer cut short is kept: it is what the model said.
+    its reasoning, and an empty one stopped by a filter is a refusal. A text answer cut short is
+    kept: it is what the model said.
     """
     if finish not in CUT_SHORT:
         return
@@ -165,12 +179,19 @@ def check_complete(message: Message, finish: str | None, *, provider: str, max_t
                 f"({one_line(call.arguments, 80)!r}…); {fix}",
                 data={"provider": provider},
             ) from None
-    if finish == "length" and not message.tool_calls and not message.content.strip():
+    if message.tool_calls or message.content.strip():
+        return
+    if finish == "length":
         raise ProviderError(
             f"the model used all its max_tokens before it answered (on reasoning, for a thinking "
             f"model); {fix}",
             data={"provider": provider},
         )
+    # A refusal or filter before the first word: an empty answer would tell the person nothing.
+    raise ProviderError(
+        f"{CUT_SHORT[finish]} before the model said anything (a refusal); {fix}",
+        data={"provider": provider},
+    )
 
 
 def check_depth(call: ToolCall, provider: str) -> None:

@@ -1,7 +1,7 @@
 """Server-sent events: lines in, events out. Pure, no I/O.
 
 The WHATWG event-stream rules, as servers really use them: line ends are LF, CRLF or a lone CR
-(httpx's line reader splits on all three, also when a CRLF straddles two reads); a leading BOM
+and nothing else (:class:`LineSplitter`, also when a CRLF straddles two reads); a leading BOM
 is dropped; comment lines (``: keep-alive``) and unknown fields (``id:``, ``retry:``) are
 ignored; several ``data:`` lines make one event, joined with line feeds.
 
@@ -24,6 +24,76 @@ import json
 from collections.abc import Iterator
 
 import attrs
+
+MAX_LINE = 16 << 20
+"""Characters a line may hold; no model server sends an event this long (a reply that never
+ends a line would otherwise be buffered for as long as bytes keep coming)."""
+
+
+class LineTooLong(ValueError):
+    """A line went past :data:`MAX_LINE` without a line end."""
+
+
+class LineSplitter:
+    """Text in, whole lines out, ending lines only at CR, LF and CRLF.
+
+    ``str.splitlines`` (and httpx's ``aiter_lines``, built on it) also breaks at U+2028,
+    U+2029, U+0085 and a few control characters. JSON may carry the first three raw inside a
+    string, and servers do write them so (llama.cpp's nlohmann ``dump``, pydantic-core in vLLM
+    and SGLang, serde_json in TGI, Anthropic's API): split there, one event becomes two broken
+    halves.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._pending: list[str] = []  # the line begun but not ended, in pieces (no quadratic +=)
+        self._size = 0
+        self._max = max_line
+        self._cr = False  # the last piece ended in CR: a LF that starts the next one belongs to it
+
+    def feed(self, text: str) -> list[str]:
+        """The lines ``text`` ends (without their line ends).
+
+        Raises:
+            LineTooLong: the line being read is past the limit.
+        """
+        if self._cr:
+            self._cr = False
+            if text.startswith("\n"):
+                text = text[1:]
+        if not text:
+            return []
+        if "\n" not in text and "\r" not in text:
+            self._pending.append(text)
+            self._size += len(text)
+            if self._size > self._max:
+                raise LineTooLong(f"a line of more than {self._max >> 20} MiB without a line end")
+            return []
+        if "\r" in text:  # rare: normalise to LF, then split with C speed like the common case
+            self._cr = text.endswith("\r")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        if self._pending:
+            lines[0] = "".join(self._pending) + lines[0]
+            self._pending, self._size = [], 0
+        rest = lines.pop()
+        if rest:
+            self._pending.append(rest)
+            self._size = len(rest)
+        if len(lines[0]) > self._max or (len(text) > self._max and max(map(len, lines)) > self._max):
+            raise LineTooLong(f"a line of more than {self._max >> 20} MiB without a line end")
+        return lines
+
+    def close(self) -> list[str]:
+        """The last line, when the text ended without a line end."""
+        rest = "".join(self._pending)
+        self._pending, self._size = [], 0
+        return [rest] if rest else []
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` in lines, ending them only at CR, LF and CRLF (see :class:`LineSplitter`)."""
+    splitter = LineSplitter()
+    return [*splitter.feed(text), *splitter.close()]
 
 
 @attrs.frozen
