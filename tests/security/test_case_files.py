@@ -29,6 +29,11 @@ daemon's state protected), one per mode.
   ``simoff`` (apt's simulation switched off again), ``protdir`` (protected files written into a
   directory, by mount, by a config file the line wrote), ``holderglob`` (``rm -rf ../*``),
   ``sudolist``, ``jqexec``, ``agentsock``, ``stdinnoop`` (``sh 0<<EOF``).
+- ``cases_s7.jsonl`` (session 7): the two known misses of session 6 as classes, each spelling
+  written before the fix: ``argfile`` (xargs/parallel operands read from a file: ``-a FILE``,
+  ``--arg-file``, ``:::: FILE``, ``< FILE``, ``cat FILE |``, where FILE is a process substitution
+  or a file the line wrote) and ``inlinescript`` (``find … -exec sh -c 'CODE' NAME {}``: the found
+  files reach CODE as ``$0``, ``$1``, ``"$@"``, still any file the search matches).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6b.jsonl": {"static", "loopglob", "cronwipe", "secoff", "forkbomb", "rce", "wrapper", "dataloss", "exfil"},
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
+    "cases_s7.jsonl": {"argfile", "inlinescript"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")
