@@ -9,7 +9,7 @@ resolved, so the judge sees the words that will run. What stays unknown becomes 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tree_sitter import Node
 
@@ -34,6 +34,7 @@ DEFAULT_IFS = " \t\n"
 _UNKNOWN = Val((DYN,), dynamic=True)
 _DEFAULT_OPS = (":-", "-", ":=", "=")
 _ALT_OPS = (":+", "+")
+_POSITIONAL = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 
 
 def node_text(node: Node) -> str:
@@ -341,6 +342,23 @@ class Expander:
             else:
                 self.scan(c)
 
+    def positional(self, words: Sequence[Word]) -> None:
+        """``$1``…``$9``, ``$#`` and ``"$@"`` from here on (``set -- …``, a function's call, ``sh -c``).
+
+        A word that is a glob (``set -- /var/log/*``, the ``{}`` of ``find -exec``) gives parameters
+        that are each one of the files it matches, so quoting ``"$1"`` does not make them literal."""
+        items = tuple(Val(w.values, w.dynamic, w.glob) for w in words)
+        self.arrays["@"] = items
+        for i, k in enumerate(_POSITIONAL):
+            self.vars[k] = items[i] if i < len(items) else Val(("",))
+            self.globbed.discard(k)
+            if i < len(items) and items[i].glob:
+                self.globbed.add(k)
+        self.vars["#"] = Val((str(len(items)),))
+        self.globbed.discard("@")
+        if any(it.glob for it in items):
+            self.globbed.add("@")
+
     # ---- assignments ---------------------------------------------------------------------
 
     def assign(self, node: Node) -> None:
@@ -365,5 +383,11 @@ class Expander:
             val = _UNKNOWN
         self.arrays.pop(name, None)
         self.vars[name] = val
+        # `f="$1"` where $1 is one of the files a glob matched: so is "$f". (`x=/var/log/*` is not:
+        # an assignment does not expand a glob, so "$x" is those literal characters.)
+        if val.glob and value_node is not None and value_node.type != "word":
+            self.globbed.add(name)
+        else:
+            self.globbed.discard(name)
         if name == "IFS":
             self.ifs = val.alts[0] if not val.dynamic and len(val.alts) == 1 else None

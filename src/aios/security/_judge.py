@@ -98,14 +98,14 @@ class Judge:
                             "a raw network connection (a reverse shell)", frozenset({"dangerous"})))
         return ctx
 
-    def line(self, text: str, ctx: Context, depth: int, *, origin: str = "") -> None:
+    def line(self, text: str, ctx: Context, depth: int, *, origin: str = "", argv: tuple[Word, ...] | None = None) -> None:
         if depth > MAX_DEPTH:
             ctx.add(dynamic("parse.too-deep", f"commands nested more than {MAX_DEPTH} levels deep ({origin or 'shell'})"))
             return
         if DYN in text:
             ctx.add(dynamic("dyn.code", f"{origin or 'a shell'} runs text that is only known when it runs"))
             text = text.replace(DYN, "$__aios_unknown")
-        parsed = parse(text)
+        parsed = parse(text, argv)
         if parsed.error:
             where = f" ({origin})" if origin else ""
             ctx.add(dynamic("parse.error", f"the text{where} does not parse as shell, so what runs cannot be known"))

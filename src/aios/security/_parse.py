@@ -49,8 +49,14 @@ class _Walker:
     ``x=rm; $x -rf /`` is judged as ``rm -rf /``; functions defined in the line are judged
     where they are called, with the arguments of the call."""
 
-    def __init__(self) -> None:
+    def __init__(self, argv: tuple[Word, ...] | None = None) -> None:
         self.x = Expander(self.run)
+        if argv:
+            # `sh -c CODE NAME ARGS…`: $0 is NAME, $1… are ARGS (a found file stays any file it matches).
+            self.x.vars["0"] = Val(argv[0].values, argv[0].dynamic, argv[0].glob)
+            if argv[0].glob:
+                self.x.globbed.add("0")
+            self.x.positional(argv[1:])
         self.out: list[SimpleCommand] = []
         self.fork_bombs: list[str] = []
         self.assignments: list[tuple[str, Word]] = []
@@ -181,6 +187,13 @@ class _Walker:
                 glob |= v.glob
             elif field == "body":
                 body.append(c)
+        if var is not None and not seen_value and "@" in self.x.arrays:
+            # `for f; do …; done` walks "$@" (`sh -c '…' sh FILES`, `set -- FILES`).
+            items = self.x.arrays["@"]
+            alts = [a for it in items for a in it.alts]
+            dynamic = any(it.dynamic for it in items)
+            glob = "@" in self.x.globbed
+            seen_value = True
         if var is not None:
             if not seen_value:
                 self.x.vars[node_text(var)] = Val((DYN,), dynamic=True)
@@ -215,11 +228,8 @@ class _Walker:
         self.called.add(name)
         saved = {k: self.x.vars.get(k) for k in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "#")}
         saved_at = self.x.arrays.get("@")
-        items = tuple(Val(w.values, w.dynamic, w.glob) for w in args)
-        self.x.arrays["@"] = items
-        for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9")):
-            self.x.vars[k] = items[i] if i < len(items) else Val(("",))
-        self.x.vars["#"] = Val((str(len(items)),))
+        saved_globbed = set(self.x.globbed)
+        self.x.positional(args)
         self.calling.append(name)
         try:
             self.stmt(body)
@@ -234,6 +244,7 @@ class _Walker:
                 self.x.arrays.pop("@", None)
             else:
                 self.x.arrays["@"] = saved_at
+            self.x.globbed = saved_globbed
 
     def uncalled(self) -> None:
         """Functions defined but never called in the line are judged as written."""
@@ -314,10 +325,7 @@ class _Walker:
             self.call(words[0].value, words[1:])
         if len(words) > 1 and words[0].value == "set" and words[1].value == "--":
             # `set -- /etc/shadow; cat "$1"`: the positional parameters from here on.
-            items = tuple(Val(w.values, w.dynamic, w.glob) for w in words[2:])
-            self.x.arrays["@"] = items
-            for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9")):
-                self.x.vars[k] = items[i] if i < len(items) else Val(("",))
+            self.x.positional(words[2:])
         if words and words[0].value == "read":
             for w in words[1:]:
                 if not w.value.startswith("-"):
@@ -408,16 +416,27 @@ class _Walker:
 
 
 @functools.lru_cache(maxsize=4096)
-def parse(line: str) -> ParsedLine:
-    """Parse one command line (a script is fine too). Pure and cached."""
+def parse(line: str, argv: tuple[Word, ...] | None = None) -> ParsedLine:
+    """Parse one command line (a script is fine too). Pure and cached.
+
+    Args:
+        line: the text.
+        argv: ``$0``, ``$1``… as the text starts (``sh -c TEXT NAME ARGS``), else unknown.
+    """
     tree = _PARSER.parse(line.encode("utf-8", "replace"))
-    w = _Walker()
+    if tree.root_node.has_error and _FOR_DO.search(line):
+        # bash takes `for f do …` (the list "$@"); the grammar wants `for f; do …`.
+        fixed = parse(_FOR_DO.sub(r"\1;\2", line), argv)
+        if not fixed.error:
+            return fixed
+    w = _Walker(argv)
     w.stmt(tree.root_node)
     w.uncalled()
     return ParsedLine(tuple(w.out), w.error or tree.root_node.has_error, tuple(w.fork_bombs), tuple(w.assignments))
 
 
 _STDIN_NOOP = lazy(r"(?<![\w$<>&])0?<\s*/dev/stdin(?=\s|$)|(?<![\w$<>&])0(?=<)")
+_FOR_DO = lazy(r"(?<![\w$])(for\s+[A-Za-z_]\w*)(\s+do\b)")
 
 
 def reparse(line: str) -> ParsedLine | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
@@ -166,9 +165,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         if code.dynamic:
             ctx.add(_unseen("dyn.shell-code", f"{name} -c runs {code.text!r}, text only known when it runs", code))
             return
-        pos = "set -- " + " ".join(shlex.quote(w.value) for w in operands[2:]) + "\n" if len(operands) > 2 else ""
-        for v in code.values[:MAX_VALUES]:  # (`sh -c CODE NAME ARGS…`: $1… are ARGS)
-            judge.line(pos + v, ctx, depth + 1, origin=f"{name} -c")
+        argv = tuple(operands[1:]) or None  # `sh -c CODE NAME ARGS…`: $0 is NAME, $1… are ARGS
+        for v in code.values[:MAX_VALUES]:
+            judge.line(v, ctx, depth + 1, origin=f"{name} -c", argv=argv)
         return
     if operands and not reads_stdin:
         script = operands[0]
