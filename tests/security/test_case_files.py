@@ -33,7 +33,11 @@ daemon's state protected), one per mode.
   written before the fix: ``argfile`` (xargs/parallel operands read from a file: ``-a FILE``,
   ``--arg-file``, ``:::: FILE``, ``< FILE``, ``cat FILE |``, where FILE is a process substitution
   or a file the line wrote) and ``inlinescript`` (``find … -exec sh -c 'CODE' NAME {}``: the found
-  files reach CODE as ``$0``, ``$1``, ``"$@"``, still any file the search matches).
+  files reach CODE as ``$0``, ``$1``, ``"$@"``, still any file the search matches); then what
+  attacks7's corpus (GTFOBins, tldr-pages) showed: ``guessedlog`` (an unknown program naming a
+  log as a bare operand is confirmed, not blocked as a wipe; an output option still blocks),
+  ``progshell`` (a shell a program starts with no script, `perl -e 'exec "/bin/sh"'`, is confirmed;
+  the line's own `bash`, `exec bash`, `nice bash` stay allowed).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6b.jsonl": {"static", "loopglob", "cronwipe", "secoff", "forkbomb", "rce", "wrapper", "dataloss", "exfil"},
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
-    "cases_s7.jsonl": {"argfile", "inlinescript"},
+    "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

@@ -1,4 +1,5 @@
-"""The items xargs and parallel append to their command: from stdin, ``-a FILE`` or ``:::: FILE``.
+"""Input a command reads: stdin from a process substitution, and the items xargs and parallel
+append to their command (from stdin, ``-a FILE`` or ``:::: FILE``).
 
 An item is known when the line tells what it is: the text a literal producer pipes in (``echo /usr |
 xargs …``), a here-string, what a ``find``/``ls``/``git ls-files`` in front of it lists, and, the
@@ -17,7 +18,7 @@ from ._findings import Context
 from ._names import base
 from ._parse import parse
 from ._paths import GLOB_CHARS
-from ._words import DYN, SimpleCommand, Word, literal, literal_output
+from ._words import DYN, SimpleCommand, Stdin, Word, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -121,3 +122,14 @@ def split_input(text: str, lines: bool) -> list[Word]:
     if lines:
         return [literal(p.strip()) for p in re.split(r"[\n\0]", text) if p.strip()]
     return [literal(p) for p in text.split()]
+
+
+def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
+    """``sh < <(echo 'rm -rf /')``: standard input read from a process substitution is a pipe
+    from the command inside it (one simple command; else a pipe of unknown text)."""
+    for r in cmd.redirects:
+        if cmd.stdin is None and r.op == "<" and r.target is not None and r.target.text.startswith("<(") \
+                and r.target.text.endswith(")"):
+            inner = parse(r.target.text[2:-1]).commands
+            return cmd._replace(stdin=Stdin("pipe", source=inner[-1] if len(inner) == 1 else None))
+    return cmd

@@ -273,6 +273,7 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
     to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
     words = [w for o, w in values if not ((_PROGRAM_OPTION.search(o) or not _OUTPUT_OPTION.search(o))
                                           and _names_a_program(w.value, ctx.cwd, judge) and "/" in w.value)]
+    bare = {id(w) for w in operands}
     for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue
@@ -282,6 +283,13 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
                 cands += _glued(v)
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
+                if cls == "traces" and id(w) in bare:
+                    # `eqn /var/log/syslog`: a log as a bare operand is far more often read than
+                    # wiped; wiping logs is blocked where the line says so (`> log`, `truncate`, `-o log`).
+                    ctx.add(Finding("confirm", "fs.guessed-write", f"{name} names {cand}, a log or history, which a program the "
+                                    "policy does not know may write", frozenset({"system"})))
+                    ctx.target(cand)
+                    return
                 if cls in _WRITE_CLASSES:
                     judge.effect("write", literal(cand), ctx, name, option=" (named in its arguments)")
                     return

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from . import _chdir as chdir
 from . import _generalise as generalise
+from ._arg_input import substituted_stdin
 from ._args import Args, split_args
 from ._assign import assignment
 from ._command_word import from_environment, program_matches
@@ -22,6 +23,7 @@ from ._cron import scheduled_file
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
 from ._names import (
+    DATA_READERS,
     DEFAULT_SPEC,
     DOWNLOADERS,
     INJECT_VARS,
@@ -46,18 +48,12 @@ from ._shells import (
     run_file,
     shell,
     source,
-    substituted_stdin,
 )
 from ._stdin_copies import stdin_copies
 from ._stdin_progs import downloaded_script
 from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
 
-_DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
-                           "more", "tr", "cut", "base64", "xxd", "od", "hexdump", "gzip", "xz", "zstd", "bzip2",
-                           "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
-                           "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
-"""Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
     "eval": eval_, "alias": eval_, "trap": eval_,
@@ -122,6 +118,7 @@ class Judge:
                    else f"function {name!r} calls itself in a pipe or in the background")
             ctx.add(Finding("block", "proc.fork-bomb", f"{why} (a fork bomb)", frozenset({"dangerous"})))
         commands = parsed.commands
+        ctx.typed = ctx.typed or commands
         if len(commands) + len(ctx.commands) > MAX_COMMANDS:
             ctx.add(dynamic("parse.too-long", f"the line has more than {MAX_COMMANDS} commands; only the first are judged"))
             commands = commands[: max(0, MAX_COMMANDS - len(ctx.commands))]
@@ -235,7 +232,7 @@ class Judge:
             return
         self.generic(name, args, ctx, depth, cmd=cmd, program=handler(self, name))
         st = cmd.stdin
-        if st is not None and not st.dynamic and name not in _DATA_READERS:
+        if st is not None and not st.dynamic and name not in DATA_READERS:
             # sqlite3, psql, ftp, gdb -x /dev/stdin … read commands with shell escapes from stdin.
             text = st.text if st.kind == "text" else pipe_text(self, st.source, 0)
             if text:

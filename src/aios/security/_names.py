@@ -103,3 +103,9 @@ def upstream(src: SimpleCommand | None) -> set[str]:
         names.add(program(src.words))
         src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
     return names
+
+DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
+                          "more", "tr", "cut", "base64", "xxd", "od", "hexdump", "gzip", "xz", "zstd", "bzip2",
+                          "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
+                          "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
+"""Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""

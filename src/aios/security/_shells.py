@@ -25,10 +25,9 @@ from ._names import (
     program,
     upstream,
 )
-from ._parse import parse
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
-from ._words import SimpleCommand, Stdin, Word, literal, literal_output
+from ._words import SimpleCommand, Word, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -182,6 +181,12 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         return
     if not is_version_query(args):
         ctx.misses.append(name)
+    if depth and cmd.stdin is None and not any(r.op == "<" and r.fd in (None, "0") for r in cmd.redirects) \
+            and cmd not in ctx.typed:
+        # `perl -e 'exec "/bin/sh"'`, `gcc -wrapper /bin/sh`: a shell a program starts (not the
+        # line, also through `exec`, `nice` …), with no script, runs whatever is typed into it.
+        ctx.add(dynamic("wrap.interactive-shell", f"{name} is started as an interactive shell; what it runs is only "
+                        "known when it runs"))
     stdin_code(judge, cmd, ctx, depth, name, None)
 
 
@@ -221,17 +226,6 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         judge.line(text, ctx, depth + 1, origin=f"{label} reading {source}")
     else:
         run_code(judge, language, text, label, ctx, depth)
-
-
-def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
-    """``sh < <(echo 'rm -rf /')``: standard input read from a process substitution is a pipe
-    from the command inside it (one simple command; else a pipe of unknown text)."""
-    for r in cmd.redirects:
-        if cmd.stdin is None and r.op == "<" and r.target is not None and r.target.text.startswith("<(") \
-                and r.target.text.endswith(")"):
-            inner = parse(r.target.text[2:-1]).commands
-            return cmd._replace(stdin=Stdin("pipe", source=inner[-1] if len(inner) == 1 else None))
-    return cmd
 
 
 def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None:
