@@ -37,7 +37,9 @@ daemon's state protected), one per mode.
   attacks7's corpus (GTFOBins, tldr-pages) showed: ``guessedlog`` (an unknown program naming a
   log as a bare operand is confirmed, not blocked as a wipe; an output option still blocks),
   ``progshell`` (a shell a program starts with no script, `perl -e 'exec "/bin/sh"'`, is confirmed;
-  the line's own `bash`, `exec bash`, `nice bash` stay allowed).
+  the line's own `bash`, `exec bash`, `nice bash` stay allowed), ``sockshell`` (interpreter code
+  with a socket that runs what it reads: gawk ``/inet/tcp`` with ``cmd |& getline``, lua/ruby
+  ``popen(var)``, node ``require("net")`` with ``execSync(var)``: a reverse shell, blocked).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6b.jsonl": {"static", "loopglob", "cronwipe", "secoff", "forkbomb", "rce", "wrapper", "dataloss", "exfil"},
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
-    "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell"},
+    "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")
