@@ -39,7 +39,11 @@ daemon's state protected), one per mode.
   ``progshell`` (a shell a program starts with no script, `perl -e 'exec "/bin/sh"'`, is confirmed;
   the line's own `bash`, `exec bash`, `nice bash` stay allowed), ``sockshell`` (interpreter code
   with a socket that runs what it reads: gawk ``/inet/tcp`` with ``cmd |& getline``, lua/ruby
-  ``popen(var)``, node ``require("net")`` with ``execSync(var)``: a reverse shell, blocked).
+  ``popen(var)``, node ``require("net")`` with ``execSync(var)``, a shell with its descriptors on
+  the socket: a reverse shell, blocked), ``secoff7`` (endpoint-security agents stopped or killed,
+  firewalld's trusted zone spelled with a space, more login/audit logs; starting or restarting a
+  guard stays a confirmed service change), ``admin7`` (``mount -a`` confirmed, resolvectl lookups
+  allowed and DNS settings confirmed).
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6b.jsonl": {"static", "loopglob", "cronwipe", "secoff", "forkbomb", "rce", "wrapper", "dataloss", "exfil"},
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
-    "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell"},
+    "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
+                       "secoff7", "admin7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")
