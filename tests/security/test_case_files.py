@@ -43,7 +43,10 @@ daemon's state protected), one per mode.
   the socket: a reverse shell, blocked), ``secoff7`` (endpoint-security agents stopped or killed,
   firewalld's trusted zone spelled with a space, more login/audit logs; starting or restarting a
   guard stays a confirmed service change), ``admin7`` (``mount -a`` confirmed, resolvectl lookups
-  allowed and DNS settings confirmed).
+  allowed and DNS settings confirmed), ``midredirect`` (words after a redirection in the middle
+  of a command are still its arguments: ``find / -name id_rsa 2>/dev/null -exec cat {} +``),
+  ``static7`` (``${v%pat}``, ``${v##pat}``, ``${v/a/b}`` of values the line sets, and
+  ``cat$IFS$9/…``, resolved before judging).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
-                       "secoff7", "admin7"},
+                       "secoff7", "admin7", "midredirect", "static7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

@@ -8,7 +8,9 @@ resolved, so the judge sees the words that will run. What stays unknown becomes 
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from collections.abc import Callable, Sequence
 
 from tree_sitter import Node
@@ -35,6 +37,17 @@ _UNKNOWN = Val((DYN,), dynamic=True)
 _DEFAULT_OPS = (":-", "-", ":=", "=")
 _ALT_OPS = (":+", "+")
 _POSITIONAL = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+_TRIM = re.compile(r"\$\{([A-Za-z_]\w*|\d)(//|/|##|#|%%|%)(.*)\}", re.S)
+
+
+def _strip(value: str, pat: str, op: str) -> str:
+    """``${v#pat}`` (shortest prefix), ``##`` (longest), ``%`` / ``%%`` (suffixes), ``pat`` a glob."""
+    cuts = range(len(value) + 1) if op in ("#", "%%") else range(len(value), -1, -1)
+    prefix = op.startswith("#")
+    for k in cuts:
+        if fnmatch.fnmatchcase(value[:k] if prefix else value[k:], pat):
+            return value[k:] if prefix else value[:k]
+    return value
 
 
 def node_text(node: Node) -> str:
@@ -242,7 +255,9 @@ class Expander:
             return self.lookup(node_text(kids[0]), quoted)
         if len(kids) == 1 and kids[0].type == "subscript":
             return self._subscript(kids[0], quoted)
-        sliced = self._slice(node, quoted)
+        sliced = self._slice(node, quoted) if "$" not in text[2:] else None
+        if sliced is None:
+            sliced = self._trim(text, quoted)
         if sliced is not None:
             return sliced
         op = next((c for i, c in enumerate(node.children) if node.field_name_for_child(i) == "operator"), None)
@@ -263,6 +278,8 @@ class Expander:
         if parts not in (["${", "variable_name", ":", "number", "}"], ["${", "variable_name", ":", "number", ":", "number", "}"]):
             return None
         name = node_text(node.children[1])
+        if name == "HOME" and name not in self.vars and node_text(node).startswith("${HOME:0:1}"):
+            return Val(("/",))  # any home is an absolute path
         if name in self.vars:
             val = self.vars[name]
         elif name == "PATH" and os.environ.get("PATH"):
@@ -275,6 +292,30 @@ class Expander:
         end = start + int(node_text(node.children[5])) if len(parts) == 7 else None
         alts = tuple(a[start:end] for a in val.alts)
         return Val(alts if quoted or self.ifs is None else tuple(self._mark(a) for a in alts))
+
+    def _trim(self, text: str, quoted: bool) -> Val | None:
+        """``${f##*/}``, ``${1%.txt}``, ``${x//a/b}`` of a value set in the line: bash's prefix and
+        suffix removal (glob patterns) and substitution (literal patterns), so that
+        ``t=/ehhh/hmtc/sh; cat ${t//hhh\\/hm/}`` is judged on what it spells. None: not one of those."""
+        m = _TRIM.fullmatch(text)
+        if m is None:
+            return None
+        name, op, rest = m.groups()
+        val = self.vars.get(name)
+        if val is None or val.dynamic or "$" in rest or "`" in rest:
+            return _UNKNOWN
+        if op in ("/", "//"):
+            cut = re.search(r"(?<!\\)/", rest)
+            pat, rep = (rest[: cut.start()], rest[cut.end():]) if cut else (rest, "")
+            pat, rep = unescape_word(pat), unescape_word(rep)
+            if not pat or _has_glob(pat):
+                return _UNKNOWN
+            alts = tuple(a.replace(pat, rep, -1 if op == "//" else 1) for a in val.alts)
+        else:
+            pat = unescape_word(rest)
+            alts = tuple(_strip(a, pat, op) for a in val.alts)
+        out = Val(alts, val.dynamic, val.glob)
+        return out if quoted or self.ifs is None else Val(tuple(self._mark(a) for a in alts), out.dynamic, out.glob)
 
     def _operator(self, node: Node, name: str, op: str, op_node: Node, quoted: bool) -> Val:
         after = False

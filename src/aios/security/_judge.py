@@ -35,10 +35,11 @@ from ._names import (
     opens_to_others,
     select,
 )
-from ._parse import expand_braces, parse, reparse
+from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, INTO_DIR, Paths, into_dir
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
+from ._reparse import reparse
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
 from ._shells import (
     eval_,

@@ -32,6 +32,7 @@ from ._words import (
     Stdin,
     Val,
     Word,
+    braced_positionals,
     expand_braces,
 )
 
@@ -269,7 +270,9 @@ class _Walker:
                 prev = next((c for c in group if c.words and c.words[0].value.rsplit("/", 1)[-1] in DOWNLOADERS),
                             group[-1])
 
-    def redirect(self, node: Node) -> Redirect:
+    def redirect(self, node: Node, extra: list[Word] | None = None) -> Redirect:
+        """One redirection; the grammar hangs the words after its target on it (``find / 2>/dev/null
+        -exec …``), which bash gives the command: they go to ``extra``."""
         fd: str | None = None
         op = ""
         target: Word | None = None
@@ -280,6 +283,8 @@ class _Walker:
             elif field == "destination":
                 if target is None:
                     target = self.word(c)
+                elif extra is not None:
+                    extra.extend(self.x.split_word(c))
             elif not c.is_named and not op:
                 op = c.type
         if op in _DUP_OPS and (target is None or target.value.isdigit() or target.value == "-"):
@@ -287,7 +292,7 @@ class _Walker:
         return Redirect(op, fd, target)
 
     def command(
-        self, node: Node, stdin: Stdin | None, extra: tuple[Redirect, ...] = ()
+        self, node: Node, stdin: Stdin | None, extra: tuple[Redirect, ...] = (), more: tuple[Word, ...] = ()
     ) -> SimpleCommand:
         words: list[Word] = []
         assigns: list[tuple[str, Word]] = []
@@ -320,6 +325,7 @@ class _Walker:
                 self.x.scan(c)
             elif field == "argument" or c.is_named:
                 words.extend(self.x.split_word(c))
+        words.extend(more)
         cmd = SimpleCommand(tuple(words), tuple(assigns), tuple(redirects) + extra, stdin)
         if words and words[0].value in self.functions and words[0].value not in self.calling:
             self.call(words[0].value, words[1:])
@@ -337,11 +343,12 @@ class _Walker:
         body = node.child_by_field_name("body")
         redirects: list[Redirect] = []
         later: list[tuple[str, Node]] = []
+        more: list[Word] = []
         for i, c in enumerate(node.children):
             if node.field_name_for_child(i) == "body":
                 continue
             if c.type == "file_redirect":
-                redirects.append(self.redirect(c))
+                redirects.append(self.redirect(c, more if body is not None and body.type == "command" else None))
             elif c.type == "herestring_redirect":
                 kids = c.named_children
                 if kids:
@@ -353,7 +360,7 @@ class _Walker:
                 later.append(("stmt", c))
         result: SimpleCommand | None = None
         if body is not None and body.type == "command":
-            result = self.command(body, stdin, tuple(redirects))
+            result = self.command(body, stdin, tuple(redirects), tuple(more))
             last = body.children[-1] if body.children else None
             first = next((c for c in node.children if c.type == "file_redirect"), None)
             if last is not None and first is not None and last.type == "number" and last.end_byte == first.start_byte \
@@ -424,6 +431,9 @@ def parse(line: str, argv: tuple[Word, ...] | None = None) -> ParsedLine:
         argv: ``$0``, ``$1``… as the text starts (``sh -c TEXT NAME ARGS``), else unknown.
     """
     tree = _PARSER.parse(line.encode("utf-8", "replace"))
+    braced = braced_positionals(tree.root_node, line.encode("utf-8", "replace")) if _DOLLAR_DIGIT.search(line) else None
+    if braced is not None:
+        return parse(braced.decode("utf-8", "replace"), argv)
     if tree.root_node.has_error and _FOR_DO.search(line):
         # bash takes `for f do …` (the list "$@"); the grammar wants `for f; do …`.
         fixed = parse(_FOR_DO.sub(r"\1;\2", line), argv)
@@ -435,16 +445,5 @@ def parse(line: str, argv: tuple[Word, ...] | None = None) -> ParsedLine:
     return ParsedLine(tuple(w.out), w.error or tree.root_node.has_error, tuple(w.fork_bombs), tuple(w.assignments))
 
 
-_STDIN_NOOP = lazy(r"(?<![\w$<>&])0?<\s*/dev/stdin(?=\s|$)|(?<![\w$<>&])0(?=<)")
+_DOLLAR_DIGIT = lazy(r"\$\d")
 _FOR_DO = lazy(r"(?<![\w$])(for\s+[A-Za-z_]\w*)(\s+do\b)")
-
-
-def reparse(line: str) -> ParsedLine | None:
-    """A line the grammar rejects, read again without what changes nothing for the shell: a
-    ``0`` before ``<``/``<<`` (stdin is fd 0 anyway) and ``< /dev/stdin`` (stdin from stdin).
-    None when that changes nothing or still does not parse (``sh 0<<EOF``, ``at now < /dev/stdin <<< …``)."""
-    fixed = _STDIN_NOOP.sub("", line)
-    if fixed == line:
-        return None
-    parsed = parse(fixed)
-    return None if parsed.error else parsed
