@@ -46,7 +46,10 @@ daemon's state protected), one per mode.
   allowed and DNS settings confirmed), ``midredirect`` (words after a redirection in the middle
   of a command are still its arguments: ``find / -name id_rsa 2>/dev/null -exec cat {} +``),
   ``static7`` (``${v%pat}``, ``${v##pat}``, ``${v/a/b}`` of values the line sets, and
-  ``cat$IFS$9/…``, resolved before judging).
+  ``cat$IFS$9/…``, resolved before judging), ``socat`` (judged by its addresses: files read or
+  written, programs run, network endpoints), ``fifoshell`` (a shell reading a file the line cannot
+  show, in a line with a network client: a reverse shell; the readable part of an ``echo … $(…)``
+  piped into a shell or ``at`` is still judged).
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
-                       "secoff7", "admin7", "midredirect", "static7"},
+                       "secoff7", "admin7", "midredirect", "static7",
+                       "socat", "fifoshell"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

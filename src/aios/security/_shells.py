@@ -187,6 +187,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         # line, also through `exec`, `nice` …), with no script, runs whatever is typed into it.
         ctx.add(dynamic("wrap.interactive-shell", f"{name} is started as an interactive shell; what it runs is only "
                         "known when it runs"))
+    # `sh -i < /tmp/fifo | openssl s_client …`: commands from a file the line cannot show (a reverse shell
+    # when the line also opens a network connection: see Judge.judge).
+    ctx.pipe_shell |= cmd.stdin is None and any(r.op == "<" and r.fd in (None, "0") for r in cmd.redirects)
     stdin_code(judge, cmd, ctx, depth, name, None)
 
 
@@ -218,6 +221,9 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
                 ctx.pipe_shell = True
                 ctx.add(dynamic("dyn.pipe-exec", f"{label} runs what {source} writes into the pipe, which is only "
                                  "known when it runs"))
+                if language is None and src_name == "echo" and st.source is not None:
+                    # `echo "rm -rf /home $(tty)" | at now`: the part that can be read is still judged.
+                    judge.line(" ".join(w.value for w in st.source.words[1:]), ctx, depth + 1, origin=f"{label} reading echo")
             return
     if text is None:
         return
