@@ -49,7 +49,9 @@ daemon's state protected), one per mode.
   ``cat$IFS$9/…``, resolved before judging), ``socat`` (judged by its addresses: files read or
   written, programs run, network endpoints), ``fifoshell`` (a shell reading a file the line cannot
   show, in a line with a network client: a reverse shell; the readable part of an ``echo … $(…)``
-  piped into a shell or ``at`` is still judged).
+  piped into a shell or ``at`` is still judged), ``inspect`` (inspection tools that only read
+  their operands, ``readelf``, ``ldd``, ``pygmentize``, ``vim -R`` …: a system file named to them
+  is read, not written; secrets and output options still count).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ REQUIRED: dict[str, set[str]] = {
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
                        "secoff7", "admin7", "midredirect", "static7",
-                       "socat", "fifoshell"},
+                       "socat", "fifoshell", "inspect"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

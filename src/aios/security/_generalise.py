@@ -284,10 +284,10 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
                 if cls == "traces" and id(w) in bare:
-                    # `eqn /var/log/syslog`: a log as a bare operand is far more often read than
-                    # wiped; wiping logs is blocked where the line says so (`> log`, `truncate`, `-o log`).
-                    ctx.add(Finding("confirm", "fs.guessed-write", f"{name} names {cand}, a log or history, which a program the "
-                                    "policy does not know may write", frozenset({"system"})))
+                    # `eqn /var/log/syslog`: a log as a bare operand is far more often read than wiped;
+                    # wiping one is blocked where the line says so (`> log`, `truncate`, `-o log`).
+                    ctx.add(Finding("confirm", "fs.guessed-write", f"{name} names {cand}, which a program the policy "
+                                    "does not know may write", frozenset({"system"})))
                     ctx.target(cand)
                     return
                 if cls in _WRITE_CLASSES:
