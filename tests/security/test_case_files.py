@@ -51,7 +51,9 @@ daemon's state protected), one per mode.
   show, in a line with a network client: a reverse shell; the readable part of an ``echo … $(…)``
   piped into a shell or ``at`` is still judged), ``inspect`` (inspection tools that only read
   their operands, ``readelf``, ``ldd``, ``pygmentize``, ``vim -R`` …: a system file named to them
-  is read, not written; secrets and output options still count).
+  is read, not written; secrets and output options still count), ``helpread`` (a program given only
+  ``--help``/``--version`` prints and exits; ``swapon`` alone and ``sgdisk --list-types`` list;
+  ``swapon -a`` enables every swap area).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ REQUIRED: dict[str, set[str]] = {
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
                        "secoff7", "admin7", "midredirect", "static7",
-                       "socat", "fifoshell", "inspect"},
+                       "socat", "fifoshell", "inspect", "helpread"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

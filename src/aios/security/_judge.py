@@ -400,6 +400,8 @@ class Judge:
     def prefix(self, name: str, a: Args, args: Sequence[Word], ctx: Context) -> None:
         tokens = [name, *(w.value for w in a.operands)]
         vals = [w.value for w in args]
+        if vals and all(v in ("--help", "--version") for v in vals):
+            return  # `aa-teardown --help`: prints and exits
         opts = set(a.options)
         best: tuple[PrefixRule, str] | None = None
         for r in self.rules.prefix_candidates(name):

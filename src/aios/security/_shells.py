@@ -182,9 +182,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
     if not is_version_query(args):
         ctx.misses.append(name)
     if depth and cmd.stdin is None and not any(r.op == "<" and r.fd in (None, "0") for r in cmd.redirects) \
-            and cmd not in ctx.typed:
-        # `perl -e 'exec "/bin/sh"'`, `gcc -wrapper /bin/sh`: a shell a program starts (not the
-        # line, also through `exec`, `nice` …), with no script, runs whatever is typed into it.
+            and not (cmd in ctx.typed and program(cmd.words) in ("exec", "command", "builtin")):
+        # `perl -e 'exec "/bin/sh"'`, `timeout 0 /bin/sh`: a shell another program starts, with no
+        # script, runs whatever is typed into it (`exec bash` only replaces the line's own shell).
         ctx.add(dynamic("wrap.interactive-shell", f"{name} is started as an interactive shell; what it runs is only "
                         "known when it runs"))
     # `sh -i < /tmp/fifo | openssl s_client …`: commands from a file the line cannot show (a reverse shell
