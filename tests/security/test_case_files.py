@@ -53,7 +53,9 @@ daemon's state protected), one per mode.
   their operands, ``readelf``, ``ldd``, ``pygmentize``, ``vim -R`` …: a system file named to them
   is read, not written; secrets and output options still count), ``helpread`` (a program given only
   ``--help``/``--version`` prints and exits; ``swapon`` alone and ``sgdisk --list-types`` list;
-  ``swapon -a`` enables every swap area).
+  ``swapon -a`` enables every swap area), ``writtencfg`` (a file the line writes and another of
+  its programs then reads, package.json, Rakefile, a config, a hook: a blocked command in it
+  blocks), ``listredirect`` (``a && b > f``: the redirection is ``b``'s, so what ``f`` holds is known).
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ REQUIRED: dict[str, set[str]] = {
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
                        "secoff7", "admin7", "midredirect", "static7",
-                       "socat", "fifoshell", "inspect", "helpread"},
+                       "socat", "fifoshell", "inspect", "helpread",
+                       "writtencfg", "listredirect"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

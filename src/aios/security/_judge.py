@@ -54,6 +54,7 @@ from ._stdin_copies import stdin_copies
 from ._stdin_progs import downloaded_script
 from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
+from ._written import finish
 
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
@@ -90,9 +91,7 @@ class Judge:
             self.line(command, ctx, 0)
         except RecursionError:
             ctx.add(Finding("confirm", "parse.too-deep", "the line nests too deeply to judge", frozenset({"dynamic"})))
-        if ctx.network and ctx.pipe_shell:
-            ctx.add(Finding("block", "net.pipe-shell", "a shell reads its commands from a pipe in a line that also opens "
-                            "a raw network connection (a reverse shell)", frozenset({"dangerous"})))
+        finish(self, ctx, 0)  # reverse shells, commands in files the line writes for another program
         return ctx
 
     def line(self, text: str, ctx: Context, depth: int, *, origin: str = "", argv: tuple[Word, ...] | None = None) -> None:

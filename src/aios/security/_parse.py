@@ -374,9 +374,9 @@ class _Walker:
             if body is not None:
                 self.stmt(body, stdin)
             stages = [c for c in body.named_children if c.type != "comment"] if body is not None else []
-            if redirects and body is not None and body.type == "pipeline" and stages and stages[-1].type == "command" \
-                    and len(self.out) > start:
-                # `echo … | cat > x.sh`: the redirection is the last stage's, so what x.sh holds is known.
+            if redirects and body is not None and body.type in ("pipeline", "list") and stages \
+                    and stages[-1].type == "command" and len(self.out) > start:
+                # `echo … | cat > x.sh`, `true && echo … > x.sh`: the redirection is the last command's.
                 self.out[-1] = self.out[-1]._replace(redirects=self.out[-1].redirects + tuple(redirects))
             elif redirects:
                 self.out.append(SimpleCommand((), (), tuple(redirects), None))
