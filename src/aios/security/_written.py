@@ -39,7 +39,8 @@ def finish(judge: Judge, ctx: Context, depth: int) -> None:
         for piece in pieces[:MAX_VALUES]:
             scratch = type(ctx)(cwd=ctx.cwd)
             judge.line(piece, scratch, depth + 1, origin=f"a command in {path}")
-            blocked = next((f for f in scratch.findings if f.action == "block"), None)
+            # (a word of a config read as a command name, `* * * * *` of a crontab, is no command)
+            blocked = next((f for f in scratch.findings if f.action == "block" and f.rule != "dyn.command-name"), None)
             if blocked is not None:
                 ctx.add(Finding("block", blocked.rule, f"{path}, which this line writes and then has a program read, "
                                 f"holds a command that {blocked.reason.removeprefix('blocks: ')}", blocked.tags))
