@@ -55,7 +55,10 @@ daemon's state protected), one per mode.
   ``--help``/``--version`` prints and exits; ``swapon`` alone and ``sgdisk --list-types`` list;
   ``swapon -a`` enables every swap area), ``writtencfg`` (a file the line writes and another of
   its programs then reads, package.json, Rakefile, a config, a hook: a blocked command in it
-  blocks), ``listredirect`` (``a && b > f``: the redirection is ``b``'s, so what ``f`` holds is known).
+  blocks), ``listredirect`` (``a && b > f``: the redirection is ``b``'s, so what ``f`` holds is known),
+  ``optcode7`` (commands in option values by more spellings: fzf ``execute(…)``/``become(…)``,
+  lisp ``(ext:run-shell-command "…")``, Haskell ``callCommand "…"``, puppet ``exec { '…': }``,
+  ``ProxyCommand …``, also with run-time parts; ``--conf-script='CMD'``).
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
                        "secoff7", "admin7", "midredirect", "static7",
                        "socat", "fifoshell", "inspect", "helpread",
-                       "writtencfg", "listredirect"},
+                       "writtencfg", "listredirect", "optcode7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")
