@@ -58,7 +58,9 @@ daemon's state protected), one per mode.
   blocks), ``listredirect`` (``a && b > f``: the redirection is ``b``'s, so what ``f`` holds is known),
   ``optcode7`` (commands in option values by more spellings: fzf ``execute(…)``/``become(…)``,
   lisp ``(ext:run-shell-command "…")``, Haskell ``callCommand "…"``, puppet ``exec { '…': }``,
-  ``ProxyCommand …``, also with run-time parts; ``--conf-script='CMD'``).
+  ``ProxyCommand …``, also with run-time parts; ``--conf-script='CMD'``), ``stdinnames`` (cpio
+  -o/-p, ``tar -T -``, ``zip -@`` read the files their stdin names), ``secrets7`` (``git diff A B``
+  with a path outside the work tree, ``man PATH``, ``ltrace -F FILE`` read those files).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
                        "secoff7", "admin7", "midredirect", "static7",
                        "socat", "fifoshell", "inspect", "helpread",
-                       "writtencfg", "listredirect", "optcode7"},
+                       "writtencfg", "listredirect", "optcode7",
+                       "stdinnames", "secrets7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

@@ -133,3 +133,22 @@ def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
             inner = parse(r.target.text[2:-1]).commands
             return cmd._replace(stdin=Stdin("pipe", source=inner[-1] if len(inner) == 1 else None))
     return cmd
+
+
+def names_on_stdin(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Context, depth: int) -> None:
+    """``echo /root/.ssh/id_rsa | cpio -o``, ``… | tar -czf x.tgz -T -``, ``… | zip x.zip -@``: the
+    program reads the files whose names its standard input lists."""
+    vals = [w.value for w in args]
+    flags = "".join(v[1:] for v in vals if re.fullmatch(r"-[a-zA-Z]+", v))
+    if name == "cpio":
+        reads = "o" in flags or "p" in flags or "--create" in vals or "--pass-through" in vals
+    elif name == "zip":
+        reads = "-@" in vals or "--names-stdin" in vals
+    else:
+        reads = any(v in ("-T-", "--files-from=-", "--files-from=/dev/stdin") or (v in ("-T", "--files-from")
+                    and vals[k + 1 : k + 2] in (["-"], ["/dev/stdin"])) for k, v in enumerate(vals))
+    if not reads:
+        return
+    for item in stdin_items(judge, cmd, ctx, lines=True)[:8]:
+        if DYN not in item.value:
+            judge.effect("read", item, ctx, f"{name} (a file named on its standard input)")
