@@ -60,7 +60,9 @@ daemon's state protected), one per mode.
   lisp ``(ext:run-shell-command "…")``, Haskell ``callCommand "…"``, puppet ``exec { '…': }``,
   ``ProxyCommand …``, also with run-time parts; ``--conf-script='CMD'``), ``stdinnames`` (cpio
   -o/-p, ``tar -T -``, ``zip -@`` read the files their stdin names), ``secrets7`` (``git diff A B``
-  with a path outside the work tree, ``man PATH``, ``ltrace -F FILE`` read those files).
+  with a path outside the work tree, ``man PATH``, ``ltrace -F FILE`` read those files),
+  ``findsubst`` (``$(find START -name N)`` is any file the search matches), ``dataloss7``
+  (mkfs formats every device it is given, options with values included).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ REQUIRED: dict[str, set[str]] = {
                        "secoff7", "admin7", "midredirect", "static7",
                        "socat", "fifoshell", "inspect", "helpread",
                        "writtencfg", "listredirect", "optcode7",
-                       "stdinnames", "secrets7"},
+                       "stdinnames", "secrets7", "findsubst", "dataloss7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

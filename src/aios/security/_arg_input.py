@@ -18,7 +18,7 @@ from ._findings import Context
 from ._names import base
 from ._parse import parse
 from ._paths import GLOB_CHARS
-from ._words import DYN, SimpleCommand, Stdin, Word, literal, literal_output
+from ._words import DYN, SimpleCommand, Stdin, Word, find_globs, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -74,17 +74,10 @@ def source_items(judge: Judge, src: SimpleCommand, ctx: Context, lines: bool) ->
     if not src.words:
         return None
     sname = base(src.words[0].value)
-    if sname == "find" and not any(w.dynamic for w in src.words):
-        starts = []
-        for w in src.words[1:]:
-            if w.value.startswith("-") or w.value in ("(", "!"):
-                break
-            starts.append(w.value)
-        found = [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
+    found = find_globs(src)
+    if found is not None:
         # `find /home -name id_rsa -print0 | xargs -0 cat`: also any file of that name below.
-        vals = [w.value for w in src.words]
-        names = [vals[k + 1] for k, v in enumerate(vals[:-1]) if v in ("-name", "-iname") and "/" not in vals[k + 1]]
-        return found + [literal((starts or ["."])[0].rstrip("/") + "/**/" + n, glob=True) for n in names[:1]]
+        return [literal(g, glob=True) for g in found]
     text = literal_output(src)
     if text is not None:
         return split_input(text, lines)

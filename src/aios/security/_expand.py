@@ -24,6 +24,7 @@ from ._words import (
     Word,
     ansi_c,
     expand_braces,
+    find_globs,
     literal_output,
     product,
     unescape_dquoted,
@@ -362,6 +363,10 @@ class Expander:
         made: list[SimpleCommand] = []
         for c in node.named_children:
             made += self.run(c)
+        found = find_globs(made[-1]) if made and made[0].words and made[0].words[0].value == "find" else None
+        if found is not None:
+            # `for f in $(find /home -name .netrc); do cat $f; done`: any file the search matches.
+            return Val(tuple(found), glob=True)
         if len(made) == 1:
             out = literal_output(made[0])
             if out is not None:

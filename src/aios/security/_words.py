@@ -309,3 +309,19 @@ def braced_positionals(root: Node, data: bytes) -> bytes | None:
     for at in sorted(spots, reverse=True):
         data = data[:at] + b"{" + data[at : at + 1] + b"}" + data[at + 1 :]
     return data if spots else None
+
+
+def find_globs(src: SimpleCommand) -> list[str] | None:
+    """The files a literal ``find`` lists, as globs: ``START/*`` and, with ``-name N``,
+    ``START/**/N`` (``find /home -name .netrc`` lists any ``.netrc`` below /home). None: not one."""
+    if not src.words or src.words[0].value.rsplit("/", 1)[-1] != "find" or any(w.dynamic for w in src.words):
+        return None
+    starts = []
+    for w in src.words[1:]:
+        if w.value.startswith("-") or w.value in ("(", "!"):
+            break
+        starts.append(w.value)
+    first = (starts or ["."])[0].rstrip("/")
+    vals = [w.value for w in src.words]
+    names = [vals[k + 1] for k, v in enumerate(vals[:-1]) if v in ("-name", "-iname") and "/" not in vals[k + 1]]
+    return [first + "/*" if first else "/*", *(first + "/**/" + n for n in names[:1])]
