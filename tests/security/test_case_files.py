@@ -62,7 +62,8 @@ daemon's state protected), one per mode.
   -o/-p, ``tar -T -``, ``zip -@`` read the files their stdin names), ``secrets7`` (``git diff A B``
   with a path outside the work tree, ``man PATH``, ``ltrace -F FILE`` read those files),
   ``findsubst`` (``$(find START -name N)`` is any file the search matches), ``dataloss7``
-  (mkfs formats every device it is given, options with values included).
+  (mkfs formats every device it is given, options with values included), ``exfil7`` (request
+  bodies by more tools: ``xh post``, ``ab -p``, ``hping3 --file``, ``lp -h HOST``).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ REQUIRED: dict[str, set[str]] = {
                        "secoff7", "admin7", "midredirect", "static7",
                        "socat", "fifoshell", "inspect", "helpread",
                        "writtencfg", "listredirect", "optcode7",
-                       "stdinnames", "secrets7", "findsubst", "dataloss7"},
+                       "stdinnames", "secrets7", "findsubst", "dataloss7", "exfil7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")
