@@ -41,15 +41,7 @@ from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
 from ._reparse import reparse
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
-from ._shells import (
-    eval_,
-    interp,
-    pipe_text,
-    remember,
-    run_file,
-    shell,
-    source,
-)
+from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
 from ._stdin_copies import stdin_copies
 from ._stdin_progs import downloaded_script
 from ._words import DYN, SimpleCommand, Word, into, literal
@@ -373,6 +365,8 @@ class Judge:
             # Anything else that names a secret is read by this program as far as the policy knows.
             words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))
                      if id(w) not in used]
+            # `scp -i KEY`: the user's own key is fine, another account's is still a secret.
+            generalise.secrets(self, name, [w for o, w in values if o in spec.secret_ok_options], ctx, foreign=True)
             start = len(ctx.findings)
             generalise.secrets(self, name, [*words, *(w for w in a.option_words if len(w.value) > 2)], ctx)
             generalise.home_trees(self, name, a.options, a.operands, ctx)
