@@ -65,6 +65,7 @@ _CODE_HINT = lazy(r"\bload_extension\s*\(|^\s*\.load\s|\b(?:system|popen|exec[lv
 _PROGRAM_OPTION = lazy(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
                              r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress|script|latex$|^--pipe$", re.I)
 """Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
+_WEB_URL = lazy(r"(?:https?|ftps?|wss?)://", re.I)
 _BARE_NAME = lazy(r"[A-Za-z][\w.+-]*")
 _CODE_OPTION = lazy(r"script|engine|provider|plugin|preload|extension|module-path|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
 _CODE_FILE = lazy(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
@@ -97,7 +98,8 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
         if w.dynamic and not w.value.startswith(("/", "~/")):
             continue  # (/proc/$(pgrep sshd)/environ still names a secret: the run-time part is any name)
         for v in w.values[:MAX_VALUES]:
-            cands = path_candidates(v) + _PATHS_IN.findall(v)
+            # (the path of a web URL is on another machine: `https://x.example/repo.key` is no key here)
+            cands = path_candidates(v) + (_PATHS_IN.findall(v) if not _WEB_URL.match(v) else [])
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
                 cands += _glued(v)  # -kPATH, -yfPATH: short options with a value glued on
             elif moved and v and "/" not in v and not v.startswith(("-", "@")) and "=" not in v:
