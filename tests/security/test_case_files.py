@@ -29,6 +29,41 @@ daemon's state protected), one per mode.
   ``simoff`` (apt's simulation switched off again), ``protdir`` (protected files written into a
   directory, by mount, by a config file the line wrote), ``holderglob`` (``rm -rf ../*``),
   ``sudolist``, ``jqexec``, ``agentsock``, ``stdinnoop`` (``sh 0<<EOF``).
+- ``cases_s7.jsonl`` (session 7): the two known misses of session 6 as classes, each spelling
+  written before the fix: ``argfile`` (xargs/parallel operands read from a file: ``-a FILE``,
+  ``--arg-file``, ``:::: FILE``, ``< FILE``, ``cat FILE |``, where FILE is a process substitution
+  or a file the line wrote) and ``inlinescript`` (``find … -exec sh -c 'CODE' NAME {}``: the found
+  files reach CODE as ``$0``, ``$1``, ``"$@"``, still any file the search matches); then what
+  attacks7's corpus (GTFOBins, tldr-pages) showed: ``guessedlog`` (an unknown program naming a
+  log as a bare operand is confirmed, not blocked as a wipe; an output option still blocks),
+  ``progshell`` (a shell a program starts with no script, `perl -e 'exec "/bin/sh"'`, is confirmed;
+  the line's own `bash`, `exec bash`, `nice bash` stay allowed), ``sockshell`` (interpreter code
+  with a socket that runs what it reads: gawk ``/inet/tcp`` with ``cmd |& getline``, lua/ruby
+  ``popen(var)``, node ``require("net")`` with ``execSync(var)``, a shell with its descriptors on
+  the socket: a reverse shell, blocked), ``secoff7`` (endpoint-security agents stopped or killed,
+  firewalld's trusted zone spelled with a space, more login/audit logs; starting or restarting a
+  guard stays a confirmed service change), ``admin7`` (``mount -a`` confirmed, resolvectl lookups
+  allowed and DNS settings confirmed), ``midredirect`` (words after a redirection in the middle
+  of a command are still its arguments: ``find / -name id_rsa 2>/dev/null -exec cat {} +``),
+  ``static7`` (``${v%pat}``, ``${v##pat}``, ``${v/a/b}`` of values the line sets, and
+  ``cat$IFS$9/…``, resolved before judging), ``socat`` (judged by its addresses: files read or
+  written, programs run, network endpoints), ``fifoshell`` (a shell reading a file the line cannot
+  show, in a line with a network client: a reverse shell; the readable part of an ``echo … $(…)``
+  piped into a shell or ``at`` is still judged), ``inspect`` (inspection tools that only read
+  their operands, ``readelf``, ``ldd``, ``pygmentize``, ``vim -R`` …: a system file named to them
+  is read, not written; secrets and output options still count), ``helpread`` (a program given only
+  ``--help``/``--version`` prints and exits; ``swapon`` alone and ``sgdisk --list-types`` list;
+  ``swapon -a`` enables every swap area), ``writtencfg`` (a file the line writes and another of
+  its programs then reads, package.json, Rakefile, a config, a hook: a blocked command in it
+  blocks), ``listredirect`` (``a && b > f``: the redirection is ``b``'s, so what ``f`` holds is known),
+  ``optcode7`` (commands in option values by more spellings: fzf ``execute(…)``/``become(…)``,
+  lisp ``(ext:run-shell-command "…")``, Haskell ``callCommand "…"``, puppet ``exec { '…': }``,
+  ``ProxyCommand …``, also with run-time parts; ``--conf-script='CMD'``), ``stdinnames`` (cpio
+  -o/-p, ``tar -T -``, ``zip -@`` read the files their stdin names), ``secrets7`` (``git diff A B``
+  with a path outside the work tree, ``man PATH``, ``ltrace -F FILE`` read those files),
+  ``findsubst`` (``$(find START -name N)`` is any file the search matches), ``dataloss7``
+  (mkfs formats every device it is given, options with values included), ``exfil7`` (request
+  bodies by more tools: ``xh post``, ``ab -p``, ``hping3 --file``, ``lp -h HOST``).
 """
 
 from __future__ import annotations
@@ -51,6 +86,11 @@ REQUIRED: dict[str, set[str]] = {
     "cases_s6b.jsonl": {"static", "loopglob", "cronwipe", "secoff", "forkbomb", "rce", "wrapper", "dataloss", "exfil"},
     "cases_s6c.jsonl": {"stdinrun", "stdinfile", "gitexec", "archivedel", "fetchrun", "simoff", "protdir", "holderglob",
                         "sudolist", "jqexec", "agentsock", "stdinnoop"},
+    "cases_s7.jsonl": {"argfile", "inlinescript", "guessedlog", "progshell", "sockshell",
+                       "secoff7", "admin7", "midredirect", "static7",
+                       "socat", "fifoshell", "inspect", "helpread",
+                       "writtencfg", "listredirect", "optcode7",
+                       "stdinnames", "secrets7", "findsubst", "dataloss7", "exfil7"},
 }
 MIN_PER_CLASS = {"cases_independent.jsonl": 8}
 EXPECTS = ("allow", "confirm", "block")

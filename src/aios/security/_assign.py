@@ -75,6 +75,7 @@ def assignment(judge: Judge, name: str, val: Word, ctx: Context, depth: int) -> 
     elif name == "TAR_OPTIONS":
         judge.argv([literal("tar"), *(literal(p) for p in val.value.split())], SimpleCommand(()), ctx, depth + 1)
     else:
+        generalise.secrets(judge, f"{name}=", [val], ctx)  # `LESSOPEN='echo /home/bob/.netrc # %s'`
         for v in val.values[:MAX_VALUES]:
             # LESSOPEN='|cmd %s', GIT_SSH=/path/to/prog: the text after a leading pipe.
             text = v.lstrip("|").replace("%s", "FILE")

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from attrs import define, field
 
 from ._decision import Action
+from ._words import SimpleCommand
 
 MAX_DEPTH = 8
 """How deep ``bash -c "bash -c '...'"`` and friends are followed before giving up (confirm)."""
@@ -54,6 +55,7 @@ class Context:
         network: a raw network tool (nc, socat, telnet) is in the line.
         pipe_shell: a shell or interpreter reads its program from a pipe of unknown text.
         aliases: aliases the line defined (``alias x='rm -rf'; x /``), by name.
+        typed: the simple commands of the line as typed (not text a program or shell runs).
     """
 
     cwd: str | None
@@ -67,6 +69,7 @@ class Context:
     network: bool = False
     pipe_shell: bool = False
     aliases: dict[str, str] = field(factory=dict)
+    typed: tuple[SimpleCommand, ...] = ()
 
     def add(self, f: Finding) -> None:
         """Record a finding (its tags mark the line privileged or system-changing)."""

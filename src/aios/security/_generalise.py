@@ -41,8 +41,12 @@ _CODE = (
     (lazy(r"(?:^|=)\s*:?!(.+)", re.S), "!"),
     (lazy(r"^\s*(?:(?:platform\s+)?shell|system|\\!)\s+(.+)", re.S), "shell escape"),
     (lazy(r"\bto\s+program\s+'((?:[^']|'')+)'", re.S | re.I), "COPY TO PROGRAM"),
-    (lazy(r"\((?:system|shell-command|async-shell-command|call-process-shell-command|shell-command-to-string)\s+"
-          r"\"((?:[^\"\\]|\\.)+)\""), "(system …)"),
+    (lazy(r"\((?:[\w-]+:)?(?:system|shell-command|async-shell-command|call-process-shell-command|shell-command-to-string|"
+          r"run-shell-command|run-program)\s+\"((?:[^\"\\]|\\.)+)\""), "(system …)"),
+    (lazy(r"\b(?:execute(?:-silent)?|become)\(([^()'\"][^()]*)\)"), "execute()"),
+    (lazy(r"\b(?:callCommand|spawnCommand|callProcess|system)\s+\"((?:[^\"\\]|\\.)+)\""), "call"),
+    (lazy(r"\bexec\s*\{\s*['\"]([^'\"]+)['\"]\s*:"), "exec { }"),
+    (lazy(r"\b(?:Proxy|Local)Command[\s=]+(.+)", re.S), "ProxyCommand"),
     (lazy(r"\b(?:sendmail|editor|pager|shell|display_filter|print_command|query_command)\s*=\s*[\"']([^\"']+)[\"']"),
      "set command"),
     (lazy(r"^\s*(?:\\!|\.(?:shell|system))\s+(.+)", re.S), "shell escape"),
@@ -59,8 +63,10 @@ _CODE_HINT = lazy(r"\bload_extension\s*\(|^\s*\.load\s|\b(?:system|popen|exec[lv
                         r"os\.execute|io\.popen|Runtime\.getRuntime|child_process|subprocess|__import__)\s*\(|"
                         r"\$[({]shell\s|\\write18|%x[({\[]")
 _PROGRAM_OPTION = lazy(r"prog|command|cmd|exec|shell|editor|pager|helper|hook|filter|viewer|browser|"
-                             r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress", re.I)
+                             r"askpass|wrapper|interpreter|-e$|--rsh|--use-compress|script|latex$|^--pipe$", re.I)
 """Option names whose value is a program (``--compress-program=``, ``--exec``, ``--pager``)."""
+_WEB_URL = lazy(r"(?:https?|ftps?|wss?)://", re.I)
+_BARE_NAME = lazy(r"[A-Za-z][\w.+-]*")
 _CODE_OPTION = lazy(r"script|engine|provider|plugin|preload|extension|module-path|^--?(?:load|lib|require|init-file|rcfile)$", re.I)
 _CODE_FILE = lazy(r"/|\.(?:so|nse|lua|py|pl|rb|js|sh|tcl|scm|el|vim)$")
 """An option that loads code (``nmap --script=x.nse``, ``openssl -engine ./e.so``) given a file of it."""
@@ -92,7 +98,8 @@ def secrets(judge: Judge, name: str, words: Sequence[Word], ctx: Context, *, for
         if w.dynamic and not w.value.startswith(("/", "~/")):
             continue  # (/proc/$(pgrep sshd)/environ still names a secret: the run-time part is any name)
         for v in w.values[:MAX_VALUES]:
-            cands = path_candidates(v) + _PATHS_IN.findall(v)
+            # (the path of a web URL is on another machine: `https://x.example/repo.key` is no key here)
+            cands = path_candidates(v) + (_PATHS_IN.findall(v) if not _WEB_URL.match(v) else [])
             if v.startswith("-") and not v.startswith("--") and len(v) > 2:
                 cands += _glued(v)  # -kPATH, -yfPATH: short options with a value glued on
             elif moved and v and "/" not in v and not v.startswith(("-", "@")) and "=" not in v:
@@ -153,9 +160,7 @@ def input_commands(judge: Judge, name: str, code: str, cmd: SimpleCommand, ctx: 
 def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, depth: int) -> None:
     """Code for the program's own language inside its words: judged where readable, confirmed."""
     for w in words:
-        if w.dynamic:
-            continue
-        v = w.value
+        v = w.value  # (run-time parts stay unknown: `exec { 'cat /etc/shadow <$(tty)': }` is still read)
         for rx, kind in _CODE:
             m = rx.search(v)
             if m is None:
@@ -165,7 +170,7 @@ def code_values(judge: Judge, name: str, words: Sequence[Word], ctx: Context, de
                 continue  # `--exclude='!*.py'`: a negated pattern, not a command
             ctx.add(Finding("confirm", "code.in-value", f"{name} is given code that runs a command ({kind} in "
                             f"{_short(w.text)})", frozenset({"dynamic"})))
-            if inner and DYN not in inner:
+            if inner:
                 judge.line(inner, ctx, depth + 1, origin=f"{name} {kind}")
             return
         if _CODE_HINT.search(v):
@@ -217,7 +222,10 @@ def programs(judge: Judge, name: str, operands: Sequence[Word], values: Sequence
             # `--browser=/usr/bin/firefox` names a program to run even where it is not installed.
             _wrapped(judge, name, text, ctx, depth)
             return
-        if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named):
+        if _is_program(parts[0], ctx.cwd, judge, standalone=len(parts) == 1 and not named, path_only=readonly and not named) \
+                or (named and opt != "-e" and len(parts) > 1 and _BARE_NAME.fullmatch(parts[0])
+                    and re.search(r"[|;&<>`$]", w.value)):
+            # (`--conf-script='ufw disable'`: a command line where the option says so, installed here or not)
             _wrapped(judge, name, text, ctx, depth)
             return
     if readonly:
@@ -273,6 +281,7 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
     to run (``--helper=/usr/bin/python3``) is not written: :func:`programs` confirms it."""
     words = [w for o, w in values if not ((_PROGRAM_OPTION.search(o) or not _OUTPUT_OPTION.search(o))
                                           and _names_a_program(w.value, ctx.cwd, judge) and "/" in w.value)]
+    bare = {id(w) for w in operands}
     for w in (*words, *operands, *clusters):
         if w.dynamic:
             continue
@@ -282,6 +291,13 @@ def writes(judge: Judge, name: str, operands: Sequence[Word], values: Sequence[t
                 cands += _glued(v)
             for cand in cands:
                 cls = judge.paths.classify(cand, ctx.cwd, False, w.glob)[0]
+                if cls == "traces" and id(w) in bare:
+                    # `eqn /var/log/syslog`: a log as a bare operand is far more often read than wiped;
+                    # wiping one is blocked where the line says so (`> log`, `truncate`, `-o log`).
+                    ctx.add(Finding("confirm", "fs.guessed-write", f"{name} names {cand}, which a program the policy "
+                                    "does not know may write", frozenset({"system"})))
+                    ctx.target(cand)
+                    return
                 if cls in _WRITE_CLASSES:
                     judge.effect("write", literal(cand), ctx, name, option=" (named in its arguments)")
                     return

@@ -78,12 +78,14 @@ def git(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Cont
         k = next(i for i, w in enumerate(args) if w.value == "run")
         if k + 1 < len(args):
             judge.argv(args[k + 1 :], cmd, ctx, depth + 1)
-    elif sub in ("diff", "grep") and "--no-index" in (w.value for w in args):
-        # git diff --no-index A B compares (and prints) any two files, not the repository.
+    elif sub in ("diff", "grep") and ("--no-index" in (w.value for w in args) or sub == "diff"):
+        # git diff --no-index A B compares (and prints) any two files, not the repository; so does
+        # `git diff A B` when a path is outside the work tree (`git diff /dev/null /run/secrets/x`).
         k = next(i for i, w in enumerate(args) if w.value == sub)
         for w in args[k + 1 :]:
-            if not w.value.startswith("-"):
-                judge.effect("read", w, ctx, f"git {sub} --no-index")
+            if not w.value.startswith("-") and (sub == "grep" or "--no-index" in (x.value for x in args)
+                                                or w.value.startswith(("/", "~", "../"))):
+                judge.effect("read", w, ctx, f"git {sub}")
     elif sub == "clean" and len(ops) == 1 and ctx.cwd != judge.paths.workspace:
         # `git -C / clean -ffdx`: with no paths it deletes the untracked files of the tree it is in.
         flags = "".join(w.value[1:] for w in args if re.fullmatch(r"-[a-zA-Z]+", w.value))

@@ -282,8 +282,13 @@ _HOME_EXPR = re.compile(
     r"""os\.path\.expanduser\(\s*(['"])~([^'"]*)\1\s*\)|Path\.home\(\)|os\.(?:environ\[\s*['"]HOME['"]\s*\]|getenv\(\s*['"]HOME['"]\s*\))"""
     r"""|process\.env\.HOME|os\.homedir\(\)|ENV\[\s*['"]HOME['"]\s*\]|Dir\.home|\$ENV\{\s*['"]?HOME['"]?\s*\}"""
 )
-_SOCKET = re.compile(r"\b(?:socket|Socket|TCPSocket|fsockopen|net\.connect|net\.Socket|createConnection|IO::Socket|/dev/tcp/)")
-_SHELL_HANDOFF = re.compile(r"\bdup2\b|pty\.spawn|['\"](?:/bin/)?(?:ba|z|da)?sh(?:\s+-i)?['\"]|cmd\.exe|\bexec\s*\(\s*['\"]/bin")
+_SOCKET = re.compile(r"\b(?:socket|Socket|TCPSocket|fsockopen|fdopen|net\.connect|net\.Socket|createConnection|IO::Socket|/dev/tcp/)"
+                     r"|/inet[46]?/(?:tcp|udp)/|\brequire\s*\(?\s*['\"]net['\"]")
+# A shell, or a command read at run time (a variable, not a literal) handed to popen/exec/system
+# or awk's `cmd |& getline`: with a socket in the same code, commands come from the network.
+_SHELL_HANDOFF = re.compile(r"\bdup2\b|pty\.spawn|['\"`](?:/bin/)?(?:ba|z|da)?sh(?:\s+-i)?(?:\s*\d*[<>]&?\s*[\d%$][^'\"`]*)?['\"`]|cmd\.exe|\bexec\s*\(\s*['\"]/bin"
+                            r"|\b(?:popen|execute|system|exec|execSync|spawn|spawnSync|passthru|shell_exec)\s*\(\s*[A-Za-z_]"
+                            r"|\b[A-Za-z_]\w*\s*\|&\s*getline|`#\{|\b(?:system|exec)\s*\$|STDIN->fdopen|open\s*\(?\s*STDIN\s*,")
 
 
 def _home_literals(code: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from . import _chdir as chdir
 from . import _generalise as generalise
+from ._arg_input import substituted_stdin
 from ._args import Args, split_args
 from ._assign import assignment
 from ._command_word import from_environment, program_matches
@@ -22,6 +23,7 @@ from ._cron import scheduled_file
 from ._decision import action_rank
 from ._findings import MAX_COMMANDS, MAX_DEPTH, MAX_VALUES, Context, Finding, dynamic, hidden
 from ._names import (
+    DATA_READERS,
     DEFAULT_SPEC,
     DOWNLOADERS,
     INJECT_VARS,
@@ -33,31 +35,19 @@ from ._names import (
     opens_to_others,
     select,
 )
-from ._parse import expand_braces, parse, reparse
+from ._parse import expand_braces, parse
 from ._paths import GLOB_CHARS, INTO_DIR, Paths, into_dir
 from ._programs import OWN_VALUES, Handler, cd, handler, option_code
 from ._regex_cache import lazy
+from ._reparse import reparse
 from ._rules_model import CommandSpec, EffectRule, PrefixRule, RuleSet
-from ._shells import (
-    eval_,
-    interp,
-    pipe_text,
-    remember,
-    run_file,
-    shell,
-    source,
-    substituted_stdin,
-)
+from ._shells import eval_, interp, pipe_text, remember, run_file, shell, source
 from ._stdin_copies import stdin_copies
 from ._stdin_progs import downloaded_script
 from ._words import DYN, SimpleCommand, Word, into, literal
 from ._wrappers import wrapper
+from ._written import finish
 
-_DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
-                           "more", "tr", "cut", "base64", "xxd", "od", "hexdump", "gzip", "xz", "zstd", "bzip2",
-                           "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
-                           "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
-"""Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""
 BUILTINS: dict[str, Handler] = {
     "cd": cd, "pushd": cd, "popd": cd, "chdir": cd,
     "eval": eval_, "alias": eval_, "trap": eval_,
@@ -93,19 +83,17 @@ class Judge:
             self.line(command, ctx, 0)
         except RecursionError:
             ctx.add(Finding("confirm", "parse.too-deep", "the line nests too deeply to judge", frozenset({"dynamic"})))
-        if ctx.network and ctx.pipe_shell:
-            ctx.add(Finding("block", "net.pipe-shell", "a shell reads its commands from a pipe in a line that also opens "
-                            "a raw network connection (a reverse shell)", frozenset({"dangerous"})))
+        finish(self, ctx, 0)  # reverse shells, commands in files the line writes for another program
         return ctx
 
-    def line(self, text: str, ctx: Context, depth: int, *, origin: str = "") -> None:
+    def line(self, text: str, ctx: Context, depth: int, *, origin: str = "", argv: tuple[Word, ...] | None = None) -> None:
         if depth > MAX_DEPTH:
             ctx.add(dynamic("parse.too-deep", f"commands nested more than {MAX_DEPTH} levels deep ({origin or 'shell'})"))
             return
         if DYN in text:
             ctx.add(dynamic("dyn.code", f"{origin or 'a shell'} runs text that is only known when it runs"))
             text = text.replace(DYN, "$__aios_unknown")
-        parsed = parse(text)
+        parsed = parse(text, argv)
         if parsed.error:
             where = f" ({origin})" if origin else ""
             ctx.add(dynamic("parse.error", f"the text{where} does not parse as shell, so what runs cannot be known"))
@@ -122,6 +110,7 @@ class Judge:
                    else f"function {name!r} calls itself in a pipe or in the background")
             ctx.add(Finding("block", "proc.fork-bomb", f"{why} (a fork bomb)", frozenset({"dangerous"})))
         commands = parsed.commands
+        ctx.typed = ctx.typed or commands
         if len(commands) + len(ctx.commands) > MAX_COMMANDS:
             ctx.add(dynamic("parse.too-long", f"the line has more than {MAX_COMMANDS} commands; only the first are judged"))
             commands = commands[: max(0, MAX_COMMANDS - len(ctx.commands))]
@@ -235,7 +224,7 @@ class Judge:
             return
         self.generic(name, args, ctx, depth, cmd=cmd, program=handler(self, name))
         st = cmd.stdin
-        if st is not None and not st.dynamic and name not in _DATA_READERS:
+        if st is not None and not st.dynamic and name not in DATA_READERS:
             # sqlite3, psql, ftp, gdb -x /dev/stdin … read commands with shell escapes from stdin.
             text = st.text if st.kind == "text" else pipe_text(self, st.source, 0)
             if text:
@@ -376,6 +365,8 @@ class Judge:
             # Anything else that names a secret is read by this program as far as the policy knows.
             words = [w for w in (*a.operands, *(w for o, w in values if o not in spec.secret_ok_options))
                      if id(w) not in used]
+            # `scp -i KEY`: the user's own key is fine, another account's is still a secret.
+            generalise.secrets(self, name, [w for o, w in values if o in spec.secret_ok_options], ctx, foreign=True)
             start = len(ctx.findings)
             generalise.secrets(self, name, [*words, *(w for w in a.option_words if len(w.value) > 2)], ctx)
             generalise.home_trees(self, name, a.options, a.operands, ctx)
@@ -402,6 +393,8 @@ class Judge:
     def prefix(self, name: str, a: Args, args: Sequence[Word], ctx: Context) -> None:
         tokens = [name, *(w.value for w in a.operands)]
         vals = [w.value for w in args]
+        if vals and all(v in ("--help", "--version") for v in vals):
+            return  # `aa-teardown --help`: prints and exits
         opts = set(a.options)
         best: tuple[PrefixRule, str] | None = None
         for r in self.rules.prefix_candidates(name):

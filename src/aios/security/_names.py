@@ -22,7 +22,7 @@ DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "od", "rev", "tr", "o
                       "jq", "gojq", "jaq", "yq"})
 """Programs that turn text into other text: a shell reading their output runs what the line hides
 (jq/yq: ``jq -n '@sh "rm -rf /"' | sh`` builds the command inside its own program)."""
-RAW_NET = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "socat", "telnet", "cryptcat", "sbd"})
+RAW_NET = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "cryptcat", "sbd"})
 INJECT_VARS = frozenset({"LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "LD_LIBRARY_PATH",
                          "GIT_SSH", "GIT_PROXY_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_EDITOR",
                          "GIT_SEQUENCE_EDITOR", "GIT_ASKPASS", "SSH_ASKPASS", "SUDO_ASKPASS", "PAGER", "MANPAGER",
@@ -103,3 +103,9 @@ def upstream(src: SimpleCommand | None) -> set[str]:
         names.add(program(src.words))
         src = src.stdin.source if src.stdin is not None and src.stdin.kind == "pipe" else None
     return names
+
+DATA_READERS = frozenset({"tee", "cat", "grep", "egrep", "fgrep", "rg", "sort", "uniq", "wc", "head", "tail", "less",
+                          "more", "tr", "cut", "base64", "xxd", "od", "hexdump", "gzip", "xz", "zstd", "bzip2",
+                          "sponge", "nl", "column", "jq", "yq", "diff", "cmp", "md5sum", "sha256sum", "tac", "rev",
+                          "paste", "fold", "fmt", "iconv", "dd", "pv", "mail", "sendmail", "logger", "git"})
+"""Programs whose stdin is data, not a script with shell escapes (``echo '!x' | tee notes``)."""

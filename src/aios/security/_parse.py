@@ -32,6 +32,7 @@ from ._words import (
     Stdin,
     Val,
     Word,
+    braced_positionals,
     expand_braces,
 )
 
@@ -49,8 +50,14 @@ class _Walker:
     ``x=rm; $x -rf /`` is judged as ``rm -rf /``; functions defined in the line are judged
     where they are called, with the arguments of the call."""
 
-    def __init__(self) -> None:
+    def __init__(self, argv: tuple[Word, ...] | None = None) -> None:
         self.x = Expander(self.run)
+        if argv:
+            # `sh -c CODE NAME ARGS…`: $0 is NAME, $1… are ARGS (a found file stays any file it matches).
+            self.x.vars["0"] = Val(argv[0].values, argv[0].dynamic, argv[0].glob)
+            if argv[0].glob:
+                self.x.globbed.add("0")
+            self.x.positional(argv[1:])
         self.out: list[SimpleCommand] = []
         self.fork_bombs: list[str] = []
         self.assignments: list[tuple[str, Word]] = []
@@ -181,6 +188,13 @@ class _Walker:
                 glob |= v.glob
             elif field == "body":
                 body.append(c)
+        if var is not None and not seen_value and "@" in self.x.arrays:
+            # `for f; do …; done` walks "$@" (`sh -c '…' sh FILES`, `set -- FILES`).
+            items = self.x.arrays["@"]
+            alts = [a for it in items for a in it.alts]
+            dynamic = any(it.dynamic for it in items)
+            glob = "@" in self.x.globbed
+            seen_value = True
         if var is not None:
             if not seen_value:
                 self.x.vars[node_text(var)] = Val((DYN,), dynamic=True)
@@ -215,11 +229,8 @@ class _Walker:
         self.called.add(name)
         saved = {k: self.x.vars.get(k) for k in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "#")}
         saved_at = self.x.arrays.get("@")
-        items = tuple(Val(w.values, w.dynamic, w.glob) for w in args)
-        self.x.arrays["@"] = items
-        for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9")):
-            self.x.vars[k] = items[i] if i < len(items) else Val(("",))
-        self.x.vars["#"] = Val((str(len(items)),))
+        saved_globbed = set(self.x.globbed)
+        self.x.positional(args)
         self.calling.append(name)
         try:
             self.stmt(body)
@@ -234,6 +245,7 @@ class _Walker:
                 self.x.arrays.pop("@", None)
             else:
                 self.x.arrays["@"] = saved_at
+            self.x.globbed = saved_globbed
 
     def uncalled(self) -> None:
         """Functions defined but never called in the line are judged as written."""
@@ -258,7 +270,9 @@ class _Walker:
                 prev = next((c for c in group if c.words and c.words[0].value.rsplit("/", 1)[-1] in DOWNLOADERS),
                             group[-1])
 
-    def redirect(self, node: Node) -> Redirect:
+    def redirect(self, node: Node, extra: list[Word] | None = None) -> Redirect:
+        """One redirection; the grammar hangs the words after its target on it (``find / 2>/dev/null
+        -exec …``), which bash gives the command: they go to ``extra``."""
         fd: str | None = None
         op = ""
         target: Word | None = None
@@ -269,6 +283,8 @@ class _Walker:
             elif field == "destination":
                 if target is None:
                     target = self.word(c)
+                elif extra is not None:
+                    extra.extend(self.x.split_word(c))
             elif not c.is_named and not op:
                 op = c.type
         if op in _DUP_OPS and (target is None or target.value.isdigit() or target.value == "-"):
@@ -276,7 +292,7 @@ class _Walker:
         return Redirect(op, fd, target)
 
     def command(
-        self, node: Node, stdin: Stdin | None, extra: tuple[Redirect, ...] = ()
+        self, node: Node, stdin: Stdin | None, extra: tuple[Redirect, ...] = (), more: tuple[Word, ...] = ()
     ) -> SimpleCommand:
         words: list[Word] = []
         assigns: list[tuple[str, Word]] = []
@@ -309,15 +325,13 @@ class _Walker:
                 self.x.scan(c)
             elif field == "argument" or c.is_named:
                 words.extend(self.x.split_word(c))
+        words.extend(more)
         cmd = SimpleCommand(tuple(words), tuple(assigns), tuple(redirects) + extra, stdin)
         if words and words[0].value in self.functions and words[0].value not in self.calling:
             self.call(words[0].value, words[1:])
         if len(words) > 1 and words[0].value == "set" and words[1].value == "--":
             # `set -- /etc/shadow; cat "$1"`: the positional parameters from here on.
-            items = tuple(Val(w.values, w.dynamic, w.glob) for w in words[2:])
-            self.x.arrays["@"] = items
-            for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9")):
-                self.x.vars[k] = items[i] if i < len(items) else Val(("",))
+            self.x.positional(words[2:])
         if words and words[0].value == "read":
             for w in words[1:]:
                 if not w.value.startswith("-"):
@@ -329,11 +343,12 @@ class _Walker:
         body = node.child_by_field_name("body")
         redirects: list[Redirect] = []
         later: list[tuple[str, Node]] = []
+        more: list[Word] = []
         for i, c in enumerate(node.children):
             if node.field_name_for_child(i) == "body":
                 continue
             if c.type == "file_redirect":
-                redirects.append(self.redirect(c))
+                redirects.append(self.redirect(c, more if body is not None and body.type == "command" else None))
             elif c.type == "herestring_redirect":
                 kids = c.named_children
                 if kids:
@@ -345,7 +360,7 @@ class _Walker:
                 later.append(("stmt", c))
         result: SimpleCommand | None = None
         if body is not None and body.type == "command":
-            result = self.command(body, stdin, tuple(redirects))
+            result = self.command(body, stdin, tuple(redirects), tuple(more))
             last = body.children[-1] if body.children else None
             first = next((c for c in node.children if c.type == "file_redirect"), None)
             if last is not None and first is not None and last.type == "number" and last.end_byte == first.start_byte \
@@ -359,9 +374,9 @@ class _Walker:
             if body is not None:
                 self.stmt(body, stdin)
             stages = [c for c in body.named_children if c.type != "comment"] if body is not None else []
-            if redirects and body is not None and body.type == "pipeline" and stages and stages[-1].type == "command" \
-                    and len(self.out) > start:
-                # `echo … | cat > x.sh`: the redirection is the last stage's, so what x.sh holds is known.
+            if redirects and body is not None and body.type in ("pipeline", "list") and stages \
+                    and stages[-1].type == "command" and len(self.out) > start:
+                # `echo … | cat > x.sh`, `true && echo … > x.sh`: the redirection is the last command's.
                 self.out[-1] = self.out[-1]._replace(redirects=self.out[-1].redirects + tuple(redirects))
             elif redirects:
                 self.out.append(SimpleCommand((), (), tuple(redirects), None))
@@ -408,24 +423,27 @@ class _Walker:
 
 
 @functools.lru_cache(maxsize=4096)
-def parse(line: str) -> ParsedLine:
-    """Parse one command line (a script is fine too). Pure and cached."""
+def parse(line: str, argv: tuple[Word, ...] | None = None) -> ParsedLine:
+    """Parse one command line (a script is fine too). Pure and cached.
+
+    Args:
+        line: the text.
+        argv: ``$0``, ``$1``… as the text starts (``sh -c TEXT NAME ARGS``), else unknown.
+    """
     tree = _PARSER.parse(line.encode("utf-8", "replace"))
-    w = _Walker()
+    braced = braced_positionals(tree.root_node, line.encode("utf-8", "replace")) if _DOLLAR_DIGIT.search(line) else None
+    if braced is not None:
+        return parse(braced.decode("utf-8", "replace"), argv)
+    if tree.root_node.has_error and _FOR_DO.search(line):
+        # bash takes `for f do …` (the list "$@"); the grammar wants `for f; do …`.
+        fixed = parse(_FOR_DO.sub(r"\1;\2", line), argv)
+        if not fixed.error:
+            return fixed
+    w = _Walker(argv)
     w.stmt(tree.root_node)
     w.uncalled()
     return ParsedLine(tuple(w.out), w.error or tree.root_node.has_error, tuple(w.fork_bombs), tuple(w.assignments))
 
 
-_STDIN_NOOP = lazy(r"(?<![\w$<>&])0?<\s*/dev/stdin(?=\s|$)|(?<![\w$<>&])0(?=<)")
-
-
-def reparse(line: str) -> ParsedLine | None:
-    """A line the grammar rejects, read again without what changes nothing for the shell: a
-    ``0`` before ``<``/``<<`` (stdin is fd 0 anyway) and ``< /dev/stdin`` (stdin from stdin).
-    None when that changes nothing or still does not parse (``sh 0<<EOF``, ``at now < /dev/stdin <<< …``)."""
-    fixed = _STDIN_NOOP.sub("", line)
-    if fixed == line:
-        return None
-    parsed = parse(fixed)
-    return None if parsed.error else parsed
+_DOLLAR_DIGIT = lazy(r"\$\d")
+_FOR_DO = lazy(r"(?<![\w$])(for\s+[A-Za-z_]\w*)(\s+do\b)")

@@ -18,6 +18,7 @@ from . import _config_files as config_files
 from . import _fetch_run as fetch_run
 from . import _generalise as generalise
 from . import _secoff as secoff
+from ._arg_input import names_on_stdin
 from ._args import split_args
 from ._cron import crontab, tee
 from ._findings import MAX_VALUES, Context, Finding, dynamic, hidden
@@ -27,6 +28,7 @@ from ._regex_cache import lazy
 from ._rules_model import CommandSpec
 from ._sed import sed_actions
 from ._shells import STDIN_PATHS, pipe_text, run_code, stdin_code
+from ._socat import socat
 from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
 
 if TYPE_CHECKING:
@@ -393,7 +395,8 @@ Handler = Callable[["Judge", str, list[Word], SimpleCommand, Context, int], None
 PROGRAMS: dict[str, Handler] = {
     "find": find, "git": git, "at": at, "batch": at, "crontab": crontab, "sed": sed, "ed": ed, "ex": ed,
     "make": make, "gmake": make, "bmake": make, "scp": copy_out, "rsync": copy_out, "less": pager, "chpasswd": chpasswd, "m4": m4, "more": pager,
-    "most": pager, "tee": tee, **secoff.HANDLERS, **fetch_run.HANDLERS, **config_files.HANDLERS,
+    "most": pager, "tee": tee, "socat": socat, "cpio": names_on_stdin, "zip": names_on_stdin, "tar": names_on_stdin,
+    "bsdtar": names_on_stdin, **secoff.HANDLERS, **fetch_run.HANDLERS, **config_files.HANDLERS,
 }
 """Programs with their own syntax for running commands, reading or writing files: judged by
 their handler, then like any other program (rules.toml entries still apply)."""

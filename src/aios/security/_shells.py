@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import shlex
 from typing import TYPE_CHECKING
 
 from ._args import split_args
@@ -26,10 +25,9 @@ from ._names import (
     program,
     upstream,
 )
-from ._parse import parse
 from ._regex_cache import lazy
 from ._rules_model import InterpreterSpec
-from ._words import SimpleCommand, Stdin, Word, literal, literal_output
+from ._words import SimpleCommand, Word, literal, literal_output
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -166,9 +164,9 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         if code.dynamic:
             ctx.add(_unseen("dyn.shell-code", f"{name} -c runs {code.text!r}, text only known when it runs", code))
             return
-        pos = "set -- " + " ".join(shlex.quote(w.value) for w in operands[2:]) + "\n" if len(operands) > 2 else ""
-        for v in code.values[:MAX_VALUES]:  # (`sh -c CODE NAME ARGS…`: $1… are ARGS)
-            judge.line(pos + v, ctx, depth + 1, origin=f"{name} -c")
+        argv = tuple(operands[1:]) or None  # `sh -c CODE NAME ARGS…`: $0 is NAME, $1… are ARGS
+        for v in code.values[:MAX_VALUES]:
+            judge.line(v, ctx, depth + 1, origin=f"{name} -c", argv=argv)
         return
     if operands and not reads_stdin:
         script = operands[0]
@@ -183,6 +181,15 @@ def shell(judge: Judge, name: str, args: list[Word], cmd: SimpleCommand, ctx: Co
         return
     if not is_version_query(args):
         ctx.misses.append(name)
+    if depth and cmd.stdin is None and not any(r.op == "<" and r.fd in (None, "0") for r in cmd.redirects) \
+            and not (cmd in ctx.typed and program(cmd.words) in ("exec", "command", "builtin")):
+        # `perl -e 'exec "/bin/sh"'`, `timeout 0 /bin/sh`: a shell another program starts, with no
+        # script, runs whatever is typed into it (`exec bash` only replaces the line's own shell).
+        ctx.add(dynamic("wrap.interactive-shell", f"{name} is started as an interactive shell; what it runs is only "
+                        "known when it runs"))
+    # `sh -i < /tmp/fifo | openssl s_client …`: commands from a file the line cannot show (a reverse shell
+    # when the line also opens a network connection: see Judge.judge).
+    ctx.pipe_shell |= cmd.stdin is None and any(r.op == "<" and r.fd in (None, "0") for r in cmd.redirects)
     stdin_code(judge, cmd, ctx, depth, name, None)
 
 
@@ -214,6 +221,9 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
                 ctx.pipe_shell = True
                 ctx.add(dynamic("dyn.pipe-exec", f"{label} runs what {source} writes into the pipe, which is only "
                                  "known when it runs"))
+                if language is None and src_name == "echo" and st.source is not None:
+                    # `echo "rm -rf /home $(tty)" | at now`: the part that can be read is still judged.
+                    judge.line(" ".join(w.value for w in st.source.words[1:]), ctx, depth + 1, origin=f"{label} reading echo")
             return
     if text is None:
         return
@@ -222,17 +232,6 @@ def stdin_code(judge: Judge, cmd: SimpleCommand, ctx: Context, depth: int, label
         judge.line(text, ctx, depth + 1, origin=f"{label} reading {source}")
     else:
         run_code(judge, language, text, label, ctx, depth)
-
-
-def substituted_stdin(cmd: SimpleCommand) -> SimpleCommand:
-    """``sh < <(echo 'rm -rf /')``: standard input read from a process substitution is a pipe
-    from the command inside it (one simple command; else a pipe of unknown text)."""
-    for r in cmd.redirects:
-        if cmd.stdin is None and r.op == "<" and r.target is not None and r.target.text.startswith("<(") \
-                and r.target.text.endswith(")"):
-            inner = parse(r.target.text[2:-1]).commands
-            return cmd._replace(stdin=Stdin("pipe", source=inner[-1] if len(inner) == 1 else None))
-    return cmd
 
 
 def pipe_text(judge: Judge, src: SimpleCommand | None, level: int) -> str | None:

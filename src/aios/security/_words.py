@@ -10,9 +10,12 @@ import itertools
 import os
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._regex_cache import lazy
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 DYN = "\ue000"
 """Stands for text that is only known when the command runs (``$x``, ``$(...)``)."""
@@ -289,3 +292,36 @@ def replace_placeholder(w: Word, placeholder: str, inputs: list[Word]) -> Word:
     vals = tuple(v.replace(placeholder, sub.value) for v in w.values)
     text = w.text.replace(placeholder, sub.text) if not sub.dynamic else w.text
     return Word(text, vals, w.dynamic or sub.dynamic, w.glob or sub.glob)
+
+
+def braced_positionals(root: Node, data: bytes) -> bytes | None:
+    """``cat$IFS$9/etc/shadow``: the grammar ends a word at a ``$`` followed by a digit and starts
+    another there, where bash reads ``$9``. The text with ``${9}`` instead, or None when no ``$``
+    is left dangling so."""
+    spots: list[int] = []
+    todo = [root]
+    while todo:
+        n = todo.pop()
+        if n.type == "$" and not n.is_named and n.parent is not None and n.parent.children[-1] == n \
+                and data[n.end_byte : n.end_byte + 1].isdigit():
+            spots.append(n.end_byte)
+        todo.extend(n.children)
+    for at in sorted(spots, reverse=True):
+        data = data[:at] + b"{" + data[at : at + 1] + b"}" + data[at + 1 :]
+    return data if spots else None
+
+
+def find_globs(src: SimpleCommand) -> list[str] | None:
+    """The files a literal ``find`` lists, as globs: ``START/*`` and, with ``-name N``,
+    ``START/**/N`` (``find /home -name .netrc`` lists any ``.netrc`` below /home). None: not one."""
+    if not src.words or src.words[0].value.rsplit("/", 1)[-1] != "find" or any(w.dynamic for w in src.words):
+        return None
+    starts = []
+    for w in src.words[1:]:
+        if w.value.startswith("-") or w.value in ("(", "!"):
+            break
+        starts.append(w.value)
+    first = (starts or ["."])[0].rstrip("/")
+    vals = [w.value for w in src.words]
+    names = [vals[k + 1] for k, v in enumerate(vals[:-1]) if v in ("-name", "-iname") and "/" not in vals[k + 1]]
+    return [first + "/*" if first else "/*", *(first + "/**/" + n for n in names[:1])]

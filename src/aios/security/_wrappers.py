@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 from . import _chdir as chdir
 from . import _generalise as generalise
+from ._arg_input import ARG_FILE_OPTIONS, FILE_SEPARATORS, file_items, glued, stdin_items
 from ._args import split_args
 from ._findings import MAX_VALUES, Context, Finding, hidden
 from ._forks import fan_out
 from ._names import DEFAULT_SPEC, base
-from ._paths import GLOB_CHARS
 from ._programs import option_code
 from ._rules_model import WrapperSpec
 from ._shells import stdin_code
-from ._words import DYN, SimpleCommand, Word, literal, literal_output, replace_placeholder
+from ._words import DYN, SimpleCommand, Word, literal, replace_placeholder
 
 if TYPE_CHECKING:
     from ._judge import Judge
@@ -34,6 +34,8 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
             depth: int) -> None:
     """A program that runs another (sudo, env, timeout, xargs …): the wrapped command is judged."""
     stop_after = len(args) + 1 if spec.no_positional_command else spec.positionals
+    if spec.appends:
+        args = glued(args)
     a = split_args(args, spec.arg_options, stop_after=stop_after, assignments=spec.assignments,
                    numeric=spec.numeric_option)
     rest = list(a.rest)
@@ -72,13 +74,20 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         replace = given[0] if given else "{}"
     if replace is None and spec.placeholder and any(spec.placeholder in w.value for w in rest):
         replace = spec.placeholder
+    whole = bool(_WHOLE_ITEMS & a.options)  # xargs -0 / -d: each input item is one word, spaces and all
+    lines = replace is not None or whole
     extra_input: list[Word] = []
     if spec.separators:
         for k, w in enumerate(rest):
             if w.value in spec.separators:
-                extra_input = [x for x in rest[k + 1 :] if x.value not in spec.separators]
+                extra_input = _separated(judge, name, spec, rest[k:], ctx, lines)
                 rest = rest[:k]
                 break
+    if spec.appends:
+        # `xargs -a <(echo /usr) rm -rf`, `parallel -a FILE`: the items come from that file.
+        for opt, ov in option_values:
+            if opt in ARG_FILE_OPTIONS:
+                extra_input += file_items(judge, ov, ctx, lines=lines, label=f"{name} {opt}")
     ro = inner_readonly(judge, rest)
     if spec.privileged:
         ctx.privileged = True
@@ -113,7 +122,6 @@ def wrapper(judge: Judge, spec: WrapperSpec, name: str, args: list[Word], cmd: S
         m = _EXEC_PROPERTY.match(ov.value)
         if m is not None and not ov.dynamic:
             judge.line(m.group(2), ctx, depth + 1, origin=f"{name} {m.group(1)}")
-    whole = bool(_WHOLE_ITEMS & a.options)  # xargs -0 / -d: each input item is one word, spaces and all
     dirs = chdir.directories(judge, option_values, ctx)
     if dirs:
         # `env -C /etc cat shadow`, `sudo --chdir=/root …`: the wrapped command works there.
@@ -151,6 +159,8 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
         stdin_code(judge, cmd, ctx, depth, name, None)
         return
     if not rest:
+        if not spec.separators:
+            return  # `xargs -a FILE` with no command echoes the items
         # `parallel ::: 'rm -rf /'`: with no command, each argument is a command line.
         for w in extra_input[:MAX_VALUES]:
             if w.dynamic:
@@ -159,7 +169,7 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
                 judge.line(w.value, ctx, depth + 1, origin=name)
         return
     if spec.appends:
-        inputs = extra_input or stdin_words(judge, cmd, lines=replace is not None or whole)
+        inputs = extra_input or stdin_items(judge, cmd, ctx, lines=replace is not None or whole)
         if replace is not None:
             # xargs -I: each input line (not word) replaces the placeholder; judge each line.
             variants = [[replace_placeholder(w, replace, [line]) for w in rest] for line in (inputs or [literal(DYN)])]
@@ -182,6 +192,20 @@ def _run(judge: Judge, spec: WrapperSpec, name: str, strings: list[Word], splits
 
 
 _WHOLE_ITEMS = frozenset({"-0", "--null", "-d", "--delimiter"})
+
+
+def _separated(judge: Judge, name: str, spec: WrapperSpec, words: list[Word], ctx: Context, lines: bool) -> list[Word]:
+    """The items after parallel's ``:::`` (arguments) and ``::::`` (files of arguments) groups."""
+    items: list[Word] = []
+    files = False
+    for w in words:
+        if w.value in spec.separators:
+            files = w.value in FILE_SEPARATORS
+        elif files:
+            items += file_items(judge, w, ctx, lines=lines, label=f"{name} ::::")
+        else:
+            items.append(w)
+    return items
 _EXEC_PROPERTY = re.compile(r"(Exec\w*|ExecCondition)=[-@:+!|]*(.+)", re.S)
 
 
@@ -218,56 +242,3 @@ def inner_readonly(judge: Judge, rest: list[Word]) -> bool:
     return judge.is_readonly(name, a, rest[1:])
 
 
-def stdin_words(judge: Judge, cmd: SimpleCommand, *, lines: bool = False) -> list[Word]:
-    """What xargs appends: the words a literal producer writes, else one unknown word
-    (``lines``: whole lines, as ``xargs -I`` reads them)."""
-    st = cmd.stdin
-    if st is not None and st.kind == "pipe" and st.source is not None and st.source.words:
-        src = st.source
-        sname = base(src.words[0].value)
-        if sname == "find" and not any(w.dynamic for w in src.words):
-            starts = []
-            for w in src.words[1:]:
-                if w.value.startswith("-") or w.value in ("(", "!"):
-                    break
-                starts.append(w.value)
-            found = [literal(s.rstrip("/") + "/*" if s != "/" else "/*", glob=True) for s in (starts or ["."])][:1]
-            # `find /home -name id_rsa -print0 | xargs -0 cat`: also any file of that name below.
-            vals = [w.value for w in src.words]
-            names = [vals[k + 1] for k, v in enumerate(vals[:-1]) if v in ("-name", "-iname") and "/" not in vals[k + 1]]
-            return found + [literal((starts or ["."])[0].rstrip("/") + "/**/" + n, glob=True) for n in names[:1]]
-        text = literal_output(src)
-        if text is not None:
-            return split_input(text, lines)
-        listing = listing_dir(src)
-        if listing is not None:
-            return [literal(listing.rstrip("/") + "/*" if listing != "/" else "/*", glob=True)]
-    if st is not None and st.kind == "text" and st.text is not None and DYN not in st.text and not st.dynamic:
-        return split_input(st.text, lines)
-    return [literal(DYN)]
-
-
-def listing_dir(src: SimpleCommand) -> str | None:
-    """The directory whose entries a listing command (ls, git ls-files, grep -l) prints."""
-    if any(w.dynamic for w in src.words):
-        return None
-    argv = [w.value for w in src.words]
-    name = base(argv[0])
-    if name == "ls":
-        paths = [a for a in argv[1:] if not a.startswith("-")]
-    elif name == "git" and "ls-files" in argv:
-        paths = []
-    elif name in ("grep", "rg", "egrep") and any(re.fullmatch(r"-[a-zA-Z]*[lL][a-zA-Z]*", a) for a in argv[1:]):
-        ops = [a for a in argv[1:] if not a.startswith("-")]
-        paths = ops[1:]
-    else:
-        return None
-    if not paths:
-        return "."
-    return paths[0] if len(paths) == 1 and not GLOB_CHARS.search(paths[0]) else None
-
-
-def split_input(text: str, lines: bool) -> list[Word]:
-    if lines:
-        return [literal(p.strip()) for p in re.split(r"[\n\0]", text) if p.strip()]
-    return [literal(p) for p in text.split()]
