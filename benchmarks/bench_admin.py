@@ -95,10 +95,11 @@ def git_cases(tools: Tools, env: dict[str, str]) -> list[Case]:
         argv = tools.recorded_argv("git", args)
         # What the tool runs for a read in the workspace (aios.tools._git.GitTool._git): the
         # recorded line with the settings it adds, in a jail whose workspace is read-only.
-        run = ["env", "GIT_CONFIG_GLOBAL=/dev/null", argv[0], *SAFE, "--no-optional-locks", *IN_JAIL, *argv[1:]]
-        cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args), direct(run, cwd=str(ws))))
+        run = [argv[0], *SAFE, "--no-optional-locks", *IN_JAIL, *argv[1:]]
+        genv = {"GIT_CONFIG_GLOBAL": "/dev/null"}
+        cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args), direct(run, env=genv, cwd=str(ws))))
         cases.append(Case(f"{name} (the tool runs it in the jail)", tools.caller("git", args),
-                          functools.partial(trio.run, functools.partial(jail.run, run, profile="jail", readonly=True)),
+                          functools.partial(trio.run, functools.partial(jail.run, run, profile="jail", readonly=True, env=genv)),
                           "the same git in the same jail, without the daemon"))
     return cases
 

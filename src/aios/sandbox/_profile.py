@@ -257,11 +257,13 @@ def build_argv(
     run_as: Identity | None = None,
     hidden_out: list[str] | None = None,
     readonly: bool = False,
+    env: dict[str, str] | None = None,
 ) -> list[str]:
     """The full argv: ``bwrap <options> -- command``, or the plain command in trusted mode.
 
     ``run_as`` (another local user) decides the host profile's environment; ``hidden_out``, when
-    given, receives the paths the jail hides; ``readonly`` binds the workspace read-only.
+    given, receives the paths the jail hides; ``readonly`` binds the workspace read-only; ``env``
+    adds variables to the jail's environment (the jail profile only).
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -311,6 +313,8 @@ def build_argv(
         args += ["--setenv", "LANG", "C.UTF-8", "--setenv", "TERM", "dumb"]
         args += ["--setenv", "USER", ident.name, "--setenv", "LOGNAME", ident.name]
         args += ["--setenv", "TMPDIR", JAIL_TMPDIR]
+        for key, value in (env or {}).items():
+            args += ["--setenv", key, value]
         args += ["--chdir", ws]
     if sync_fds is not None:
         # bwrap writes the sandbox's pid to the first and waits on the second before it starts

@@ -173,6 +173,7 @@ class Jail:
         gate: _Gate | None,
         hidden_out: list[str] | None = None,
         readonly: bool = False,
+        env: dict[str, str] | None = None,
     ) -> list[str]:
         return build_argv(
             self.config,
@@ -188,6 +189,7 @@ class Jail:
             run_as=self.run_as,
             hidden_out=hidden_out,
             readonly=readonly,
+            env=env,
         )
 
     def _binds_in_workspace(self) -> bool:
@@ -244,6 +246,7 @@ class Jail:
         on_output: OnOutput | None = None,
         stdin: bytes | None = None,
         readonly: bool = False,
+        env: dict[str, str] | None = None,
     ) -> JailResult:
         """Run ``command`` in the jail and wait for it, streaming its output.
 
@@ -258,6 +261,8 @@ class Jail:
                 command that only reads it (the git tool's reads). Nothing in the workspace can
                 change, so the walks around the command are not needed: a read costs the same in
                 a workspace of 100,000 files as in an empty one.
+            env: variables added to the jail's environment (``bwrap --setenv``; the jail
+                profile only), e.g. ``GIT_CONFIG_GLOBAL`` without an ``env`` process.
 
         Returns:
             The result; exit code 124 when the timeout killed it, 128+N when signal N did.
@@ -331,7 +336,7 @@ class Jail:
             try:
                 if profile == "jail" and status.seccomp:
                     seccomp_fd = _seccomp.filter_fd()
-                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate, hidden, readonly)]
+                argv = [*wrap, *self._argv(command, profile, seccomp_fd, gate, hidden, readonly, env)]
             except BaseException:
                 gate.close()
                 if seccomp_fd is not None:

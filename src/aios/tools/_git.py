@@ -116,10 +116,11 @@ class GitTool(AdminTool):
             opts += IN_JAIL
             if unflag:
                 script = UNFLAG.replace("@GIT@", shlex.join(["git", *opts]))
-                argv = ["env", "GIT_CONFIG_GLOBAL=/dev/null", "bash", "-c", script, "aios-git", str(repo), *words]
+                argv = ["bash", "-c", script, "aios-git", str(repo), *words]
             else:
-                argv = ["env", "GIT_CONFIG_GLOBAL=/dev/null", "git", *opts, "-C", str(repo), *words]
-            res = await ctx.jail.run(argv, profile="jail", timeout=self.timeout(ctx), readonly=not write)
+                argv = ["git", *opts, "-C", str(repo), *words]
+            res = await ctx.jail.run(argv, profile="jail", timeout=self.timeout(ctx), readonly=not write,
+                                     env={"GIT_CONFIG_GLOBAL": "/dev/null"})
             return res.exit_code, res.stdout, res.stderr
         argv = ["git", *opts, "-C", str(repo), *words]
         host = await self.host(ctx, argv)
