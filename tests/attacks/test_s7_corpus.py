@@ -47,11 +47,19 @@ def test_the_corpus_is_large_and_balanced() -> None:
     assert len({(c.cmd, c.mode) for c in CASES}) == len(CASES), "duplicate lines"
 
 
+KNOWN_MISS = "[known miss:"
+"""Marks a line the policy does not meet yet (the lead's settlement, session 7): its test asserts
+it still misses, so the day it is met the mark must come off and the line counts like any other."""
+
+
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_case(policy: Policy, case: Case) -> None:
     """One public line gets the decision its class deserves in its mode."""
     report = run_cases(policy, [case], "normal")
     result = report.results[0]
+    if KNOWN_MISS in (case.note or ""):
+        assert report.met == 0, f"line {case.line}: {case.cmd!r} is met now ({result.action}): remove its known-miss mark"
+        return
     assert report.met == 1, (
         f"line {case.line}: {case.cmd!r} expected {case.expect}, got {result.action} "
         f"({result.rule}: {result.reason}); class: {case.note}"
