@@ -33,7 +33,7 @@ from ._diagnose import access_failures
 from ._io import OnOutput, _Capture, _exit_code, _feed, _killpg, _pump
 from ._limits import _can_prlimit_others, _Gate, _limits, _prlimit_argv, _setpriv_argv, _setrlimits
 from ._probe import INSTALL_HINT, cached, probe
-from ._profile import _bind_pair, build_argv, host_env
+from ._profile import _bind_pair, _under, build_argv, host_env
 from ._spawn import Child, open_process
 
 if TYPE_CHECKING:
@@ -197,16 +197,8 @@ class Jail:
         or its source is in it or holds it (a second, writable path to the same files). It stays
         writable in a read-only jail, so the walks around the command are still needed."""
         ws = str(self.workspace)
-
-        def overlaps(path: str) -> bool:
-            real = os.path.realpath(path)
-            return any(a == b or a.startswith(b.rstrip("/") + "/") for a, b in ((real, ws), (ws, real)))
-
-        for entry in self.config.extra_binds:
-            src, dest = _bind_pair(entry, self.home)
-            if overlaps(src) or overlaps(dest):
-                return True
-        return False
+        paths = (os.path.realpath(p) for entry in self.config.extra_binds for p in _bind_pair(entry, self.home))
+        return any(_under(p, ws) or _under(ws, p) for p in paths)
 
     async def _ensure_access(self, ident: Identity) -> None:
         """Let the sandbox user search down to the workspace and (unless paranoid) write it.
