@@ -147,7 +147,7 @@ class GitTool(AdminTool):
             # --no-renames: a moved file shows as a deletion and an addition, both names listed
             # (a rename lists only the new name, and the exclusion of secrets goes by name)
             return ["show", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--no-renames", "--stat",
-                    "--patch", args.get("rev") or "HEAD", *paths]
+                    "--patch", args.get("rev") or "HEAD", *(paths or ["--"])]  # "--": a file named like the rev
         return ["branch", "--list", f"--format=%(HEAD){SEP}%(refname:short)"]
 
     def read_argv(self, action: str, args: dict[str, Any], ctx: ToolContext) -> list[str]:
