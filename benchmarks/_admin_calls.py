@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from _common import timed
 
 from aios.client import Client
 
@@ -29,16 +30,6 @@ class Case(NamedTuple):
     via_tool: Callable[[], Any]
     own: Callable[[], Any]
     baseline: str = "the backend run directly"
-
-
-def timed(fn: Callable[[], Any], reps: int) -> list[float]:
-    """Milliseconds of each of ``reps`` calls of ``fn``."""
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def interleaved(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:

@@ -11,9 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 
@@ -26,6 +27,16 @@ def percentile(values: list[float], p: float) -> float:
 
 def p50(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def timed(fn: Callable[[], Any], reps: int) -> list[float]:
+    """Milliseconds of each of ``reps`` calls of ``fn``."""
+    out = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
 
 
 def timed_ms(fn, inputs: list[str], reps: int) -> list[float]:  # type: ignore[no-untyped-def]

@@ -14,25 +14,15 @@ import os
 import pwd
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
-from _common import line, p50, percentile
+from _common import line, p50, percentile, timed
 
 from aios.sandbox import Identity
 from aios.tools._files import read_file
 from aios.tools._fs import Opener, locate
 from aios.tools._ident import acting_as
 from aios.tools._write import write_file
-
-
-def timed(fn, reps: int) -> list[float]:  # type: ignore[no-untyped-def]
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def main() -> None:
