@@ -116,7 +116,7 @@ class ServicesTool(AdminTool):
         if not res.ok:
             raise AdminError(res.error_line())
         active, unit = [], ""
-        for line in [*res.stdout.splitlines(), ""]:
+        for line in res.stdout.splitlines():
             if line.startswith("Id="):
                 unit = line[3:]
             elif line in ("ActiveState=active", "ActiveState=activating", "ActiveState=reloading") and unit:
